@@ -1,0 +1,194 @@
+// buildApp(deps): the Fastify instance with its plugins, error handling and the explicit list of
+// route modules. server.ts gives it real dependencies; tests give it theirs.
+import { randomUUID } from 'node:crypto'
+import cookie from '@fastify/cookie'
+import cors from '@fastify/cors'
+import formbody from '@fastify/formbody'
+import helmet from '@fastify/helmet'
+import rateLimit from '@fastify/rate-limit'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import Fastify, { type FastifyBaseLogger, type FastifyError } from 'fastify'
+import {
+  hasZodFastifySchemaValidationErrors,
+  isResponseSerializationError,
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod'
+import { AppError, type FieldError, fromDatabaseError, problemFor } from './core/errors.ts'
+import type { Deps } from './deps.ts'
+import { accountRoutes } from './modules/accounts/routes.ts'
+import { tokenUserId } from './modules/auth/guards.ts'
+import { authRoutes } from './modules/auth/routes.ts'
+import { billingRoutes } from './modules/billing/routes.ts'
+import { bookingRoutes } from './modules/bookings/routes.ts'
+import { entitlementRoutes } from './modules/entitlements/routes.ts'
+import { createMetrics } from './modules/ops/metrics.ts'
+import { opsRoutes } from './modules/ops/routes.ts'
+import { planRoutes } from './modules/plans/routes.ts'
+import { staffRoutes } from './modules/staff/routes.ts'
+import { subscriptionRoutes } from './modules/subscriptions/routes.ts'
+
+const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/
+
+export type App = Awaited<ReturnType<typeof buildApp>>
+
+export async function buildApp(deps: Deps) {
+  const { config } = deps
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    trustProxy: config.trustProxy,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    // A caller's X-Request-Id is kept when it looks sane, so logs join up across services.
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id']
+      return typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomUUID()
+    },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  }).withTypeProvider<ZodTypeProvider>()
+
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id)
+  })
+
+  app.setErrorHandler((error: FastifyError, req, reply) => {
+    const { status, body } = toProblem(error)
+    if (status >= 500 && body.code === 'internal_error') req.log.error({ err: error }, 'unhandled error')
+    else if (status >= 500) req.log.warn({ err: error }, body.detail)
+    return reply.code(status).type('application/problem+json').send(body)
+  })
+  // Unknown routes answer problem+json too, behind the rate limiter so they cannot be probed for free.
+  app.setNotFoundHandler(
+    { preHandler: config.RATE_LIMIT_PER_MINUTE > 0 ? app.rateLimit() : undefined },
+    (req, reply) =>
+      reply
+        .code(404)
+        .type('application/problem+json')
+        .send(problemFor('not_found', `No route for ${req.method} ${req.url.split('?')[0]}`)),
+  )
+
+  await app.register(helmet, { global: true })
+  await app.register(cors, {
+    origin: config.CORS_ORIGINS.length > 0 ? config.CORS_ORIGINS : false,
+    credentials: true,
+  })
+  await app.register(cookie)
+  await app.register(formbody, { bodyLimit: config.BODY_LIMIT_BYTES })
+  await app.register(rateLimit, {
+    global: config.RATE_LIMIT_PER_MINUTE > 0,
+    max: Math.max(config.RATE_LIMIT_PER_MINUTE, 1),
+    timeWindow: 60_000,
+    enableDraftSpec: true,
+    // Per user when the token is valid, else per client IP (TRUST_PROXY decides what req.ip is).
+    keyGenerator: async (req) => {
+      const userId = await tokenUserId(deps, req)
+      return userId ? `user:${userId}` : `ip:${req.ip}`
+    },
+    errorResponseBuilder: (_req, context) =>
+      new AppError('rate_limited', `Rate limit exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`),
+  })
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'plangate',
+        version: '0.1.0',
+        description:
+          'Accounts, plans with limits, subscriptions and entitlements. Errors are RFC 9457 problem+json with a stable `code`.',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+
+  const metrics = createMetrics()
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.observe(
+      req.method,
+      req.routeOptions.url ?? 'unmatched',
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    )
+  })
+
+  await app.register(opsRoutes(deps, metrics))
+  await app.register(authRoutes(deps))
+  await app.register(accountRoutes(deps))
+  await app.register(planRoutes(deps))
+  await app.register(subscriptionRoutes(deps))
+  await app.register(billingRoutes(deps))
+  await app.register(entitlementRoutes(deps))
+  await app.register(staffRoutes(deps))
+  await app.register(bookingRoutes(deps))
+
+  return app
+}
+
+/** Every error, whatever its origin, becomes a problem with a stable code. */
+function toProblem(error: FastifyError): { status: number; body: ReturnType<typeof problemFor> } {
+  if (error instanceof AppError) {
+    return { status: error.status, body: problemFor(error.code, error.detail, error.extra) }
+  }
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const errors: FieldError[] = error.validation.map((issue) => ({
+      location: locationOf(error.validationContext, issue.instancePath),
+      message: issue.message ?? 'invalid value',
+    }))
+    return {
+      status: 400,
+      body: problemFor('validation_failed', `Invalid request ${error.validationContext ?? 'input'}`, {
+        errors,
+      }),
+    }
+  }
+  if (isResponseSerializationError(error)) {
+    return {
+      status: 500,
+      body: problemFor('internal_error', 'The server could not produce a valid response'),
+    }
+  }
+  const database = fromDatabaseError(error)
+  if (database)
+    return { status: database.status, body: problemFor(database.code, database.detail, database.extra) }
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, body: problemFor('payload_too_large', 'The request body is too large') }
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, body: problemFor('unsupported_media_type', 'Send application/json') }
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, body: problemFor('validation_failed', 'The JSON body is empty') }
+  }
+  const status = error.statusCode ?? 500
+  if (status === 400 || error instanceof SyntaxError) {
+    return {
+      status: 400,
+      body: problemFor('validation_failed', 'The request body is not valid JSON or form data'),
+    }
+  }
+  if (status === 401) return { status, body: problemFor('unauthorized') }
+  if (status === 403) return { status, body: problemFor('forbidden') }
+  if (status === 404) return { status, body: problemFor('not_found') }
+  if (status === 413) return { status, body: problemFor('payload_too_large') }
+  if (status === 415) return { status, body: problemFor('unsupported_media_type') }
+  if (status === 429) return { status, body: problemFor('rate_limited') }
+  if (status > 400 && status < 500)
+    return { status: 400, body: problemFor('validation_failed', error.message) }
+  return { status: 500, body: problemFor('internal_error', 'An unexpected error occurred') }
+}
+
+function locationOf(context: string | undefined, instancePath: string): string {
+  const prefix =
+    { querystring: 'query', headers: 'header', params: 'path', body: 'body' }[context ?? 'body'] ?? 'body'
+  const path = instancePath.replace(/^\//, '').replace(/\//g, '.')
+  return path ? `${prefix}.${path}` : prefix
+}

@@ -1,0 +1,155 @@
+// The only place that reads process.env: every setting is parsed, defaulted and validated here,
+// and a bad environment stops the process with every problem listed at once.
+import { z } from 'zod'
+
+/** Parses "900", "900s", "15m", "12h", "30d" into seconds. */
+export function parseDuration(value: string): number | undefined {
+  const match = /^(\d+)\s*(s|m|h|d)?$/.exec(value.trim())
+  if (!match) return undefined
+  const amount = Number(match[1])
+  const unit = match[2] ?? 's'
+  const factor = { s: 1, m: 60, h: 3600, d: 86400 }[unit as 's' | 'm' | 'h' | 'd']
+  return amount * factor
+}
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const seconds = parseDuration(value)
+      if (seconds === undefined || seconds <= 0) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration such as 900, 15m, 12h or 30d' })
+        return z.NEVER
+      }
+      return seconds
+    })
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value))
+
+const url = (protocols: string[]) =>
+  optionalString.refine(
+    (value) => {
+      if (value === undefined) return true
+      try {
+        return protocols.includes(new URL(value).protocol)
+      } catch {
+        return false
+      }
+    },
+    { message: `expected a URL (${protocols.join(' or ')})` },
+  )
+
+const limitPerMinute = (fallback: number) => z.coerce.number().int().min(0).default(fallback)
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .optional()
+  .transform((value) => (value === undefined ? undefined : ['true', '1', 'yes'].includes(value)))
+
+export const ConfigSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(8000),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    DATABASE_URL: url(['postgres:', 'postgresql:']),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+    DATA_DIR: z.string().min(1).default('./data'),
+    REDIS_URL: url(['redis:', 'rediss:']),
+    SMTP_URL: url(['smtp:', 'smtps:']),
+    MAIL_FROM: z.string().min(3).default('plangate <no-reply@localhost>'),
+    APP_URL: url(['http:', 'https:']).transform((value) => value ?? 'http://localhost:8000'),
+    ADMIN_EMAIL: optionalString.pipe(z.email().optional()),
+    ADMIN_PASSWORD: optionalString,
+    JWT_PRIVATE_KEY: optionalString,
+    ACCESS_TOKEN_TTL: duration('15m'),
+    REFRESH_TOKEN_TTL: duration('30d'),
+    SESSION_MAX_AGE: duration('90d'),
+    STRIPE_SECRET_KEY: optionalString,
+    STRIPE_WEBHOOK_SECRET: optionalString,
+    STRIPE_API_URL: url(['http:', 'https:']),
+    GOOGLE_CLIENT_ID: optionalString,
+    GOOGLE_CLIENT_SECRET: optionalString,
+    GITHUB_CLIENT_ID: optionalString,
+    GITHUB_CLIENT_SECRET: optionalString,
+    CORS_ORIGINS: optionalString.transform((value) =>
+      value
+        ? value
+            .split(',')
+            .map((origin) => origin.trim())
+            .filter(Boolean)
+        : [],
+    ),
+    RATE_LIMIT_PER_MINUTE: limitPerMinute(100),
+    AUTH_RATE_LIMIT_PER_MINUTE: limitPerMinute(10),
+    TRUST_PROXY: optionalString,
+    BODY_LIMIT_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(100 * 1024),
+    COOKIE_SECURE: bool,
+  })
+  .superRefine((env, ctx) => {
+    if (env.ADMIN_PASSWORD !== undefined && env.ADMIN_EMAIL === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['ADMIN_EMAIL'], message: 'required when ADMIN_PASSWORD is set' })
+    }
+    if (env.ADMIN_PASSWORD !== undefined && env.ADMIN_PASSWORD.length < 12) {
+      ctx.addIssue({ code: 'custom', path: ['ADMIN_PASSWORD'], message: 'must be at least 12 characters' })
+    }
+    if ((env.STRIPE_SECRET_KEY === undefined) !== (env.STRIPE_WEBHOOK_SECRET === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.STRIPE_SECRET_KEY ? 'STRIPE_WEBHOOK_SECRET' : 'STRIPE_SECRET_KEY'],
+        message: 'STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET go together',
+      })
+    }
+  })
+
+export type Config = z.output<typeof ConfigSchema> & {
+  /** Cookies get the Secure attribute (default: in production). */
+  cookieSecure: boolean
+  /** Fastify's trustProxy value derived from TRUST_PROXY. */
+  trustProxy: boolean | string[] | ((address: string, hop: number) => boolean)
+}
+
+/** Turns TRUST_PROXY ("true", a hop count, or a list of addresses/CIDRs) into Fastify's option. */
+function trustProxyOption(value: string | undefined): Config['trustProxy'] {
+  if (value === undefined || value === 'false') return false
+  if (value === 'true') return true
+  if (/^\d+$/.test(value)) {
+    // A hop count: trust that many proxies in front of us.
+    const hops = Number(value)
+    return (_address, hop) => hop < hops
+  }
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`)
+  }
+}
+
+/** Parses an environment (process.env by default) into a Config, or throws a ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const result = ConfigSchema.safeParse(env)
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`),
+    )
+  }
+  const parsed = result.data
+  return {
+    ...parsed,
+    cookieSecure: parsed.COOKIE_SECURE ?? parsed.NODE_ENV === 'production',
+    trustProxy: trustProxyOption(parsed.TRUST_PROXY),
+  }
+}

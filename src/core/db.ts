@@ -1,0 +1,122 @@
+// The database seam: one Drizzle API over two drivers, PostgreSQL (`pg`) and embedded PGlite.
+// Business functions take an `Executor` (the database or an open transaction) and never know which.
+import { mkdirSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { PGlite } from '@electric-sql/pglite'
+import type { ExtractTablesWithRelations, SQL } from 'drizzle-orm'
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator'
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
+import pg from 'pg'
+import * as schema from '../db/schema.ts'
+
+export type Schema = typeof schema
+export type Db = PgDatabase<PgQueryResultHKT, Schema>
+export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>
+/** Anything that runs queries: the database itself or an open transaction. */
+export type Executor = Db | Tx
+
+export interface Database {
+  db: Db
+  kind: 'postgres' | 'pglite'
+  /** Runs the committed migrations (idempotent; safe for several processes at once on PostgreSQL). */
+  migrate(): Promise<void>
+  /** Throws when the database does not answer. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+export const migrationsFolder = resolve(dirname(fileURLToPath(import.meta.url)), '../db/migrations')
+
+export interface DatabaseOptions {
+  /** PostgreSQL connection string; without it an embedded PGlite database is used. */
+  url?: string | undefined
+  /** Folder for PGlite's files; `undefined` keeps PGlite in memory (tests). */
+  dataDir?: string | undefined
+  poolSize?: number
+  onPoolError?: (error: Error) => void
+}
+
+// Postgres types that pg would otherwise turn into strings or lossy values.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value))
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.url) return openPostgres(options.url, options)
+  return openPglite(options.dataDir)
+}
+
+async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 20,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    // A stuck query must not hold a request forever.
+    statement_timeout: 15_000,
+  })
+  // An idle client losing its connection (database restart) must not crash the process.
+  pool.on('error', (error) => options.onPoolError?.(error))
+  const db = drizzlePg(pool, { schema }) as unknown as Db
+  return {
+    db,
+    kind: 'postgres',
+    async migrate() {
+      // An advisory lock serialises concurrent start-ups of several instances.
+      const client = await pool.connect()
+      try {
+        await client.query('select pg_advisory_lock(7244019)')
+        await migratePg(drizzlePg(client, { schema }), { migrationsFolder })
+      } finally {
+        await client.query('select pg_advisory_unlock(7244019)').catch(() => undefined)
+        client.release()
+      }
+    },
+    async ping() {
+      await pool.query('select 1')
+    },
+    async close() {
+      await pool.end()
+    },
+  }
+}
+
+async function openPglite(dataDir: string | undefined): Promise<Database> {
+  let client: PGlite
+  if (dataDir) {
+    const folder = join(resolve(dataDir), 'pglite')
+    mkdirSync(folder, { recursive: true })
+    client = new PGlite(folder)
+  } else {
+    client = new PGlite()
+  }
+  await client.waitReady
+  const db = drizzlePglite(client, { schema }) as unknown as Db
+  return {
+    db,
+    kind: 'pglite',
+    async migrate() {
+      await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder })
+    },
+    async ping() {
+      await client.query('select 1')
+    },
+    async close() {
+      await client.close()
+    },
+  }
+}
+
+/** Runs a raw statement and returns its rows, typed by the caller (both drivers answer `{ rows }`). */
+export async function queryRows<T>(executor: Executor, query: SQL): Promise<T[]> {
+  const result = (await executor.execute(query)) as unknown as { rows: T[] }
+  return result.rows
+}
+
+/** Like queryRows, for statements that return at most one row. */
+export async function queryRow<T>(executor: Executor, query: SQL): Promise<T | undefined> {
+  const rows = await queryRows<T>(executor, query)
+  return rows[0]
+}

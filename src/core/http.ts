@@ -1,0 +1,162 @@
+// Shared HTTP pieces: problem response schemas for OpenAPI, cursor pagination, Idempotency-Key.
+import { createHash } from 'node:crypto'
+import { and, eq, sql } from 'drizzle-orm'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { z } from 'zod'
+import type { Db, Executor } from './db.ts'
+import { AppError, type ErrorCode, errorCodes } from './errors.ts'
+import { idempotencyKeys } from './tables.ts'
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.enum(Object.keys(errorCodes) as [ErrorCode, ...ErrorCode[]]),
+    errors: z.array(z.object({ location: z.string(), message: z.string() })).optional(),
+  })
+  .loose()
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details, with a stable `code`.' })
+
+/** The error responses every route can give, spread into each route's `response` map. */
+export const problems = {
+  400: ProblemSchema.describe('validation_failed'),
+  401: ProblemSchema.describe('unauthorized'),
+  403: ProblemSchema.describe('forbidden, subscription_required or limit_exceeded'),
+  404: ProblemSchema.describe('not_found'),
+  409: ProblemSchema.describe('conflict'),
+  429: ProblemSchema.describe('rate_limited'),
+  503: ProblemSchema.describe('service_unavailable'),
+}
+
+export const publicProblems = {
+  400: problems[400],
+  404: problems[404],
+  429: problems[429],
+  503: problems[503],
+}
+
+export const PaginationQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20).describe('Page size, 1–100.'),
+  cursor: z.string().max(200).optional().describe('The `next_cursor` of the previous page.'),
+})
+export type PaginationQuery = z.infer<typeof PaginationQuery>
+
+export const page = <T extends z.ZodType>(item: T) =>
+  z.object({
+    data: z.array(item),
+    next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
+  })
+
+/** Opaque cursors: base64url JSON of the sort key of the last row. */
+export function encodeCursor(values: (string | number)[]): string {
+  return Buffer.from(JSON.stringify(values)).toString('base64url')
+}
+
+export function decodeCursor(cursor: string | undefined, arity: number): (string | number)[] | undefined {
+  if (cursor === undefined) return undefined
+  try {
+    const values: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    if (
+      Array.isArray(values) &&
+      values.length === arity &&
+      values.every((value) => typeof value === 'string' || typeof value === 'number')
+    ) {
+      return values
+    }
+  } catch {
+    // fall through to the validation error
+  }
+  throw new AppError('validation_failed', 'Invalid cursor', {
+    errors: [{ location: 'query.cursor', message: 'invalid cursor' }],
+  })
+}
+
+/** Takes `limit + 1` rows and returns one page plus the cursor of the next, if any. */
+export function toPage<Row, Item>(
+  rows: Row[],
+  limit: number,
+  cursorOf: (row: Row) => (string | number)[],
+  map: (row: Row) => Item,
+): { data: Item[]; next_cursor: string | null } {
+  const hasMore = rows.length > limit
+  const pageRows = hasMore ? rows.slice(0, limit) : rows
+  const last = pageRows.at(-1)
+  return { data: pageRows.map(map), next_cursor: hasMore && last ? encodeCursor(cursorOf(last)) : null }
+}
+
+export const IdempotencyHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+    .optional()
+    .describe('Makes this POST safe to retry: a retry with the same key returns the first response.'),
+})
+
+export interface Outcome<T> {
+  status: number
+  body: T
+}
+
+const idempotencyWindowHours = 24
+
+/**
+ * Runs a creating command under the request's Idempotency-Key, if it has one.
+ *
+ * The key is claimed, the work done and the response stored in one transaction: a concurrent
+ * retry waits on the key's row and then replays the stored response, so one thing is created.
+ * A failed attempt rolls back its claim and may be retried. Without a key, `work` runs directly
+ * on the database so single-statement hot paths stay one round trip.
+ */
+export async function idempotent<T>(
+  db: Db,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  principal: string,
+  work: (executor: Executor) => Promise<Outcome<T>>,
+): Promise<FastifyReply> {
+  const key = req.headers['idempotency-key']
+  if (typeof key !== 'string' || key === '') {
+    const outcome = await work(db)
+    return reply.code(outcome.status).send(outcome.body)
+  }
+  const fingerprint = createHash('sha256')
+    .update(
+      `${req.method} ${req.routeOptions.url ?? req.url} ${req.url}\n${JSON.stringify(req.body ?? null)}`,
+    )
+    .digest('hex')
+  const outcome = await db.transaction(async (tx) => {
+    const claimed = await tx
+      .insert(idempotencyKeys)
+      .values({ principal, key, fingerprint, statusCode: 0 })
+      .onConflictDoUpdate({
+        target: [idempotencyKeys.principal, idempotencyKeys.key],
+        set: { fingerprint, statusCode: 0, response: null, createdAt: sql`now()` },
+        // An expired key may be used again.
+        where: sql`${idempotencyKeys.createdAt} < now() - make_interval(hours => ${idempotencyWindowHours})`,
+      })
+      .returning({ key: idempotencyKeys.key })
+    if (claimed.length === 0) {
+      const [stored] = await tx
+        .select()
+        .from(idempotencyKeys)
+        .where(and(eq(idempotencyKeys.principal, principal), eq(idempotencyKeys.key, key)))
+      if (!stored) throw new AppError('conflict', 'The Idempotency-Key is in use by a concurrent request')
+      if (stored.fingerprint !== fingerprint) {
+        throw new AppError('conflict', 'The Idempotency-Key was already used with a different request')
+      }
+      return { status: stored.statusCode, body: stored.response as T, replayed: true }
+    }
+    const result = await work(tx)
+    await tx
+      .update(idempotencyKeys)
+      .set({ statusCode: result.status, response: result.body as object })
+      .where(and(eq(idempotencyKeys.principal, principal), eq(idempotencyKeys.key, key)))
+    return { ...result, replayed: false }
+  })
+  if (outcome.replayed) reply.header('idempotent-replayed', 'true')
+  return reply.code(outcome.status).send(outcome.body)
+}

@@ -1,0 +1,10 @@
+// Every table, for Drizzle's typed API and for drizzle-kit; each module owns its own file.
+export * from '../core/tables.ts'
+export * from '../modules/accounts/tables.ts'
+export * from '../modules/auth/tables.ts'
+export * from '../modules/billing/tables.ts'
+export * from '../modules/bookings/tables.ts'
+export * from '../modules/entitlements/tables.ts'
+export * from '../modules/plans/tables.ts'
+export * from '../modules/staff/tables.ts'
+export * from '../modules/subscriptions/tables.ts'

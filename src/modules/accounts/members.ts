@@ -1,0 +1,114 @@
+import { and, asc, eq, gt, sql } from 'drizzle-orm'
+import type { Executor } from '../../core/db.ts'
+import { AppError, notFound } from '../../core/errors.ts'
+import { decodeCursor, type PaginationQuery, toPage } from '../../core/http.ts'
+import { users } from '../auth/tables.ts'
+import { lockAccount } from './accounts.ts'
+import { type Role, roleAtLeast } from './roles.ts'
+import type { AddMemberBody, Member } from './schemas.ts'
+import { accountMembers } from './tables.ts'
+
+const memberColumns = {
+  userId: accountMembers.userId,
+  email: users.email,
+  name: users.name,
+  role: accountMembers.role,
+  createdAt: accountMembers.createdAt,
+}
+
+function toMember(row: {
+  userId: string
+  email: string
+  name: string | null
+  role: string
+  createdAt: Date
+}): Member {
+  return {
+    user_id: row.userId,
+    email: row.email,
+    name: row.name,
+    role: row.role as Role,
+    created_at: row.createdAt.toISOString(),
+  }
+}
+
+export async function listMembers(tx: Executor, accountId: string, query: PaginationQuery) {
+  const cursor = decodeCursor(query.cursor, 1)
+  const rows = await tx
+    .select(memberColumns)
+    .from(accountMembers)
+    .innerJoin(users, eq(users.id, accountMembers.userId))
+    .where(
+      and(
+        eq(accountMembers.accountId, accountId),
+        cursor ? gt(accountMembers.userId, String(cursor[0])) : undefined,
+      ),
+    )
+    .orderBy(asc(accountMembers.userId))
+    .limit(query.limit + 1)
+  return toPage(rows, query.limit, (row) => [row.userId], toMember)
+}
+
+/** Adds an existing user; only an owner may grant `owner`. */
+export async function addMember(
+  tx: Executor,
+  accountId: string,
+  actorRole: Role,
+  input: AddMemberBody,
+  now: Date,
+) {
+  if (input.role === 'owner' && actorRole !== 'owner')
+    throw new AppError('forbidden', 'Only an owner can add an owner')
+  const [user] = await tx
+    .select({ id: users.id })
+    .from(users)
+    .where(sql`lower(${users.email}) = ${input.email.toLowerCase()}`)
+  if (!user) throw notFound('User')
+  const [row] = await tx
+    .insert(accountMembers)
+    .values({ accountId, userId: user.id, role: input.role, createdAt: now })
+    .onConflictDoNothing()
+    .returning({ userId: accountMembers.userId })
+  if (!row) throw new AppError('conflict', 'The user is already a member')
+  const [member] = await tx
+    .select(memberColumns)
+    .from(accountMembers)
+    .innerJoin(users, eq(users.id, accountMembers.userId))
+    .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.userId, user.id)))
+  if (!member) throw new Error('member vanished')
+  return toMember(member)
+}
+
+/**
+ * Removes a member. Admins remove members and admins, owners anyone; anyone may leave. The account
+ * row is locked so two owners removing each other cannot leave it without an owner.
+ */
+export async function removeMember(
+  tx: Executor,
+  accountId: string,
+  actor: { userId: string; role: Role },
+  userId: string,
+) {
+  await lockAccount(tx, accountId)
+  const [target] = await tx
+    .select({ role: accountMembers.role })
+    .from(accountMembers)
+    .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.userId, userId)))
+  if (!target) throw notFound('Member')
+  const leaving = actor.userId === userId
+  if (!leaving && !roleAtLeast(actor.role, 'admin'))
+    throw new AppError('forbidden', 'Only owners and admins remove members')
+  if (!leaving && target.role === 'owner' && actor.role !== 'owner') {
+    throw new AppError('forbidden', 'Only an owner can remove an owner')
+  }
+  if (target.role === 'owner') {
+    const [owners] = await tx
+      .select({ count: sql<number>`count(*)::int` })
+      .from(accountMembers)
+      .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.role, 'owner')))
+    if ((owners?.count ?? 0) <= 1) throw new AppError('conflict', 'An account must keep at least one owner')
+  }
+  await tx
+    .delete(accountMembers)
+    .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.userId, userId)))
+}

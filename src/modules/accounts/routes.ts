@@ -1,0 +1,164 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { IdempotencyHeaders, idempotent, PaginationQuery, page, problems } from '../../core/http.ts'
+import type { Deps } from '../../deps.ts'
+import { authenticate, principalOf } from '../auth/guards.ts'
+import { requireMember } from './access.ts'
+import { createAccount, getAccount, listAccounts, updateAccount } from './accounts.ts'
+import { addMember, listMembers, removeMember } from './members.ts'
+import {
+  Account,
+  AccountParams,
+  AddMemberBody,
+  CreateAccountBody,
+  Member,
+  MemberParams,
+  UpdateAccountBody,
+} from './schemas.ts'
+
+const security = [{ bearer: [] }]
+
+export const accountRoutes =
+  (deps: Deps): FastifyPluginAsyncZod =>
+  async (app) => {
+    const { db, clock } = deps
+
+    app.post(
+      '/v1/accounts',
+      {
+        schema: {
+          tags: ['accounts'],
+          summary: 'Create an account',
+          description: 'Creates a tenant account; the caller becomes its owner.',
+          operationId: 'createAccount',
+          security,
+          headers: IdempotencyHeaders,
+          body: CreateAccountBody,
+          response: { 201: Account, ...problems },
+        },
+        preHandler: authenticate(deps),
+      },
+      async (req, reply) => {
+        const { userId } = principalOf(req)
+        return idempotent(db, req, reply, userId, async (executor) => ({
+          status: 201,
+          body: await executor.transaction((tx) => createAccount(tx, userId, req.body, clock.now())),
+        }))
+      },
+    )
+
+    app.get(
+      '/v1/accounts',
+      {
+        schema: {
+          tags: ['accounts'],
+          summary: 'List my accounts',
+          operationId: 'listAccounts',
+          security,
+          querystring: PaginationQuery,
+          response: { 200: page(Account), ...problems },
+        },
+        preHandler: authenticate(deps),
+      },
+      async (req) => listAccounts(db, principalOf(req).userId, req.query),
+    )
+
+    app.get(
+      '/v1/accounts/:accountId',
+      {
+        schema: {
+          tags: ['accounts'],
+          summary: 'Get an account',
+          operationId: 'getAccount',
+          security,
+          params: AccountParams,
+          response: { 200: Account, ...problems },
+        },
+        preHandler: requireMember(deps, 'member', { adminMayRead: true }),
+      },
+      async (req) => getAccount(db, req.params.accountId, req.membership?.role ?? null),
+    )
+
+    app.patch(
+      '/v1/accounts/:accountId',
+      {
+        schema: {
+          tags: ['accounts'],
+          summary: 'Update an account',
+          description: 'Name and time zone; owners and admins.',
+          operationId: 'updateAccount',
+          security,
+          params: AccountParams,
+          body: UpdateAccountBody,
+          response: { 200: Account, ...problems },
+        },
+        preHandler: requireMember(deps, 'admin'),
+      },
+      async (req) =>
+        updateAccount(db, req.params.accountId, req.membership?.role ?? null, req.body, clock.now()),
+    )
+
+    app.get(
+      '/v1/accounts/:accountId/members',
+      {
+        schema: {
+          tags: ['accounts'],
+          summary: 'List members',
+          operationId: 'listMembers',
+          security,
+          params: AccountParams,
+          querystring: PaginationQuery,
+          response: { 200: page(Member), ...problems },
+        },
+        preHandler: requireMember(deps, 'member', { adminMayRead: true }),
+      },
+      async (req) => listMembers(db, req.params.accountId, req.query),
+    )
+
+    app.post(
+      '/v1/accounts/:accountId/members',
+      {
+        schema: {
+          tags: ['accounts'],
+          summary: 'Add a member',
+          description: 'Adds an existing user by email; owners and admins (only owners add owners).',
+          operationId: 'addMember',
+          security,
+          params: AccountParams,
+          headers: IdempotencyHeaders,
+          body: AddMemberBody,
+          response: { 201: Member, ...problems },
+        },
+        preHandler: requireMember(deps, 'admin'),
+      },
+      async (req, reply) => {
+        const role = req.membership?.role ?? 'member'
+        return idempotent(db, req, reply, principalOf(req).userId, async (executor) => ({
+          status: 201,
+          body: await addMember(executor, req.params.accountId, role, req.body, clock.now()),
+        }))
+      },
+    )
+
+    app.delete(
+      '/v1/accounts/:accountId/members/:userId',
+      {
+        schema: {
+          tags: ['accounts'],
+          summary: 'Remove a member',
+          description:
+            'Owners and admins remove others; any member may remove themselves. The last owner stays.',
+          operationId: 'removeMember',
+          security,
+          params: MemberParams,
+          response: { 204: z.null(), ...problems },
+        },
+        preHandler: requireMember(deps, 'member'),
+      },
+      async (req, reply) => {
+        const actor = { userId: principalOf(req).userId, role: req.membership?.role ?? 'member' }
+        await db.transaction((tx) => removeMember(tx, req.params.accountId, actor, req.params.userId))
+        return reply.code(204).send(null)
+      },
+    )
+  }

@@ -1,0 +1,53 @@
+import { z } from 'zod'
+import { isTimeZone } from '../../core/time.ts'
+import { roles } from './roles.ts'
+
+export const AccountParams = z.object({ accountId: z.uuid().describe('Account id') })
+export type AccountParams = z.infer<typeof AccountParams>
+
+export const TimeZone = z
+  .string()
+  .refine(isTimeZone, 'an IANA time zone such as Europe/Paris')
+  .describe('IANA time zone; per-day limits count days in it.')
+
+export const CreateAccountBody = z.object({
+  name: z.string().trim().min(1).max(120),
+  timezone: TimeZone.default('UTC'),
+})
+export type CreateAccountBody = z.infer<typeof CreateAccountBody>
+
+export const UpdateAccountBody = z
+  .object({ name: z.string().trim().min(1).max(120).optional(), timezone: TimeZone.optional() })
+  .strict()
+export type UpdateAccountBody = z.infer<typeof UpdateAccountBody>
+
+export const Account = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    timezone: z.string(),
+    role: z.enum(roles).nullable().describe("The caller's role; null for a site admin who is not a member."),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+  })
+  .meta({ id: 'Account' })
+export type Account = z.infer<typeof Account>
+
+export const MemberParams = AccountParams.extend({ userId: z.uuid() })
+
+export const AddMemberBody = z.object({
+  email: z.email().describe('The email of an existing user.'),
+  role: z.enum(roles).default('member'),
+})
+export type AddMemberBody = z.infer<typeof AddMemberBody>
+
+export const Member = z
+  .object({
+    user_id: z.uuid(),
+    email: z.string(),
+    name: z.string().nullable(),
+    role: z.enum(roles),
+    created_at: z.iso.datetime(),
+  })
+  .meta({ id: 'Member' })
+export type Member = z.infer<typeof Member>

@@ -1,0 +1,210 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { AppError } from '../../core/errors.ts'
+import { problems, publicProblems } from '../../core/http.ts'
+import type { Deps } from '../../deps.ts'
+import { authenticate, principalOf } from './guards.ts'
+import { Jwks, RefreshBody, RegisterBody, TokenBody, TokenResponse, UpdateMeBody, User } from './schemas.ts'
+import {
+  type IssuedRefresh,
+  revokeSessionOf,
+  rotateSession,
+  type SessionPolicy,
+  startSession,
+} from './sessions.ts'
+import { checkPasswordLogin, getUser, registerUser, toUser, updateUser } from './users.ts'
+
+const refreshCookie = 'refresh_token'
+const cookiePath = '/v1/auth'
+
+export const authRoutes =
+  (deps: Deps): FastifyPluginAsyncZod =>
+  async (app) => {
+    const { config, db, clock } = deps
+    const policy: SessionPolicy = {
+      refreshTtlSeconds: config.REFRESH_TOKEN_TTL,
+      sessionMaxAgeSeconds: config.SESSION_MAX_AGE,
+    }
+    // Credential endpoints: a tighter limit keyed by client IP + the identifier being tried.
+    const authRateLimit = (identifier: (req: FastifyRequest) => string | undefined) =>
+      config.AUTH_RATE_LIMIT_PER_MINUTE > 0
+        ? {
+            max: config.AUTH_RATE_LIMIT_PER_MINUTE,
+            timeWindow: 60_000,
+            hook: 'preHandler' as const,
+            groupId: 'auth',
+            keyGenerator: (req: FastifyRequest) => `auth:${req.ip}:${(identifier(req) ?? '').toLowerCase()}`,
+          }
+        : false
+
+    async function sendTokens(reply: FastifyReply, issued: IssuedRefresh) {
+      const accessToken = await deps.tokens.sign(issued.userId, clock.now())
+      reply.setCookie(refreshCookie, issued.refreshToken, {
+        httpOnly: true,
+        sameSite: 'strict',
+        secure: config.cookieSecure,
+        path: cookiePath,
+        expires: issued.expiresAt,
+      })
+      reply.header('cache-control', 'no-store')
+      return {
+        access_token: accessToken,
+        token_type: 'bearer' as const,
+        expires_in: deps.tokens.ttlSeconds,
+        refresh_token: issued.refreshToken,
+      }
+    }
+
+    /** Rotates a refresh token; reuse of a rotated one commits the family's revocation, then answers 401. */
+    async function refresh(reply: FastifyReply, token: string | undefined) {
+      if (!token) throw new AppError('unauthorized', 'A refresh token is required')
+      const now = clock.now()
+      const result = await db.transaction((tx) => rotateSession(tx, token, policy, now))
+      if ('reused' in result) {
+        reply.clearCookie(refreshCookie, { path: cookiePath })
+        throw new AppError(
+          'unauthorized',
+          'The refresh token was already used; every session of this sign-in is revoked',
+        )
+      }
+      return sendTokens(reply, result)
+    }
+
+    app.post(
+      '/v1/auth/register',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Register a user',
+          description: 'Creates a local user with an argon2id password hash.',
+          operationId: 'register',
+          body: RegisterBody,
+          response: { 201: User, ...publicProblems, 409: problems[409] },
+        },
+        config: { rateLimit: authRateLimit((req) => (req.body as { email?: string } | undefined)?.email) },
+      },
+      async (req, reply) => {
+        const user = await db.transaction((tx) => registerUser(tx, req.body, clock.now()))
+        return reply.code(201).send(toUser(user))
+      },
+    )
+
+    app.post(
+      '/v1/auth/token',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Get tokens',
+          description:
+            'OAuth2-style token endpoint: `grant_type=password` (username may be the email) or `grant_type=refresh_token`, as JSON or a form. Also sets the refresh token as an httpOnly cookie.',
+          operationId: 'token',
+          body: TokenBody,
+          response: { 200: TokenResponse, ...publicProblems, 401: problems[401] },
+        },
+        config: {
+          rateLimit: authRateLimit((req) => {
+            const body = req.body as { username?: string; refresh_token?: string } | undefined
+            return body?.username ?? body?.refresh_token?.slice(0, 16)
+          }),
+        },
+      },
+      async (req, reply) => {
+        const body = req.body
+        if (body.grant_type === 'refresh_token') return refresh(reply, body.refresh_token)
+        const now = clock.now()
+        const issued = await db.transaction(async (tx) => {
+          const user = await checkPasswordLogin(tx, body.username ?? '', body.password ?? '')
+          return startSession(tx, user.id, policy, now)
+        })
+        return sendTokens(reply, issued)
+      },
+    )
+
+    app.post(
+      '/v1/auth/refresh',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Rotate a refresh token',
+          description:
+            'Exchanges a refresh token (body or cookie) for a new pair. The old one is spent; presenting a spent one revokes its whole sign-in and answers 401.',
+          operationId: 'refresh',
+          body: RefreshBody,
+          response: { 200: TokenResponse, ...publicProblems, 401: problems[401] },
+        },
+        config: { rateLimit: authRateLimit((req) => req.ip) },
+      },
+      async (req, reply) => refresh(reply, req.body?.refresh_token ?? req.cookies[refreshCookie]),
+    )
+
+    app.post(
+      '/v1/auth/logout',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Log out',
+          description:
+            'Revokes the sign-in (refresh family) of the given refresh token or cookie. Always 204.',
+          operationId: 'logout',
+          body: RefreshBody,
+          response: { 204: z.null(), ...publicProblems },
+        },
+      },
+      async (req, reply) => {
+        const token = req.body?.refresh_token ?? req.cookies[refreshCookie]
+        if (token) await revokeSessionOf(db, token, clock.now())
+        reply.clearCookie(refreshCookie, { path: cookiePath })
+        return reply.code(204).send(null)
+      },
+    )
+
+    app.get(
+      '/v1/me',
+      {
+        schema: {
+          tags: ['me'],
+          summary: 'The current user',
+          operationId: 'getMe',
+          security: [{ bearer: [] }],
+          response: { 200: User, 401: problems[401], 429: problems[429] },
+        },
+        preHandler: authenticate(deps),
+      },
+      async (req) => toUser(await getUser(db, principalOf(req).userId)),
+    )
+
+    app.patch(
+      '/v1/me',
+      {
+        schema: {
+          tags: ['me'],
+          summary: 'Update the profile',
+          operationId: 'updateMe',
+          security: [{ bearer: [] }],
+          body: UpdateMeBody,
+          response: { 200: User, ...problems },
+        },
+        preHandler: authenticate(deps),
+      },
+      async (req) => toUser(await updateUser(db, principalOf(req).userId, req.body, clock.now())),
+    )
+
+    app.get(
+      '/.well-known/jwks.json',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Public signing keys',
+          description: 'JWKS for verifying access tokens in other services.',
+          operationId: 'jwks',
+          response: { 200: Jwks },
+        },
+        config: { rateLimit: false },
+      },
+      async (_req, reply) => {
+        reply.header('cache-control', 'public, max-age=300')
+        return deps.tokens.jwks() as z.infer<typeof Jwks>
+      },
+    )
+  }

@@ -1,0 +1,83 @@
+import { z } from 'zod'
+
+export const Email = z
+  .email()
+  .max(254)
+  .transform((value) => value.trim())
+  .describe('Email address (unique, case-insensitive).')
+
+export const Password = z.string().min(8, 'at least 8 characters').max(256, 'at most 256 characters')
+
+export const Username = z
+  .string()
+  .min(3)
+  .max(40)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, dot, dash and underscore')
+
+export const RegisterBody = z.object({
+  email: Email,
+  password: Password,
+  username: Username.optional(),
+  name: z.string().trim().min(1).max(120).optional(),
+})
+export type RegisterBody = z.infer<typeof RegisterBody>
+
+export const TokenBody = z
+  .object({
+    grant_type: z.enum(['password', 'refresh_token']).optional().describe('Defaults to `password`.'),
+    username: z.string().min(1).max(254).optional().describe('Email or username.'),
+    password: z.string().min(1).max(256).optional(),
+    refresh_token: z.string().min(1).max(200).optional(),
+  })
+  .superRefine((body, ctx) => {
+    if ((body.grant_type ?? 'password') === 'password') {
+      if (!body.username) ctx.addIssue({ code: 'custom', path: ['username'], message: 'required' })
+      if (!body.password) ctx.addIssue({ code: 'custom', path: ['password'], message: 'required' })
+    }
+  })
+  .describe('JSON or application/x-www-form-urlencoded, as an OAuth2 token endpoint.')
+export type TokenBody = z.infer<typeof TokenBody>
+
+export const RefreshBody = z
+  .object({ refresh_token: z.string().min(1).max(200).optional().describe('Or the `refresh_token` cookie.') })
+  .optional()
+
+export const TokenResponse = z.object({
+  access_token: z.string(),
+  token_type: z.literal('bearer'),
+  expires_in: z.number().int().describe('Seconds until the access token expires.'),
+  refresh_token: z.string().describe('Opaque; single use: every refresh returns a new one.'),
+})
+export type TokenResponse = z.infer<typeof TokenResponse>
+
+export const User = z
+  .object({
+    id: z.uuid(),
+    email: z.string(),
+    username: z.string().nullable(),
+    name: z.string().nullable(),
+    image_url: z.string().nullable(),
+    provider: z.enum(['local', 'google', 'github']),
+    is_verified: z.boolean(),
+    is_admin: z.boolean(),
+    is_active: z.boolean(),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+  })
+  .meta({ id: 'User' })
+export type User = z.infer<typeof User>
+
+export const UpdateMeBody = z
+  .object({
+    name: z.string().trim().min(1).max(120).nullable().optional(),
+    username: Username.nullable().optional(),
+    image_url: z
+      .url({ protocol: /^https?$/ })
+      .max(2000)
+      .nullable()
+      .optional(),
+  })
+  .strict()
+export type UpdateMeBody = z.infer<typeof UpdateMeBody>
+
+export const Jwks = z.object({ keys: z.array(z.record(z.string(), z.unknown())) })

@@ -1,0 +1,145 @@
+// Refresh-token sessions: a family per sign-in, a new opaque token on every use, and reuse of a
+// rotated token treated as theft (the whole family is revoked).
+import { and, eq, isNull, sql } from 'drizzle-orm'
+import { newOpaqueToken, sha256 } from '../../core/crypto.ts'
+import type { Executor } from '../../core/db.ts'
+import { AppError } from '../../core/errors.ts'
+import { newId } from '../../core/ids.ts'
+import { refreshFamilies, refreshTokens, users } from './tables.ts'
+
+export interface SessionPolicy {
+  /** Lifetime of one refresh token, renewed by each rotation. */
+  refreshTtlSeconds: number
+  /** Absolute lifetime of a family, however often it is refreshed. */
+  sessionMaxAgeSeconds: number
+}
+
+export interface IssuedRefresh {
+  refreshToken: string
+  familyId: string
+  userId: string
+  expiresAt: Date
+}
+
+const addSeconds = (date: Date, seconds: number) => new Date(date.getTime() + seconds * 1000)
+const earliest = (a: Date, b: Date) => (a < b ? a : b)
+
+/** Starts a new session (family) for a user who just proved who they are. */
+export async function startSession(
+  tx: Executor,
+  userId: string,
+  policy: SessionPolicy,
+  now: Date,
+): Promise<IssuedRefresh> {
+  const familyId = newId()
+  const familyExpiresAt = addSeconds(now, policy.sessionMaxAgeSeconds)
+  await tx
+    .insert(refreshFamilies)
+    .values({ id: familyId, userId, expiresAt: familyExpiresAt, createdAt: now })
+  return issueToken(
+    tx,
+    familyId,
+    userId,
+    earliest(addSeconds(now, policy.refreshTtlSeconds), familyExpiresAt),
+    now,
+  )
+}
+
+async function issueToken(tx: Executor, familyId: string, userId: string, expiresAt: Date, now: Date) {
+  const refreshToken = newOpaqueToken()
+  await tx
+    .insert(refreshTokens)
+    .values({ id: newId(), familyId, tokenHash: sha256(refreshToken), expiresAt, createdAt: now })
+  return { refreshToken, familyId, userId, expiresAt }
+}
+
+const invalidRefresh = () => new AppError('unauthorized', 'The refresh token is invalid, expired or revoked')
+
+/**
+ * Exchanges a refresh token for a new one. The token is marked rotated by an atomic UPDATE, so of
+ * two concurrent uses only one wins; any use of an already-rotated token revokes the family.
+ * Callers must commit even when this throws for reuse, so the revocation sticks: see `refresh`.
+ */
+export async function rotateSession(
+  tx: Executor,
+  refreshToken: string,
+  policy: SessionPolicy,
+  now: Date,
+): Promise<IssuedRefresh | { reused: true; familyId: string }> {
+  const tokenHash = sha256(refreshToken)
+  const [current] = await tx
+    .update(refreshTokens)
+    .set({ rotatedAt: now })
+    .where(and(eq(refreshTokens.tokenHash, tokenHash), isNull(refreshTokens.rotatedAt)))
+    .returning({ familyId: refreshTokens.familyId, expiresAt: refreshTokens.expiresAt })
+  if (!current) {
+    const [known] = await tx
+      .select({ familyId: refreshTokens.familyId })
+      .from(refreshTokens)
+      .where(eq(refreshTokens.tokenHash, tokenHash))
+    if (known) {
+      await revokeFamily(tx, known.familyId, 'reuse_detected', now)
+      return { reused: true, familyId: known.familyId }
+    }
+    throw invalidRefresh()
+  }
+  const [family] = await tx
+    .select({
+      userId: refreshFamilies.userId,
+      expiresAt: refreshFamilies.expiresAt,
+      revokedAt: refreshFamilies.revokedAt,
+      isActive: users.isActive,
+    })
+    .from(refreshFamilies)
+    .innerJoin(users, eq(users.id, refreshFamilies.userId))
+    .where(eq(refreshFamilies.id, current.familyId))
+  if (
+    !family ||
+    family.revokedAt ||
+    family.expiresAt <= now ||
+    current.expiresAt <= now ||
+    !family.isActive
+  ) {
+    throw invalidRefresh()
+  }
+  return issueToken(
+    tx,
+    current.familyId,
+    family.userId,
+    earliest(addSeconds(now, policy.refreshTtlSeconds), family.expiresAt),
+    now,
+  )
+}
+
+export async function revokeFamily(tx: Executor, familyId: string, reason: string, now: Date): Promise<void> {
+  await tx
+    .update(refreshFamilies)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(eq(refreshFamilies.id, familyId), isNull(refreshFamilies.revokedAt)))
+}
+
+/** Revokes the family a refresh token belongs to (logout); unknown tokens are ignored. */
+export async function revokeSessionOf(tx: Executor, refreshToken: string, now: Date): Promise<void> {
+  await tx
+    .update(refreshFamilies)
+    .set({ revokedAt: now, revokedReason: 'logout' })
+    .where(
+      and(
+        isNull(refreshFamilies.revokedAt),
+        sql`${refreshFamilies.id} = (select ${refreshTokens.familyId} from ${refreshTokens} where ${refreshTokens.tokenHash} = ${sha256(refreshToken)})`,
+      ),
+    )
+}
+
+/** Revokes every session of a user (password reset, deactivation). */
+export async function revokeAllSessions(
+  tx: Executor,
+  userId: string,
+  reason: string,
+  now: Date,
+): Promise<void> {
+  await tx
+    .update(refreshFamilies)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(eq(refreshFamilies.userId, userId), isNull(refreshFamilies.revokedAt)))
+}

@@ -1,0 +1,93 @@
+import { eq, or, sql } from 'drizzle-orm'
+import type { Executor } from '../../core/db.ts'
+import { AppError, notFound } from '../../core/errors.ts'
+import { newId } from '../../core/ids.ts'
+import { hashPassword, verifyPassword } from './passwords.ts'
+import type { RegisterBody, UpdateMeBody, User } from './schemas.ts'
+import { users } from './tables.ts'
+
+export type UserRow = typeof users.$inferSelect
+
+export function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    email: row.email,
+    username: row.username,
+    name: row.name,
+    image_url: row.imageUrl,
+    provider: row.provider as User['provider'],
+    is_verified: row.isVerified,
+    is_admin: row.isAdmin,
+    is_active: row.isActive,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  }
+}
+
+/** Creates a local user; a taken email or username is a 409 (the unique indexes decide, not a pre-check). */
+export async function registerUser(tx: Executor, input: RegisterBody, now: Date): Promise<UserRow> {
+  const passwordHash = await hashPassword(input.password)
+  const [row] = await tx
+    .insert(users)
+    .values({
+      id: newId(),
+      email: input.email,
+      username: input.username ?? null,
+      name: input.name ?? null,
+      passwordHash,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoNothing()
+    .returning()
+  if (!row) throw new AppError('conflict', 'The email or username is already registered')
+  return row
+}
+
+const invalidCredentials = () => new AppError('unauthorized', 'Invalid username or password')
+
+/**
+ * Checks a password login. An unknown user, a wrong password and a deactivated user all give the
+ * same 401 after the same amount of hashing work.
+ */
+export async function checkPasswordLogin(
+  tx: Executor,
+  identifier: string,
+  password: string,
+): Promise<UserRow> {
+  const needle = identifier.trim().toLowerCase()
+  const [row] = await tx
+    .select()
+    .from(users)
+    .where(or(sql`lower(${users.email}) = ${needle}`, sql`lower(${users.username}) = ${needle}`))
+    .limit(1)
+  const ok = await verifyPassword(row?.passwordHash, password)
+  if (!row || !ok || !row.isActive) throw invalidCredentials()
+  return row
+}
+
+export async function getUser(tx: Executor, userId: string): Promise<UserRow> {
+  const [row] = await tx.select().from(users).where(eq(users.id, userId))
+  if (!row) throw notFound('User')
+  return row
+}
+
+export async function updateUser(
+  tx: Executor,
+  userId: string,
+  input: UpdateMeBody,
+  now: Date,
+): Promise<UserRow> {
+  const [row] = await tx
+    .update(users)
+    .set({
+      ...(input.name !== undefined && { name: input.name }),
+      ...(input.username !== undefined && { username: input.username }),
+      ...(input.image_url !== undefined && { imageUrl: input.image_url }),
+      updatedAt: now,
+    })
+    .where(eq(users.id, userId))
+    .returning()
+  if (!row) throw notFound('User')
+  return row
+}

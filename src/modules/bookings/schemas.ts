@@ -1,0 +1,42 @@
+import { z } from 'zod'
+import { PaginationQuery } from '../../core/http.ts'
+import { AccountParams } from '../accounts/schemas.ts'
+import { IsoDate } from '../entitlements/schemas.ts'
+
+export const BookingParams = AccountParams.extend({ bookingId: z.uuid() })
+
+export const CreateBookingBody = z.object({
+  staff_id: z.uuid().nullable().optional().describe("One of the account's staff members."),
+  customer_name: z.string().trim().min(1).max(200),
+  starts_at: z.iso
+    .datetime({ offset: true })
+    .refine((value) => {
+      const year = new Date(value).getUTCFullYear()
+      return year >= 2000 && year <= 2200
+    }, 'a date between 2000 and 2200')
+    .describe('ISO 8601 with offset; the booking counts on this day in the account time zone.'),
+  duration_minutes: z.number().int().min(1).max(1440).default(60),
+})
+export type CreateBookingBody = z.infer<typeof CreateBookingBody>
+
+export const ListBookingsQuery = PaginationQuery.extend({
+  date: IsoDate.optional().describe('Only bookings on this account-local day.'),
+  status: z.enum(['confirmed', 'canceled']).optional(),
+})
+export type ListBookingsQuery = z.infer<typeof ListBookingsQuery>
+
+export const Booking = z
+  .object({
+    id: z.uuid(),
+    account_id: z.uuid(),
+    staff_id: z.uuid().nullable(),
+    customer_name: z.string(),
+    starts_at: z.iso.datetime(),
+    duration_minutes: z.number().int(),
+    status: z.enum(['confirmed', 'canceled']),
+    local_date: z.string().describe('The account-local day the booking counts on.'),
+    created_at: z.iso.datetime(),
+    canceled_at: z.iso.datetime().nullable(),
+  })
+  .meta({ id: 'Booking' })
+export type Booking = z.infer<typeof Booking>

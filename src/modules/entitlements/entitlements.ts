@@ -1,0 +1,178 @@
+import { type SQL, sql } from 'drizzle-orm'
+import { type Executor, queryRow } from '../../core/db.ts'
+import { AppError, notFound } from '../../core/errors.ts'
+import type { Role } from '../accounts/roles.ts'
+import { grantsAccessSql } from '../subscriptions/access.ts'
+import type { SubscriptionStatus } from '../subscriptions/tables.ts'
+import { assertGranted, consumeUnits, periodAt, releaseUnits } from './engine.ts'
+import { featureKind, referenceFeatures } from './features.ts'
+import type { Entitlements, FeatureEntitlement, UsageBody, UsageResult } from './schemas.ts'
+
+interface EntitlementRow {
+  role: Role | null
+  is_admin: boolean | null
+  timezone: string
+  date: string
+  month: string
+  day_resets_at: Date
+  month_resets_at: Date
+  status: SubscriptionStatus | null
+  has_access: boolean | null
+  plan: string | null
+  limits: Record<string, number | null> | null
+  features: Record<string, boolean> | null
+  counters: { feature: string; period: string; used: number }[] | null
+}
+
+/**
+ * An account's entitlements in one statement: membership, subscription, plan and today's counters.
+ * Reads answer 200 with the decision; only commands are refused with limit_exceeded.
+ */
+export async function readEntitlements(
+  executor: Executor,
+  accountId: string,
+  userId: string,
+  now: Date,
+  date: string | undefined,
+): Promise<Entitlements> {
+  const row = await queryRow<EntitlementRow>(
+    executor,
+    sql`with
+      mem as (select m.role from account_members m where m.account_id = ${accountId}::uuid and m.user_id = ${userId}::uuid),
+      usr as (select u.is_admin from users u where u.id = ${userId}::uuid and u.is_active),
+      acct as (select a.timezone from accounts a where a.id = ${accountId}::uuid),
+      day as (
+        select coalesce(${date ?? null}::date, (${now.toISOString()}::timestamptz at time zone acct.timezone)::date) as d,
+               acct.timezone as tz
+        from acct
+      ),
+      sub as (
+        select s.status, ${grantsAccessSql('s', now)} as has_access, p.code as plan, p.limits, p.features
+        from subscriptions s join plans p on p.id = s.plan_id
+        where s.account_id = ${accountId}::uuid and s.status <> 'expired'
+      ),
+      ctr as (
+        select c.feature, c.period, c.used from usage_counters c, day
+        where c.account_id = ${accountId}::uuid
+          and c.period in ('', to_char(day.d, 'YYYY-MM-DD'), to_char(day.d, 'YYYY-MM'))
+      )
+    select
+      (select role from mem) as role,
+      (select is_admin from usr) as is_admin,
+      day.tz as timezone,
+      to_char(day.d, 'YYYY-MM-DD') as date,
+      to_char(day.d, 'YYYY-MM') as month,
+      ((day.d + 1)::timestamp at time zone day.tz) as day_resets_at,
+      ((date_trunc('month', day.d) + interval '1 month')::timestamp at time zone day.tz) as month_resets_at,
+      sub.status, sub.has_access, sub.plan, sub.limits, sub.features,
+      (select json_agg(ctr) from ctr) as counters
+    from day left join sub on true`,
+  )
+  if (!row || (row.role === null && !row.is_admin)) throw notFound('Account')
+  if (row.is_admin === null) throw new AppError('unauthorized', 'The user is unknown or deactivated')
+  const hasAccess = Boolean(row.has_access)
+  const used = new Map(
+    (row.counters ?? []).map((counter) => [`${counter.feature}/${counter.period}`, Number(counter.used)]),
+  )
+  const limits: Record<string, number | null> =
+    row.limits ?? Object.fromEntries(referenceFeatures.map((key) => [key, 0]))
+  const features: Record<string, FeatureEntitlement> = {}
+  for (const [feature, limit] of Object.entries(limits)) {
+    const kind = featureKind(feature)
+    const period = kind === 'per_day' ? row.date : kind === 'per_month' ? row.month : ''
+    const usedNow = used.get(`${feature}/${period}`) ?? 0
+    const figures = {
+      limit,
+      used: usedNow,
+      remaining: !hasAccess ? 0 : limit === null ? null : Math.max(0, limit - usedNow),
+      over_limit: limit !== null && usedNow > limit,
+    }
+    if (kind === 'per_day') {
+      features[feature] = {
+        kind,
+        date: row.date,
+        resets_at: new Date(row.day_resets_at).toISOString(),
+        ...figures,
+      }
+    } else if (kind === 'per_month') {
+      features[feature] = {
+        kind,
+        month: row.month,
+        resets_at: new Date(row.month_resets_at).toISOString(),
+        ...figures,
+      }
+    } else {
+      features[feature] = { kind, ...figures }
+    }
+  }
+  for (const [feature, enabled] of Object.entries(row.features ?? {})) {
+    features[feature] ??= { kind: 'boolean', enabled: hasAccess && enabled }
+  }
+  return {
+    account_id: accountId,
+    plan: row.plan,
+    status: row.status === null ? null : hasAccess ? row.status : 'expired',
+    has_access: hasAccess,
+    timezone: row.timezone,
+    features,
+  }
+}
+
+/** The period a usage record counts on: the given local day, or now in the account's time zone. */
+function usagePeriod(feature: string, date: string | undefined, now: Date): SQL {
+  const kind = featureKind(feature)
+  if (date !== undefined && kind === 'per_day') return sql`${date}`
+  if (date !== undefined && kind === 'per_month') return sql`${date.slice(0, 7)}`
+  return periodAt(feature, sql`${now.toISOString()}::timestamptz`)
+}
+
+/** Meters a feature of the integrating product on the same engine: consume (quantity > 0) or release. */
+export async function recordUsage(
+  executor: Executor,
+  accountId: string,
+  userId: string,
+  input: UsageBody,
+  now: Date,
+): Promise<UsageResult> {
+  const spec = {
+    accountId,
+    userId,
+    minRole: 'member',
+    feature: input.feature,
+    quantity: Math.abs(input.quantity),
+    period: usagePeriod(input.feature, input.date, now),
+    now,
+  } as const
+  const kind = featureKind(input.feature)
+  if (input.quantity < 0) {
+    const released = await releaseUnits(executor, spec)
+    if (released.role === null) throw notFound('Account')
+    return result(input.feature, kind, released.period, released.limit, released.used, released.hasAccess)
+  }
+  const outcome = await consumeUnits<{ period: string; used: number }>(executor, {
+    ...spec,
+    insert: sql`select per.period, ctr.used from ctr, per`,
+  })
+  assertGranted(outcome, spec)
+  const row = outcome.row
+  if (!row) throw new Error('granted usage returned no row')
+  return result(input.feature, kind, row.period, outcome.limit, Number(row.used), true)
+}
+
+function result(
+  feature: string,
+  kind: UsageResult['kind'],
+  period: string,
+  limit: number | null,
+  used: number,
+  hasAccess: boolean,
+): UsageResult {
+  return {
+    feature,
+    kind,
+    period,
+    limit,
+    used,
+    remaining: !hasAccess ? 0 : limit === null ? null : Math.max(0, limit - used),
+  }
+}

@@ -1,0 +1,75 @@
+import { z } from 'zod'
+import { isIsoDate } from '../../core/time.ts'
+import { featureKeyPattern } from './features.ts'
+
+export const IsoDate = z.string().refine(isIsoDate, 'a date as YYYY-MM-DD')
+
+export const EntitlementsQuery = z.object({
+  date: IsoDate.optional().describe('Day (account-local) for per-period figures; default today.'),
+})
+
+const Limited = {
+  limit: z.number().int().nullable().describe('null = unlimited'),
+  used: z.number().int(),
+  remaining: z.number().int().nullable().describe('null = unlimited; 0 without access'),
+  over_limit: z
+    .boolean()
+    .describe('More used than the plan allows (after a downgrade); creations are refused.'),
+}
+
+export const FeatureEntitlement = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('count'), ...Limited }),
+  z.object({
+    kind: z.literal('per_day'),
+    date: z.string(),
+    resets_at: z.iso.datetime(),
+    ...Limited,
+  }),
+  z.object({
+    kind: z.literal('per_month'),
+    month: z.string(),
+    resets_at: z.iso.datetime(),
+    ...Limited,
+  }),
+  z.object({ kind: z.literal('boolean'), enabled: z.boolean() }),
+])
+export type FeatureEntitlement = z.infer<typeof FeatureEntitlement>
+
+export const Entitlements = z
+  .object({
+    account_id: z.uuid(),
+    plan: z.string().nullable().describe('Code of the plan granting access, if any.'),
+    status: z.string().nullable().describe('Subscription status as of now; null without a subscription.'),
+    has_access: z.boolean(),
+    timezone: z.string(),
+    features: z.record(z.string(), FeatureEntitlement),
+  })
+  .meta({ id: 'Entitlements' })
+export type Entitlements = z.infer<typeof Entitlements>
+
+export const UsageBody = z.object({
+  feature: z.string().regex(featureKeyPattern, 'a lowercase feature key'),
+  quantity: z
+    .number()
+    .int()
+    .min(-1_000_000)
+    .max(1_000_000)
+    .refine((value) => value !== 0, 'not zero')
+    .describe('Units to consume; negative to release units (never below zero).'),
+  date: IsoDate.optional().describe(
+    'For per-period features: the account-local day to count on; default today.',
+  ),
+})
+export type UsageBody = z.infer<typeof UsageBody>
+
+export const UsageResult = z
+  .object({
+    feature: z.string(),
+    kind: z.enum(['count', 'per_day', 'per_month']),
+    period: z.string().describe("'' for count features, YYYY-MM-DD or YYYY-MM otherwise."),
+    limit: z.number().int().nullable(),
+    used: z.number().int(),
+    remaining: z.number().int().nullable(),
+  })
+  .meta({ id: 'UsageResult' })
+export type UsageResult = z.infer<typeof UsageResult>

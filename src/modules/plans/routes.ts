@@ -1,0 +1,121 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { AppError } from '../../core/errors.ts'
+import { IdempotencyHeaders, idempotent, problems, publicProblems } from '../../core/http.ts'
+import type { Deps } from '../../deps.ts'
+import { principalOf, requireAdmin, tokenUserId } from '../auth/guards.ts'
+import { createPlan, getPlan, listPlans, retirePlan, toPlan, updatePlan } from './plans.ts'
+import { CreatePlanBody, ListPlansQuery, Plan, PlanParams, UpdatePlanBody } from './schemas.ts'
+
+const security = [{ bearer: [] }]
+
+export const planRoutes =
+  (deps: Deps): FastifyPluginAsyncZod =>
+  async (app) => {
+    const { db, clock } = deps
+    const adminOnly = requireAdmin(deps)
+
+    app.get(
+      '/v1/plans',
+      {
+        schema: {
+          tags: ['plans'],
+          summary: 'List plans',
+          description: 'Public: active plans ordered by price. Admins may add `include_inactive=true`.',
+          operationId: 'listPlans',
+          querystring: ListPlansQuery,
+          response: {
+            200: z.object({ data: z.array(Plan) }),
+            ...publicProblems,
+            401: problems[401],
+            403: problems[403],
+          },
+        },
+      },
+      async (req) => {
+        if (req.query.include_inactive) {
+          if (!(await tokenUserId(deps, req)))
+            throw new AppError('unauthorized', 'A Bearer access token is required')
+          await adminOnly(req)
+        }
+        return { data: (await listPlans(db, req.query.include_inactive)).map(toPlan) }
+      },
+    )
+
+    app.get(
+      '/v1/plans/:code',
+      {
+        schema: {
+          tags: ['plans'],
+          summary: 'Get a plan',
+          description: 'Public; retired plans are returned with `is_active: false`.',
+          operationId: 'getPlan',
+          params: PlanParams,
+          response: { 200: Plan, ...publicProblems },
+        },
+      },
+      async (req) => toPlan(await getPlan(db, req.params.code)),
+    )
+
+    app.post(
+      '/v1/plans',
+      {
+        schema: {
+          tags: ['plans'],
+          summary: 'Create a plan',
+          description: 'Site admins only.',
+          operationId: 'createPlan',
+          security,
+          headers: IdempotencyHeaders,
+          body: CreatePlanBody,
+          response: { 201: Plan, ...problems },
+        },
+        preHandler: adminOnly,
+      },
+      async (req, reply) =>
+        idempotent(db, req, reply, principalOf(req).userId, async (executor) => ({
+          status: 201,
+          body: toPlan(await createPlan(executor, req.body, clock.now())),
+        })),
+    )
+
+    app.patch(
+      '/v1/plans/:code',
+      {
+        schema: {
+          tags: ['plans'],
+          summary: 'Update a plan',
+          description:
+            'Site admins only. Limit changes apply to current subscribers at once (a lower limit leaves accounts over limit, nothing is deleted).',
+          operationId: 'updatePlan',
+          security,
+          params: PlanParams,
+          body: UpdatePlanBody,
+          response: { 200: Plan, ...problems },
+        },
+        preHandler: adminOnly,
+      },
+      async (req) => toPlan(await updatePlan(db, req.params.code, req.body, clock.now())),
+    )
+
+    app.delete(
+      '/v1/plans/:code',
+      {
+        schema: {
+          tags: ['plans'],
+          summary: 'Retire a plan',
+          description:
+            'Site admins only. Soft delete: subscribers keep it, new subscriptions to it are refused.',
+          operationId: 'retirePlan',
+          security,
+          params: PlanParams,
+          response: { 204: z.null(), ...problems },
+        },
+        preHandler: adminOnly,
+      },
+      async (req, reply) => {
+        await retirePlan(db, req.params.code, clock.now())
+        return reply.code(204).send(null)
+      },
+    )
+  }

@@ -1,0 +1,68 @@
+import { z } from 'zod'
+import { featureKeyPattern } from '../entitlements/features.ts'
+
+export const PlanCode = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'a lowercase slug')
+  .describe('Plan code (slug).')
+
+export const PlanParams = z.object({ code: PlanCode })
+
+const FeatureKey = z.string().regex(featureKeyPattern, 'a lowercase feature key')
+
+export const Limits = z
+  .record(FeatureKey, z.number().int().min(0).max(1_000_000_000).nullable())
+  .describe(
+    'Feature key → limit; null = unlimited, a missing key = not included. Keys ending `_per_day`/`_per_month` count events per period, others count live resources.',
+  )
+
+export const Features = z.record(FeatureKey, z.boolean()).describe('Boolean feature flags.')
+
+export const Plan = z
+  .object({
+    code: z.string(),
+    name: z.string(),
+    description: z.string(),
+    price_cents: z.number().int(),
+    currency: z.string(),
+    interval: z.enum(['month', 'year']),
+    tier: z.number().int(),
+    trial_days: z.number().int(),
+    limits: z.record(z.string(), z.number().nullable()),
+    features: z.record(z.string(), z.boolean()),
+    is_active: z.boolean(),
+  })
+  .meta({ id: 'Plan' })
+export type Plan = z.infer<typeof Plan>
+
+export const CreatePlanBody = z.object({
+  code: PlanCode,
+  name: z.string().trim().min(1).max(120),
+  description: z.string().max(2000).default(''),
+  price_cents: z.number().int().min(0).max(100_000_000),
+  currency: z
+    .string()
+    .regex(/^[a-zA-Z]{3}$/, 'an ISO 4217 code')
+    .transform((value) => value.toLowerCase())
+    .default('usd'),
+  interval: z.enum(['month', 'year']).default('month'),
+  tier: z.number().int().min(0).max(1000).default(0),
+  trial_days: z.number().int().min(0).max(365).default(0),
+  limits: Limits.default({}),
+  features: Features.default({}),
+})
+export type CreatePlanBody = z.infer<typeof CreatePlanBody>
+
+export const UpdatePlanBody = CreatePlanBody.omit({ code: true })
+  .partial()
+  .extend({ is_active: z.boolean().optional().describe('Set true to bring back a retired plan.') })
+  .strict()
+export type UpdatePlanBody = z.infer<typeof UpdatePlanBody>
+
+export const ListPlansQuery = z.object({
+  include_inactive: z
+    .enum(['true', 'false'])
+    .optional()
+    .transform((value) => value === 'true')
+    .describe('Admins only: include retired plans.'),
+})

@@ -1,0 +1,119 @@
+import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm'
+import { type Executor, queryRow } from '../../core/db.ts'
+import { AppError, notFound } from '../../core/errors.ts'
+import { decodeCursor, type PaginationQuery, toPage } from '../../core/http.ts'
+import { newId } from '../../core/ids.ts'
+import { rolesFrom } from '../accounts/roles.ts'
+import { assertGranted, consumeUnits, releaseUnitsSql } from '../entitlements/engine.ts'
+import type { CreateStaffBody, Staff } from './schemas.ts'
+import { staff } from './tables.ts'
+
+const feature = 'staff'
+
+interface StaffRow {
+  id: string
+  account_id: string
+  name: string
+  email: string | null
+  is_active: boolean
+  created_at: Date | string
+}
+
+function toStaff(row: StaffRow): Staff {
+  return {
+    id: row.id,
+    account_id: row.account_id,
+    name: row.name,
+    email: row.email,
+    is_active: row.is_active,
+    created_at: new Date(row.created_at).toISOString(),
+  }
+}
+
+/**
+ * Adds a staff member if the plan's `staff` limit has room: the membership check, the counter
+ * increment and the insert are one statement (owners and admins).
+ */
+export async function createStaff(
+  executor: Executor,
+  accountId: string,
+  userId: string,
+  input: CreateStaffBody,
+  now: Date,
+): Promise<Staff> {
+  const spec = { accountId, userId, minRole: 'admin' as const, feature, quantity: 1, period: sql`''`, now }
+  const outcome = await consumeUnits<StaffRow>(executor, {
+    ...spec,
+    insert: sql`insert into staff (id, account_id, name, email, is_active, created_at)
+      select ${newId()}::uuid, ${accountId}::uuid, ${input.name}, ${input.email ?? null}, ${input.is_active}, ${now.toISOString()}::timestamptz
+      from ctr
+      returning id, account_id, name, email, is_active, created_at`,
+  })
+  assertGranted(outcome, spec)
+  if (!outcome.row) throw new Error('granted staff insert returned no row')
+  return toStaff(outcome.row)
+}
+
+export async function listStaff(executor: Executor, accountId: string, query: PaginationQuery) {
+  const cursor = decodeCursor(query.cursor, 1)
+  const rows = await executor
+    .select()
+    .from(staff)
+    .where(
+      and(
+        eq(staff.accountId, accountId),
+        isNull(staff.deletedAt),
+        cursor ? gt(staff.id, String(cursor[0])) : undefined,
+      ),
+    )
+    .orderBy(asc(staff.id))
+    .limit(query.limit + 1)
+  return toPage(
+    rows,
+    query.limit,
+    (row) => [row.id],
+    (row) =>
+      toStaff({
+        id: row.id,
+        account_id: row.accountId,
+        name: row.name,
+        email: row.email,
+        is_active: row.isActive,
+        created_at: row.createdAt,
+      }),
+  )
+}
+
+/** Deletes a staff member and frees its unit, in one statement (owners and admins). */
+export async function deleteStaff(
+  executor: Executor,
+  accountId: string,
+  userId: string,
+  staffId: string,
+  now: Date,
+): Promise<void> {
+  const managers = sql.join(
+    rolesFrom('admin').map((role) => sql`${role}`),
+    sql`, `,
+  )
+  const row = await queryRow<{ role: string | null; deleted: boolean }>(
+    executor,
+    sql`with
+      mem as (
+        select m.role from account_members m join users u on u.id = m.user_id
+        where m.account_id = ${accountId}::uuid and m.user_id = ${userId}::uuid and u.is_active
+      ),
+      del as (
+        update staff set deleted_at = ${now.toISOString()}::timestamptz
+        where id = ${staffId}::uuid and account_id = ${accountId}::uuid and deleted_at is null
+          and exists (select 1 from mem where mem.role in (${managers}))
+        returning id
+      ),
+      rel as (${releaseUnitsSql(accountId, feature, sql`''`, 1, now, sql`exists (select 1 from del)`)})
+    select (select role from mem) as role, exists (select 1 from del) as deleted`,
+  )
+  if (!row?.role) throw notFound('Account')
+  if (!rolesFrom('admin').includes(row.role as 'admin'))
+    throw new AppError('forbidden', 'This needs the admin role in the account')
+  if (!row.deleted) throw notFound('Staff member')
+}

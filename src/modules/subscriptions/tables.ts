@@ -1,0 +1,83 @@
+import { sql } from 'drizzle-orm'
+import {
+  boolean,
+  check,
+  index,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core'
+import { accounts } from '../accounts/tables.ts'
+import { users } from '../auth/tables.ts'
+import { plans } from '../plans/tables.ts'
+
+export const subscriptionStatuses = [
+  'incomplete',
+  'trialing',
+  'active',
+  'past_due',
+  'canceled',
+  'expired',
+] as const
+export type SubscriptionStatus = (typeof subscriptionStatuses)[number]
+
+export const subscriptions = pgTable(
+  'subscriptions',
+  {
+    id: uuid('id').primaryKey(),
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    planId: uuid('plan_id')
+      .notNull()
+      .references(() => plans.id),
+    status: text('status').$type<SubscriptionStatus>().notNull(),
+    provider: text('provider').notNull().default('manual'),
+    providerSubscriptionId: text('provider_subscription_id'),
+    currentPeriodStart: timestamp('current_period_start', { withTimezone: true }).notNull(),
+    currentPeriodEnd: timestamp('current_period_end', { withTimezone: true }).notNull(),
+    cancelAtPeriodEnd: boolean('cancel_at_period_end').notNull().default(false),
+    canceledAt: timestamp('canceled_at', { withTimezone: true }),
+    endedAt: timestamp('ended_at', { withTimezone: true }),
+    trialEnd: timestamp('trial_end', { withTimezone: true }),
+    /** A plan change scheduled for the end of the current period. */
+    pendingPlanId: uuid('pending_plan_id').references(() => plans.id),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().default(sql`now()`),
+  },
+  (t) => [
+    // One live subscription per account: everything but `expired` is live.
+    uniqueIndex('subscriptions_one_live_per_account').on(t.accountId).where(sql`${t.status} <> 'expired'`),
+    index('subscriptions_account_idx').on(t.accountId),
+    check(
+      'subscriptions_status_check',
+      sql`${t.status} in ('incomplete', 'trialing', 'active', 'past_due', 'canceled', 'expired')`,
+    ),
+  ],
+)
+
+/** Every transition of every subscription, oldest first. */
+export const subscriptionEvents = pgTable(
+  'subscription_events',
+  {
+    id: uuid('id').primaryKey(),
+    subscriptionId: uuid('subscription_id')
+      .notNull()
+      .references(() => subscriptions.id, { onDelete: 'cascade' }),
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    fromStatus: text('from_status'),
+    toStatus: text('to_status').notNull(),
+    fromPlanId: uuid('from_plan_id').references(() => plans.id),
+    toPlanId: uuid('to_plan_id').references(() => plans.id),
+    actorUserId: uuid('actor_user_id').references(() => users.id, { onDelete: 'set null' }),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
+  },
+  (t) => [index('subscription_events_subscription_idx').on(t.subscriptionId)],
+)

@@ -1,0 +1,25 @@
+import { defineConfig } from 'vitest/config'
+
+// Unit tests (pure logic) and integration tests (HTTP through app.inject on a real database).
+// Integration tests run on PGlite always, and again on PostgreSQL when TEST_DATABASE_URL is set.
+const integration = (name: string, db: 'pglite' | 'postgres') => ({
+  extends: true as const,
+  test: {
+    name,
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    exclude: ['**/*.unit.test.ts', 'node_modules/**'],
+    env: { TEST_DB: db },
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+})
+
+export default defineConfig({
+  test: {
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['src/**/*.unit.test.ts', 'test/**/*.unit.test.ts'] } },
+      integration('pglite', 'pglite'),
+      ...(process.env.TEST_DATABASE_URL ? [integration('postgres', 'postgres')] : []),
+    ],
+  },
+})
