@@ -62,16 +62,6 @@ export async function buildApp(deps: Deps) {
     else if (status >= 500) req.log.warn({ err: error }, body.detail)
     return reply.code(status).type('application/problem+json').send(body)
   })
-  // Unknown routes answer problem+json too, behind the rate limiter so they cannot be probed for free.
-  app.setNotFoundHandler(
-    { preHandler: config.RATE_LIMIT_PER_MINUTE > 0 ? app.rateLimit() : undefined },
-    (req, reply) =>
-      reply
-        .code(404)
-        .type('application/problem+json')
-        .send(problemFor('not_found', `No route for ${req.method} ${req.url.split('?')[0]}`)),
-  )
-
   await app.register(helmet, { global: true })
   await app.register(cors, {
     origin: config.CORS_ORIGINS.length > 0 ? config.CORS_ORIGINS : false,
@@ -92,6 +82,16 @@ export async function buildApp(deps: Deps) {
     errorResponseBuilder: (_req, context) =>
       new AppError('rate_limited', `Rate limit exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`),
   })
+
+  // Unknown routes answer problem+json too, behind the rate limiter so they cannot be probed for free.
+  app.setNotFoundHandler(
+    { preHandler: config.RATE_LIMIT_PER_MINUTE > 0 ? app.rateLimit() : undefined },
+    (req, reply) =>
+      reply
+        .code(404)
+        .type('application/problem+json')
+        .send(problemFor('not_found', `No route for ${req.method} ${req.url.split('?')[0]}`)),
+  )
 
   await app.register(swagger, {
     openapi: {

@@ -42,7 +42,8 @@ export async function ensureAdmin(
   return created ? { email: generatedAdminEmail, password } : undefined
 }
 
-async function createAdmin(db: Db, email: string, password: string, now: Date): Promise<boolean> {
+/** Creates a verified site admin; false when the email is taken. */
+export async function createAdmin(db: Db, email: string, password: string, now: Date): Promise<boolean> {
   const rows = await db
     .insert(users)
     .values({

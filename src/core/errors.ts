@@ -80,6 +80,9 @@ export function problemFor(code: ErrorCode, detail?: string, extra: Record<strin
 // SQLSTATE classes that mean "the database is not there right now" rather than "bad request".
 const unavailableStates = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006'])
 const unavailableErrnos = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'])
+// Driver messages for a pool or embedded database that is gone or shutting down.
+const unavailableMessages =
+  /Connection terminated|timeout exceeded when trying to connect|Cannot use a pool after calling end|PGlite is closed/i
 
 /** Maps a database driver error to an AppError, or returns undefined when it is not one we expect. */
 export function fromDatabaseError(error: unknown): AppError | undefined {
@@ -98,13 +101,7 @@ export function fromDatabaseError(error: unknown): AppError | undefined {
     return new AppError('conflict', 'The request conflicted with a concurrent change; retry it')
   }
   if (code === '57014') return new AppError('service_unavailable', 'The database took too long to answer')
-  if (
-    unavailableStates.has(code) ||
-    unavailableErrnos.has(code) ||
-    /Connection terminated|timeout exceeded when trying to connect|Cannot use a pool after calling end/i.test(
-      message,
-    )
-  ) {
+  if (unavailableStates.has(code) || unavailableErrnos.has(code) || unavailableMessages.test(message)) {
     return new AppError('service_unavailable', 'The database is unavailable; retry later')
   }
   return undefined
@@ -117,11 +114,7 @@ function findDatabaseCause(error: unknown): { code: string; message: string } | 
     if (typeof code === 'string' && (/^[0-9A-Z]{5}$/.test(code) || unavailableErrnos.has(code))) {
       return { code, message: current.message }
     }
-    if (
-      /Connection terminated|timeout exceeded when trying to connect|Cannot use a pool after calling end/i.test(
-        current.message,
-      )
-    ) {
+    if (unavailableMessages.test(current.message)) {
       return { code: '08006', message: current.message }
     }
     current = current.cause
