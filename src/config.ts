@@ -50,65 +50,68 @@ const bool = z
   .optional()
   .transform((value) => (value === undefined ? undefined : ['true', '1', 'yes'].includes(value)))
 
-export const ConfigSchema = z
-  .object({
-    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    PORT: z.coerce.number().int().min(0).max(65535).default(8000),
-    HOST: z.string().min(1).default('127.0.0.1'),
-    DATABASE_URL: url(['postgres:', 'postgresql:']),
-    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
-    DATA_DIR: z.string().min(1).default('./data'),
-    REDIS_URL: url(['redis:', 'rediss:']),
-    SMTP_URL: url(['smtp:', 'smtps:']),
-    MAIL_FROM: z.string().min(3).default('plangate <no-reply@localhost>'),
-    APP_URL: url(['http:', 'https:']).transform((value) => value ?? 'http://localhost:8000'),
-    ADMIN_EMAIL: optionalString.pipe(z.email().optional()),
-    ADMIN_PASSWORD: optionalString,
-    JWT_PRIVATE_KEY: optionalString,
-    ACCESS_TOKEN_TTL: duration('15m'),
-    REFRESH_TOKEN_TTL: duration('30d'),
-    SESSION_MAX_AGE: duration('90d'),
-    STRIPE_SECRET_KEY: optionalString,
-    STRIPE_WEBHOOK_SECRET: optionalString,
-    STRIPE_API_URL: url(['http:', 'https:']),
-    GOOGLE_CLIENT_ID: optionalString,
-    GOOGLE_CLIENT_SECRET: optionalString,
-    GITHUB_CLIENT_ID: optionalString,
-    GITHUB_CLIENT_SECRET: optionalString,
-    CORS_ORIGINS: optionalString.transform((value) =>
-      value
-        ? value
-            .split(',')
-            .map((origin) => origin.trim())
-            .filter(Boolean)
-        : [],
-    ),
-    RATE_LIMIT_PER_MINUTE: limitPerMinute(100),
-    AUTH_RATE_LIMIT_PER_MINUTE: limitPerMinute(10),
-    TRUST_PROXY: optionalString,
-    BODY_LIMIT_BYTES: z.coerce
-      .number()
-      .int()
-      .min(1024)
-      .default(100 * 1024),
-    COOKIE_SECURE: bool,
-  })
-  .superRefine((env, ctx) => {
-    if (env.ADMIN_PASSWORD !== undefined && env.ADMIN_EMAIL === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['ADMIN_EMAIL'], message: 'required when ADMIN_PASSWORD is set' })
-    }
-    if (env.ADMIN_PASSWORD !== undefined && env.ADMIN_PASSWORD.length < 12) {
-      ctx.addIssue({ code: 'custom', path: ['ADMIN_PASSWORD'], message: 'must be at least 12 characters' })
-    }
-    if ((env.STRIPE_SECRET_KEY === undefined) !== (env.STRIPE_WEBHOOK_SECRET === undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [env.STRIPE_SECRET_KEY ? 'STRIPE_WEBHOOK_SECRET' : 'STRIPE_SECRET_KEY'],
-        message: 'STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET go together',
-      })
-    }
-  })
+export const ConfigSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+  DATA_DIR: z.string().min(1).default('./data'),
+  REDIS_URL: url(['redis:', 'rediss:']),
+  SMTP_URL: url(['smtp:', 'smtps:']),
+  MAIL_FROM: z.string().min(3).default('plangate <no-reply@localhost>'),
+  APP_URL: url(['http:', 'https:']).transform((value) => value ?? 'http://localhost:8000'),
+  ADMIN_EMAIL: optionalString.pipe(z.email().optional()),
+  ADMIN_PASSWORD: optionalString,
+  JWT_PRIVATE_KEY: optionalString,
+  ACCESS_TOKEN_TTL: duration('15m'),
+  REFRESH_TOKEN_TTL: duration('30d'),
+  SESSION_MAX_AGE: duration('90d'),
+  STRIPE_SECRET_KEY: optionalString,
+  STRIPE_WEBHOOK_SECRET: optionalString,
+  STRIPE_API_URL: url(['http:', 'https:']),
+  GOOGLE_CLIENT_ID: optionalString,
+  GOOGLE_CLIENT_SECRET: optionalString,
+  GITHUB_CLIENT_ID: optionalString,
+  GITHUB_CLIENT_SECRET: optionalString,
+  CORS_ORIGINS: optionalString.transform((value) =>
+    value
+      ? value
+          .split(',')
+          .map((origin) => origin.trim())
+          .filter(Boolean)
+      : [],
+  ),
+  RATE_LIMIT_PER_MINUTE: limitPerMinute(100),
+  AUTH_RATE_LIMIT_PER_MINUTE: limitPerMinute(10),
+  TRUST_PROXY: optionalString,
+  BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(100 * 1024),
+  COOKIE_SECURE: bool,
+})
+
+/**
+ * Rules across variables, checked on the raw environment so they are reported together with the
+ * per-variable problems (a failed object schema would skip its refinements).
+ */
+function crossFieldProblems(env: Record<string, string | undefined>): string[] {
+  const set = (name: string) => (env[name] ?? '').trim() !== ''
+  const problems: string[] = []
+  if (set('ADMIN_PASSWORD') && !set('ADMIN_EMAIL'))
+    problems.push('ADMIN_EMAIL: required when ADMIN_PASSWORD is set')
+  if (set('ADMIN_PASSWORD') && (env.ADMIN_PASSWORD ?? '').length < 12) {
+    problems.push('ADMIN_PASSWORD: must be at least 12 characters')
+  }
+  if (set('STRIPE_SECRET_KEY') !== set('STRIPE_WEBHOOK_SECRET')) {
+    const missing = set('STRIPE_SECRET_KEY') ? 'STRIPE_WEBHOOK_SECRET' : 'STRIPE_SECRET_KEY'
+    problems.push(`${missing}: STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET go together`)
+  }
+  return problems
+}
 
 export type Config = z.output<typeof ConfigSchema> & {
   /** Cookies get the Secure attribute (default: in production). */
@@ -141,11 +144,12 @@ export class ConfigError extends Error {
 /** Parses an environment (process.env by default) into a Config, or throws a ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const result = ConfigSchema.safeParse(env)
-  if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`),
-    )
-  }
+  const problems = [
+    ...(result.error?.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`) ??
+      []),
+    ...crossFieldProblems(env),
+  ]
+  if (!result.success || problems.length > 0) throw new ConfigError(problems)
   const parsed = result.data
   return {
     ...parsed,

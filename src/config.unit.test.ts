@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig, parseDuration } from './config.ts'
+
+describe('configuration', () => {
+  it('defaults to the embedded mode on 127.0.0.1:8000', () => {
+    const config = loadConfig({})
+    expect(config).toMatchObject({
+      PORT: 8000,
+      HOST: '127.0.0.1',
+      DATA_DIR: './data',
+      ACCESS_TOKEN_TTL: 900,
+      REFRESH_TOKEN_TTL: 30 * 86400,
+      RATE_LIMIT_PER_MINUTE: 100,
+      AUTH_RATE_LIMIT_PER_MINUTE: 10,
+      cookieSecure: false,
+      trustProxy: false,
+    })
+    expect(config.DATABASE_URL).toBeUndefined()
+  })
+
+  it('lists every bad variable at once', () => {
+    let error: unknown
+    try {
+      loadConfig({
+        PORT: 'eighty',
+        DATABASE_URL: 'mysql://nope',
+        ACCESS_TOKEN_TTL: 'soon',
+        ADMIN_PASSWORD: 'short',
+        RATE_LIMIT_PER_MINUTE: '-1',
+        STRIPE_SECRET_KEY: 'sk_test_x',
+      })
+    } catch (caught) {
+      error = caught
+    }
+    expect(error).toBeInstanceOf(ConfigError)
+    const problems = (error as ConfigError).problems.join('\n')
+    for (const name of [
+      'PORT',
+      'DATABASE_URL',
+      'ACCESS_TOKEN_TTL',
+      'ADMIN_EMAIL',
+      'ADMIN_PASSWORD',
+      'RATE_LIMIT_PER_MINUTE',
+      'STRIPE_WEBHOOK_SECRET',
+    ]) {
+      expect(problems).toContain(name)
+    }
+  })
+
+  it('parses durations, CORS origins, secure cookies in production and TRUST_PROXY forms', () => {
+    expect(parseDuration('15m')).toBe(900)
+    expect(parseDuration('30d')).toBe(2_592_000)
+    expect(parseDuration('45')).toBe(45)
+    expect(parseDuration('1w')).toBeUndefined()
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      CORS_ORIGINS: 'https://a.example, https://b.example',
+      TRUST_PROXY: '10.0.0.0/8,127.0.0.1',
+    })
+    expect(config.CORS_ORIGINS).toEqual(['https://a.example', 'https://b.example'])
+    expect(config.cookieSecure).toBe(true)
+    expect(config.trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1'])
+    const hops = loadConfig({ TRUST_PROXY: '1' }).trustProxy
+    expect(typeof hops === 'function' && hops('10.0.0.1', 0) && !hops('10.0.0.1', 1)).toBe(true)
+  })
+})
