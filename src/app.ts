@@ -8,7 +8,12 @@ import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import Fastify, { type FastifyBaseLogger, type FastifyError } from 'fastify'
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify'
 import {
   hasZodFastifySchemaValidationErrors,
   isResponseSerializationError,
@@ -48,8 +53,14 @@ export async function buildApp(deps: Deps) {
       return typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomUUID()
     },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // The router's own errors (malformed percent-encoding, a path parameter over maxParamLength) are
+    // raised before any route or error handler; without this they get Fastify's bare JSON.
+    frameworkErrors: onRouterError,
   }).withTypeProvider<ZodTypeProvider>()
 
+  // Fastify parses text/plain by default; the API speaks JSON (and forms on the token endpoint), so
+  // any other type answers 415 instead of reaching validation as a string.
+  app.removeContentTypeParser('text/plain')
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   app.addHook('onRequest', async (req, reply) => {
@@ -132,6 +143,14 @@ export async function buildApp(deps: Deps) {
   await app.register(bookingRoutes(deps))
 
   return app
+}
+
+function onRouterError(error: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  const known = error.code === 'FST_ERR_BAD_URL' || error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+  const body = known
+    ? problemFor('validation_failed', 'The request path is malformed or too long')
+    : problemFor('internal_error', 'An unexpected error occurred')
+  reply.code(body.status).type('application/problem+json').send(body)
 }
 
 /** Every error, whatever its origin, becomes a problem with a stable code. */

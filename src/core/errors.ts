@@ -77,6 +77,10 @@ export function problemFor(code: ErrorCode, detail?: string, extra: Record<strin
   return { type: `urn:plangate:problem:${code}`, title, status, detail: detail ?? title, code, ...extra }
 }
 
+// SQLSTATEs caused by a value the client sent: check violation, malformed or out-of-range input,
+// and characters the database cannot store (22021: a NUL byte in a name).
+const validationStates = new Set(['23514', '22P02', '22007', '22008', '22003', '22021', '22P05'])
+
 // SQLSTATE classes that mean "the database is not there right now" rather than "bad request".
 const unavailableStates = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006'])
 const unavailableErrnos = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'])
@@ -92,9 +96,7 @@ export function fromDatabaseError(error: unknown): AppError | undefined {
   if (code === '23505') return new AppError('conflict', 'A resource with these values already exists')
   if (code === '23503')
     return new AppError('conflict', 'A referenced resource does not exist or is still in use')
-  if (code === '23514' || code === '22P02' || code === '22007' || code === '22008' || code === '22003') {
-    return new AppError('validation_failed', 'A value is out of range or malformed')
-  }
+  if (validationStates.has(code)) return new AppError('validation_failed', 'A value is out of range or malformed')
   if (code === '22023' && /time zone/i.test(message))
     return new AppError('validation_failed', 'Unknown time zone')
   if (code === '40001' || code === '40P01' || code === '55P03') {

@@ -40,7 +40,8 @@ export type TokenBody = z.infer<typeof TokenBody>
 
 export const RefreshBody = z
   .object({ refresh_token: z.string().min(1).max(200).optional().describe('Or the `refresh_token` cookie.') })
-  .optional()
+  // Fastify validates a request without a body as `null`: a cookie-only refresh or logout has none.
+  .nullish()
 
 export const TokenResponse = z.object({
   access_token: z.string(),

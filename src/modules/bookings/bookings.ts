@@ -3,7 +3,14 @@ import { type Executor, queryRow } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import { decodeCursor, toPage } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
-import { assertGranted, consumeUnits, periodAt, releaseUnitsSql } from '../entitlements/engine.ts'
+import {
+  assertGranted,
+  type ConsumeSpec,
+  consumeUnits,
+  consumeUnitsSql,
+  periodAt,
+  releaseUnitsSql,
+} from '../entitlements/engine.ts'
 import type { Booking, CreateBookingBody, ListBookingsQuery } from './schemas.ts'
 import { bookings } from './tables.ts'
 
@@ -40,6 +47,50 @@ function toBooking(row: BookingRow): Booking {
   }
 }
 
+/** The consume spec of a booking creation: membership, the staff check, the counter and the insert. */
+function bookingSpec(
+  accountId: string,
+  userId: string,
+  input: CreateBookingBody,
+  now: Date,
+  bookingId: string,
+): ConsumeSpec {
+  const startsAt = sql`${input.starts_at}::timestamptz`
+  const staffId = input.staff_id ?? null
+  return {
+    accountId,
+    userId,
+    minRole: 'member',
+    feature,
+    quantity: 1,
+    period: periodAt(feature, startsAt),
+    now,
+    gate:
+      staffId === null
+        ? sql`true`
+        : sql`exists (select 1 from staff st where st.id = ${staffId}::uuid and st.account_id = ${accountId}::uuid and st.deleted_at is null)`,
+    insert: sql`insert into bookings (id, account_id, staff_id, customer_name, starts_at, duration_minutes, status, local_date, created_at)
+      select ${bookingId}::uuid, ${accountId}::uuid, ${staffId}::uuid, ${input.customer_name}, ${startsAt},
+             ${input.duration_minutes}::int, 'confirmed', per.period::date, ${now.toISOString()}::timestamptz
+      from ctr, per
+      ${returning}`,
+  }
+}
+
+/**
+ * The statement `createBooking` runs, built without running it (the benchmark renders it for
+ * pgbench, so its ceiling is exactly this SQL).
+ */
+export function bookingInsertSql(
+  accountId: string,
+  userId: string,
+  input: CreateBookingBody,
+  now: Date,
+  bookingId: string,
+): SQL {
+  return consumeUnitsSql(bookingSpec(accountId, userId, input, now, bookingId))
+}
+
 /**
  * Creates a booking if the day has room under `bookings_per_day`, counted on the booking's start
  * day in the account's time zone. Membership, the staff check, access, the counter and the insert
@@ -52,29 +103,8 @@ export async function createBooking(
   input: CreateBookingBody,
   now: Date,
 ): Promise<Booking> {
-  const startsAt = sql`${input.starts_at}::timestamptz`
-  const staffId = input.staff_id ?? null
-  const spec = {
-    accountId,
-    userId,
-    minRole: 'member' as const,
-    feature,
-    quantity: 1,
-    period: periodAt(feature, startsAt),
-    now,
-    gate:
-      staffId === null
-        ? sql`true`
-        : sql`exists (select 1 from staff st where st.id = ${staffId}::uuid and st.account_id = ${accountId}::uuid and st.deleted_at is null)`,
-  }
-  const outcome = await consumeUnits<BookingRow>(executor, {
-    ...spec,
-    insert: sql`insert into bookings (id, account_id, staff_id, customer_name, starts_at, duration_minutes, status, local_date, created_at)
-      select ${newId()}::uuid, ${accountId}::uuid, ${staffId}::uuid, ${input.customer_name}, ${startsAt},
-             ${input.duration_minutes}::int, 'confirmed', per.period::date, ${now.toISOString()}::timestamptz
-      from ctr, per
-      ${returning}`,
-  })
+  const spec = bookingSpec(accountId, userId, input, now, newId())
+  const outcome = await consumeUnits<BookingRow>(executor, spec)
   assertGranted(
     outcome,
     spec,

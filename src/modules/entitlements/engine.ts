@@ -65,13 +65,14 @@ const roleList = (minimum: Role) =>
     sql`, `,
   )
 
-/** Consumes `quantity` units of a feature (and optionally creates a resource) in one statement. */
-export async function consumeUnits<Row>(executor: Executor, spec: ConsumeSpec): Promise<ConsumeOutcome<Row>> {
+/**
+ * The one statement of `consumeUnits`, built without running it (the benchmark renders it for
+ * pgbench, so the ceiling it measures is exactly the SQL the service runs).
+ */
+export function consumeUnitsSql(spec: ConsumeSpec): SQL {
   const { accountId, feature, quantity, now } = spec
   const insertCte = spec.insert ?? sql`select 1 as granted from ctr`
-  const row = await queryRow<Record<string, unknown>>(
-    executor,
-    sql`with ${contextCtes(accountId, spec.userId, feature, now)},
+  return sql`with ${contextCtes(accountId, spec.userId, feature, now)},
     gate as (select 1 as ok from mem where mem.role in (${roleList(spec.minRole)}) and (${spec.gate ?? sql`true`})),
     per as (select (${spec.period})::text as period from acct),
     ctr as (
@@ -94,8 +95,12 @@ export async function consumeUnits<Row>(executor: Executor, spec: ConsumeSpec): 
         where c.account_id = ${accountId}::uuid and c.feature = ${feature} and c.period = per.period), 0) as _used_before,
       exists (select 1 from ctr) as _granted,
       ins.*
-    from (select 1) as one left join ins on true`,
-  )
+    from (select 1) as one left join ins on true`
+}
+
+/** Consumes `quantity` units of a feature (and optionally creates a resource) in one statement. */
+export async function consumeUnits<Row>(executor: Executor, spec: ConsumeSpec): Promise<ConsumeOutcome<Row>> {
+  const row = await queryRow<Record<string, unknown>>(executor, consumeUnitsSql(spec))
   if (!row) throw new Error('consume statement returned no row')
   const { _role, _has_access, _gate_ok, _limit, _used_before, _granted, ...rest } = row
   const granted = Boolean(_granted)

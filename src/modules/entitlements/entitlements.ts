@@ -2,7 +2,7 @@ import { type SQL, sql } from 'drizzle-orm'
 import { type Executor, queryRow } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import type { Role } from '../accounts/roles.ts'
-import { grantsAccessSql } from '../subscriptions/access.ts'
+import { effectiveStatus, grantsAccessSql } from '../subscriptions/access.ts'
 import type { SubscriptionStatus } from '../subscriptions/tables.ts'
 import { assertGranted, consumeUnits, periodAt, releaseUnits } from './engine.ts'
 import { featureKind, referenceFeatures } from './features.ts'
@@ -17,6 +17,8 @@ interface EntitlementRow {
   day_resets_at: Date
   month_resets_at: Date
   status: SubscriptionStatus | null
+  current_period_end: Date | null
+  ended_at: Date | null
   has_access: boolean | null
   plan: string | null
   limits: Record<string, number | null> | null
@@ -47,7 +49,7 @@ export async function readEntitlements(
         from acct
       ),
       sub as (
-        select s.status, ${grantsAccessSql('s', now)} as has_access, p.code as plan, p.limits, p.features
+        select s.status, s.current_period_end, s.ended_at, ${grantsAccessSql('s', now)} as has_access, p.code as plan, p.limits, p.features
         from subscriptions s join plans p on p.id = s.plan_id
         where s.account_id = ${accountId}::uuid and s.status <> 'expired'
       ),
@@ -64,7 +66,7 @@ export async function readEntitlements(
       to_char(day.d, 'YYYY-MM') as month,
       ((day.d + 1)::timestamp at time zone day.tz) as day_resets_at,
       ((date_trunc('month', day.d) + interval '1 month')::timestamp at time zone day.tz) as month_resets_at,
-      sub.status, sub.has_access, sub.plan, sub.limits, sub.features,
+      sub.status, sub.current_period_end, sub.ended_at, sub.has_access, sub.plan, sub.limits, sub.features,
       (select json_agg(ctr) from ctr) as counters
     from day left join sub on true`,
   )
@@ -111,7 +113,17 @@ export async function readEntitlements(
   return {
     account_id: accountId,
     plan: row.plan,
-    status: row.status === null ? null : hasAccess ? row.status : 'expired',
+    status:
+      row.status === null || row.current_period_end === null
+        ? null
+        : effectiveStatus(
+            {
+              status: row.status,
+              currentPeriodEnd: new Date(row.current_period_end),
+              endedAt: row.ended_at === null ? null : new Date(row.ended_at),
+            },
+            now,
+          ),
     has_access: hasAccess,
     timezone: row.timezone,
     features,

@@ -35,25 +35,38 @@ export const Plan = z
   .meta({ id: 'Plan' })
 export type Plan = z.infer<typeof Plan>
 
-export const CreatePlanBody = z.object({
-  code: PlanCode,
+// The editable fields without defaults: an update must only touch the fields it names (with
+// defaults, Zod 4 fills every omitted field of a `.partial()` object and a PATCH would reset them).
+const planFields = {
   name: z.string().trim().min(1).max(120),
-  description: z.string().max(2000).default(''),
+  description: z.string().max(2000),
   price_cents: z.number().int().min(0).max(100_000_000),
   currency: z
     .string()
     .regex(/^[a-zA-Z]{3}$/, 'an ISO 4217 code')
-    .transform((value) => value.toLowerCase())
-    .default('usd'),
-  interval: z.enum(['month', 'year']).default('month'),
-  tier: z.number().int().min(0).max(1000).default(0),
-  trial_days: z.number().int().min(0).max(365).default(0),
-  limits: Limits.default({}),
-  features: Features.default({}),
+    .transform((value) => value.toLowerCase()),
+  interval: z.enum(['month', 'year']),
+  tier: z.number().int().min(0).max(1000),
+  trial_days: z.number().int().min(0).max(365),
+  limits: Limits,
+  features: Features,
+}
+
+export const CreatePlanBody = z.object({
+  code: PlanCode,
+  ...planFields,
+  description: planFields.description.default(''),
+  currency: planFields.currency.default('usd'),
+  interval: planFields.interval.default('month'),
+  tier: planFields.tier.default(0),
+  trial_days: planFields.trial_days.default(0),
+  limits: planFields.limits.default({}),
+  features: planFields.features.default({}),
 })
 export type CreatePlanBody = z.infer<typeof CreatePlanBody>
 
-export const UpdatePlanBody = CreatePlanBody.omit({ code: true })
+export const UpdatePlanBody = z
+  .object(planFields)
   .partial()
   .extend({ is_active: z.boolean().optional().describe('Set true to bring back a retired plan.') })
   .strict()

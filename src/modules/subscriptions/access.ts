@@ -19,3 +19,16 @@ export function grantsAccessSql(alias: string, now: Date): SQL {
   const a = sql.raw(alias)
   return sql`(${a}.status in ('trialing', 'active', 'past_due', 'canceled') and ${a}.current_period_end > ${now.toISOString()}::timestamptz)`
 }
+
+/**
+ * The status a client sees at `now`. A subscription whose access has lapsed reads `expired` even
+ * before the sweep writes it; one canceled immediately (it has `ended_at`) reads `canceled`.
+ */
+export function effectiveStatus(
+  subscription: { status: SubscriptionStatus; currentPeriodEnd: Date; endedAt: Date | null },
+  now: Date,
+): SubscriptionStatus {
+  const { status } = subscription
+  if (status === 'expired' || status === 'incomplete' || grantsAccess(subscription, now)) return status
+  return status === 'canceled' && subscription.endedAt ? 'canceled' : 'expired'
+}

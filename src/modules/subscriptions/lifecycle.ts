@@ -6,7 +6,7 @@ import { AppError, notFound } from '../../core/errors.ts'
 import { newId } from '../../core/ids.ts'
 import { recordInvoice } from '../billing/invoices.ts'
 import { getPlanById, getSubscribablePlan, type PlanRow } from '../plans/plans.ts'
-import { grantsAccess } from './access.ts'
+import { effectiveStatus, grantsAccess } from './access.ts'
 import { type Interval, periodEnd, prorationCents, remainingFraction } from './periods.ts'
 import type { ChangePlanBody, Subscription } from './schemas.ts'
 import { type SubscriptionStatus, subscriptionEvents, subscriptions } from './tables.ts'
@@ -17,12 +17,6 @@ interface Actor {
   accountId: string
   userId: string
   now: Date
-}
-
-/** The status a client should see at `now`: a live subscription whose access ended reads `expired`. */
-export function effectiveStatus(row: SubscriptionRow, now: Date): SubscriptionStatus {
-  if (row.status === 'expired' || row.status === 'incomplete') return row.status
-  return grantsAccess(row, now) ? row.status : 'expired'
 }
 
 export function toSubscription(

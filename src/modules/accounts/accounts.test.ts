@@ -1,0 +1,433 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  bearer,
+  buildTestApp,
+  createAccount,
+  loginAdmin,
+  problemOf,
+  registerAndLogin,
+  type TestApp,
+  type TestUser,
+} from '../../../test/helpers/app.ts'
+
+interface Member {
+  user_id: string
+  email: string
+  role: string
+}
+
+describe('accounts', () => {
+  let t: TestApp
+  beforeAll(async () => {
+    t = await buildTestApp()
+  })
+  afterAll(async () => {
+    await t?.close()
+  })
+
+  const addMember = (token: string, accountId: string, payload: Record<string, unknown>) =>
+    t.app.inject({
+      method: 'POST',
+      url: `/v1/accounts/${accountId}/members`,
+      headers: bearer(token),
+      payload,
+    })
+
+  const removeMember = (token: string, accountId: string, userId: string) =>
+    t.app.inject({
+      method: 'DELETE',
+      url: `/v1/accounts/${accountId}/members/${userId}`,
+      headers: bearer(token),
+    })
+
+  const listMembers = async (token: string, accountId: string): Promise<Member[]> => {
+    const res = await t.app.inject({
+      method: 'GET',
+      url: `/v1/accounts/${accountId}/members?limit=100`,
+      headers: bearer(token),
+    })
+    expect(res.statusCode, res.body).toBe(200)
+    return res.json().data
+  }
+
+  describe('create, list, get, update', () => {
+    it('creates an account whose creator is its owner, in UTC unless a time zone is given', async () => {
+      const owner = await registerAndLogin(t.app)
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/accounts',
+        headers: bearer(owner.token),
+        payload: { name: '  Chic-Chic  ' },
+      })
+      expect(res.statusCode, res.body).toBe(201)
+      expect(res.json()).toEqual({
+        id: expect.any(String),
+        name: 'Chic-Chic',
+        timezone: 'UTC',
+        role: 'owner',
+        created_at: expect.any(String),
+        updated_at: expect.any(String),
+      })
+      const members = await listMembers(owner.token, res.json().id)
+      expect(members).toEqual([expect.objectContaining({ user_id: owner.id, role: 'owner' })])
+
+      const paris = await createAccount(t.app, owner.token, { name: 'Paris', timezone: 'Europe/Paris' })
+      expect(paris.timezone).toBe('Europe/Paris')
+    })
+
+    it('refuses an unknown time zone, an empty name and a missing token', async () => {
+      const owner = await registerAndLogin(t.app)
+      for (const payload of [{ name: 'X', timezone: 'Mars/Olympus' }, { name: '   ' }, {}]) {
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/v1/accounts',
+          headers: bearer(owner.token),
+          payload,
+        })
+        expect(problemOf(res), JSON.stringify(payload)).toMatchObject({
+          status: 400,
+          code: 'validation_failed',
+        })
+      }
+      const anonymous = await t.app.inject({ method: 'POST', url: '/v1/accounts', payload: { name: 'X' } })
+      expect(problemOf(anonymous)).toMatchObject({ status: 401, code: 'unauthorized' })
+    })
+
+    it('lists only the accounts the caller is a member of, page by page without duplicates or gaps', async () => {
+      const me = await registerAndLogin(t.app)
+      const other = await registerAndLogin(t.app)
+      const mine = new Set<string>()
+      for (let i = 0; i < 5; i++) mine.add((await createAccount(t.app, me.token, { name: `Mine ${i}` })).id)
+      const theirs = await createAccount(t.app, other.token, { name: 'Theirs' })
+
+      const seen: string[] = []
+      let cursor: string | null = null
+      let pages = 0
+      do {
+        const query: string = cursor ? `?limit=2&cursor=${encodeURIComponent(cursor)}` : '?limit=2'
+        const res = await t.app.inject({
+          method: 'GET',
+          url: `/v1/accounts${query}`,
+          headers: bearer(me.token),
+        })
+        expect(res.statusCode, res.body).toBe(200)
+        const body = res.json() as { data: { id: string; role: string }[]; next_cursor: string | null }
+        expect(body.data.length).toBeLessThanOrEqual(2)
+        for (const account of body.data) {
+          expect(account.role).toBe('owner')
+          seen.push(account.id)
+        }
+        cursor = body.next_cursor
+        pages++
+      } while (cursor && pages < 10)
+      expect(pages).toBe(3)
+      expect(seen).toHaveLength(5)
+      expect(new Set(seen)).toEqual(mine)
+      expect(seen).not.toContain(theirs.id)
+    })
+
+    it('lists an account a user was added to, with that user’s role', async () => {
+      const owner = await registerAndLogin(t.app)
+      const member = await registerAndLogin(t.app)
+      const account = await createAccount(t.app, owner.token)
+      expect((await addMember(owner.token, account.id, { email: member.email })).statusCode).toBe(201)
+      const res = await t.app.inject({ method: 'GET', url: '/v1/accounts', headers: bearer(member.token) })
+      expect(res.json().data).toEqual([expect.objectContaining({ id: account.id, role: 'member' })])
+    })
+
+    it('rejects a malformed cursor with 400', async () => {
+      const me = await registerAndLogin(t.app)
+      const res = await t.app.inject({
+        method: 'GET',
+        url: '/v1/accounts?cursor=not-a-cursor',
+        headers: bearer(me.token),
+      })
+      expect(problemOf(res)).toMatchObject({ status: 400, code: 'validation_failed' })
+    })
+
+    it('shows an account to its members and hides it (404) from everyone else; site admins may read it', async () => {
+      const owner = await registerAndLogin(t.app)
+      const stranger = await registerAndLogin(t.app)
+      const account = await createAccount(t.app, owner.token, { name: 'Hidden', timezone: 'Asia/Tokyo' })
+
+      const mine = await t.app.inject({
+        method: 'GET',
+        url: `/v1/accounts/${account.id}`,
+        headers: bearer(owner.token),
+      })
+      expect(mine.statusCode).toBe(200)
+      expect(mine.json()).toMatchObject({
+        id: account.id,
+        name: 'Hidden',
+        timezone: 'Asia/Tokyo',
+        role: 'owner',
+      })
+
+      const foreign = await t.app.inject({
+        method: 'GET',
+        url: `/v1/accounts/${account.id}`,
+        headers: bearer(stranger.token),
+      })
+      expect(problemOf(foreign)).toMatchObject({ status: 404, code: 'not_found' })
+
+      const missing = await t.app.inject({
+        method: 'GET',
+        url: '/v1/accounts/00000000-0000-7000-8000-000000000000',
+        headers: bearer(owner.token),
+      })
+      expect(problemOf(missing)).toMatchObject({ status: 404, code: 'not_found' })
+
+      const admin = await loginAdmin(t.app)
+      const asAdmin = await t.app.inject({
+        method: 'GET',
+        url: `/v1/accounts/${account.id}`,
+        headers: bearer(admin),
+      })
+      expect(asAdmin.statusCode).toBe(200)
+      expect(asAdmin.json()).toMatchObject({ id: account.id, role: null })
+    })
+
+    it('lets owners and admins rename an account and change its time zone, partially', async () => {
+      const owner = await registerAndLogin(t.app)
+      const admin = await registerAndLogin(t.app)
+      const account = await createAccount(t.app, owner.token, { name: 'Before' })
+      await addMember(owner.token, account.id, { email: admin.email, role: 'admin' })
+
+      const renamed = await t.app.inject({
+        method: 'PATCH',
+        url: `/v1/accounts/${account.id}`,
+        headers: bearer(owner.token),
+        payload: { name: 'After' },
+      })
+      expect(renamed.statusCode, renamed.body).toBe(200)
+      expect(renamed.json()).toMatchObject({ name: 'After', timezone: 'UTC', role: 'owner' })
+
+      const moved = await t.app.inject({
+        method: 'PATCH',
+        url: `/v1/accounts/${account.id}`,
+        headers: bearer(admin.token),
+        payload: { timezone: 'America/New_York' },
+      })
+      expect(moved.statusCode, moved.body).toBe(200)
+      expect(moved.json()).toMatchObject({ name: 'After', timezone: 'America/New_York', role: 'admin' })
+
+      const read = await t.app.inject({
+        method: 'GET',
+        url: `/v1/accounts/${account.id}`,
+        headers: bearer(owner.token),
+      })
+      expect(read.json()).toMatchObject({ name: 'After', timezone: 'America/New_York' })
+    })
+
+    it('refuses an update from a plain member (403), an unknown field and a bad time zone (400)', async () => {
+      const owner = await registerAndLogin(t.app)
+      const member = await registerAndLogin(t.app)
+      const account = await createAccount(t.app, owner.token, { name: 'Keep' })
+      await addMember(owner.token, account.id, { email: member.email })
+
+      const byMember = await t.app.inject({
+        method: 'PATCH',
+        url: `/v1/accounts/${account.id}`,
+        headers: bearer(member.token),
+        payload: { name: 'Taken over' },
+      })
+      expect(problemOf(byMember)).toMatchObject({ status: 403, code: 'forbidden' })
+
+      for (const payload of [{ owner: 'me' }, { timezone: 'Nowhere/Land' }]) {
+        const res = await t.app.inject({
+          method: 'PATCH',
+          url: `/v1/accounts/${account.id}`,
+          headers: bearer(owner.token),
+          payload,
+        })
+        expect(problemOf(res), JSON.stringify(payload)).toMatchObject({
+          status: 400,
+          code: 'validation_failed',
+        })
+      }
+      const read = await t.app.inject({
+        method: 'GET',
+        url: `/v1/accounts/${account.id}`,
+        headers: bearer(owner.token),
+      })
+      expect(read.json()).toMatchObject({ name: 'Keep', timezone: 'UTC' })
+    })
+  })
+
+  describe('members', () => {
+    let owner: TestUser
+    let accountId: string
+    beforeAll(async () => {
+      owner = await registerAndLogin(t.app)
+      accountId = (await createAccount(t.app, owner.token, { name: 'Team' })).id
+    })
+
+    it('adds existing users by email (case-insensitive) as member by default or as admin', async () => {
+      const member = await registerAndLogin(t.app)
+      const admin = await registerAndLogin(t.app)
+      const added = await addMember(owner.token, accountId, { email: member.email.toUpperCase() })
+      expect(added.statusCode, added.body).toBe(201)
+      expect(added.json()).toEqual({
+        user_id: member.id,
+        email: member.email,
+        name: null,
+        role: 'member',
+        created_at: expect.any(String),
+      })
+      const addedAdmin = await addMember(owner.token, accountId, { email: admin.email, role: 'admin' })
+      expect(addedAdmin.statusCode, addedAdmin.body).toBe(201)
+      expect(addedAdmin.json()).toMatchObject({ user_id: admin.id, role: 'admin' })
+
+      const members = await listMembers(owner.token, accountId)
+      expect(members).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ user_id: owner.id, role: 'owner' }),
+          expect.objectContaining({ user_id: member.id, role: 'member' }),
+          expect.objectContaining({ user_id: admin.id, role: 'admin' }),
+        ]),
+      )
+      // Members can read the member list too.
+      expect(await listMembers(member.token, accountId)).toHaveLength(members.length)
+    })
+
+    it('answers 404 for an email no user has, and 409 for someone already a member', async () => {
+      const unknown = await addMember(owner.token, accountId, { email: 'nobody-here@example.test' })
+      expect(problemOf(unknown)).toMatchObject({ status: 404, code: 'not_found' })
+      const twice = await addMember(owner.token, accountId, { email: owner.email })
+      expect(problemOf(twice)).toMatchObject({ status: 409, code: 'conflict' })
+      const invalid = await addMember(owner.token, accountId, { email: 'not-an-email', role: 'member' })
+      expect(problemOf(invalid)).toMatchObject({ status: 400, code: 'validation_failed' })
+      const badRole = await addMember(owner.token, accountId, { email: owner.email, role: 'king' })
+      expect(problemOf(badRole)).toMatchObject({ status: 400, code: 'validation_failed' })
+    })
+
+    it('lets only owners add owners: an admin gets 403 and nothing is added', async () => {
+      const admin = await registerAndLogin(t.app)
+      const candidate = await registerAndLogin(t.app)
+      await addMember(owner.token, accountId, { email: admin.email, role: 'admin' })
+
+      const byAdmin = await addMember(admin.token, accountId, { email: candidate.email, role: 'owner' })
+      expect(problemOf(byAdmin)).toMatchObject({ status: 403, code: 'forbidden' })
+      expect((await listMembers(owner.token, accountId)).map((m) => m.user_id)).not.toContain(candidate.id)
+
+      // An admin may still add plain members and admins.
+      const adminAddsMember = await addMember(admin.token, accountId, { email: candidate.email })
+      expect(adminAddsMember.statusCode, adminAddsMember.body).toBe(201)
+
+      const coOwner = await registerAndLogin(t.app)
+      const byOwner = await addMember(owner.token, accountId, { email: coOwner.email, role: 'owner' })
+      expect(byOwner.statusCode, byOwner.body).toBe(201)
+      expect(byOwner.json()).toMatchObject({ role: 'owner' })
+    })
+
+    it('refuses to let a plain member add anyone (403)', async () => {
+      const member = await registerAndLogin(t.app)
+      const friend = await registerAndLogin(t.app)
+      await addMember(owner.token, accountId, { email: member.email })
+      const res = await addMember(member.token, accountId, { email: friend.email })
+      expect(problemOf(res)).toMatchObject({ status: 403, code: 'forbidden' })
+    })
+
+    it('hides the member list of a foreign account (404)', async () => {
+      const stranger = await registerAndLogin(t.app)
+      const res = await t.app.inject({
+        method: 'GET',
+        url: `/v1/accounts/${accountId}/members`,
+        headers: bearer(stranger.token),
+      })
+      expect(problemOf(res)).toMatchObject({ status: 404, code: 'not_found' })
+      const add = await addMember(stranger.token, accountId, { email: stranger.email })
+      expect(problemOf(add)).toMatchObject({ status: 404, code: 'not_found' })
+    })
+
+    it('pages through members without duplicates or gaps', async () => {
+      const boss = await registerAndLogin(t.app)
+      const id = (await createAccount(t.app, boss.token)).id
+      const expected = new Set([boss.id])
+      for (let i = 0; i < 4; i++) {
+        const user = await registerAndLogin(t.app)
+        await addMember(boss.token, id, { email: user.email })
+        expected.add(user.id)
+      }
+      const seen: string[] = []
+      let cursor: string | null = null
+      let pages = 0
+      do {
+        const query: string = cursor ? `?limit=2&cursor=${encodeURIComponent(cursor)}` : '?limit=2'
+        const res = await t.app.inject({
+          method: 'GET',
+          url: `/v1/accounts/${id}/members${query}`,
+          headers: bearer(boss.token),
+        })
+        const body = res.json() as { data: Member[]; next_cursor: string | null }
+        seen.push(...body.data.map((m) => m.user_id))
+        cursor = body.next_cursor
+        pages++
+      } while (cursor && pages < 10)
+      expect(pages).toBe(3)
+      expect(seen).toHaveLength(5)
+      expect(new Set(seen)).toEqual(expected)
+    })
+
+    it('lets an admin remove a member, who then no longer sees the account', async () => {
+      const admin = await registerAndLogin(t.app)
+      const member = await registerAndLogin(t.app)
+      await addMember(owner.token, accountId, { email: admin.email, role: 'admin' })
+      await addMember(owner.token, accountId, { email: member.email })
+
+      const removed = await removeMember(admin.token, accountId, member.id)
+      expect(removed.statusCode, removed.body).toBe(204)
+      expect((await listMembers(owner.token, accountId)).map((m) => m.user_id)).not.toContain(member.id)
+      const read = await t.app.inject({
+        method: 'GET',
+        url: `/v1/accounts/${accountId}`,
+        headers: bearer(member.token),
+      })
+      expect(problemOf(read)).toMatchObject({ status: 404, code: 'not_found' })
+
+      const again = await removeMember(admin.token, accountId, member.id)
+      expect(problemOf(again)).toMatchObject({ status: 404, code: 'not_found' })
+    })
+
+    it('lets a member leave, but not remove someone else (403)', async () => {
+      const member = await registerAndLogin(t.app)
+      const other = await registerAndLogin(t.app)
+      await addMember(owner.token, accountId, { email: member.email })
+      await addMember(owner.token, accountId, { email: other.email })
+
+      const kick = await removeMember(member.token, accountId, other.id)
+      expect(problemOf(kick)).toMatchObject({ status: 403, code: 'forbidden' })
+
+      const leave = await removeMember(member.token, accountId, member.id)
+      expect(leave.statusCode, leave.body).toBe(204)
+      const ids = (await listMembers(owner.token, accountId)).map((m) => m.user_id)
+      expect(ids).not.toContain(member.id)
+      expect(ids).toContain(other.id)
+    })
+
+    it('refuses to let an admin remove an owner (403)', async () => {
+      const admin = await registerAndLogin(t.app)
+      await addMember(owner.token, accountId, { email: admin.email, role: 'admin' })
+      const res = await removeMember(admin.token, accountId, owner.id)
+      expect(problemOf(res)).toMatchObject({ status: 403, code: 'forbidden' })
+    })
+
+    it('never removes the last owner (409), but an owner may leave when another owner remains', async () => {
+      const solo = await registerAndLogin(t.app)
+      const id = (await createAccount(t.app, solo.token)).id
+      const last = await removeMember(solo.token, id, solo.id)
+      expect(problemOf(last)).toMatchObject({ status: 409, code: 'conflict' })
+      expect((await listMembers(solo.token, id)).map((m) => m.user_id)).toEqual([solo.id])
+
+      const second = await registerAndLogin(t.app)
+      await addMember(solo.token, id, { email: second.email, role: 'owner' })
+      const leave = await removeMember(solo.token, id, solo.id)
+      expect(leave.statusCode, leave.body).toBe(204)
+      const stillLast = await removeMember(second.token, id, second.id)
+      expect(problemOf(stillLast)).toMatchObject({ status: 409, code: 'conflict' })
+      expect((await listMembers(second.token, id)).map((m) => ({ id: m.user_id, role: m.role }))).toEqual([
+        { id: second.id, role: 'owner' },
+      ])
+    })
+  })
+})
