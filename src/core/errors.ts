@@ -94,11 +94,15 @@ export function fromDatabaseError(error: unknown): AppError | undefined {
   if (!candidate) return undefined
   const { code, message } = candidate
   if (code === '23505') return new AppError('conflict', 'A resource with these values already exists')
-  if (code === '23503')
+  if (code === '23503') {
     return new AppError('conflict', 'A referenced resource does not exist or is still in use')
-  if (validationStates.has(code)) return new AppError('validation_failed', 'A value is out of range or malformed')
-  if (code === '22023' && /time zone/i.test(message))
+  }
+  if (validationStates.has(code)) {
+    return new AppError('validation_failed', 'A value is out of range or malformed')
+  }
+  if (code === '22023' && /time zone/i.test(message)) {
     return new AppError('validation_failed', 'Unknown time zone')
+  }
   if (code === '40001' || code === '40P01' || code === '55P03') {
     return new AppError('conflict', 'The request conflicted with a concurrent change; retry it')
   }
