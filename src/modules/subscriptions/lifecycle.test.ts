@@ -457,3 +457,21 @@ describe('subscription lifecycle (manual provider)', () => {
     })
   })
 })
+
+describe('cancel without a body', () => {
+  it('cancels at period end by default when the request has no body', async () => {
+    const t = await buildTestApp()
+    try {
+      const { owner, account } = await subscribedAccount(t.app)
+      const res = await t.app.inject({
+        method: 'POST',
+        url: `/v1/accounts/${account.id}/subscription/cancel`,
+        headers: bearer(owner.token),
+      })
+      expect(res.statusCode, res.body).toBe(200)
+      expect(res.json()).toMatchObject({ status: 'canceled', cancel_at_period_end: true, has_access: true })
+    } finally {
+      await t.close()
+    }
+  })
+})

@@ -49,5 +49,7 @@ export const CancelBody = z
       .default(true)
       .describe('true: keep access until the period ends; false: end access now.'),
   })
-  .default({ at_period_end: true })
+  // Fastify validates a request without a body as `null`: no body means the defaults.
+  .nullish()
+  .transform((body) => body ?? { at_period_end: true })
 export type CancelBody = z.infer<typeof CancelBody>
