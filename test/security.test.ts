@@ -1,0 +1,400 @@
+// One shared matrix over every account-scoped route and every admin-only plan route: no token,
+// a forged token, another tenant, a too-low role and a site admin each get the answer §6 promises.
+// A new route is one line in `accountCases` or `planCases`; the coverage tests fail until it is added.
+import { generateKeyPairSync } from 'node:crypto'
+import type { LightMyRequestResponse } from 'fastify'
+import { decodeJwt, decodeProtectedHeader, type JWTHeaderParameters, SignJWT } from 'jose'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  bearer,
+  buildTestApp,
+  createAccount,
+  loginAdmin,
+  registerAndLogin,
+  subscribe,
+  type TestApp,
+  type TestUser,
+} from './helpers/app.ts'
+
+type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
+
+/** The users and resources every case builds its requests from. */
+interface World {
+  owner: TestUser
+  /** Added with role `member` to both accounts. */
+  member: TestUser
+  /** A second member, the target of "remove a member". */
+  extra: TestUser
+  /** A registered user the owner has not added yet (the owner control of "add a member"). */
+  newcomer: TestUser
+  /** A user of another tenant: registered, with an account of their own, no member of the owner's. */
+  stranger: TestUser
+  adminToken: string
+  /** The owner's subscribed account. */
+  accountId: string
+  /** The owner's second account, never subscribed. */
+  spareAccountId: string
+  staffId: string
+  /** A booking on a day no other booking uses, so the per-day limit never gets in the way. */
+  newBooking(): Promise<string>
+  nextDay(): string
+  /** A fresh plan created by the site admin. */
+  newPlan(): Promise<string>
+  newPlanCode(): string
+  /** Leaves the subscription canceled at period end (whether or not it already was). */
+  cancelAtPeriodEnd(): Promise<void>
+}
+
+interface RouteCase {
+  /** Method and OpenAPI path, exactly as in /openapi.json. */
+  route: string
+  /** Values for the path's parameters other than `accountId` (which defaults to the owner's account). */
+  params?: (w: World) => Record<string, string> | Promise<Record<string, string>>
+  body?: (w: World) => Record<string, unknown>
+  /** The lowest account role that may do this (`admin` means owners and admins). */
+  role: 'member' | 'admin'
+  /** `read`: a site admin who is not a member gets `ok` too; `write`: he gets 404. */
+  siteAdmin: 'read' | 'write'
+  /** The status of an allowed caller: the owner, and a member when `role` is `member`. */
+  ok: number
+  /** Runs before the owner's request only (the other callers are refused before any state matters). */
+  ownerSetup?: (w: World) => Promise<void>
+}
+
+// Cases that change state run their owner control last, so each case's refusals see the same world.
+const accountCases: RouteCase[] = [
+  { route: 'GET /v1/accounts/{accountId}', role: 'member', siteAdmin: 'read', ok: 200 },
+  {
+    route: 'PATCH /v1/accounts/{accountId}',
+    body: () => ({ name: 'Renamed' }),
+    role: 'admin',
+    siteAdmin: 'write',
+    ok: 200,
+  },
+  { route: 'GET /v1/accounts/{accountId}/members', role: 'member', siteAdmin: 'read', ok: 200 },
+  {
+    route: 'POST /v1/accounts/{accountId}/members',
+    body: (w) => ({ email: w.newcomer.email, role: 'member' }),
+    role: 'admin',
+    siteAdmin: 'write',
+    ok: 201,
+  },
+  // Any member may remove themselves; removing someone else needs owner or admin.
+  {
+    route: 'DELETE /v1/accounts/{accountId}/members/{userId}',
+    params: (w) => ({ userId: w.extra.id }),
+    role: 'admin',
+    siteAdmin: 'write',
+    ok: 204,
+  },
+  { route: 'GET /v1/accounts/{accountId}/subscription', role: 'member', siteAdmin: 'read', ok: 200 },
+  {
+    route: 'POST /v1/accounts/{accountId}/subscription',
+    params: (w) => ({ accountId: w.spareAccountId }),
+    body: () => ({ plan: 'basic' }),
+    role: 'admin',
+    siteAdmin: 'write',
+    ok: 201,
+  },
+  {
+    route: 'PATCH /v1/accounts/{accountId}/subscription',
+    body: () => ({ plan: 'pro' }),
+    role: 'admin',
+    siteAdmin: 'write',
+    ok: 200,
+  },
+  {
+    route: 'POST /v1/accounts/{accountId}/subscription/cancel',
+    body: () => ({ at_period_end: true }),
+    role: 'admin',
+    siteAdmin: 'write',
+    ok: 200,
+  },
+  {
+    route: 'POST /v1/accounts/{accountId}/subscription/resume',
+    role: 'admin',
+    siteAdmin: 'write',
+    ok: 200,
+    ownerSetup: (w) => w.cancelAtPeriodEnd(),
+  },
+  { route: 'GET /v1/accounts/{accountId}/entitlements', role: 'member', siteAdmin: 'read', ok: 200 },
+  {
+    route: 'POST /v1/accounts/{accountId}/usage',
+    body: (w) => ({ feature: 'bookings_per_day', quantity: 1, date: w.nextDay() }),
+    role: 'member',
+    siteAdmin: 'write',
+    ok: 200,
+  },
+  { route: 'GET /v1/accounts/{accountId}/invoices', role: 'admin', siteAdmin: 'read', ok: 200 },
+  {
+    route: 'POST /v1/accounts/{accountId}/staff',
+    body: () => ({ name: 'Ann' }),
+    role: 'admin',
+    siteAdmin: 'write',
+    ok: 201,
+  },
+  { route: 'GET /v1/accounts/{accountId}/staff', role: 'member', siteAdmin: 'read', ok: 200 },
+  {
+    route: 'DELETE /v1/accounts/{accountId}/staff/{staffId}',
+    params: (w) => ({ staffId: w.staffId }),
+    role: 'admin',
+    siteAdmin: 'write',
+    ok: 204,
+  },
+  {
+    route: 'POST /v1/accounts/{accountId}/bookings',
+    body: (w) => ({ customer_name: 'Zoe', starts_at: `${w.nextDay()}T10:00:00Z` }),
+    role: 'member',
+    siteAdmin: 'write',
+    ok: 201,
+  },
+  { route: 'GET /v1/accounts/{accountId}/bookings', role: 'member', siteAdmin: 'read', ok: 200 },
+  {
+    route: 'POST /v1/accounts/{accountId}/bookings/{bookingId}/cancel',
+    params: async (w) => ({ bookingId: await w.newBooking() }),
+    role: 'member',
+    siteAdmin: 'write',
+    ok: 200,
+  },
+]
+
+interface PlanCase {
+  route: string
+  params?: (w: World) => Promise<Record<string, string>>
+  body?: (w: World) => Record<string, unknown>
+  /** The status a site admin gets (the control that the request itself is valid). */
+  ok: number
+}
+
+const planCases: PlanCase[] = [
+  {
+    route: 'POST /v1/plans',
+    body: (w) => ({ code: w.newPlanCode(), name: 'Gold', price_cents: 4900 }),
+    ok: 201,
+  },
+  {
+    route: 'PATCH /v1/plans/{code}',
+    params: async (w) => ({ code: await w.newPlan() }),
+    body: () => ({ name: 'Platinum' }),
+    ok: 200,
+  },
+  { route: 'DELETE /v1/plans/{code}', params: async (w) => ({ code: await w.newPlan() }), ok: 204 },
+]
+
+interface Built {
+  method: Method
+  url: string
+  payload?: Record<string, unknown>
+}
+
+async function build(
+  c: { route: string; params?: RouteCase['params']; body?: RouteCase['body'] },
+  w: World,
+): Promise<Built> {
+  const [method, path] = c.route.split(' ') as [Method, string]
+  const values: Record<string, string> = { accountId: w.accountId, ...(await c.params?.(w)) }
+  const url = path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const value = values[name]
+    if (value === undefined) throw new Error(`${c.route}: no value for {${name}}`)
+    return value
+  })
+  return { method, url, ...(c.body && { payload: c.body(w) }) }
+}
+
+/** A token with the real one's header (same `kid`) and claims, signed by a key the service never saw. */
+async function forge(token: string): Promise<string> {
+  const { privateKey } = generateKeyPairSync('ed25519')
+  return new SignJWT(decodeJwt(token))
+    .setProtectedHeader(decodeProtectedHeader(token) as JWTHeaderParameters)
+    .sign(privateKey)
+}
+
+function expectProblem(res: LightMyRequestResponse, status: number, code: string) {
+  expect(res.statusCode, res.body).toBe(status)
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+  expect(res.json()).toMatchObject({ status, code })
+}
+
+describe('security matrix', () => {
+  let t: TestApp
+  let w: World
+  let forged: string
+
+  const send = (req: Built, token?: string) =>
+    t.app.inject({ ...req, headers: token === undefined ? {} : bearer(token) })
+
+  beforeAll(async () => {
+    t = await buildTestApp()
+    const { app } = t
+    const owner = await registerAndLogin(app)
+    const [member, extra, newcomer, stranger] = await Promise.all([
+      registerAndLogin(app),
+      registerAndLogin(app),
+      registerAndLogin(app),
+      registerAndLogin(app),
+    ])
+    const account = await createAccount(app, owner.token, { name: 'Owner salon' })
+    const spare = await createAccount(app, owner.token, { name: 'Owner spare' })
+    await subscribe(app, owner.token, account.id, 'basic')
+    await createAccount(app, stranger.token, { name: 'Stranger salon' })
+    const addMember = async (accountId: string, email: string) => {
+      const res = await app.inject({
+        method: 'POST',
+        url: `/v1/accounts/${accountId}/members`,
+        headers: bearer(owner.token),
+        payload: { email, role: 'member' },
+      })
+      expect(res.statusCode, res.body).toBe(201)
+    }
+    await addMember(account.id, member.email)
+    await addMember(spare.id, member.email)
+    await addMember(account.id, extra.email)
+    const staff = await app.inject({
+      method: 'POST',
+      url: `/v1/accounts/${account.id}/staff`,
+      headers: bearer(owner.token),
+      payload: { name: 'Bea' },
+    })
+    expect(staff.statusCode, staff.body).toBe(201)
+    const adminToken = await loginAdmin(app)
+    let day = 0
+    let plan = 0
+    const nextDay = () => new Date(Date.UTC(2031, 0, 1 + day++)).toISOString().slice(0, 10)
+    const newPlanCode = () => `sec-${Date.now().toString(36)}-${plan++}`
+    w = {
+      owner,
+      member,
+      extra,
+      newcomer,
+      stranger,
+      adminToken,
+      accountId: account.id,
+      spareAccountId: spare.id,
+      staffId: staff.json().id,
+      nextDay,
+      newPlanCode,
+      async newBooking() {
+        const res = await app.inject({
+          method: 'POST',
+          url: `/v1/accounts/${account.id}/bookings`,
+          headers: bearer(owner.token),
+          payload: { customer_name: 'Yves', starts_at: `${nextDay()}T09:00:00Z` },
+        })
+        expect(res.statusCode, res.body).toBe(201)
+        return res.json().id
+      },
+      async newPlan() {
+        const code = newPlanCode()
+        const res = await app.inject({
+          method: 'POST',
+          url: '/v1/plans',
+          headers: bearer(adminToken),
+          payload: { code, name: 'Silver', price_cents: 1900, limits: { staff: 1 } },
+        })
+        expect(res.statusCode, res.body).toBe(201)
+        return code
+      },
+      async cancelAtPeriodEnd() {
+        await app.inject({
+          method: 'POST',
+          url: `/v1/accounts/${account.id}/subscription/cancel`,
+          headers: bearer(owner.token),
+          payload: { at_period_end: true },
+        })
+        const current = await app.inject({
+          method: 'GET',
+          url: `/v1/accounts/${account.id}/subscription`,
+          headers: bearer(owner.token),
+        })
+        expect(current.json()).toMatchObject({ cancel_at_period_end: true, has_access: true })
+      },
+    }
+    forged = await forge(owner.token)
+  })
+  afterAll(async () => {
+    await t?.close()
+  })
+
+  it('forges tokens that differ from the real one only by their signature', async () => {
+    expect(forged).not.toBe(w.owner.token)
+    expect(decodeProtectedHeader(forged)).toEqual(decodeProtectedHeader(w.owner.token))
+    expect(decodeJwt(forged)).toEqual(decodeJwt(w.owner.token))
+    expect(forged.split('.').slice(0, 2)).toEqual(w.owner.token.split('.').slice(0, 2))
+  })
+
+  it('covers every account-scoped and every admin-only plan route of the OpenAPI document', async () => {
+    const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+      paths: Record<string, Record<string, unknown>>
+    }
+    const routes = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+    )
+    const accountScoped = routes.filter((route) =>
+      route.split(' ')[1]?.startsWith('/v1/accounts/{accountId}'),
+    )
+    expect(accountCases.map((c) => c.route).sort()).toEqual(accountScoped.sort())
+    const planWrites = routes.filter((route) => route.includes(' /v1/plans') && !route.startsWith('GET '))
+    expect(planCases.map((c) => c.route).sort()).toEqual(planWrites.sort())
+  })
+
+  describe.each(accountCases)('$route', (c) => {
+    it('answers 401 unauthorized without a token', async () => {
+      expectProblem(await send(await build(c, w)), 401, 'unauthorized')
+    })
+
+    it('answers 401 unauthorized to a token signed with another key (same claims and kid)', async () => {
+      expectProblem(await send(await build(c, w), forged), 401, 'unauthorized')
+    })
+
+    it("answers 404 not_found to a user of another tenant, never revealing the owner's account", async () => {
+      expectProblem(await send(await build(c, w), w.stranger.token), 404, 'not_found')
+    })
+
+    if (c.role === 'admin') {
+      it('answers 403 forbidden to a member (the route needs owner or admin)', async () => {
+        expectProblem(await send(await build(c, w), w.member.token), 403, 'forbidden')
+      })
+    } else {
+      it('lets a member through', async () => {
+        const res = await send(await build(c, w), w.member.token)
+        expect(res.statusCode, res.body).toBe(c.ok)
+      })
+    }
+
+    if (c.siteAdmin === 'read') {
+      it('lets a site admin read the account without being a member', async () => {
+        const res = await send(await build(c, w), w.adminToken)
+        expect(res.statusCode, res.body).toBe(c.ok)
+      })
+    } else {
+      it('answers 404 not_found to a site admin who is not a member (admins only read)', async () => {
+        expectProblem(await send(await build(c, w), w.adminToken), 404, 'not_found')
+      })
+    }
+
+    it('lets the owner through (control: the request itself is valid)', async () => {
+      await c.ownerSetup?.(w)
+      const res = await send(await build(c, w), w.owner.token)
+      expect(res.statusCode, res.body).toBe(c.ok)
+    })
+  })
+
+  describe.each(planCases)('$route', (c) => {
+    it('answers 401 unauthorized without a token', async () => {
+      expectProblem(await send(await build(c, w)), 401, 'unauthorized')
+    })
+
+    it('answers 401 unauthorized to a forged token', async () => {
+      expectProblem(await send(await build(c, w), forged), 401, 'unauthorized')
+    })
+
+    it('answers 403 forbidden to a user who is not a site admin', async () => {
+      expectProblem(await send(await build(c, w), w.owner.token), 403, 'forbidden')
+    })
+
+    it('lets a site admin through (control: the request itself is valid)', async () => {
+      const res = await send(await build(c, w), w.adminToken)
+      expect(res.statusCode, res.body).toBe(c.ok)
+    })
+  })
+})
