@@ -1,5 +1,7 @@
 // The database seam: one Drizzle API over two drivers, PostgreSQL (`pg`) and embedded PGlite.
 // Business functions take an `Executor` (the database or an open transaction) and never know which.
+
+import { createHash } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -7,7 +9,7 @@ import { PGlite } from '@electric-sql/pglite'
 import type { ExtractTablesWithRelations, SQL } from 'drizzle-orm'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator'
-import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core'
+import { type PgDatabase, PgDialect, type PgQueryResultHKT, type PgTransaction } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import pg from 'pg'
@@ -60,6 +62,12 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', (error) => options.onPoolError?.(error))
   const db = drizzlePg(pool, { schema }) as unknown as Db
+  // Raw statements on the pool run as named prepared statements: each connection parses and plans
+  // a hot-path statement once instead of on every request.
+  preparedRunners.set(db, async (text, values) => {
+    const result = await pool.query({ name: statementName(text), text, values })
+    return result.rows
+  })
   return {
     db,
     kind: 'postgres',
@@ -109,8 +117,30 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
   }
 }
 
-/** Runs a raw statement and returns its rows, typed by the caller (both drivers answer `{ rows }`). */
+const dialect = new PgDialect()
+const preparedRunners = new WeakMap<object, (text: string, values: unknown[]) => Promise<unknown[]>>()
+const statementNames = new Map<string, string>()
+
+/** A stable name per statement text (PostgreSQL requires one text per name on a connection). */
+function statementName(text: string): string {
+  let name = statementNames.get(text)
+  if (!name) {
+    name = `pg_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`
+    statementNames.set(text, name)
+  }
+  return name
+}
+
+/**
+ * Runs a raw statement and returns its rows, typed by the caller. On the PostgreSQL pool (outside
+ * a transaction) it is a named prepared statement; otherwise it goes through Drizzle.
+ */
 export async function queryRows<T>(executor: Executor, query: SQL): Promise<T[]> {
+  const prepared = preparedRunners.get(executor)
+  if (prepared) {
+    const { sql: text, params } = dialect.sqlToQuery(query)
+    return (await prepared(text, params)) as T[]
+  }
   const result = (await executor.execute(query)) as unknown as { rows: T[] }
   return result.rows
 }

@@ -110,7 +110,7 @@ CREATE TABLE "usage_counters" (
 	"period" text NOT NULL,
 	"used" integer DEFAULT 0 NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
-	CONSTRAINT "usage_counters_account_id_feature_period_pk" PRIMARY KEY("account_id","feature","period"),
+	CONSTRAINT "usage_counters_account_id_period_feature_pk" PRIMARY KEY("account_id","period","feature"),
 	CONSTRAINT "usage_counters_used_check" CHECK ("usage_counters"."used" >= 0)
 );
 --> statement-breakpoint

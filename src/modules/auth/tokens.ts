@@ -84,6 +84,10 @@ export async function loadSigningKey(db: Db, pem: string | undefined): Promise<S
   return describeKey(createPrivateKey(current.privateKey))
 }
 
+// Verified tokens are remembered (token → subject and expiry) so a client's repeated requests pay
+// for one signature check. Only successful verifications are cached, and expiry is re-checked.
+const verifiedCacheSize = 10_000
+
 export function createTokenService(
   key: SigningKey,
   options: { issuer: string; ttlSeconds: number },
@@ -91,6 +95,7 @@ export function createTokenService(
   const jwks: JSONWebKeySet = { keys: [key.publicJwk] }
   const keySet = createLocalJWKSet(jwks)
   const audience = 'plangate'
+  const verified = new Map<string, { userId: string; expiresAt: number }>()
   return {
     ttlSeconds: options.ttlSeconds,
     async sign(userId, now) {
@@ -106,6 +111,11 @@ export function createTokenService(
         .sign(key.privateKey)
     },
     async verify(token, now) {
+      const cached = verified.get(token)
+      if (cached) {
+        if (cached.expiresAt > now.getTime() / 1000) return { userId: cached.userId }
+        verified.delete(token)
+      }
       try {
         const { payload } = await jwtVerify(token, keySet, {
           algorithms: [key.algorithm],
@@ -115,7 +125,11 @@ export function createTokenService(
           requiredClaims: ['sub', 'exp', 'iat'],
           currentDate: now,
         })
-        return { userId: payload.sub as string }
+        const userId = payload.sub as string
+        // Insertion order makes the Map a FIFO: dropping the oldest entry bounds the memory.
+        if (verified.size >= verifiedCacheSize) verified.delete(verified.keys().next().value as string)
+        verified.set(token, { userId, expiresAt: payload.exp as number })
+        return { userId }
       } catch {
         throw new AppError('unauthorized', 'The access token is invalid or expired')
       }

@@ -54,9 +54,9 @@ export async function readEntitlements(
         where s.account_id = ${accountId}::uuid and s.status <> 'expired'
       ),
       ctr as (
-        select c.feature, c.period, c.used from usage_counters c, day
+        select c.feature, c.period, c.used from usage_counters c
         where c.account_id = ${accountId}::uuid
-          and c.period in ('', to_char(day.d, 'YYYY-MM-DD'), to_char(day.d, 'YYYY-MM'))
+          and c.period in ('', (select to_char(d, 'YYYY-MM-DD') from day), (select to_char(d, 'YYYY-MM') from day))
       )
     select
       (select role from mem) as role,

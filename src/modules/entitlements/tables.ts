@@ -18,7 +18,9 @@ export const usageCounters = pgTable(
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().default(sql`now()`),
   },
   (t) => [
-    primaryKey({ columns: [t.accountId, t.feature, t.period] }),
+    // Period before feature: an entitlement read seeks (account, period in today's keys) and
+    // touches only today's counters, however many days of history the account has.
+    primaryKey({ columns: [t.accountId, t.period, t.feature] }),
     check('usage_counters_used_check', sql`${t.used} >= 0`),
   ],
 )

@@ -1,0 +1,207 @@
+// The ceiling: the very statement the service runs for a booking creation, built by the service's
+// own `bookingInsertSql`, rendered by Drizzle's PgDialect and run by pgbench straight against
+// PostgreSQL. One script per seeded account (account and user ids inlined as literals, as they
+// exist in the bench database); pgbench picks a script at random per transaction, and each
+// transaction picks a day the same way the HTTP scenario does.
+import { spawn } from 'node:child_process'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PgDialect } from 'drizzle-orm/pg-core'
+import { bookingInsertSql } from '../src/modules/bookings/bookings.ts'
+import { BenchError, baseDayMs, busyDayShare, spreadDays } from './config.ts'
+import type { SeededUser } from './seed.ts'
+
+// Values no real request carries, so each parameter can be told apart after rendering.
+const marker = {
+  account: '00000000-0000-4000-8000-00000000000a',
+  user: '00000000-0000-4000-8000-00000000000b',
+  booking: '00000000-0000-4000-8000-00000000000c',
+  startsAt: '2199-12-31T23:59:59.999Z',
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** An SQL literal for a parameter pgbench does not vary. */
+function literal(value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value)
+  if (typeof value === 'boolean') return String(value)
+  if (typeof value === 'string') {
+    // pgbench reads `:name` as a variable even inside quotes (see the time handling below).
+    if (value.includes(':')) throw new Error(`cannot inline a parameter containing ':' for pgbench: ${value}`)
+    return `'${value.replaceAll("'", "''")}'`
+  }
+  throw new Error(`cannot inline parameter ${String(value)} for pgbench`)
+}
+
+/**
+ * The booking-creation statement with its parameters replaced: account and user ids as literals,
+ * `gen_random_uuid()` for the new booking, the start as base day + `:day`, `now` as a fixed instant.
+ */
+export function bookingStatementFor(now: Date): (accountId: string, userId: string) => string {
+  const query = new PgDialect().sqlToQuery(
+    bookingInsertSql(
+      marker.account,
+      marker.user,
+      { customer_name: 'pgbench customer', starts_at: marker.startsAt, duration_minutes: 60, staff_id: null },
+      now,
+      marker.booking,
+    ),
+  )
+  const nowIso = now.toISOString()
+  return (accountId, userId) => {
+    if (!uuidPattern.test(accountId) || !uuidPattern.test(userId)) throw new Error('ids must be uuids')
+    return query.sql.replace(/\$(\d+)/g, (_match, position: string) => {
+      const value = query.params[Number(position) - 1]
+      switch (value) {
+        case marker.account:
+          return `'${accountId}'`
+        case marker.user:
+          return `'${userId}'`
+        case marker.booking:
+          return 'gen_random_uuid()'
+        case marker.startsAt:
+          return `(to_timestamp(${baseDayMs / 1000}) + make_interval(days => (:day)::int))`
+        // Timestamps are written without ':' so pgbench does not take them for variables.
+        case nowIso:
+          return `to_timestamp(${now.getTime() / 1000})`
+        default:
+          return literal(value)
+      }
+    })
+  }
+}
+
+/** The same day choice as the HTTP scenario (config.randomBookingDay), in pgbench's language. */
+const daySetting = `\\set day case when random(1, 1000) <= ${Math.round(busyDayShare * 1000)} then 0 else random(1, ${spreadDays}) end`
+
+export interface PgbenchResult {
+  mode: PgbenchMode
+  clients: number
+  threads: number
+  durationSeconds: number
+  transactions: number
+  failed: number
+  tps: number
+  latencyMs: { mean: number; p50: number; p90: number; p99: number; max: number }
+  scripts: number
+  command: string
+}
+
+/**
+ * `prepared`: parsed and planned once per connection (the ceiling). `extended`: parsed and planned
+ * on every execution, as the service's driver sends it (unnamed statements).
+ */
+export type PgbenchMode = 'prepared' | 'extended'
+
+export interface PgbenchOptions {
+  mode: PgbenchMode
+  databaseUrl: string
+  users: SeededUser[]
+  clients: number
+  threads: number
+  durationSeconds: number
+  now: Date
+  /** Called with the child process so the caller can stop it on SIGINT. */
+  onSpawn?: (child: ReturnType<typeof spawn>) => void
+}
+
+function percentile(sorted: Float64Array, fraction: number): number {
+  if (sorted.length === 0) return 0
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))
+  return sorted[index] ?? 0
+}
+
+/** pgbench's per-transaction logs: `client tx latency_us script epoch us …`, one file per thread. */
+async function latenciesFrom(folder: string): Promise<Float64Array> {
+  const values: number[] = []
+  for (const name of await readdir(folder)) {
+    if (!name.startsWith('pgbench_log')) continue
+    const text = await readFile(join(folder, name), 'utf8')
+    for (const line of text.split('\n')) {
+      const field = line.split(' ')[2]
+      if (field !== undefined && field !== '') values.push(Number(field) / 1000)
+    }
+  }
+  return Float64Array.from(values).sort()
+}
+
+function number(output: string, pattern: RegExp): number {
+  const match = pattern.exec(output)
+  return match?.[1] === undefined ? Number.NaN : Number(match[1])
+}
+
+export async function runPgbench(options: PgbenchOptions): Promise<PgbenchResult> {
+  const folder = await mkdtemp(join(tmpdir(), 'plangate-pgbench-'))
+  try {
+    const statementFor = bookingStatementFor(options.now)
+    const scripts: string[] = []
+    for (const [index, user] of options.users.entries()) {
+      const file = join(folder, `account-${index + 1}.sql`)
+      await writeFile(file, `${daySetting}\n${statementFor(user.accountId, user.userId)};\n`)
+      scripts.push('-f', file)
+    }
+    const args = [
+      '-n',
+      '-M',
+      options.mode,
+      '-c',
+      String(options.clients),
+      '-j',
+      String(options.threads),
+      '-T',
+      String(options.durationSeconds),
+      '-l',
+      `--log-prefix=${join(folder, 'pgbench_log')}`,
+      ...scripts,
+      options.databaseUrl,
+    ]
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = spawn('pgbench', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+      options.onSpawn?.(child)
+      let text = ''
+      child.stdout.on('data', (chunk: Buffer) => {
+        text += chunk.toString()
+      })
+      child.stderr.on('data', (chunk: Buffer) => {
+        text += chunk.toString()
+      })
+      child.on('error', (error) =>
+        reject(new BenchError(`could not run pgbench (${error.message}); is it installed and on PATH?`)),
+      )
+      child.on('exit', (code) => {
+        if (code === 0) resolve(text)
+        else reject(new BenchError(`pgbench exited with ${code}:\n${text.slice(-4000)}`))
+      })
+    })
+    const latencies = await latenciesFrom(folder)
+    let sum = 0
+    for (const value of latencies) sum += value
+    return {
+      mode: options.mode,
+      clients: options.clients,
+      threads: options.threads,
+      durationSeconds: options.durationSeconds,
+      transactions: number(output, /number of transactions actually processed: (\d+)/),
+      failed: number(output, /number of failed transactions: (\d+)/) || 0,
+      tps: number(output, /tps = ([\d.]+) \(without initial connection time\)/),
+      latencyMs: {
+        mean: latencies.length > 0 ? sum / latencies.length : Number.NaN,
+        p50: percentile(latencies, 0.5),
+        p90: percentile(latencies, 0.9),
+        p99: percentile(latencies, 0.99),
+        max: latencies.length > 0 ? (latencies[latencies.length - 1] ?? 0) : 0,
+      },
+      scripts: options.users.length,
+      command: `pgbench -n -M ${options.mode} -c ${options.clients} -j ${options.threads} -T ${options.durationSeconds} -f account-<i>.sql … (${options.users.length} scripts)`,
+    }
+  } finally {
+    await rm(folder, { recursive: true, force: true })
+  }
+}
+
+/** The rendered statement for one account, for docs and debugging (`npm run bench -- --print-sql`). */
+export function sampleStatement(now: Date, user: Pick<SeededUser, 'accountId' | 'userId'>): string {
+  return `${daySetting}\n${bookingStatementFor(now)(user.accountId, user.userId)};`
+}
