@@ -43,6 +43,8 @@ const url = (protocols: string[]) =>
     { message: `expected a URL (${protocols.join(' or ')})` },
   )
 
+const httpUrl = (fallback: string) => url(['http:', 'https:']).transform((value) => value ?? fallback)
+
 const limitPerMinute = (fallback: number) => z.coerce.number().int().min(0).default(fallback)
 
 const bool = z
@@ -75,6 +77,15 @@ export const ConfigSchema = z.object({
   GOOGLE_CLIENT_SECRET: optionalString,
   GITHUB_CLIENT_ID: optionalString,
   GITHUB_CLIENT_SECRET: optionalString,
+  // Provider endpoints; the defaults are the real ones (tests point them at a local fake).
+  GOOGLE_AUTHORIZATION_URL: httpUrl('https://accounts.google.com/o/oauth2/v2/auth'),
+  GOOGLE_TOKEN_URL: httpUrl('https://oauth2.googleapis.com/token'),
+  GOOGLE_USERINFO_URL: httpUrl('https://openidconnect.googleapis.com/v1/userinfo'),
+  GITHUB_AUTHORIZATION_URL: httpUrl('https://github.com/login/oauth/authorize'),
+  GITHUB_TOKEN_URL: httpUrl('https://github.com/login/oauth/access_token'),
+  GITHUB_API_URL: httpUrl('https://api.github.com'),
+  /** Where the browser goes after a successful OAuth sign-in; unset: the callback answers JSON tokens. */
+  OAUTH_SUCCESS_URL: url(['http:', 'https:']),
   CORS_ORIGINS: optionalString.transform((value) =>
     value
       ? value
@@ -92,6 +103,9 @@ export const ConfigSchema = z.object({
     .min(1024)
     .default(100 * 1024),
   COOKIE_SECURE: bool,
+  /** Run job workers inside the API process (the embedded default); `false` leaves them to `plangate worker`. */
+  JOBS_IN_PROCESS: bool.transform((value) => value ?? true),
+  PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(128).default(10),
 })
 
 /**

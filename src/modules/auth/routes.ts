@@ -5,56 +5,24 @@ import { AppError } from '../../core/errors.ts'
 import { problems, publicProblems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { authenticate, principalOf } from './guards.ts'
-import { Jwks, RefreshBody, RegisterBody, TokenBody, TokenResponse, UpdateMeBody, User } from './schemas.ts'
 import {
-  type IssuedRefresh,
-  revokeSessionOf,
-  rotateSession,
-  type SessionPolicy,
-  startSession,
-} from './sessions.ts'
+  authRateLimit as credentialRateLimit,
+  refreshCookie,
+  refreshCookiePath,
+  sendTokens,
+  sessionPolicy,
+} from './issue.ts'
+import { Jwks, RefreshBody, RegisterBody, TokenBody, TokenResponse, UpdateMeBody, User } from './schemas.ts'
+import { revokeSessionOf, rotateSession, startSession } from './sessions.ts'
 import { checkPasswordLogin, getUser, registerUser, toUser, updateUser } from './users.ts'
-
-const refreshCookie = 'refresh_token'
-const cookiePath = '/v1/auth'
 
 export const authRoutes =
   (deps: Deps): FastifyPluginAsyncZod =>
   async (app) => {
     const { config, db, clock } = deps
-    const policy: SessionPolicy = {
-      refreshTtlSeconds: config.REFRESH_TOKEN_TTL,
-      sessionMaxAgeSeconds: config.SESSION_MAX_AGE,
-    }
-    // Credential endpoints: a tighter limit keyed by client IP + the identifier being tried.
+    const policy = sessionPolicy(config)
     const authRateLimit = (identifier: (req: FastifyRequest) => string | undefined) =>
-      config.AUTH_RATE_LIMIT_PER_MINUTE > 0
-        ? {
-            max: config.AUTH_RATE_LIMIT_PER_MINUTE,
-            timeWindow: 60_000,
-            hook: 'preHandler' as const,
-            groupId: 'auth',
-            keyGenerator: (req: FastifyRequest) => `auth:${req.ip}:${(identifier(req) ?? '').toLowerCase()}`,
-          }
-        : false
-
-    async function sendTokens(reply: FastifyReply, issued: IssuedRefresh) {
-      const accessToken = await deps.tokens.sign(issued.userId, clock.now())
-      reply.setCookie(refreshCookie, issued.refreshToken, {
-        httpOnly: true,
-        sameSite: 'strict',
-        secure: config.cookieSecure,
-        path: cookiePath,
-        expires: issued.expiresAt,
-      })
-      reply.header('cache-control', 'no-store')
-      return {
-        access_token: accessToken,
-        token_type: 'bearer' as const,
-        expires_in: deps.tokens.ttlSeconds,
-        refresh_token: issued.refreshToken,
-      }
-    }
+      credentialRateLimit(config, identifier)
 
     /** Rotates a refresh token; reuse of a rotated one commits the family's revocation, then answers 401. */
     async function refresh(reply: FastifyReply, token: string | undefined) {
@@ -62,13 +30,13 @@ export const authRoutes =
       const now = clock.now()
       const result = await db.transaction((tx) => rotateSession(tx, token, policy, now))
       if ('reused' in result) {
-        reply.clearCookie(refreshCookie, { path: cookiePath })
+        reply.clearCookie(refreshCookie, { path: refreshCookiePath })
         throw new AppError(
           'unauthorized',
           'The refresh token was already used; every session of this sign-in is revoked',
         )
       }
-      return sendTokens(reply, result)
+      return sendTokens(deps, reply, result)
     }
 
     app.post(
@@ -117,7 +85,7 @@ export const authRoutes =
           const user = await checkPasswordLogin(tx, body.username ?? '', body.password ?? '')
           return startSession(tx, user.id, policy, now)
         })
-        return sendTokens(reply, issued)
+        return sendTokens(deps, reply, issued)
       },
     )
 
@@ -154,7 +122,7 @@ export const authRoutes =
       async (req, reply) => {
         const token = req.body?.refresh_token ?? req.cookies[refreshCookie]
         if (token) await revokeSessionOf(db, token, clock.now())
-        reply.clearCookie(refreshCookie, { path: cookiePath })
+        reply.clearCookie(refreshCookie, { path: refreshCookiePath })
         return reply.code(204).send(null)
       },
     )

@@ -18,10 +18,12 @@ import { signingKeys } from './tables.ts'
 
 export interface AccessClaims {
   userId: string
+  /** The sign-in (refresh family) the token was issued for. */
+  sessionId: string
 }
 
 export interface TokenService {
-  sign(userId: string, now: Date): Promise<string>
+  sign(claims: AccessClaims, now: Date): Promise<string>
   verify(token: string, now: Date): Promise<AccessClaims>
   jwks(): JSONWebKeySet
   ttlSeconds: number
@@ -95,12 +97,12 @@ export function createTokenService(
   const jwks: JSONWebKeySet = { keys: [key.publicJwk] }
   const keySet = createLocalJWKSet(jwks)
   const audience = 'plangate'
-  const verified = new Map<string, { userId: string; expiresAt: number }>()
+  const verified = new Map<string, AccessClaims & { expiresAt: number }>()
   return {
     ttlSeconds: options.ttlSeconds,
-    async sign(userId, now) {
+    async sign({ userId, sessionId }, now) {
       const issuedAt = Math.floor(now.getTime() / 1000)
-      return new SignJWT({})
+      return new SignJWT({ sid: sessionId })
         .setProtectedHeader({ alg: key.algorithm, kid: key.kid, typ: 'at+jwt' })
         .setSubject(userId)
         .setIssuer(options.issuer)
@@ -113,7 +115,8 @@ export function createTokenService(
     async verify(token, now) {
       const cached = verified.get(token)
       if (cached) {
-        if (cached.expiresAt > now.getTime() / 1000) return { userId: cached.userId }
+        if (cached.expiresAt > now.getTime() / 1000)
+          return { userId: cached.userId, sessionId: cached.sessionId }
         verified.delete(token)
       }
       try {
@@ -125,11 +128,14 @@ export function createTokenService(
           requiredClaims: ['sub', 'exp', 'iat'],
           currentDate: now,
         })
-        const userId = payload.sub as string
+        const claims = {
+          userId: payload.sub as string,
+          sessionId: typeof payload.sid === 'string' ? payload.sid : '',
+        }
         // Insertion order makes the Map a FIFO: dropping the oldest entry bounds the memory.
         if (verified.size >= verifiedCacheSize) verified.delete(verified.keys().next().value as string)
-        verified.set(token, { userId, expiresAt: payload.exp as number })
-        return { userId }
+        verified.set(token, { ...claims, expiresAt: payload.exp as number })
+        return claims
       } catch {
         throw new AppError('unauthorized', 'The access token is invalid or expired')
       }

@@ -1,0 +1,56 @@
+// What every sign-in method shares: the session policy, the credential rate limit, and the
+// response that hands out an access token plus a refresh token (body and httpOnly cookie).
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Config } from '../../config.ts'
+import type { Deps } from '../../deps.ts'
+import type { TokenResponse } from './schemas.ts'
+import type { IssuedRefresh, SessionPolicy } from './sessions.ts'
+
+export const refreshCookie = 'refresh_token'
+export const refreshCookiePath = '/v1/auth'
+
+export const sessionPolicy = (config: Config): SessionPolicy => ({
+  refreshTtlSeconds: config.REFRESH_TOKEN_TTL,
+  sessionMaxAgeSeconds: config.SESSION_MAX_AGE,
+})
+
+/**
+ * Route config for credential endpoints: AUTH_RATE_LIMIT_PER_MINUTE per client IP + identifier
+ * (TRUST_PROXY decides what the client IP is). Runs after parsing so the identifier is known.
+ */
+export function authRateLimit(config: Config, identifier: (req: FastifyRequest) => string | undefined) {
+  if (config.AUTH_RATE_LIMIT_PER_MINUTE === 0) return false
+  return {
+    max: config.AUTH_RATE_LIMIT_PER_MINUTE,
+    timeWindow: 60_000,
+    hook: 'preHandler' as const,
+    groupId: 'auth',
+    keyGenerator: (req: FastifyRequest) => `auth:${req.ip}:${(identifier(req) ?? '').toLowerCase()}`,
+  }
+}
+
+/** Signs an access token for a session and sets the refresh cookie; returns the token response body. */
+export async function sendTokens(
+  deps: Deps,
+  reply: FastifyReply,
+  issued: IssuedRefresh,
+): Promise<TokenResponse> {
+  const accessToken = await deps.tokens.sign(
+    { userId: issued.userId, sessionId: issued.familyId },
+    deps.clock.now(),
+  )
+  reply.setCookie(refreshCookie, issued.refreshToken, {
+    httpOnly: true,
+    sameSite: 'strict',
+    secure: deps.config.cookieSecure,
+    path: refreshCookiePath,
+    expires: issued.expiresAt,
+  })
+  reply.header('cache-control', 'no-store')
+  return {
+    access_token: accessToken,
+    token_type: 'bearer',
+    expires_in: deps.tokens.ttlSeconds,
+    refresh_token: issued.refreshToken,
+  }
+}
