@@ -31,6 +31,7 @@ import { authRoutes } from './modules/auth/routes.ts'
 import { billingRoutes } from './modules/billing/routes.ts'
 import { bookingRoutes } from './modules/bookings/routes.ts'
 import { entitlementRoutes } from './modules/entitlements/routes.ts'
+import { jobRoutes } from './modules/jobs/routes.ts'
 import { createMetrics } from './modules/ops/metrics.ts'
 import { opsRoutes } from './modules/ops/routes.ts'
 import { planRoutes } from './modules/plans/routes.ts'
@@ -141,6 +142,7 @@ export async function buildApp(deps: Deps) {
   await app.register(entitlementRoutes(deps))
   await app.register(staffRoutes(deps))
   await app.register(bookingRoutes(deps))
+  await app.register(jobRoutes(deps))
 
   return app
 }

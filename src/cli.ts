@@ -1,16 +1,20 @@
 // Operator commands: `plangate serve | migrate | create-admin <email> [password]`.
 import 'dotenv/config'
 import { randomBytes } from 'node:crypto'
+import closeWithGrace from 'close-with-grace'
 import { eq, sql } from 'drizzle-orm'
 import { pino } from 'pino'
 import { bootstrap, createAdmin as createAdminUser } from './bootstrap.ts'
-import { ConfigError, loadConfig } from './config.ts'
+import { ConfigError, configOrExit, loadConfig } from './config.ts'
 import { openDatabase } from './core/db.ts'
+import { redactPaths } from './logging.ts'
 import { users } from './modules/auth/tables.ts'
+import { closeDeps, createDeps } from './wiring.ts'
 
 const usage = `usage: plangate <command>
 
   serve                          run the API (same as npm start)
+  worker                         run background jobs only (any number of workers; PostgreSQL)
   migrate                        apply migrations and seed plans, then exit
   create-admin <email> [pass]    create a site admin, or promote an existing user
                                  (a password is generated and printed when omitted)
@@ -48,11 +52,28 @@ async function createAdmin(email: string, password: string | undefined): Promise
   })
 }
 
+/** Polls and runs jobs until SIGTERM/SIGINT; running jobs finish before the process exits. */
+async function runWorker(): Promise<void> {
+  const config = configOrExit()
+  const log = pino({ level: config.LOG_LEVEL, redact: redactPaths })
+  const deps = await createDeps(config, log)
+  await deps.jobs.start(deps, { work: true })
+  log.info({ database: deps.database.kind }, 'plangate worker running')
+  closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {
+    if (err) log.error({ err }, 'worker stopping after an error')
+    else log.info({ signal }, 'worker stopping')
+    await closeDeps(deps)
+  })
+}
+
 async function run(argv: string[]): Promise<void> {
   const [command, ...args] = argv
   switch (command) {
     case 'serve':
       await import('./server.ts')
+      return
+    case 'worker':
+      await runWorker()
       return
     case 'migrate':
       await withDatabase(async () => {

@@ -171,3 +171,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy: trustProxyOption(parsed.TRUST_PROXY),
   }
 }
+
+/** Loads the configuration, or prints every problem and exits (process entry points). */
+export function configOrExit(): Config {
+  try {
+    return loadConfig()
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`)
+      process.exit(1)
+    }
+    throw error
+  }
+}

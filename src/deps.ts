@@ -3,13 +3,15 @@ import type { Config } from './config.ts'
 import type { Clock } from './core/clock.ts'
 import type { Database, Db } from './core/db.ts'
 import type { TokenService } from './modules/auth/tokens.ts'
+import type { JobQueue } from './modules/jobs/queue.ts'
 
-/** Everything the app needs from outside, built in server.ts and swapped in tests. */
+/** Everything the app needs from outside, built in wiring.ts and swapped in tests. */
 export interface Deps {
   config: Config
   database: Database
   db: Db
   clock: Clock
   tokens: TokenService
+  jobs: JobQueue
   log: Logger
 }

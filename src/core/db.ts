@@ -21,9 +21,18 @@ export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelati
 /** Anything that runs queries: the database itself or an open transaction. */
 export type Executor = Db | Tx
 
+/** A minimal SQL runner over the base connection, for libraries that take one (pg-boss). */
+export interface SqlRunner {
+  executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>
+}
+
 export interface Database {
   db: Db
   kind: 'postgres' | 'pglite'
+  /** The connection string (PostgreSQL only). */
+  url?: string
+  /** Runs raw SQL on the base connection; statements without values may hold several commands. */
+  bossDb(): SqlRunner
   /** Runs the committed migrations (idempotent; safe for several processes at once on PostgreSQL). */
   migrate(): Promise<void>
   /** Throws when the database does not answer. */
@@ -71,6 +80,10 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   return {
     db,
     kind: 'postgres',
+    url,
+    bossDb: () => ({
+      executeSql: async (text, values) => ({ rows: (await pool.query(text, values)).rows }),
+    }),
     async migrate() {
       // An advisory lock serialises concurrent start-ups of several instances.
       const client = await pool.connect()
@@ -105,6 +118,16 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
   return {
     db,
     kind: 'pglite',
+    bossDb: () => ({
+      async executeSql(text, values) {
+        // pg-boss sends its schema migrations as one multi-statement text without values.
+        if (!values || values.length === 0) {
+          const results = await client.exec(text)
+          return { rows: results.at(-1)?.rows ?? [] }
+        }
+        return { rows: (await client.query(text, values)).rows }
+      },
+    }),
     async migrate() {
       await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder })
     },

@@ -1,11 +1,10 @@
 import type { LightMyRequestResponse } from 'fastify'
 import { pino } from 'pino'
 import { type App, buildApp } from '../../src/app.ts'
-import { bootstrap } from '../../src/bootstrap.ts'
 import { loadConfig } from '../../src/config.ts'
 import { ManualClock } from '../../src/core/clock.ts'
 import type { Deps } from '../../src/deps.ts'
-import { createTokenService, loadSigningKey } from '../../src/modules/auth/tokens.ts'
+import { createDeps } from '../../src/wiring.ts'
 import { createTestDatabase, type TestDatabase } from './db.ts'
 
 export const adminCredentials = { email: 'admin@example.test', password: 'admin-password-for-tests' }
@@ -39,16 +38,9 @@ export async function buildTestApp(
   const testDb = options.testDb ?? (await createTestDatabase())
   const log = pino({ level: 'silent' })
   const clock = new ManualClock(new Date())
-  await bootstrap(testDb.database, config, log, clock.now())
-  const key = await loadSigningKey(testDb.database.db, config.JWT_PRIVATE_KEY)
-  const deps: Deps = {
-    config,
-    database: testDb.database,
-    db: testDb.database.db,
-    clock,
-    tokens: createTokenService(key, { issuer: config.APP_URL, ttlSeconds: config.ACCESS_TOKEN_TTL }),
-    log,
-  }
+  const deps = await createDeps(config, log, { database: testDb.database, clock })
+  // Jobs are not polled in tests: a test runs what is due with `deps.jobs.drain(deps)`.
+  await deps.jobs.start(deps, { work: false })
   const app = await buildApp(deps)
   await app.ready()
   return {
@@ -58,6 +50,7 @@ export async function buildTestApp(
     testDb,
     async close() {
       await app.close()
+      await deps.jobs.stop()
       if (!options.testDb) await testDb.drop()
     },
   }

@@ -1,0 +1,148 @@
+// Jobs: enqueued in the caller's transaction, retried with backoff, kept when they keep failing,
+// and never run twice by competing workers.
+import { sql } from 'drizzle-orm'
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { bearer, buildTestApp, loginAdmin, type TestApp } from '../../../test/helpers/app.ts'
+import { queryRow } from '../../core/db.ts'
+import { defineJob } from './define.ts'
+import { createJobQueue, type JobQueue } from './queue.ts'
+
+const log = pino({ level: 'silent' })
+
+const recordRun = defineJob({
+  name: 'test.record-run',
+  payload: z.object({ label: z.string() }),
+  retryLimit: 0,
+  async handler({ deps, jobId }, payload) {
+    await deps.db.execute(sql`insert into test_job_runs (job_id, label) values (${jobId}, ${payload.label})`)
+  },
+})
+
+const alwaysFails = defineJob({
+  name: 'test.always-fails',
+  payload: z.object({}),
+  retryLimit: 2,
+  retryDelaySeconds: 0,
+  retryBackoff: false,
+  async handler() {
+    throw new Error('the downstream service said no')
+  },
+})
+
+const scheduled = defineJob({
+  name: 'test.hourly',
+  payload: z.object({}),
+  schedule: '0 * * * *',
+  async handler() {},
+})
+
+describe('job queue', () => {
+  let t: TestApp
+  let queue: JobQueue
+  const runs = async (label: string) =>
+    Number(
+      (
+        await queryRow<{ n: number }>(
+          t.deps.db,
+          sql`select count(*)::int as n from test_job_runs where label = ${label}`,
+        )
+      )?.n,
+    )
+
+  beforeAll(async () => {
+    t = await buildTestApp()
+    await t.deps.db.execute(sql`create table test_job_runs (job_id text not null, label text not null)`)
+    queue = createJobQueue(t.testDb.database, [recordRun, alwaysFails, scheduled], log)
+    await queue.start(t.deps, { work: false })
+  })
+  afterAll(async () => {
+    await queue?.stop()
+    await t?.close()
+  })
+
+  it('enqueues nothing for a rolled-back transaction', async () => {
+    await expect(
+      t.deps.db.transaction(async (tx) => {
+        await queue.enqueue(tx, recordRun, { label: 'rolled-back' })
+        throw new Error('the change failed')
+      }),
+    ).rejects.toThrow('the change failed')
+    await queue.drain(t.deps)
+    expect(await runs('rolled-back')).toBe(0)
+  })
+
+  it('runs a job of a committed transaction exactly once', async () => {
+    await t.deps.db.transaction(async (tx) => {
+      await queue.enqueue(tx, recordRun, { label: 'committed' })
+    })
+    expect(await queue.drain(t.deps)).toBeGreaterThanOrEqual(1)
+    await queue.drain(t.deps)
+    expect(await runs('committed')).toBe(1)
+  })
+
+  it('enqueues one job per business key', async () => {
+    await queue.enqueue(t.deps.db, recordRun, { label: 'singleton' }, { key: 'welcome:42' })
+    await queue.enqueue(t.deps.db, recordRun, { label: 'singleton' }, { key: 'welcome:42' })
+    await queue.drain(t.deps)
+    expect(await runs('singleton')).toBe(1)
+  })
+
+  it('retries a failing job, then keeps it as failed and shows it to admins', async () => {
+    const id = await queue.enqueue(t.deps.db, alwaysFails, {})
+    await queue.drain(t.deps)
+    const job = await queryRow<{ state: string; retry_count: number }>(
+      t.deps.db,
+      sql`select state::text as state, retry_count from pgboss.job where id = ${id}::uuid`,
+    )
+    expect(job).toEqual({ state: 'failed', retry_count: 2 })
+
+    const admin = await loginAdmin(t.app)
+    const res = await t.app.inject({
+      method: 'GET',
+      url: '/v1/admin/jobs?state=failed&name=test.always-fails',
+      headers: bearer(admin),
+    })
+    expect(res.statusCode, res.body).toBe(200)
+    expect(res.json().data).toEqual([
+      expect.objectContaining({ id, state: 'failed', retry_count: 2, retry_limit: 2 }),
+    ])
+    expect(JSON.stringify(res.json().data[0].output)).toContain('the downstream service said no')
+  })
+
+  it('refuses the jobs list to non-admins', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/v1/admin/jobs' })
+    expect(res.statusCode).toBe(401)
+  })
+
+  it('registers scheduled jobs with their cron expression', async () => {
+    const row = await queryRow<{ cron: string }>(
+      t.deps.db,
+      sql`select cron from pgboss.schedule where name = ${scheduled.name}`,
+    )
+    expect(row?.cron).toBe('0 * * * *')
+  })
+
+  it('never runs a job twice when two workers compete for it', async () => {
+    const second = createJobQueue(t.testDb.database, [recordRun], log)
+    const first = createJobQueue(t.testDb.database, [recordRun], log)
+    await t.deps.db.transaction(async (tx) => {
+      for (let i = 0; i < 40; i++) await queue.enqueue(tx, recordRun, { label: 'competing' })
+    })
+    await Promise.all([first.start(t.deps, { work: true }), second.start(t.deps, { work: true })])
+    try {
+      const deadline = Date.now() + 30_000
+      while ((await runs('competing')) < 40 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200))
+      }
+    } finally {
+      await Promise.all([first.stop(), second.stop()])
+    }
+    const counts = await queryRow<{ total: number; distinct_jobs: number }>(
+      t.deps.db,
+      sql`select count(*)::int as total, count(distinct job_id)::int as distinct_jobs from test_job_runs where label = 'competing'`,
+    )
+    expect(counts).toEqual({ total: 40, distinct_jobs: 40 })
+  })
+})

@@ -1,0 +1,148 @@
+// The job queue seam: pg-boss, on PostgreSQL through its own pool, on PGlite through an adapter
+// over the embedded client. Jobs are inserted with the caller's transaction, so a rolled-back
+// change enqueues nothing and a committed one is never lost.
+import { type SQL, sql } from 'drizzle-orm'
+import PgBoss from 'pg-boss'
+import type { Logger } from 'pino'
+import { v5 as uuidv5 } from 'uuid'
+import { type Database, type Executor, queryRows } from '../../core/db.ts'
+import type { Deps } from '../../deps.ts'
+import type { JobDefinition } from './define.ts'
+
+export interface EnqueueOptions {
+  /**
+   * A business key (e.g. `welcome:<user id>`): the job id is derived from it, so enqueueing the
+   * same key again is a no-op for as long as the job is kept.
+   */
+  key?: string
+  startAfter?: Date
+}
+
+// Namespace for job ids derived from business keys (UUIDv5).
+const jobKeyNamespace = '5b0f6f3e-7a43-4b8e-9a51-0c7f4f2d9a11'
+
+export interface JobQueue {
+  /** Inserts a job in the same transaction as `executor`'s work. */
+  enqueue<P>(
+    executor: Executor,
+    job: JobDefinition<P>,
+    payload: P,
+    options?: EnqueueOptions,
+  ): Promise<string | null>
+  /** Creates the queues and schedules; with `work`, also polls and runs jobs in this process. */
+  start(deps: Deps, options: { work: boolean }): Promise<void>
+  /** Runs every job that is due now, until none is left (tests and one-off runs). Returns how many ran. */
+  drain(deps: Deps): Promise<number>
+  /** Stops polling; running handlers finish first. */
+  stop(): Promise<void>
+}
+
+export const jobSchema = 'pgboss'
+
+/** Turns a `$1`-style statement into Drizzle SQL, so pg-boss can run inside our transactions. */
+export function positionalSql(text: string, values: unknown[]): SQL {
+  const parts = text.split(/\$(\d+)/)
+  return sql.join(
+    parts.map((part, index) => (index % 2 === 0 ? sql.raw(part) : sql`${values[Number(part) - 1] ?? null}`)),
+    sql``,
+  )
+}
+
+const executorDb = (executor: Executor): PgBoss.Db => ({
+  executeSql: async (text, values) => ({
+    rows: await queryRows(executor, positionalSql(text, values ?? [])),
+  }),
+})
+
+export function createJobQueue(
+  database: Database,
+  definitions: JobDefinition<unknown>[],
+  log: Logger,
+): JobQueue {
+  const options: PgBoss.ConstructorOptions = {
+    schema: jobSchema,
+    application_name: 'plangate-jobs',
+    // Completed jobs are kept a week for inspection, failed ones as long (see the admin API).
+    deleteAfterDays: 7,
+    retentionDays: 7,
+  }
+  const boss =
+    database.kind === 'postgres' && database.url
+      ? new PgBoss({ ...options, connectionString: database.url, max: 4 })
+      : new PgBoss({ ...options, db: database.bossDb() })
+  boss.on('error', (error) => log.error({ err: error }, 'job queue error'))
+  const byName = new Map(definitions.map((definition) => [definition.name, definition]))
+  let started = false
+
+  /** Runs one job and records its outcome; a failure is retried by pg-boss until its retry limit. */
+  async function runOne(deps: Deps, definition: JobDefinition<unknown>, job: PgBoss.Job<unknown>) {
+    try {
+      const payload = definition.payload.parse(job.data)
+      await definition.handler({ deps, jobId: job.id }, payload)
+      await boss.complete(definition.name, job.id)
+    } catch (error) {
+      log.warn({ err: error, job: definition.name, jobId: job.id }, 'job failed')
+      const message = error instanceof Error ? error.message : String(error)
+      await boss.fail(definition.name, job.id, { message })
+    }
+  }
+
+  return {
+    async enqueue(executor, job, payload, enqueueOptions = {}) {
+      if (!byName.has(job.name)) throw new Error(`job ${job.name} is not registered`)
+      const data = job.payload.parse(payload) as object
+      return boss.send(job.name, data, {
+        db: executorDb(executor),
+        ...(enqueueOptions.key && { id: uuidv5(`${job.name}:${enqueueOptions.key}`, jobKeyNamespace) }),
+        ...(enqueueOptions.startAfter && { startAfter: enqueueOptions.startAfter }),
+      })
+    },
+
+    async start(deps, { work }) {
+      if (!started) {
+        await boss.start()
+        started = true
+      }
+      for (const definition of definitions) {
+        await boss.createQueue(definition.name, {
+          name: definition.name,
+          retryLimit: definition.retryLimit ?? 5,
+          retryDelay: definition.retryDelaySeconds ?? 10,
+          retryBackoff: definition.retryBackoff ?? true,
+          expireInSeconds: definition.expireInSeconds ?? 300,
+        })
+        if (definition.schedule) await boss.schedule(definition.name, definition.schedule, {}, { tz: 'UTC' })
+        if (work) {
+          // pg-boss waits the polling interval between fetches even after a full batch, so a
+          // batch of ten every half second is the throughput of one worker per queue.
+          await boss.work(definition.name, { pollingIntervalSeconds: 0.5, batchSize: 10 }, async (jobs) => {
+            for (const job of jobs) await runOne(deps, definition, job)
+          })
+        }
+      }
+    },
+
+    async drain(deps) {
+      let ran = 0
+      for (let round = 0; round < 100; round++) {
+        let fetched = 0
+        for (const definition of definitions) {
+          const jobs = await boss.fetch<unknown>(definition.name, { batchSize: 20 })
+          fetched += jobs.length
+          for (const job of jobs) {
+            ran++
+            await runOne(deps, definition, job)
+          }
+        }
+        if (fetched === 0) break
+      }
+      return ran
+    },
+
+    async stop() {
+      if (!started) return
+      started = false
+      await boss.stop({ graceful: true, wait: true, timeout: 10_000 })
+    },
+  }
+}

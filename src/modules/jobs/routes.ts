@@ -1,0 +1,102 @@
+import { sql } from 'drizzle-orm'
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { queryRows } from '../../core/db.ts'
+import { decodeCursor, PaginationQuery, page, problems, toPage } from '../../core/http.ts'
+import type { Deps } from '../../deps.ts'
+import { requireAdmin } from '../auth/guards.ts'
+import { jobSchema } from './queue.ts'
+
+const jobStates = ['created', 'retry', 'active', 'completed', 'cancelled', 'failed'] as const
+
+const Job = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    state: z.enum(jobStates),
+    data: z.unknown(),
+    retry_count: z.number().int(),
+    retry_limit: z.number().int(),
+    output: z.unknown().describe('The last error of a failed or retrying job.'),
+    created_on: z.iso.datetime(),
+    started_on: z.iso.datetime().nullable(),
+    completed_on: z.iso.datetime().nullable(),
+    start_after: z.iso.datetime(),
+  })
+  .meta({ id: 'Job' })
+
+const ListJobsQuery = PaginationQuery.extend({
+  state: z.enum(jobStates).optional(),
+  name: z.string().max(100).optional(),
+})
+
+interface JobRow {
+  id: string
+  name: string
+  state: (typeof jobStates)[number]
+  data: unknown
+  retry_count: number
+  retry_limit: number
+  output: unknown
+  created_on: Date
+  started_on: Date | null
+  completed_on: Date | null
+  start_after: Date
+}
+
+const iso = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString())
+
+export const jobRoutes =
+  (deps: Deps): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.get(
+      '/v1/admin/jobs',
+      {
+        schema: {
+          tags: ['admin'],
+          summary: 'List background jobs',
+          description:
+            'Site admins: jobs newest first, filtered by state (e.g. `failed`: jobs that used up their retries and are kept for inspection) and name.',
+          operationId: 'listJobs',
+          security: [{ bearer: [] }],
+          querystring: ListJobsQuery,
+          response: { 200: page(Job), ...problems },
+        },
+        preHandler: requireAdmin(deps),
+      },
+      async (req) => {
+        const { state, name, limit } = req.query
+        const cursor = decodeCursor(req.query.cursor, 2)
+        const rows = await queryRows<JobRow>(
+          deps.db,
+          sql`select id::text, name, state::text as state, data, retry_count, retry_limit, output,
+                created_on, started_on, completed_on, start_after
+              from ${sql.identifier(jobSchema)}.job
+              where (${state ?? null}::text is null or state::text = ${state ?? null})
+                and (${name ?? null}::text is null or name = ${name ?? null})
+                and (${cursor ? String(cursor[0]) : null}::timestamptz is null
+                     or (created_on, id::text) < (${cursor ? String(cursor[0]) : null}::timestamptz, ${cursor ? String(cursor[1]) : null}))
+              order by created_on desc, id::text desc
+              limit ${limit + 1}`,
+        )
+        return toPage(
+          rows,
+          limit,
+          (row) => [new Date(row.created_on).toISOString(), row.id],
+          (row) => ({
+            id: row.id,
+            name: row.name,
+            state: row.state,
+            data: row.data,
+            retry_count: row.retry_count,
+            retry_limit: row.retry_limit,
+            output: row.output,
+            created_on: new Date(row.created_on).toISOString(),
+            started_on: iso(row.started_on),
+            completed_on: iso(row.completed_on),
+            start_after: new Date(row.start_after).toISOString(),
+          }),
+        )
+      },
+    )
+  }

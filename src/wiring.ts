@@ -1,0 +1,47 @@
+// Builds the dependencies shared by the API server, the worker and the tests: one place that
+// chooses each seam's implementation from the configuration.
+import type { Logger } from 'pino'
+import { bootstrap } from './bootstrap.ts'
+import type { Config } from './config.ts'
+import { type Clock, systemClock } from './core/clock.ts'
+import { type Database, openDatabase } from './core/db.ts'
+import type { Deps } from './deps.ts'
+import { createTokenService, loadSigningKey } from './modules/auth/tokens.ts'
+import { jobDefinitions } from './modules/jobs/definitions/index.ts'
+import { createJobQueue } from './modules/jobs/queue.ts'
+
+export interface WiringOptions {
+  /** An already open database (tests); otherwise opened from DATABASE_URL / DATA_DIR. */
+  database?: Database
+  clock?: Clock
+}
+
+/** Opens the database, applies migrations and seeds, and builds every dependency. */
+export async function createDeps(config: Config, log: Logger, options: WiringOptions = {}): Promise<Deps> {
+  const clock = options.clock ?? systemClock
+  const database =
+    options.database ??
+    (await openDatabase({
+      url: config.DATABASE_URL,
+      dataDir: config.DATA_DIR,
+      poolSize: config.DATABASE_POOL_SIZE,
+      onPoolError: (error) => log.warn({ err: error }, 'database connection lost'),
+    }))
+  await bootstrap(database, config, log, clock.now())
+  const key = await loadSigningKey(database.db, config.JWT_PRIVATE_KEY)
+  return {
+    config,
+    database,
+    db: database.db,
+    clock,
+    tokens: createTokenService(key, { issuer: config.APP_URL, ttlSeconds: config.ACCESS_TOKEN_TTL }),
+    jobs: createJobQueue(database, jobDefinitions, log),
+    log,
+  }
+}
+
+/** Stops the job queue and closes the database. */
+export async function closeDeps(deps: Deps): Promise<void> {
+  await deps.jobs.stop()
+  await deps.database.close()
+}
