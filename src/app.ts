@@ -26,12 +26,15 @@ import {
 import { AppError, type FieldError, fromDatabaseError, problemFor } from './core/errors.ts'
 import type { Deps } from './deps.ts'
 import { accountRoutes } from './modules/accounts/routes.ts'
+import { flowRoutes } from './modules/auth/flow-routes.ts'
 import { tokenUserId } from './modules/auth/guards.ts'
+import { oauthRoutes } from './modules/auth/oauth-routes.ts'
 import { authRoutes } from './modules/auth/routes.ts'
 import { billingRoutes } from './modules/billing/routes.ts'
 import { bookingRoutes } from './modules/bookings/routes.ts'
 import { entitlementRoutes } from './modules/entitlements/routes.ts'
 import { jobRoutes } from './modules/jobs/routes.ts'
+import { mailRoutes } from './modules/mail/routes.ts'
 import { createMetrics } from './modules/ops/metrics.ts'
 import { opsRoutes } from './modules/ops/routes.ts'
 import { planRoutes } from './modules/plans/routes.ts'
@@ -135,6 +138,8 @@ export async function buildApp(deps: Deps) {
 
   await app.register(opsRoutes(deps, metrics))
   await app.register(authRoutes(deps))
+  await app.register(oauthRoutes(deps))
+  await app.register(flowRoutes(deps))
   await app.register(accountRoutes(deps))
   await app.register(planRoutes(deps))
   await app.register(subscriptionRoutes(deps))
@@ -143,6 +148,7 @@ export async function buildApp(deps: Deps) {
   await app.register(staffRoutes(deps))
   await app.register(bookingRoutes(deps))
   await app.register(jobRoutes(deps))
+  await app.register(mailRoutes(deps))
 
   return app
 }

@@ -86,6 +86,8 @@ export const ConfigSchema = z.object({
   GITHUB_API_URL: httpUrl('https://api.github.com'),
   /** Where the browser goes after a successful OAuth sign-in; unset: the callback answers JSON tokens. */
   OAUTH_SUCCESS_URL: url(['http:', 'https:']),
+  /** How long one call to an OAuth provider (token exchange, profile) may take before a 503. */
+  OAUTH_TIMEOUT_MS: z.coerce.number().int().min(1).max(120_000).default(10_000),
   CORS_ORIGINS: optionalString.transform((value) =>
     value
       ? value

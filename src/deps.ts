@@ -4,6 +4,7 @@ import type { Clock } from './core/clock.ts'
 import type { Database, Db } from './core/db.ts'
 import type { TokenService } from './modules/auth/tokens.ts'
 import type { JobQueue } from './modules/jobs/queue.ts'
+import type { Mailer } from './modules/mail/mailer.ts'
 
 /** Everything the app needs from outside, built in wiring.ts and swapped in tests. */
 export interface Deps {
@@ -13,5 +14,6 @@ export interface Deps {
   clock: Clock
   tokens: TokenService
   jobs: JobQueue
+  mailer: Mailer
   log: Logger
 }

@@ -9,6 +9,7 @@ import type { Deps } from './deps.ts'
 import { createTokenService, loadSigningKey } from './modules/auth/tokens.ts'
 import { jobDefinitions } from './modules/jobs/definitions/index.ts'
 import { createJobQueue } from './modules/jobs/queue.ts'
+import { createMailer } from './modules/mail/index.ts'
 
 export interface WiringOptions {
   /** An already open database (tests); otherwise opened from DATABASE_URL / DATA_DIR. */
@@ -36,12 +37,14 @@ export async function createDeps(config: Config, log: Logger, options: WiringOpt
     clock,
     tokens: createTokenService(key, { issuer: config.APP_URL, ttlSeconds: config.ACCESS_TOKEN_TTL }),
     jobs: createJobQueue(database, jobDefinitions, log),
+    mailer: createMailer(config, log),
     log,
   }
 }
 
-/** Stops the job queue and closes the database. */
+/** Stops the job queue, then closes the mail transport and the database. */
 export async function closeDeps(deps: Deps): Promise<void> {
   await deps.jobs.stop()
+  await deps.mailer.close()
   await deps.database.close()
 }

@@ -24,8 +24,8 @@ export const errorCodes = {
   rate_limited: { status: 429, title: 'Too many requests' },
   /** A bug: logged with the request id, never with details for the client. */
   internal_error: { status: 500, title: 'Internal server error' },
-  /** The payment provider failed or timed out; its own message is not passed on. */
-  provider_unavailable: { status: 503, title: 'Payment provider unavailable' },
+  /** A payment or sign-in provider failed or timed out; its own message is not passed on. */
+  provider_unavailable: { status: 503, title: 'Provider unavailable' },
   /** The database (or another dependency) is unreachable; retry later. */
   service_unavailable: { status: 503, title: 'Service unavailable' },
 } as const satisfies Record<string, { status: number; title: string }>

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { LightMyRequestResponse } from 'fastify'
 import { pino } from 'pino'
 import { type App, buildApp } from '../../src/app.ts'
@@ -33,6 +36,8 @@ export async function buildTestApp(
     ADMIN_EMAIL: adminCredentials.email,
     ADMIN_PASSWORD: adminCredentials.password,
     APP_URL: 'http://plangate.test',
+    // The mail outbox (when no SMTP_URL) goes to a folder of its own, never the repository's ./data.
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'plangate-test-')),
     ...env,
   })
   const testDb = options.testDb ?? (await createTestDatabase())

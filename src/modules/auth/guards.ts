@@ -3,31 +3,37 @@ import type { FastifyRequest } from 'fastify'
 import { AppError } from '../../core/errors.ts'
 import type { Deps } from '../../deps.ts'
 import { users } from './tables.ts'
+import type { AccessClaims } from './tokens.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The verified token's user id, cached so the rate limiter and the guards verify once. */
-    tokenUserId?: string | null
+    /** The verified token's claims, cached so the rate limiter and the guards verify once. */
+    tokenClaims?: AccessClaims | null
     /** The authenticated, active user. */
     principal?: { userId: string; isAdmin: boolean }
   }
 }
 
-/** Verifies the Bearer token (once per request) and returns its user id, or null when absent/invalid. */
-export async function tokenUserId(deps: Deps, req: FastifyRequest): Promise<string | null> {
-  if (req.tokenUserId !== undefined) return req.tokenUserId
+/** Verifies the Bearer token (once per request) and returns its claims, or null when absent/invalid. */
+export async function tokenClaims(deps: Deps, req: FastifyRequest): Promise<AccessClaims | null> {
+  if (req.tokenClaims !== undefined) return req.tokenClaims
   const header = req.headers.authorization
   const match = typeof header === 'string' ? /^Bearer\s+([A-Za-z0-9._~+/-]+=*)$/i.exec(header.trim()) : null
-  let userId: string | null = null
+  let claims: AccessClaims | null = null
   if (match?.[1]) {
     try {
-      userId = (await deps.tokens.verify(match[1], deps.clock.now())).userId
+      claims = await deps.tokens.verify(match[1], deps.clock.now())
     } catch {
-      userId = null
+      claims = null
     }
   }
-  req.tokenUserId = userId
-  return userId
+  req.tokenClaims = claims
+  return claims
+}
+
+/** The verified token's user id, or null. */
+export async function tokenUserId(deps: Deps, req: FastifyRequest): Promise<string | null> {
+  return (await tokenClaims(deps, req))?.userId ?? null
 }
 
 /** The user id of a valid token, or 401. Does not touch the database (hot paths check activity in SQL). */

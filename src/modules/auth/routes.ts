@@ -4,6 +4,8 @@ import { z } from 'zod'
 import { AppError } from '../../core/errors.ts'
 import { problems, publicProblems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
+import { sendVerificationEmail } from '../jobs/definitions/auth-emails.ts'
+import { sendMail } from '../jobs/definitions/send-mail.ts'
 import { authenticate, principalOf } from './guards.ts'
 import {
   authRateLimit as credentialRateLimit,
@@ -12,6 +14,7 @@ import {
   sendTokens,
   sessionPolicy,
 } from './issue.ts'
+import { assertStrongPassword } from './password-policy.ts'
 import { Jwks, RefreshBody, RegisterBody, TokenBody, TokenResponse, UpdateMeBody, User } from './schemas.ts'
 import { revokeSessionOf, rotateSession, startSession } from './sessions.ts'
 import { checkPasswordLogin, getUser, registerUser, toUser, updateUser } from './users.ts'
@@ -53,7 +56,20 @@ export const authRoutes =
         config: { rateLimit: authRateLimit((req) => (req.body as { email?: string } | undefined)?.email) },
       },
       async (req, reply) => {
-        const user = await db.transaction((tx) => registerUser(tx, req.body, clock.now()))
+        const { email, password, username, name } = req.body
+        assertStrongPassword(password, config.PASSWORD_MIN_LENGTH, [email, username, name])
+        const user = await db.transaction(async (tx) => {
+          const created = await registerUser(tx, req.body, clock.now())
+          // Enqueued with the user: a failed registration sends nothing, a committed one is never lost.
+          await deps.jobs.enqueue(tx, sendVerificationEmail, { user_id: created.id }, { key: created.id })
+          await deps.jobs.enqueue(
+            tx,
+            sendMail,
+            { to: created.email, mail: { template: 'welcome', name: created.name } },
+            { key: `welcome:${created.id}` },
+          )
+          return created
+        })
         return reply.code(201).send(toUser(user))
       },
     )

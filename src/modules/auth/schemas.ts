@@ -82,3 +82,31 @@ export const UpdateMeBody = z
 export type UpdateMeBody = z.infer<typeof UpdateMeBody>
 
 export const Jwks = z.object({ keys: z.array(z.record(z.string(), z.unknown())) })
+
+export const TokenBodyOnly = z.object({
+  token: z.string().min(1).max(200).describe('The `token` of the emailed link.'),
+})
+
+export const EmailBody = z.object({ email: z.string().trim().min(3).max(254).describe('The account email.') })
+
+export const ResetPasswordBody = z.object({
+  token: z.string().min(1).max(200).describe('The `token` of the reset link.'),
+  new_password: z.string().min(1).max(256),
+})
+
+export const ChangePasswordBody = z.object({
+  current_password: z.string().min(1).max(256),
+  new_password: z.string().min(1).max(256),
+})
+
+export const LoginCodeBody = z.object({
+  email: z.string().trim().min(3).max(254),
+  code: z
+    .string()
+    .regex(/^\d{6}$/, 'six digits')
+    .describe('The 6-digit code from the email.'),
+})
+
+export const Accepted = z
+  .object({ status: z.literal('accepted') })
+  .describe('Accepted; an email follows if the address belongs to an active account.')

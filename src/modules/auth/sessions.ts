@@ -143,3 +143,23 @@ export async function revokeAllSessions(
     .set({ revokedAt: now, revokedReason: reason })
     .where(and(eq(refreshFamilies.userId, userId), isNull(refreshFamilies.revokedAt)))
 }
+
+/** Revokes every session of a user but one (a password change keeps the session that made it). */
+export async function revokeOtherSessions(
+  tx: Executor,
+  userId: string,
+  keepFamilyId: string,
+  reason: string,
+  now: Date,
+): Promise<void> {
+  await tx
+    .update(refreshFamilies)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(
+      and(
+        eq(refreshFamilies.userId, userId),
+        isNull(refreshFamilies.revokedAt),
+        sql`${refreshFamilies.id}::text <> ${keepFamilyId}`,
+      ),
+    )
+}

@@ -91,3 +91,43 @@ export async function updateUser(
   if (!row) throw notFound('User')
   return row
 }
+
+/** Sets a new password hash (the caller has checked the policy and revokes sessions). */
+export async function setPassword(
+  tx: Executor,
+  userId: string,
+  password: string,
+  now: Date,
+): Promise<UserRow> {
+  const [row] = await tx
+    .update(users)
+    .set({ passwordHash: await hashPassword(password), updatedAt: now })
+    .where(eq(users.id, userId))
+    .returning()
+  if (!row) throw notFound('User')
+  return row
+}
+
+export async function markVerified(tx: Executor, userId: string, now: Date): Promise<UserRow> {
+  const [row] = await tx
+    .update(users)
+    .set({ isVerified: true, updatedAt: now })
+    .where(eq(users.id, userId))
+    .returning()
+  if (!row) throw notFound('User')
+  return row
+}
+
+/** Deactivates a user; every guard and hot-path statement checks `is_active` on each request. */
+export async function deactivateUser(tx: Executor, userId: string, now: Date): Promise<void> {
+  await tx.update(users).set({ isActive: false, updatedAt: now }).where(eq(users.id, userId))
+}
+
+/** An active user by email (case-insensitive), for flows that start from an email address. */
+export async function findActiveUserByEmail(tx: Executor, email: string): Promise<UserRow | undefined> {
+  const [row] = await tx
+    .select()
+    .from(users)
+    .where(sql`lower(${users.email}) = ${email.trim().toLowerCase()}`)
+  return row?.isActive ? row : undefined
+}
