@@ -68,3 +68,40 @@ describe('rate limits', () => {
     }
   })
 })
+
+describe('client IP behind proxies (TRUST_PROXY)', () => {
+  const attemptsFrom = async (t: TestApp, forwardedFor: string) =>
+    t.app.inject({
+      method: 'POST',
+      url: '/v1/auth/token',
+      remoteAddress: '10.9.8.7',
+      headers: { 'x-forwarded-for': forwardedFor },
+      payload: { username: 'same-identifier@example.test', password: 'wrong-password-123' },
+    })
+
+  it('ignores X-Forwarded-For from an untrusted peer: spoofed addresses share one budget', async () => {
+    const t = await buildTestApp({ AUTH_RATE_LIMIT_PER_MINUTE: '2' })
+    try {
+      const statuses = []
+      for (const ip of ['203.0.113.1', '203.0.113.2', '203.0.113.3'])
+        statuses.push((await attemptsFrom(t, ip)).statusCode)
+      expect(statuses).toEqual([401, 401, 429])
+    } finally {
+      await t.close()
+    }
+  })
+
+  it('keys by the forwarded client address when the proxy is trusted', async () => {
+    const t = await buildTestApp({ AUTH_RATE_LIMIT_PER_MINUTE: '2', TRUST_PROXY: '10.0.0.0/8' })
+    try {
+      const statuses = []
+      for (const ip of ['203.0.113.1', '203.0.113.2', '203.0.113.3'])
+        statuses.push((await attemptsFrom(t, ip)).statusCode)
+      expect(statuses).toEqual([401, 401, 401])
+      expect((await attemptsFrom(t, '203.0.113.1')).statusCode).toBe(401)
+      expect((await attemptsFrom(t, '203.0.113.1')).statusCode).toBe(429)
+    } finally {
+      await t.close()
+    }
+  })
+})
