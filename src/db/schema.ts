@@ -1,6 +1,7 @@
 // Every table, for Drizzle's typed API and for drizzle-kit; each module owns its own file.
 export * from '../core/tables.ts'
 export * from '../modules/accounts/tables.ts'
+export * from '../modules/audit/tables.ts'
 export * from '../modules/auth/tables.ts'
 export * from '../modules/billing/tables.ts'
 export * from '../modules/bookings/tables.ts'
@@ -8,3 +9,4 @@ export * from '../modules/entitlements/tables.ts'
 export * from '../modules/plans/tables.ts'
 export * from '../modules/staff/tables.ts'
 export * from '../modules/subscriptions/tables.ts'
+export * from '../modules/webhooks/tables.ts'

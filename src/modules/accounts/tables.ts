@@ -8,6 +8,8 @@ export const accounts = pgTable('accounts', {
   /** IANA time zone; per-day limits count days in it. */
   timezone: text('timezone').notNull().default('UTC'),
   createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
+  /** The Stripe customer, created on demand. */
+  stripeCustomerId: text('stripe_customer_id').unique(),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().default(sql`now()`),
 })

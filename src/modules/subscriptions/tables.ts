@@ -43,6 +43,12 @@ export const subscriptions = pgTable(
     canceledAt: timestamp('canceled_at', { withTimezone: true }),
     endedAt: timestamp('ended_at', { withTimezone: true }),
     trialEnd: timestamp('trial_end', { withTimezone: true }),
+    /** Until when a `past_due` subscription keeps access. */
+    graceUntil: timestamp('grace_until', { withTimezone: true }),
+    /** The provider price the subscriber pays (kept when the plan's price changes). */
+    providerPriceId: text('provider_price_id'),
+    /** Time of the newest provider event applied; older events never overwrite newer state. */
+    providerUpdatedAt: timestamp('provider_updated_at', { withTimezone: true }),
     /** A plan change scheduled for the end of the current period. */
     pendingPlanId: uuid('pending_plan_id').references(() => plans.id),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
@@ -52,6 +58,8 @@ export const subscriptions = pgTable(
     // One live subscription per account: everything but `expired` is live.
     uniqueIndex('subscriptions_one_live_per_account').on(t.accountId).where(sql`${t.status} <> 'expired'`),
     index('subscriptions_account_idx').on(t.accountId),
+    uniqueIndex('subscriptions_provider_subscription_key').on(t.provider, t.providerSubscriptionId),
+    index('subscriptions_period_end_idx').on(t.currentPeriodEnd).where(sql`${t.status} <> 'expired'`),
     check(
       'subscriptions_status_check',
       sql`${t.status} in ('incomplete', 'trialing', 'active', 'past_due', 'canceled', 'expired')`,
@@ -81,3 +89,19 @@ export const subscriptionEvents = pgTable(
   },
   (t) => [index('subscription_events_subscription_idx').on(t.subscriptionId)],
 )
+
+/**
+ * One trial per account and per owner: the primary key and the unique owner make a second trial
+ * impossible, also through a new account of the same owner.
+ */
+export const trials = pgTable('trials', {
+  accountId: uuid('account_id')
+    .primaryKey()
+    .references(() => accounts.id, { onDelete: 'cascade' }),
+  ownerUserId: uuid('owner_user_id')
+    .notNull()
+    .unique()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  subscriptionId: uuid('subscription_id').references(() => subscriptions.id, { onDelete: 'set null' }),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
+})
