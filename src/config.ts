@@ -107,6 +107,10 @@ export const ConfigSchema = z.object({
   COOKIE_SECURE: bool,
   /** Run job workers inside the API process (the embedded default); `false` leaves them to `plangate worker`. */
   JOBS_IN_PROCESS: bool.transform((value) => value ?? true),
+  /** How long a `past_due` subscription keeps access after a failed payment. */
+  GRACE_PERIOD_DAYS: z.coerce.number().int().min(0).max(90).default(7),
+  /** How many days before a trial ends its reminder email goes out. */
+  TRIAL_REMINDER_DAYS: z.coerce.number().int().min(0).max(30).default(3),
   PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(128).default(10),
 })
 
