@@ -64,6 +64,10 @@ export async function buildTestApp(
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
 let sequence = 0
+/** A unique slug per call (plan codes and the like). */
+export const uniqueCode = (prefix = 'plan') =>
+  `${prefix}-${Date.now().toString(36)}-${(sequence++).toString(36)}`
+
 /** A unique email per call, so tests never collide on fixed identifiers. */
 export const uniqueEmail = (prefix = 'user') =>
   `${prefix}-${Date.now().toString(36)}-${(sequence++).toString(36)}@example.test`

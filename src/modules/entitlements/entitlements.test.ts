@@ -10,6 +10,7 @@ import {
   subscribe,
   type TestApp,
   type TestUser,
+  uniqueCode,
 } from '../../../test/helpers/app.ts'
 
 interface Booking {
@@ -24,9 +25,6 @@ interface Page<T> {
   data: T[]
   next_cursor: string | null
 }
-
-let sequence = 0
-const uniqueCode = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${(sequence++).toString(36)}`
 
 describe('entitlements engine', () => {
   let t: TestApp

@@ -8,6 +8,7 @@ import {
   registerAndLogin,
   subscribe,
   type TestApp,
+  uniqueCode,
 } from '../../../test/helpers/app.ts'
 
 interface Plan {
@@ -16,10 +17,6 @@ interface Plan {
   is_active: boolean
   limits: Record<string, number | null>
 }
-
-let sequence = 0
-/** A plan code no other test uses. */
-const uniqueCode = (prefix = 'plan') => `${prefix}-${Date.now().toString(36)}-${(sequence++).toString(36)}`
 
 describe('plans', () => {
   let t: TestApp

@@ -11,6 +11,7 @@ import {
   subscribedAccount,
   type TestApp,
   type TestUser,
+  uniqueCode,
 } from '../../../test/helpers/app.ts'
 
 interface Invoice {
@@ -24,9 +25,6 @@ interface Invoice {
 }
 
 const day = 24 * 60 * 60 * 1000
-
-let sequence = 0
-const uniqueCode = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${(sequence++).toString(36)}`
 
 describe('subscription lifecycle (manual provider)', () => {
   let t: TestApp
