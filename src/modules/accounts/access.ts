@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm'
+import { and, eq, type SQL, sql } from 'drizzle-orm'
 import type { FastifyRequest } from 'fastify'
 import { AppError, notFound } from '../../core/errors.ts'
 import type { Deps } from '../../deps.ts'
@@ -49,4 +49,25 @@ export function requireMember(deps: Deps, minimum: Role, options: Options = {}) 
       throw new AppError('forbidden', `This needs the ${minimum} role in the account`)
     req.membership = { accountId, role }
   }
+}
+
+/**
+ * CTEs for single-statement hot paths: `usr` (is the acting user active) and `mem` (their role in
+ * the account, only while active). Select `activeUserColumn` and `(select role from mem)`, then
+ * call `assertActiveMember`.
+ */
+export function memberCtes(accountId: string, userId: string): SQL {
+  return sql`usr as (select u.is_active from users u where u.id = ${userId}::uuid),
+    mem as (
+      select m.role from account_members m, usr
+      where m.account_id = ${accountId}::uuid and m.user_id = ${userId}::uuid and usr.is_active
+    )`
+}
+
+export const activeUserColumn = sql`coalesce((select is_active from usr), false)`
+
+/** 401 for a deactivated (or deleted) user, 404 for a non-member: the same answers the guards give. */
+export function assertActiveMember(active: unknown, role: unknown): void {
+  if (!active) throw new AppError('unauthorized', 'The user is unknown or deactivated')
+  if (!role) throw notFound('Account')
 }

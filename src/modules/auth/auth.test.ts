@@ -363,6 +363,29 @@ describe('auth', () => {
 
       expect(problemOf(await me(owner.token))).toMatchObject({ status: 401, code: 'unauthorized' })
       expect(problemOf(await entitlements())).toMatchObject({ status: 401, code: 'unauthorized' })
+      // The single-statement hot paths check the user too, with the same answer as the guards.
+      const hotPaths = [
+        {
+          method: 'POST' as const,
+          url: `/v1/accounts/${account.id}/bookings`,
+          payload: { customer_name: 'A', starts_at: '2031-01-01T10:00:00Z' },
+        },
+        { method: 'POST' as const, url: `/v1/accounts/${account.id}/staff`, payload: { name: 'Ann' } },
+        {
+          method: 'POST' as const,
+          url: `/v1/accounts/${account.id}/usage`,
+          payload: { feature: 'staff', quantity: -1 },
+        },
+        {
+          method: 'POST' as const,
+          url: `/v1/accounts/${account.id}/usage`,
+          payload: { feature: 'staff', quantity: 1 },
+        },
+      ]
+      for (const request of hotPaths) {
+        const res = await t.app.inject({ ...request, headers: bearer(owner.token) })
+        expect(problemOf(res), request.url).toMatchObject({ status: 401, code: 'unauthorized' })
+      }
       expect(problemOf(await refresh(owner.refreshToken))).toMatchObject({
         status: 401,
         code: 'unauthorized',

@@ -3,6 +3,7 @@ import { type Executor, queryRow } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import { decodeCursor, toPage } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
+import { activeUserColumn, assertActiveMember, memberCtes } from '../accounts/access.ts'
 import {
   assertGranted,
   type ConsumeSpec,
@@ -167,13 +168,9 @@ export async function cancelBooking(
   bookingId: string,
   now: Date,
 ): Promise<Booking> {
-  const row = await queryRow<BookingRow & { _role: string | null; _was: string | null }>(
+  const row = await queryRow<BookingRow & { _role: string | null; _active: boolean; _was: string | null }>(
     executor,
-    sql`with
-      mem as (
-        select m.role from account_members m join users u on u.id = m.user_id
-        where m.account_id = ${accountId}::uuid and m.user_id = ${userId}::uuid and u.is_active
-      ),
+    sql`with ${memberCtes(accountId, userId)},
       c as (
         update bookings set status = 'canceled', canceled_at = ${now.toISOString()}::timestamptz
         where id = ${bookingId}::uuid and account_id = ${accountId}::uuid and status = 'confirmed'
@@ -182,10 +179,12 @@ export async function cancelBooking(
       ),
       rel as (${releaseUnitsSql(accountId, feature, sql`(select local_date from c)`, 1, now, sql`exists (select 1 from c)`)})
     select (select role from mem) as _role,
+      ${activeUserColumn} as _active,
       (select b.status from bookings b where b.id = ${bookingId}::uuid and b.account_id = ${accountId}::uuid) as _was,
       c.*
     from (select 1) as one left join c on true`,
   )
+  assertActiveMember(row?._active, row?._role)
   if (!row?._role) throw notFound('Account')
   if (row.id === null || row.id === undefined) {
     if (row._was === 'canceled') throw new AppError('conflict', 'The booking is already canceled')

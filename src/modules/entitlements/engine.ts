@@ -6,6 +6,7 @@
 import { type SQL, sql } from 'drizzle-orm'
 import { type Executor, queryRow } from '../../core/db.ts'
 import { AppError, limitExceeded, notFound } from '../../core/errors.ts'
+import { activeUserColumn, assertActiveMember, memberCtes } from '../accounts/access.ts'
 import { type Role, roleAtLeast, rolesFrom } from '../accounts/roles.ts'
 import { grantsAccessSql } from '../subscriptions/access.ts'
 import { featureKind } from './features.ts'
@@ -31,6 +32,8 @@ export interface ConsumeSpec {
 
 export interface ConsumeOutcome<Row> {
   role: Role | null
+  /** The acting user exists and is active. */
+  active: boolean
   hasAccess: boolean
   gateOk: boolean
   /** null = unlimited */
@@ -47,10 +50,7 @@ const limitOf = (feature: string) => sql`case
 
 /** CTE fragments shared by consume and read: the member's role, the account's time zone, the plan limit. */
 function contextCtes(accountId: string, userId: string, feature: string, now: Date): SQL {
-  return sql`mem as (
-      select m.role from account_members m join users u on u.id = m.user_id
-      where m.account_id = ${accountId}::uuid and m.user_id = ${userId}::uuid and u.is_active
-    ),
+  return sql`${memberCtes(accountId, userId)},
     acct as (select a.timezone from accounts a where a.id = ${accountId}::uuid),
     ent as (
       select ${limitOf(feature)} as lim
@@ -88,6 +88,7 @@ export function consumeUnitsSql(spec: ConsumeSpec): SQL {
     ins as (${insertCte})
     select
       (select role from mem) as _role,
+      ${activeUserColumn} as _active,
       exists (select 1 from ent) as _has_access,
       exists (select 1 from gate) as _gate_ok,
       (select lim from ent) as _limit,
@@ -102,10 +103,11 @@ export function consumeUnitsSql(spec: ConsumeSpec): SQL {
 export async function consumeUnits<Row>(executor: Executor, spec: ConsumeSpec): Promise<ConsumeOutcome<Row>> {
   const row = await queryRow<Record<string, unknown>>(executor, consumeUnitsSql(spec))
   if (!row) throw new Error('consume statement returned no row')
-  const { _role, _has_access, _gate_ok, _limit, _used_before, _granted, ...rest } = row
+  const { _role, _active, _has_access, _gate_ok, _limit, _used_before, _granted, ...rest } = row
   const granted = Boolean(_granted)
   return {
     role: (_role as Role | null) ?? null,
+    active: Boolean(_active),
     hasAccess: Boolean(_has_access),
     gateOk: Boolean(_gate_ok),
     limit: _limit === null || _limit === undefined ? null : Number(_limit),
@@ -125,6 +127,7 @@ export function assertGranted<Row>(
   gateError: () => AppError = () => new AppError('forbidden'),
 ): void {
   if (outcome.granted) return
+  assertActiveMember(outcome.active, outcome.role)
   if (outcome.role === null) throw notFound('Account')
   if (!roleAtLeast(outcome.role, spec.minRole)) {
     throw new AppError('forbidden', `This needs the ${spec.minRole} role in the account`)
@@ -164,6 +167,7 @@ export function periodAt(feature: string, instant: SQL): SQL {
 
 export interface ReleaseOutcome {
   role: Role | null
+  active: boolean
   /** Counter value after the release (0 when there was none). */
   used: number
   limit: number | null
@@ -184,6 +188,7 @@ export async function releaseUnits(
     rel as (${releaseUnitsSql(accountId, feature, sql`(select period from per)`, quantity, now, sql`exists (select 1 from mem where mem.role in (${roleList(spec.minRole)}))`)})
     select
       (select role from mem) as role,
+      ${activeUserColumn} as active,
       (select period from per) as period,
       coalesce((select used from rel), (select c.used from usage_counters c, per
         where c.account_id = ${accountId}::uuid and c.feature = ${feature} and c.period = per.period), 0) as used,
@@ -192,6 +197,7 @@ export async function releaseUnits(
   )
   return {
     role: (row?.role as Role | null) ?? null,
+    active: Boolean(row?.active),
     used: Number(row?.used ?? 0),
     limit: row?.lim === null || row?.lim === undefined ? null : Number(row.lim),
     hasAccess: Boolean(row?.has_access),

@@ -1,6 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm'
 import { type Executor, queryRow } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
+import { assertActiveMember } from '../accounts/access.ts'
 import type { Role } from '../accounts/roles.ts'
 import { effectiveStatus, grantsAccessSql } from '../subscriptions/access.ts'
 import type { SubscriptionStatus } from '../subscriptions/tables.ts'
@@ -158,7 +159,7 @@ export async function recordUsage(
   const kind = featureKind(input.feature)
   if (input.quantity < 0) {
     const released = await releaseUnits(executor, spec)
-    if (released.role === null) throw notFound('Account')
+    assertActiveMember(released.active, released.role)
     return result(input.feature, kind, released.period, released.limit, released.used, released.hasAccess)
   }
   const outcome = await consumeUnits<{ period: string; used: number }>(executor, {

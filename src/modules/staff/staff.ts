@@ -3,6 +3,7 @@ import { type Executor, queryRow } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import { decodeCursor, type PaginationQuery, toPage } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
+import { activeUserColumn, assertActiveMember, memberCtes } from '../accounts/access.ts'
 import { rolesFrom } from '../accounts/roles.ts'
 import { assertGranted, consumeUnits, releaseUnitsSql } from '../entitlements/engine.ts'
 import type { CreateStaffBody, Staff } from './schemas.ts'
@@ -96,13 +97,9 @@ export async function deleteStaff(
     rolesFrom('admin').map((role) => sql`${role}`),
     sql`, `,
   )
-  const row = await queryRow<{ role: string | null; deleted: boolean }>(
+  const row = await queryRow<{ role: string | null; active: boolean; deleted: boolean }>(
     executor,
-    sql`with
-      mem as (
-        select m.role from account_members m join users u on u.id = m.user_id
-        where m.account_id = ${accountId}::uuid and m.user_id = ${userId}::uuid and u.is_active
-      ),
+    sql`with ${memberCtes(accountId, userId)},
       del as (
         update staff set deleted_at = ${now.toISOString()}::timestamptz
         where id = ${staffId}::uuid and account_id = ${accountId}::uuid and deleted_at is null
@@ -110,8 +107,9 @@ export async function deleteStaff(
         returning id
       ),
       rel as (${releaseUnitsSql(accountId, feature, sql`''`, 1, now, sql`exists (select 1 from del)`)})
-    select (select role from mem) as role, exists (select 1 from del) as deleted`,
+    select (select role from mem) as role, ${activeUserColumn} as active, exists (select 1 from del) as deleted`,
   )
+  assertActiveMember(row?.active, row?.role)
   if (!row?.role) throw notFound('Account')
   if (!rolesFrom('admin').includes(row.role as 'admin'))
     throw new AppError('forbidden', 'This needs the admin role in the account')
