@@ -40,6 +40,7 @@ import { opsRoutes } from './modules/ops/routes.ts'
 import { planRoutes } from './modules/plans/routes.ts'
 import { staffRoutes } from './modules/staff/routes.ts'
 import { subscriptionRoutes } from './modules/subscriptions/routes.ts'
+import { webhookRoutes } from './modules/webhooks/routes.ts'
 
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -149,6 +150,7 @@ export async function buildApp(deps: Deps) {
   await app.register(bookingRoutes(deps))
   await app.register(jobRoutes(deps))
   await app.register(mailRoutes(deps))
+  await app.register(webhookRoutes(deps))
 
   return app
 }

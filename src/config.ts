@@ -111,6 +111,8 @@ export const ConfigSchema = z.object({
   GRACE_PERIOD_DAYS: z.coerce.number().int().min(0).max(90).default(7),
   /** How many days before a trial ends its reminder email goes out. */
   TRIAL_REMINDER_DAYS: z.coerce.number().int().min(0).max(30).default(3),
+  /** Seconds before the first retry of a failed webhook delivery, doubled each time; `0` retries at once (tests). */
+  WEBHOOK_RETRY_DELAY_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(128).default(10),
 })
 

@@ -1,4 +1,5 @@
 import type { z } from 'zod'
+import type { Config } from '../../config.ts'
 import type { Deps } from '../../deps.ts'
 
 export interface JobContext {
@@ -24,6 +25,8 @@ export interface JobDefinition<P> {
   expireInSeconds?: number
   /** Cron expression (UTC) for a scheduled job. */
   schedule?: string
+  /** Retry settings that depend on the configuration; they override the ones above. */
+  retrySettings?(config: Config): Pick<JobDefinition<P>, 'retryDelaySeconds' | 'retryBackoff'>
 }
 
 export const defineJob = <P>(definition: JobDefinition<P>): JobDefinition<P> => definition

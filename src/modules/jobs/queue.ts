@@ -104,12 +104,13 @@ export function createJobQueue(
         started = true
       }
       for (const definition of definitions) {
+        const settings = { ...definition, ...definition.retrySettings?.(deps.config) }
         await boss.createQueue(definition.name, {
           name: definition.name,
-          retryLimit: definition.retryLimit ?? 5,
-          retryDelay: definition.retryDelaySeconds ?? 10,
-          retryBackoff: definition.retryBackoff ?? true,
-          expireInSeconds: definition.expireInSeconds ?? 300,
+          retryLimit: settings.retryLimit ?? 5,
+          retryDelay: settings.retryDelaySeconds ?? 10,
+          retryBackoff: settings.retryBackoff ?? true,
+          expireInSeconds: settings.expireInSeconds ?? 300,
         })
         if (definition.schedule) await boss.schedule(definition.name, definition.schedule, {}, { tz: 'UTC' })
         if (work) {

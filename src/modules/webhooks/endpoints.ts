@@ -1,0 +1,122 @@
+// Webhook endpoints and their delivery logs. A deleted endpoint is kept inactive (a soft delete),
+// so its delivery log stays readable; nothing more is delivered to it.
+import { and, desc, eq, lt } from 'drizzle-orm'
+import type { Executor } from '../../core/db.ts'
+import { notFound } from '../../core/errors.ts'
+import { decodeCursor, toPage } from '../../core/http.ts'
+import { newId } from '../../core/ids.ts'
+import type {
+  CreateEndpointBody,
+  ListDeliveriesQuery,
+  ListEndpointsQuery,
+  WebhookDelivery,
+  WebhookEndpoint,
+} from './schemas.ts'
+import { newWebhookSecret } from './signature.ts'
+import { events, webhookDeliveries, webhookEndpoints } from './tables.ts'
+
+type EndpointRow = typeof webhookEndpoints.$inferSelect
+
+export const toEndpoint = (row: EndpointRow): WebhookEndpoint => ({
+  id: row.id,
+  url: row.url,
+  events: row.events,
+  description: row.description,
+  is_active: row.isActive,
+  created_at: row.createdAt.toISOString(),
+})
+
+/** Registers an endpoint with a fresh secret; the caller shows the secret once. */
+export async function createEndpoint(
+  tx: Executor,
+  input: CreateEndpointBody,
+  createdBy: string,
+  now: Date,
+): Promise<EndpointRow> {
+  const [row] = await tx
+    .insert(webhookEndpoints)
+    .values({
+      id: newId(),
+      url: input.url,
+      secret: newWebhookSecret(),
+      events: input.events,
+      description: input.description,
+      createdBy,
+      createdAt: now,
+    })
+    .returning()
+  if (!row) throw new Error('insert returned no row')
+  return row
+}
+
+/** Endpoints, newest first. */
+export async function listEndpoints(tx: Executor, query: ListEndpointsQuery) {
+  const cursor = decodeCursor(query.cursor, 1)
+  const rows = await tx
+    .select()
+    .from(webhookEndpoints)
+    .where(
+      and(
+        query.include_inactive ? undefined : eq(webhookEndpoints.isActive, true),
+        cursor ? lt(webhookEndpoints.id, String(cursor[0])) : undefined,
+      ),
+    )
+    .orderBy(desc(webhookEndpoints.id))
+    .limit(query.limit + 1)
+  return toPage(rows, query.limit, (row) => [row.id], toEndpoint)
+}
+
+/** Stops deliveries to an endpoint (pending ones end `failed`); deleting it again changes nothing. */
+export async function deleteEndpoint(tx: Executor, id: string): Promise<void> {
+  const [row] = await tx
+    .update(webhookEndpoints)
+    .set({ isActive: false })
+    .where(eq(webhookEndpoints.id, id))
+    .returning({ id: webhookEndpoints.id })
+  if (!row) throw notFound('Webhook endpoint')
+}
+
+/** An endpoint's deliveries, newest first; 404 for an unknown endpoint. */
+export async function listDeliveries(tx: Executor, endpointId: string, query: ListDeliveriesQuery) {
+  const [endpoint] = await tx
+    .select({ id: webhookEndpoints.id })
+    .from(webhookEndpoints)
+    .where(eq(webhookEndpoints.id, endpointId))
+  if (!endpoint) throw notFound('Webhook endpoint')
+  const cursor = decodeCursor(query.cursor, 1)
+  const rows = await tx
+    .select({ delivery: webhookDeliveries, eventType: events.type })
+    .from(webhookDeliveries)
+    .innerJoin(events, eq(events.id, webhookDeliveries.eventId))
+    .where(
+      and(
+        eq(webhookDeliveries.endpointId, endpointId),
+        query.status ? eq(webhookDeliveries.status, query.status) : undefined,
+        cursor ? lt(webhookDeliveries.id, String(cursor[0])) : undefined,
+      ),
+    )
+    .orderBy(desc(webhookDeliveries.id))
+    .limit(query.limit + 1)
+  return toPage(rows, query.limit, (row) => [row.delivery.id], toDelivery)
+}
+
+function toDelivery({
+  delivery,
+  eventType,
+}: {
+  delivery: typeof webhookDeliveries.$inferSelect
+  eventType: string
+}): WebhookDelivery {
+  return {
+    id: delivery.id,
+    event_id: delivery.eventId,
+    event_type: eventType,
+    status: delivery.status as WebhookDelivery['status'],
+    attempts: delivery.attempts,
+    last_status_code: delivery.lastStatusCode,
+    last_error: delivery.lastError,
+    delivered_at: delivery.deliveredAt?.toISOString() ?? null,
+    created_at: delivery.createdAt.toISOString(),
+    updated_at: delivery.updatedAt.toISOString(),
+  }
+}

@@ -1,0 +1,105 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { IdempotencyHeaders, idempotent, page, problems } from '../../core/http.ts'
+import type { Deps } from '../../deps.ts'
+import { principalOf, requireAdmin } from '../auth/guards.ts'
+import { createEndpoint, deleteEndpoint, listDeliveries, listEndpoints, toEndpoint } from './endpoints.ts'
+import {
+  CreatedWebhookEndpoint,
+  CreateEndpointBody,
+  EndpointParams,
+  ListDeliveriesQuery,
+  ListEndpointsQuery,
+  WebhookDelivery,
+  WebhookEndpoint,
+} from './schemas.ts'
+
+const security = [{ bearer: [] }]
+const adminProblems = { 400: problems[400], 401: problems[401], 403: problems[403], 429: problems[429] }
+
+export const webhookRoutes =
+  (deps: Deps): FastifyPluginAsyncZod =>
+  async (app) => {
+    const { db, clock } = deps
+    const adminOnly = requireAdmin(deps)
+
+    app.post(
+      '/v1/webhook-endpoints',
+      {
+        schema: {
+          tags: ['webhooks'],
+          summary: 'Register a webhook endpoint',
+          description:
+            'Site admins only. plangate POSTs signed events of the chosen types to the URL. The response carries the signing `secret`, which is never shown again (a retry with the same Idempotency-Key replays this response).',
+          operationId: 'createWebhookEndpoint',
+          security,
+          headers: IdempotencyHeaders,
+          body: CreateEndpointBody,
+          response: { 201: CreatedWebhookEndpoint, ...adminProblems, 409: problems[409] },
+        },
+        preHandler: adminOnly,
+      },
+      async (req, reply) =>
+        idempotent(db, req, reply, principalOf(req).userId, async (executor) => {
+          const row = await createEndpoint(executor, req.body, principalOf(req).userId, clock.now())
+          return { status: 201, body: { ...toEndpoint(row), secret: row.secret } }
+        }),
+    )
+
+    app.get(
+      '/v1/webhook-endpoints',
+      {
+        schema: {
+          tags: ['webhooks'],
+          summary: 'List webhook endpoints',
+          description: 'Site admins only. Newest first, without their secrets.',
+          operationId: 'listWebhookEndpoints',
+          security,
+          querystring: ListEndpointsQuery,
+          response: { 200: page(WebhookEndpoint), ...adminProblems },
+        },
+        preHandler: adminOnly,
+      },
+      async (req) => listEndpoints(db, req.query),
+    )
+
+    app.delete(
+      '/v1/webhook-endpoints/:id',
+      {
+        schema: {
+          tags: ['webhooks'],
+          summary: 'Delete a webhook endpoint',
+          description:
+            'Site admins only. Soft delete: nothing more is sent to it, deliveries still pending end `failed`, and its delivery log stays readable.',
+          operationId: 'deleteWebhookEndpoint',
+          security,
+          params: EndpointParams,
+          response: { 204: z.null(), ...adminProblems, 404: problems[404] },
+        },
+        preHandler: adminOnly,
+      },
+      async (req, reply) => {
+        await deleteEndpoint(db, req.params.id)
+        return reply.code(204).send(null)
+      },
+    )
+
+    app.get(
+      '/v1/webhook-endpoints/:id/deliveries',
+      {
+        schema: {
+          tags: ['webhooks'],
+          summary: "List an endpoint's deliveries",
+          description:
+            'Site admins only. The delivery log, newest first: one entry per event sent to the endpoint, with its attempts and the last response or error.',
+          operationId: 'listWebhookDeliveries',
+          security,
+          params: EndpointParams,
+          querystring: ListDeliveriesQuery,
+          response: { 200: page(WebhookDelivery), ...adminProblems, 404: problems[404] },
+        },
+        preHandler: adminOnly,
+      },
+      async (req) => listDeliveries(db, req.params.id, req.query),
+    )
+  }

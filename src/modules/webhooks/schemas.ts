@@ -1,0 +1,97 @@
+import { z } from 'zod'
+import { PaginationQuery } from '../../core/http.ts'
+
+/** Every event type plangate sends. */
+export const webhookEventTypes = [
+  'subscription.created',
+  'subscription.updated',
+  'subscription.canceled',
+  'subscription.resumed',
+  'subscription.expired',
+  'subscription.renewed',
+  'subscription.trial_will_end',
+  'invoice.created',
+  'invoice.paid',
+  'invoice.payment_failed',
+  'entitlements.updated',
+] as const
+export type WebhookEventType = (typeof webhookEventTypes)[number]
+
+/** What an endpoint may subscribe to: an event type, `*` (everything) or a family wildcard. */
+export const webhookEventFilters = [...webhookEventTypes, '*', 'subscription.*', 'invoice.*'] as const
+
+export const EndpointParams = z.object({ id: z.uuid() })
+
+export const CreateEndpointBody = z.object({
+  url: z
+    .url({ protocol: /^https?$/, error: 'an http or https URL' })
+    .max(2000)
+    .describe('Where events are POSTed; redirects are not followed.'),
+  events: z
+    .array(z.enum(webhookEventFilters))
+    .min(1)
+    .max(webhookEventFilters.length)
+    .default(['*'])
+    .transform((events) => [...new Set(events)])
+    .describe('Event types to receive; `*` for all, `subscription.*` or `invoice.*` for a family.'),
+  description: z.string().trim().max(500).default(''),
+})
+export type CreateEndpointBody = z.infer<typeof CreateEndpointBody>
+
+export const ListEndpointsQuery = PaginationQuery.extend({
+  include_inactive: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true')
+    .describe('Also list deleted endpoints (their delivery logs stay readable).'),
+})
+export type ListEndpointsQuery = z.infer<typeof ListEndpointsQuery>
+
+export const WebhookEndpoint = z
+  .object({
+    id: z.uuid(),
+    url: z.string(),
+    events: z.array(z.string()),
+    description: z.string(),
+    is_active: z.boolean().describe('False once deleted: nothing more is delivered to it.'),
+    created_at: z.iso.datetime(),
+  })
+  .meta({ id: 'WebhookEndpoint' })
+export type WebhookEndpoint = z.infer<typeof WebhookEndpoint>
+
+export const CreatedWebhookEndpoint = WebhookEndpoint.extend({
+  secret: z
+    .string()
+    .describe('Signs every delivery (`plangate-signature`). Shown in this response only: store it now.'),
+}).meta({ id: 'CreatedWebhookEndpoint' })
+
+export const deliveryStatuses = ['pending', 'delivered', 'failed'] as const
+
+export const ListDeliveriesQuery = PaginationQuery.extend({
+  status: z.enum(deliveryStatuses).optional(),
+})
+export type ListDeliveriesQuery = z.infer<typeof ListDeliveriesQuery>
+
+export const WebhookDelivery = z
+  .object({
+    id: z.uuid(),
+    event_id: z.uuid(),
+    event_type: z.string(),
+    status: z
+      .enum(deliveryStatuses)
+      .describe(
+        '`pending` (being tried or awaiting a retry), `delivered` (a 2xx) or `failed` (retries used up).',
+      ),
+    attempts: z.number().int(),
+    last_status_code: z
+      .number()
+      .int()
+      .nullable()
+      .describe('HTTP status of the last attempt; null if none was received.'),
+    last_error: z.string().nullable().describe('Why the last attempt failed; null after a success.'),
+    delivered_at: z.iso.datetime().nullable(),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+  })
+  .meta({ id: 'WebhookDelivery' })
+export type WebhookDelivery = z.infer<typeof WebhookDelivery>
