@@ -4,6 +4,13 @@
 import { z } from 'zod'
 import type { Config } from '../../config.ts'
 
+const Instant = z.iso.datetime()
+const Amount = z.number().int().nonnegative().describe("In the currency's minor unit (cents; yen for JPY)")
+const Currency = z.string().regex(/^[a-z]{3}$/i, 'Expected a 3-letter ISO 4217 currency code')
+const PlanName = z.string().min(1)
+/** Where the customer manages billing; shown only when it is an http(s) URL. */
+const BillingUrl = z.string().nullish()
+
 export const MailTemplate = z.discriminatedUnion('template', [
   z.object({ template: z.literal('verify_email'), token: z.string().min(1) }),
   z.object({
@@ -14,6 +21,65 @@ export const MailTemplate = z.discriminatedUnion('template', [
   z.object({ template: z.literal('password_changed') }),
   z.object({ template: z.literal('login_code'), code: z.string().min(1) }),
   z.object({ template: z.literal('welcome'), name: z.string().nullish() }),
+  z.object({
+    template: z.literal('subscription_started'),
+    plan_name: PlanName,
+    trial_end: Instant.nullish(),
+    amount_cents: Amount,
+    currency: Currency,
+    interval: z.enum(['month', 'year']),
+    billing_url: BillingUrl,
+  }),
+  z.object({
+    template: z.literal('subscription_renewed'),
+    plan_name: PlanName,
+    amount_cents: Amount,
+    currency: Currency,
+    period_end: Instant,
+    billing_url: BillingUrl,
+  }),
+  z
+    .object({
+      template: z.literal('subscription_changed'),
+      from_plan: PlanName,
+      to_plan: PlanName,
+      effective: z.enum(['now', 'period_end']),
+      effective_at: Instant,
+      amount_cents: Amount.nullish().describe(
+        'What the change bills: the prorated charge when it takes effect now, the new price per period when it waits for the period end',
+      ),
+      currency: Currency.nullish(),
+      billing_url: BillingUrl,
+    })
+    .refine((mail) => (mail.amount_cents == null) === (mail.currency == null), {
+      message: 'amount_cents and currency go together',
+      path: ['currency'],
+    }),
+  z.object({
+    template: z.literal('subscription_canceled'),
+    plan_name: PlanName,
+    ends_at: Instant,
+    immediately: z.boolean(),
+    billing_url: BillingUrl,
+  }),
+  z.object({
+    template: z.literal('payment_failed'),
+    plan_name: PlanName,
+    amount_cents: Amount,
+    currency: Currency,
+    grace_until: Instant,
+    reminder: z
+      .boolean()
+      .optional()
+      .describe('The later reminder, sent when the grace period is nearly over'),
+    billing_url: BillingUrl,
+  }),
+  z.object({
+    template: z.literal('trial_ending'),
+    plan_name: PlanName,
+    trial_end: Instant,
+    billing_url: BillingUrl,
+  }),
 ])
 export type MailTemplate = z.infer<typeof MailTemplate>
 
@@ -94,6 +160,28 @@ ${body}
 
 const minutes = (count: number) => (count === 1 ? '1 minute' : `${count} minutes`)
 
+/** An amount in the currency's minor unit, e.g. 1999 usd → "$19.99", 1500 jpy → "¥1,500". */
+export function formatMoney(amountMinor: number, currency: string): string {
+  const format = new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase() })
+  const digits = format.resolvedOptions().maximumFractionDigits ?? 2
+  return format.format(amountMinor / 10 ** digits)
+}
+
+/** The calendar day in UTC, e.g. "March 3, 2027": the same day whatever the reader's zone. */
+export function formatDate(iso: string): string {
+  return new Date(iso).toLocaleDateString('en-US', { timeZone: 'UTC', dateStyle: 'long' })
+}
+
+/**
+ * The "Manage billing" link, only for an absolute http(s) URL written on one line: any other
+ * scheme (javascript:, data:) could run in the reader's mail client, and whitespace or control
+ * characters would break the plain-text part. The URL is used as given.
+ */
+function billingLink(url: string | null | undefined): Block[] {
+  if (!url || !/^https?:\/\/[^\s\p{Cc}]+$/iu.test(url) || !URL.canParse(url)) return []
+  return [{ link: url, label: 'Manage billing' }]
+}
+
 /** Renders a template with the links under APP_URL. */
 export function renderMail(mail: MailTemplate, config: RenderConfig): RenderedMail {
   switch (mail.template) {
@@ -133,6 +221,109 @@ export function renderMail(mail: MailTemplate, config: RenderConfig): RenderedMa
       return compose('Welcome to plangate', name ? `Welcome, ${name}!` : 'Welcome!', [
         { text: 'Your account is ready. Thank you for signing up.' },
         { text: 'If you did not create this account, you can ignore this email.' },
+      ])
+    }
+    case 'subscription_started': {
+      const subject = `Your subscription to ${mail.plan_name} has started`
+      const price = `${formatMoney(mail.amount_cents, mail.currency)} per ${mail.interval}`
+      const free = mail.amount_cents === 0
+      const terms = mail.trial_end
+        ? `Your free trial runs until ${formatDate(mail.trial_end)}.${free ? '' : ` After that, the plan costs ${price}.`}`
+        : free
+          ? 'The plan is free of charge.'
+          : `The plan costs ${price}.`
+      return compose(subject, subject, [
+        { text: `Thank you for subscribing to ${mail.plan_name}.` },
+        { text: terms },
+        { text: 'You can change or cancel your subscription at any time.' },
+        ...billingLink(mail.billing_url),
+      ])
+    }
+    case 'subscription_renewed': {
+      const subject = `Your subscription to ${mail.plan_name} was renewed`
+      return compose(subject, subject, [
+        { text: `Your subscription to ${mail.plan_name} was renewed until ${formatDate(mail.period_end)}.` },
+        {
+          text:
+            mail.amount_cents === 0
+              ? 'There is nothing to pay for this period.'
+              : `${formatMoney(mail.amount_cents, mail.currency)} was billed for this period.`,
+        },
+        ...billingLink(mail.billing_url),
+      ])
+    }
+    case 'subscription_changed': {
+      const when = formatDate(mail.effective_at)
+      const now = mail.effective === 'now'
+      const subject = now
+        ? `Your plan changed to ${mail.to_plan}`
+        : `Your plan changes to ${mail.to_plan} on ${when}`
+      const blocks: Block[] = now
+        ? [{ text: `Your subscription moved from ${mail.from_plan} to ${mail.to_plan} on ${when}.` }]
+        : [
+            { text: `Your subscription will move from ${mail.from_plan} to ${mail.to_plan} on ${when}.` },
+            { text: `Until then, nothing changes: you keep ${mail.from_plan}.` },
+          ]
+      if (mail.amount_cents != null && mail.currency) {
+        const money = formatMoney(mail.amount_cents, mail.currency)
+        blocks.push({
+          text: now
+            ? `${money} was billed for the change.`
+            : `From then on, the price is ${money} per billing period.`,
+        })
+      }
+      return compose(subject, subject, [...blocks, ...billingLink(mail.billing_url)])
+    }
+    case 'subscription_canceled': {
+      const until = formatDate(mail.ends_at)
+      if (mail.immediately) {
+        const subject = `Your subscription to ${mail.plan_name} has ended`
+        return compose(subject, subject, [
+          { text: `Your subscription to ${mail.plan_name} was canceled and ended on ${until}.` },
+          { text: 'You will not be billed again. You can subscribe again at any time.' },
+          ...billingLink(mail.billing_url),
+        ])
+      }
+      const subject = `Your subscription to ${mail.plan_name} was canceled`
+      return compose(subject, subject, [
+        { text: `Your subscription to ${mail.plan_name} was canceled. You keep access until ${until}.` },
+        {
+          text: `Changed your mind? You can resume the subscription before ${until} and it continues as before. Otherwise it ends on that day, and you will not be billed again.`,
+        },
+        ...billingLink(mail.billing_url),
+      ])
+    }
+    case 'payment_failed': {
+      const money = formatMoney(mail.amount_cents, mail.currency)
+      const until = formatDate(mail.grace_until)
+      if (mail.reminder) {
+        const subject = `Your access to ${mail.plan_name} ends on ${until}`
+        return compose(subject, subject, [
+          {
+            text: `We still could not collect the payment of ${money} for your subscription to ${mail.plan_name}.`,
+          },
+          { text: `Your access ends on ${until} unless you update your payment method before then.` },
+          ...billingLink(mail.billing_url),
+        ])
+      }
+      const subject = `Payment for ${mail.plan_name} failed`
+      return compose(subject, subject, [
+        { text: `We could not collect the payment of ${money} for your subscription to ${mail.plan_name}.` },
+        {
+          text: `Your access continues until ${until}. Please update your payment method before then to keep your subscription.`,
+        },
+        ...billingLink(mail.billing_url),
+      ])
+    }
+    case 'trial_ending': {
+      const when = formatDate(mail.trial_end)
+      const subject = `Your trial of ${mail.plan_name} ends on ${when}`
+      return compose(subject, subject, [
+        { text: `Your free trial of ${mail.plan_name} ends on ${when}.` },
+        {
+          text: 'To keep your subscription going without a break, check that your payment method is up to date. If you do not want to continue, cancel before the trial ends.',
+        },
+        ...billingLink(mail.billing_url),
       ])
     }
   }
