@@ -26,6 +26,7 @@ import {
 import { AppError, type FieldError, fromDatabaseError, problemFor } from './core/errors.ts'
 import type { Deps } from './deps.ts'
 import { accountRoutes } from './modules/accounts/routes.ts'
+import { adminRoutes } from './modules/admin/routes.ts'
 import { flowRoutes } from './modules/auth/flow-routes.ts'
 import { tokenUserId } from './modules/auth/guards.ts'
 import { oauthRoutes } from './modules/auth/oauth-routes.ts'
@@ -151,6 +152,7 @@ export async function buildApp(deps: Deps) {
   await app.register(jobRoutes(deps))
   await app.register(mailRoutes(deps))
   await app.register(webhookRoutes(deps))
+  await app.register(adminRoutes(deps))
 
   return app
 }

@@ -73,6 +73,13 @@ export const ConfigSchema = z.object({
   STRIPE_SECRET_KEY: optionalString,
   STRIPE_WEBHOOK_SECRET: optionalString,
   STRIPE_API_URL: url(['http:', 'https:']),
+  /** How long one Stripe call may take, and how many times a failed one is retried (same idempotency key). */
+  STRIPE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(5).default(2),
+  /** Where Checkout and the Customer Portal send the customer back to (default: APP_URL). */
+  BILLING_RETURN_URL: url(['http:', 'https:']),
+  /** Seconds a Stripe webhook signature stays valid (Stripe's default tolerance is 300). */
+  STRIPE_WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
   GOOGLE_CLIENT_ID: optionalString,
   GOOGLE_CLIENT_SECRET: optionalString,
   GITHUB_CLIENT_ID: optionalString,

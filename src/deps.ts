@@ -3,6 +3,7 @@ import type { Config } from './config.ts'
 import type { Clock } from './core/clock.ts'
 import type { Database, Db } from './core/db.ts'
 import type { TokenService } from './modules/auth/tokens.ts'
+import type { Billing } from './modules/billing/provider.ts'
 import type { JobQueue } from './modules/jobs/queue.ts'
 import type { Mailer } from './modules/mail/mailer.ts'
 
@@ -15,5 +16,6 @@ export interface Deps {
   tokens: TokenService
   jobs: JobQueue
   mailer: Mailer
+  billing: Billing
   log: Logger
 }

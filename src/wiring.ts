@@ -7,6 +7,7 @@ import { type Clock, systemClock } from './core/clock.ts'
 import { type Database, openDatabase } from './core/db.ts'
 import type { Deps } from './deps.ts'
 import { createTokenService, loadSigningKey } from './modules/auth/tokens.ts'
+import { createBilling } from './modules/billing/index.ts'
 import { jobDefinitions } from './modules/jobs/definitions/index.ts'
 import { createJobQueue } from './modules/jobs/queue.ts'
 import { createMailer } from './modules/mail/index.ts'
@@ -38,6 +39,7 @@ export async function createDeps(config: Config, log: Logger, options: WiringOpt
     tokens: createTokenService(key, { issuer: config.APP_URL, ttlSeconds: config.ACCESS_TOKEN_TTL }),
     jobs: createJobQueue(database, jobDefinitions, log),
     mailer: createMailer(config, log),
+    billing: createBilling({ config, clock, log }),
     log,
   }
 }

@@ -51,6 +51,8 @@ interface RouteCase {
   /** Values for the path's parameters other than `accountId` (which defaults to the owner's account). */
   params?: (w: World) => Record<string, string> | Promise<Record<string, string>>
   body?: (w: World) => Record<string, unknown>
+  /** A query string, without the `?`. */
+  query?: string
   /** The lowest account role that may do this (`admin` means owners and admins). */
   role: 'member' | 'admin'
   /** `read`: a site admin who is not a member gets `ok` too; `write`: he gets 404. */
@@ -117,6 +119,13 @@ const accountCases: RouteCase[] = [
     ok: 200,
     ownerSetup: (w) => w.cancelAtPeriodEnd(),
   },
+  {
+    route: 'GET /v1/accounts/{accountId}/subscription/preview',
+    query: 'plan=pro',
+    role: 'member',
+    siteAdmin: 'read',
+    ok: 200,
+  },
   { route: 'GET /v1/accounts/{accountId}/entitlements', role: 'member', siteAdmin: 'read', ok: 200 },
   {
     route: 'POST /v1/accounts/{accountId}/usage',
@@ -126,6 +135,8 @@ const accountCases: RouteCase[] = [
     ok: 200,
   },
   { route: 'GET /v1/accounts/{accountId}/invoices', role: 'admin', siteAdmin: 'read', ok: 200 },
+  // This world uses the manual provider: the owner passes the guards and is told there is no portal.
+  { route: 'POST /v1/accounts/{accountId}/billing-portal', role: 'admin', siteAdmin: 'write', ok: 409 },
   {
     route: 'POST /v1/accounts/{accountId}/staff',
     body: () => ({ name: 'Ann' }),
@@ -188,7 +199,7 @@ interface Built {
 }
 
 async function build(
-  c: { route: string; params?: RouteCase['params']; body?: RouteCase['body'] },
+  c: { route: string; params?: RouteCase['params']; body?: RouteCase['body']; query?: string },
   w: World,
 ): Promise<Built> {
   const [method, path] = c.route.split(' ') as [Method, string]
@@ -198,7 +209,7 @@ async function build(
     if (value === undefined) throw new Error(`${c.route}: no value for {${name}}`)
     return value
   })
-  return { method, url, ...(c.body && { payload: c.body(w) }) }
+  return { method, url: c.query ? `${url}?${c.query}` : url, ...(c.body && { payload: c.body(w) }) }
 }
 
 /** A token with the real one's header (same `kid`) and claims, signed by a key the service never saw. */

@@ -15,3 +15,8 @@ export function isIsoDate(value: string): boolean {
   const date = new Date(`${value}T00:00:00Z`)
   return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === value
 }
+
+const dayMs = 86_400_000
+
+/** `date` plus a number of 24-hour days. */
+export const addDays = (date: Date, days: number): Date => new Date(date.getTime() + days * dayMs)

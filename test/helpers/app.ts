@@ -44,8 +44,9 @@ export async function buildTestApp(
   const log = pino({ level: 'silent' })
   const clock = new ManualClock(new Date())
   const deps = await createDeps(config, log, { database: testDb.database, clock })
-  // Jobs are not polled in tests: a test runs what is due with `deps.jobs.drain(deps)`.
-  await deps.jobs.start(deps, { work: false })
+  // Jobs are not polled in tests and nothing is scheduled: a test runs what is due with
+  // `deps.jobs.drain(deps)`, and calls a scheduled job's function itself with the test clock.
+  await deps.jobs.start(deps, { work: false, schedule: false })
   const app = await buildApp(deps)
   await app.ready()
   return {

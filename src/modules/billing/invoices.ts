@@ -3,6 +3,9 @@ import { z } from 'zod'
 import type { Executor } from '../../core/db.ts'
 import { decodeCursor, type PaginationQuery, toPage } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
+import type { Deps } from '../../deps.ts'
+import { type AuditActor, audit } from '../audit/audit.ts'
+import { emitEvent } from '../webhooks/events.ts'
 import { type InvoiceStatus, invoiceStatuses, invoices } from './tables.ts'
 
 export const Invoice = z
@@ -61,10 +64,10 @@ export interface NewInvoice {
   now: Date
 }
 
-/** Records an invoice; the (provider, provider invoice id) key makes a repeated record a no-op. */
-export async function recordInvoice(tx: Executor, input: NewInvoice): Promise<void> {
+/** Records an invoice; the (provider, provider invoice id) key makes a repeated record a no-op (null). */
+export async function recordInvoice(tx: Executor, input: NewInvoice): Promise<InvoiceRow | null> {
   const id = newId()
-  await tx
+  const [row] = await tx
     .insert(invoices)
     .values({
       id,
@@ -82,6 +85,8 @@ export async function recordInvoice(tx: Executor, input: NewInvoice): Promise<vo
       createdAt: input.now,
     })
     .onConflictDoNothing({ target: [invoices.provider, invoices.providerInvoiceId] })
+    .returning()
+  return row ?? null
 }
 
 /** An account's invoices, newest first. */
@@ -94,4 +99,29 @@ export async function listInvoices(tx: Executor, accountId: string, query: Pagin
     .orderBy(desc(invoices.id))
     .limit(query.limit + 1)
   return toPage(rows, query.limit, (row) => [row.id], toInvoice)
+}
+
+/** Audit entry and outgoing `invoice.*` event for an invoice that was created, paid or failed. */
+export async function announceInvoice(
+  tx: Executor,
+  deps: Pick<Deps, 'jobs' | 'clock'>,
+  ctx: { actor: AuditActor; now: Date },
+  row: typeof invoices.$inferSelect,
+  change: 'created' | 'paid' | 'failed',
+): Promise<void> {
+  const type = change === 'failed' ? 'invoice.payment_failed' : `invoice.${change}`
+  await audit(tx, {
+    actor: ctx.actor,
+    accountId: row.accountId,
+    action: type,
+    subjectType: 'invoice',
+    subjectId: row.id,
+    data: {
+      amount_cents: row.amountCents,
+      currency: row.currency,
+      provider_invoice_id: row.providerInvoiceId,
+    },
+    at: ctx.now,
+  })
+  await emitEvent(tx, deps, { type, accountId: row.accountId, data: { invoice: toInvoice(row) } })
 }

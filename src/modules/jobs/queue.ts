@@ -29,8 +29,11 @@ export interface JobQueue {
     payload: P,
     options?: EnqueueOptions,
   ): Promise<string | null>
-  /** Creates the queues and schedules; with `work`, also polls and runs jobs in this process. */
-  start(deps: Deps, options: { work: boolean }): Promise<void>
+  /**
+   * Creates the queues and (unless `schedule` is false) the cron schedules; with `work`, also
+   * polls and runs jobs in this process.
+   */
+  start(deps: Deps, options: { work: boolean; schedule?: boolean }): Promise<void>
   /** Runs every job that is due now, until none is left (tests and one-off runs). Returns how many ran. */
   drain(deps: Deps): Promise<number>
   /** Stops polling; running handlers finish first. */
@@ -98,7 +101,7 @@ export function createJobQueue(
       })
     },
 
-    async start(deps, { work }) {
+    async start(deps, { work, schedule = true }) {
       if (!started) {
         await boss.start()
         started = true
@@ -112,7 +115,8 @@ export function createJobQueue(
           retryBackoff: settings.retryBackoff ?? true,
           expireInSeconds: settings.expireInSeconds ?? 300,
         })
-        if (definition.schedule) await boss.schedule(definition.name, definition.schedule, {}, { tz: 'UTC' })
+        if (definition.schedule && schedule)
+          await boss.schedule(definition.name, definition.schedule, {}, { tz: 'UTC' })
         if (work) {
           // pg-boss waits the polling interval between fetches even after a full batch, so a
           // batch of ten every half second is the throughput of one worker per queue.

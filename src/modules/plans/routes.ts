@@ -5,6 +5,7 @@ import { IdempotencyHeaders, idempotent, problems, publicProblems } from '../../
 import type { Deps } from '../../deps.ts'
 import { principalOf, requireAdmin, tokenUserId } from '../auth/guards.ts'
 import { createPlan, getPlan, listPlans, retirePlan, toPlan, updatePlan } from './plans.ts'
+import { publishPlan } from './publish.ts'
 import { CreatePlanBody, ListPlansQuery, Plan, PlanParams, UpdatePlanBody } from './schemas.ts'
 
 const security = [{ bearer: [] }]
@@ -63,7 +64,8 @@ export const planRoutes =
         schema: {
           tags: ['plans'],
           summary: 'Create a plan',
-          description: 'Site admins only.',
+          description:
+            'Site admins only. With Stripe, the Product and Price are created at Stripe in the same step (503 `provider_unavailable`, and no plan, when Stripe does not answer).',
           operationId: 'createPlan',
           security,
           headers: IdempotencyHeaders,
@@ -75,7 +77,10 @@ export const planRoutes =
       async (req, reply) =>
         idempotent(db, req, reply, principalOf(req).userId, async (executor) => ({
           status: 201,
-          body: toPlan(await createPlan(executor, req.body, clock.now())),
+          body: await executor.transaction(async (tx) => {
+            const row = await createPlan(tx, req.body, clock.now())
+            return toPlan(await publishPlan(tx, deps, row, null, principalOf(req).userId, 'plan.created'))
+          }),
         })),
     )
 
@@ -86,7 +91,7 @@ export const planRoutes =
           tags: ['plans'],
           summary: 'Update a plan',
           description:
-            'Site admins only. Limit changes apply to current subscribers at once (a lower limit leaves accounts over limit, nothing is deleted).',
+            'Site admins only. Limit changes apply to current subscribers at once (a lower limit leaves accounts over limit, nothing is deleted). With Stripe, a new price, currency or interval creates a new Stripe Price and archives the old one: existing subscribers keep paying the old price, new ones get the new.',
           operationId: 'updatePlan',
           security,
           params: PlanParams,
@@ -95,7 +100,12 @@ export const planRoutes =
         },
         preHandler: adminOnly,
       },
-      async (req) => toPlan(await updatePlan(db, req.params.code, req.body, clock.now())),
+      async (req) =>
+        db.transaction(async (tx) => {
+          const previous = await getPlan(tx, req.params.code)
+          const row = await updatePlan(tx, req.params.code, req.body, clock.now())
+          return toPlan(await publishPlan(tx, deps, row, previous, principalOf(req).userId, 'plan.updated'))
+        }),
     )
 
     app.delete(
@@ -114,7 +124,12 @@ export const planRoutes =
         preHandler: adminOnly,
       },
       async (req, reply) => {
-        await retirePlan(db, req.params.code, clock.now())
+        await db.transaction(async (tx) => {
+          const previous = await getPlan(tx, req.params.code)
+          await retirePlan(tx, req.params.code, clock.now())
+          const row = await getPlan(tx, req.params.code)
+          await publishPlan(tx, deps, row, previous, principalOf(req).userId, 'plan.retired')
+        })
         return reply.code(204).send(null)
       },
     )

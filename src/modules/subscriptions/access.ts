@@ -1,23 +1,42 @@
 import { type SQL, sql } from 'drizzle-orm'
 import type { SubscriptionStatus } from './tables.ts'
 
-// Access is decided when a request is made, from status and period end, so it is right even when
-// the expiry sweep has not run yet. The SQL and the TypeScript forms below must say the same thing.
+// Access is decided when a request is made, from the status and the period end (for `past_due`,
+// the end of the grace period), so it is right even when the expiry sweep has not run yet. The
+// SQL and the TypeScript forms below must say the same thing; a unit test holds them together.
 
-const statusesWithAccess: SubscriptionStatus[] = ['trialing', 'active', 'past_due', 'canceled']
+export interface AccessFields {
+  status: SubscriptionStatus
+  currentPeriodEnd: Date
+  /** Until when a `past_due` subscription keeps access; without one, the period end decides. */
+  graceUntil: Date | null
+}
+
+/** The instant access ends for a subscription in this state (null: it has none to end). */
+export function accessEndsAt(subscription: AccessFields): Date | null {
+  switch (subscription.status) {
+    case 'trialing':
+    case 'active':
+    case 'canceled':
+      return subscription.currentPeriodEnd
+    case 'past_due':
+      return subscription.graceUntil ?? subscription.currentPeriodEnd
+    default:
+      return null
+  }
+}
 
 /** True when a subscription in this state grants access at `now`. */
-export function grantsAccess(
-  subscription: { status: SubscriptionStatus; currentPeriodEnd: Date },
-  now: Date,
-): boolean {
-  return statusesWithAccess.includes(subscription.status) && subscription.currentPeriodEnd > now
+export function grantsAccess(subscription: AccessFields, now: Date): boolean {
+  const end = accessEndsAt(subscription)
+  return end !== null && end > now
 }
 
 /** The same rule as `grantsAccess`, for a `subscriptions` row aliased as `alias` in a query. */
 export function grantsAccessSql(alias: string, now: Date): SQL {
   const a = sql.raw(alias)
-  return sql`(${a}.status in ('trialing', 'active', 'past_due', 'canceled') and ${a}.current_period_end > ${now.toISOString()}::timestamptz)`
+  const at = sql`${now.toISOString()}::timestamptz`
+  return sql`((${a}.status in ('trialing', 'active', 'canceled') and ${a}.current_period_end > ${at}) or (${a}.status = 'past_due' and coalesce(${a}.grace_until, ${a}.current_period_end) > ${at}))`
 }
 
 /**
@@ -25,7 +44,7 @@ export function grantsAccessSql(alias: string, now: Date): SQL {
  * before the sweep writes it; one canceled immediately (it has `ended_at`) reads `canceled`.
  */
 export function effectiveStatus(
-  subscription: { status: SubscriptionStatus; currentPeriodEnd: Date; endedAt: Date | null },
+  subscription: AccessFields & { endedAt: Date | null },
   now: Date,
 ): SubscriptionStatus {
   const { status } = subscription

@@ -5,7 +5,8 @@ import { requireMember } from '../accounts/access.ts'
 import { AccountParams } from '../accounts/schemas.ts'
 import { principalOf } from '../auth/guards.ts'
 import { cancel, changePlan, getCurrentSubscription, resume, subscribe } from './lifecycle.ts'
-import { CancelBody, ChangePlanBody, SubscribeBody, Subscription } from './schemas.ts'
+import { ChangePreview, PreviewQuery, previewChange } from './preview.ts'
+import { CancelBody, ChangePlanBody, CheckoutStarted, SubscribeBody, Subscription } from './schemas.ts'
 
 const security = [{ bearer: [] }]
 const tags = ['subscription']
@@ -45,21 +46,20 @@ export const subscriptionRoutes =
           tags,
           summary: 'Subscribe',
           description:
-            'Starts a subscription to a plan. With the manual provider it is active at once and an invoice is recorded. 409 when the account already has a live subscription.',
+            "Starts a subscription to a plan. Manual provider: 201, active at once (or trialing when the plan has trial days and the account and its owner never had a trial), with an open invoice. Stripe: 202 with a Checkout URL; the subscription stays `incomplete` until Stripe's webhook confirms the payment or the trial. Repeating the request while that Checkout is open returns the same session; another plan replaces it. 409 when the account already has a live subscription.",
           operationId: 'subscribe',
           security,
           params: AccountParams,
           headers: IdempotencyHeaders,
           body: SubscribeBody,
-          response: { 201: Subscription, ...problems },
+          response: { 201: Subscription, 202: CheckoutStarted, ...problems },
         },
         preHandler: manage,
       },
       async (req, reply) =>
-        idempotent(db, req, reply, principalOf(req).userId, async (executor) => ({
-          status: 201,
-          body: await executor.transaction((tx) => subscribe(tx, actorOf(req), req.body.plan)),
-        })),
+        idempotent<Subscription | CheckoutStarted>(db, req, reply, principalOf(req).userId, (executor) =>
+          executor.transaction((tx) => subscribe(tx, deps, actorOf(req), req.body.plan)),
+        ),
     )
 
     app.patch(
@@ -69,7 +69,7 @@ export const subscriptionRoutes =
           tags,
           summary: 'Change plan',
           description:
-            'Now (upgrades invoiced pro rata; a downgrade deletes nothing and may leave the account over limit) or at period end.',
+            'Now or at period end. An upgrade made now is charged pro rata for the rest of the period; with Stripe the new plan is granted only once that invoice is paid (the plan stays as it is while the payment is pending or after it fails). A downgrade deletes nothing and may leave the account over its new limits (see the preview). Choosing the current plan again drops a scheduled change.',
           operationId: 'changePlan',
           security,
           params: AccountParams,
@@ -78,7 +78,26 @@ export const subscriptionRoutes =
         },
         preHandler: manage,
       },
-      async (req) => db.transaction((tx) => changePlan(tx, actorOf(req), req.body)),
+      async (req) => db.transaction((tx) => changePlan(tx, deps, actorOf(req), req.body)),
+    )
+
+    app.get(
+      '/v1/accounts/:accountId/subscription/preview',
+      {
+        schema: {
+          tags,
+          summary: 'Preview a plan change',
+          description:
+            'What changing to `plan` now would cost (pro rata, as the change computes it), the price difference per period, and which limits of the target plan the account is over today. Changes nothing.',
+          operationId: 'previewPlanChange',
+          security,
+          params: AccountParams,
+          querystring: PreviewQuery,
+          response: { 200: ChangePreview, ...problems },
+        },
+        preHandler: requireMember(deps, 'member', { adminMayRead: true }),
+      },
+      async (req) => previewChange(db, req.params.accountId, req.query.plan, clock.now()),
     )
 
     app.post(
@@ -96,7 +115,7 @@ export const subscriptionRoutes =
         },
         preHandler: manage,
       },
-      async (req) => db.transaction((tx) => cancel(tx, actorOf(req), req.body.at_period_end)),
+      async (req) => db.transaction((tx) => cancel(tx, deps, actorOf(req), req.body.at_period_end)),
     )
 
     app.post(
@@ -113,6 +132,6 @@ export const subscriptionRoutes =
         },
         preHandler: manage,
       },
-      async (req) => db.transaction((tx) => resume(tx, actorOf(req))),
+      async (req) => db.transaction((tx) => resume(tx, deps, actorOf(req))),
     )
   }

@@ -20,15 +20,36 @@ export const Subscription = z
     canceled_at: z.iso.datetime().nullable(),
     ended_at: z.iso.datetime().nullable(),
     trial_end: z.iso.datetime().nullable(),
+    grace_until: z.iso
+      .datetime()
+      .nullable()
+      .describe(
+        'For a `past_due` subscription: access continues until then (GRACE_PERIOD_DAYS after the failed payment).',
+      ),
     pending_plan: z
       .string()
       .nullable()
       .describe('Plan code taking over at period end, if a change is scheduled.'),
+    checkout_url: z
+      .string()
+      .nullable()
+      .describe('For an `incomplete` subscription (Stripe): where the customer pays to start it.'),
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
   })
   .meta({ id: 'Subscription' })
 export type Subscription = z.infer<typeof Subscription>
+
+export const CheckoutStarted = z
+  .object({
+    checkout_url: z.string().describe('Send the customer here (Stripe Checkout) to pay.'),
+    checkout_expires_at: z.iso.datetime(),
+    subscription: Subscription.describe(
+      '`incomplete` until Stripe confirms the payment (or the trial) by webhook.',
+    ),
+  })
+  .meta({ id: 'CheckoutStarted' })
+export type CheckoutStarted = z.infer<typeof CheckoutStarted>
 
 export const SubscribeBody = z.object({ plan: PlanCode })
 export type SubscribeBody = z.infer<typeof SubscribeBody>

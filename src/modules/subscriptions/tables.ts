@@ -49,6 +49,10 @@ export const subscriptions = pgTable(
     providerPriceId: text('provider_price_id'),
     /** Time of the newest provider event applied; older events never overwrite newer state. */
     providerUpdatedAt: timestamp('provider_updated_at', { withTimezone: true }),
+    /** The Checkout session of an `incomplete` subscription (Stripe), and where to send the customer. */
+    checkoutSessionId: text('checkout_session_id'),
+    checkoutUrl: text('checkout_url'),
+    checkoutExpiresAt: timestamp('checkout_expires_at', { withTimezone: true }),
     /** A plan change scheduled for the end of the current period. */
     pendingPlanId: uuid('pending_plan_id').references(() => plans.id),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),

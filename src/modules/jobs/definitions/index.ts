@@ -1,7 +1,9 @@
 // Every job the service knows; workers and the API process register exactly this list.
 import type { JobDefinition } from '../define.ts'
 import { sendLoginCodeEmail, sendPasswordResetEmail, sendVerificationEmail } from './auth-emails.ts'
+import { reconcileBilling, retryStripeEvents, sweepSubscriptions } from './billing.ts'
 import { deliverWebhook } from './deliver-webhook.ts'
+import { endProviderSubscription } from './end-provider-subscription.ts'
 import { sendMail } from './send-mail.ts'
 
 export const jobDefinitions = [
@@ -10,4 +12,8 @@ export const jobDefinitions = [
   sendPasswordResetEmail,
   sendLoginCodeEmail,
   deliverWebhook,
+  sweepSubscriptions,
+  reconcileBilling,
+  retryStripeEvents,
+  endProviderSubscription,
 ] as JobDefinition<unknown>[]

@@ -1,0 +1,709 @@
+// The operators' read APIs: lists across every account, revenue and churn metrics as of the clock,
+// received Stripe events and the audit log, for site admins only.
+import { eq, sql } from 'drizzle-orm'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  bearer,
+  buildTestApp,
+  createAccount,
+  login,
+  loginAdmin,
+  problemOf,
+  registerAndLogin,
+  subscribe,
+  type TestApp,
+  type TestUser,
+  uniqueCode,
+} from '../../../test/helpers/app.ts'
+import { newId } from '../../core/ids.ts'
+import { auditLog } from '../audit/tables.ts'
+import { stripeEvents } from '../billing/tables.ts'
+import { subscriptions } from '../subscriptions/tables.ts'
+
+const dayMs = 24 * 60 * 60 * 1000
+
+type Page<T> = { data: T[]; next_cursor: string | null }
+
+async function get<T>(t: TestApp, token: string, url: string): Promise<T> {
+  const res = await t.app.inject({ method: 'GET', url, headers: bearer(token) })
+  expect(res.statusCode, res.body).toBe(200)
+  return res.json() as T
+}
+
+/** Follows `next_cursor` from the first page to the last and returns every item in order. */
+async function walk<T>(t: TestApp, token: string, url: string, limit: number): Promise<T[][]> {
+  const pages: T[][] = []
+  let cursor: string | null = null
+  do {
+    const separator = url.includes('?') ? '&' : '?'
+    const pageUrl: string = `${url}${separator}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`
+    const body: Page<T> = await get<Page<T>>(t, token, pageUrl)
+    pages.push(body.data)
+    cursor = body.next_cursor
+    if (pages.length > 50) throw new Error('pagination does not end')
+  } while (cursor)
+  return pages
+}
+
+async function createPlan(t: TestApp, admin: string, payload: Record<string, unknown>): Promise<void> {
+  const res = await t.app.inject({ method: 'POST', url: '/v1/plans', headers: bearer(admin), payload })
+  expect(res.statusCode, res.body).toBe(201)
+}
+
+async function cancel(t: TestApp, token: string, accountId: string, atPeriodEnd: boolean) {
+  const res = await t.app.inject({
+    method: 'POST',
+    url: `/v1/accounts/${accountId}/subscription/cancel`,
+    headers: bearer(token),
+    payload: { at_period_end: atPeriodEnd },
+  })
+  expect(res.statusCode, res.body).toBe(200)
+  return res.json()
+}
+
+/** An owner with an account subscribed to `plan`; returns the subscription id too. */
+async function customer(t: TestApp, plan: string, name = 'Salon') {
+  const owner = await registerAndLogin(t.app)
+  const account = await createAccount(t.app, owner.token, { name })
+  const subscription = await subscribe(t.app, owner.token, account.id, plan)
+  return { owner, account, subscriptionId: subscription.id as string }
+}
+
+/** A new access token for a user, for after the clock has moved past the old one's expiry. */
+const relogin = async (t: TestApp, user: TestUser) => (await login(t.app, user.email, user.password)).token
+
+describe('admin routes are for site admins only', () => {
+  let t: TestApp
+  let user: TestUser
+
+  beforeAll(async () => {
+    t = await buildTestApp()
+    user = await registerAndLogin(t.app)
+  })
+  afterAll(async () => t.close())
+
+  const urls = [
+    '/v1/admin/subscriptions',
+    '/v1/admin/accounts',
+    '/v1/admin/metrics',
+    '/v1/admin/webhook-events',
+    '/v1/admin/audit-log',
+  ]
+
+  it.each(urls)('%s answers 401 without a token and 403 to a user who is not a site admin', async (url) => {
+    const anonymous = await t.app.inject({ method: 'GET', url })
+    expect(problemOf(anonymous)).toMatchObject({
+      status: 401,
+      code: 'unauthorized',
+      contentType: expect.stringContaining('application/problem+json'),
+    })
+    const member = await t.app.inject({ method: 'GET', url, headers: bearer(user.token) })
+    expect(problemOf(member)).toMatchObject({ status: 403, code: 'forbidden' })
+    const admin = await t.app.inject({ method: 'GET', url, headers: bearer(await loginAdmin(t.app)) })
+    expect(admin.statusCode, admin.body).toBe(200)
+  })
+
+  it('documents every admin route in the OpenAPI document', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/docs/json' })
+    const paths = res.json().paths as Record<string, { get?: { operationId?: string; tags?: string[] } }>
+    for (const url of urls) {
+      expect(paths[url]?.get?.tags).toEqual(['admin'])
+      expect(paths[url]?.get?.operationId).toMatch(/^admin/)
+    }
+  })
+})
+
+describe('GET /v1/admin/metrics', () => {
+  let t: TestApp
+  let admin: string
+  const yearly = uniqueCode('yearly')
+  const euro = uniqueCode('euro')
+
+  beforeAll(async () => {
+    t = await buildTestApp()
+    admin = await loginAdmin(t.app)
+    // 12006 / 12 = 1000.5: a yearly subscription counts 1001 a month.
+    await createPlan(t, admin, { code: yearly, name: 'Yearly', price_cents: 12_006, interval: 'year' })
+    await createPlan(t, admin, { code: euro, name: 'Euro', price_cents: 2_500, currency: 'EUR' })
+  })
+  afterAll(async () => t.close())
+
+  const metrics = () => get<Record<string, unknown>>(t, admin, '/v1/admin/metrics')
+
+  it('reports zeros on an empty database', async () => {
+    const now = t.clock.now()
+    expect(await metrics()).toEqual({
+      as_of: now.toISOString(),
+      currency: 'usd',
+      mrr_cents: 0,
+      mrr_by_currency: {},
+      active_by_plan: [],
+      trialing: 0,
+      past_due: 0,
+      active: 0,
+      canceled_pending: 0,
+      churn_30d: { canceled_or_expired: 0, active_at_start: 0, rate: 0 },
+    })
+  })
+
+  it('counts paying subscriptions with access, monthly-normalised, per currency', async () => {
+    const setStatus = (id: string, values: Partial<typeof subscriptions.$inferInsert>) =>
+      t.deps.db.update(subscriptions).set(values).where(eq(subscriptions.id, id))
+    const now = t.clock.now()
+
+    await customer(t, 'basic') // active: 1900
+    await customer(t, 'pro') // active: 4900
+    await customer(t, yearly) // active: 1001 a month
+    await customer(t, euro) // active: 2500 eur, never added to usd
+    const pending = await customer(t, 'pro') // canceled at period end: still paying until then
+    await cancel(t, pending.owner.token, pending.account.id, true)
+    const gone = await customer(t, 'basic') // canceled now: no access, no revenue
+    await cancel(t, gone.owner.token, gone.account.id, false)
+    const trial = await customer(t, 'basic') // trialing: access but no revenue yet
+    await setStatus(trial.subscriptionId, {
+      status: 'trialing',
+      trialEnd: new Date(now.getTime() + 14 * dayMs),
+    })
+    const late = await customer(t, 'basic') // past due within its grace period: still counted
+    await setStatus(late.subscriptionId, {
+      status: 'past_due',
+      graceUntil: new Date(now.getTime() + 7 * dayMs),
+    })
+    const unpaid = await customer(t, 'pro') // incomplete: never counted
+    await setStatus(unpaid.subscriptionId, { status: 'incomplete' })
+
+    expect(await metrics()).toEqual({
+      as_of: now.toISOString(),
+      currency: 'usd',
+      mrr_cents: 1900 + 4900 + 1001 + 4900 + 1900,
+      mrr_by_currency: { usd: 14_601, eur: 2500 },
+      active_by_plan: [
+        { plan: 'pro', currency: 'usd', count: 2, mrr_cents: 9800 },
+        { plan: 'basic', currency: 'usd', count: 2, mrr_cents: 3800 },
+        { plan: euro, currency: 'eur', count: 1, mrr_cents: 2500 },
+        { plan: yearly, currency: 'usd', count: 1, mrr_cents: 1001 },
+      ],
+      trialing: 1,
+      past_due: 1,
+      active: 4,
+      canceled_pending: 1,
+      // The subscription canceled now ended inside the window, but nothing was live before it.
+      churn_30d: { canceled_or_expired: 1, active_at_start: 0, rate: 0 },
+    })
+  })
+
+  it('drops subscriptions from MRR once their period is over, by the clock, before any sweep', async () => {
+    t.clock.advance(40 * dayMs)
+    admin = await loginAdmin(t.app)
+    const body = await metrics()
+    // Only the yearly subscription still has a period running.
+    expect(body).toMatchObject({
+      as_of: t.clock.now().toISOString(),
+      mrr_cents: 1001,
+      mrr_by_currency: { usd: 1001 },
+      active_by_plan: [{ plan: yearly, currency: 'usd', count: 1, mrr_cents: 1001 }],
+      trialing: 0,
+      past_due: 0,
+      active: 1,
+      canceled_pending: 0,
+    })
+  })
+})
+
+describe('GET /v1/admin/metrics churn over 30 days', () => {
+  let t: TestApp
+  let admin: string
+  const yearly = uniqueCode('yearly')
+
+  beforeAll(async () => {
+    t = await buildTestApp()
+    admin = await loginAdmin(t.app)
+    await createPlan(t, admin, { code: yearly, name: 'Yearly', price_cents: 12_000, interval: 'year' })
+  })
+  afterAll(async () => t.close())
+
+  it('divides the subscriptions that ended in the window by those live when it began', async () => {
+    // Day 0: the cohort.
+    const endsInWindow = await customer(t, 'basic') // canceled at the end of its month: ends on day 28–31
+    await cancel(t, endsInWindow.owner.token, endsInWindow.account.id, true)
+    const endedBefore = await customer(t, 'basic') // canceled now: ended before the window
+    await cancel(t, endedBefore.owner.token, endedBefore.account.id, false)
+    const canceledNow = await customer(t, yearly)
+    const canceledLater = await customer(t, yearly)
+    await customer(t, yearly)
+    await customer(t, yearly)
+    const unpaid = await customer(t, yearly) // incomplete: never had access, not in the cohort
+    await t.deps.db
+      .update(subscriptions)
+      .set({ status: 'incomplete' })
+      .where(eq(subscriptions.id, unpaid.subscriptionId))
+
+    // Day 35: the window is days 5–35.
+    t.clock.advance(35 * dayMs)
+    admin = await loginAdmin(t.app)
+    await cancel(t, await relogin(t, canceledNow.owner), canceledNow.account.id, false)
+    await cancel(t, await relogin(t, canceledLater.owner), canceledLater.account.id, true)
+    const newcomer = await customer(t, 'basic') // joined and left inside the window
+    await cancel(t, newcomer.owner.token, newcomer.account.id, false)
+
+    const body = await get<Record<string, unknown>>(t, admin, '/v1/admin/metrics')
+    expect(body.churn_30d).toEqual({ canceled_or_expired: 3, active_at_start: 5, rate: 0.6 })
+    // Three yearly subscriptions still pay: two active and one canceled at period end.
+    expect(body).toMatchObject({ mrr_cents: 3000, active: 2, canceled_pending: 1 })
+  })
+
+  it('ends the window at the clock: later cancellations are not yet churn', async () => {
+    // Day 65: the window is days 35–65, its start included. The two subscriptions that ended on
+    // day 35 are churn; the cohort is the four yearly subscriptions live on day 35 (the newcomer
+    // was created at the very start, not before it).
+    t.clock.advance(30 * dayMs)
+    admin = await loginAdmin(t.app)
+    const body = await get<Record<string, unknown>>(t, admin, '/v1/admin/metrics')
+    expect(body.churn_30d).toEqual({ canceled_or_expired: 2, active_at_start: 4, rate: 0.5 })
+  })
+})
+
+describe('GET /v1/admin/subscriptions', () => {
+  let t: TestApp
+  let admin: string
+  let first: Awaited<ReturnType<typeof customer>>
+  let second: Awaited<ReturnType<typeof customer>>
+  let third: Awaited<ReturnType<typeof customer>>
+
+  beforeAll(async () => {
+    t = await buildTestApp()
+    admin = await loginAdmin(t.app)
+    first = await customer(t, 'basic', 'First Salon')
+    second = await customer(t, 'pro', 'Second Salon')
+    await cancel(t, second.owner.token, second.account.id, true)
+    third = await customer(t, 'basic', 'Third Salon')
+    await t.deps.db
+      .update(subscriptions)
+      .set({ provider: 'stripe', providerSubscriptionId: `sub_${newId()}` })
+      .where(eq(subscriptions.id, third.subscriptionId))
+    const change = await t.app.inject({
+      method: 'PATCH',
+      url: `/v1/accounts/${first.account.id}/subscription`,
+      headers: bearer(first.owner.token),
+      payload: { plan: 'pro', when: 'period_end' },
+    })
+    expect(change.statusCode, change.body).toBe(200)
+  })
+  afterAll(async () => t.close())
+
+  const list = (query = '') =>
+    get<Page<Record<string, unknown>>>(t, admin, `/v1/admin/subscriptions${query}`).then((body) => body.data)
+
+  it('lists the subscriptions of every account newest first, as the API shows them, with the account name', async () => {
+    const data = await list()
+    expect(data.map((item) => item.id)).toEqual([
+      third.subscriptionId,
+      second.subscriptionId,
+      first.subscriptionId,
+    ])
+    expect(data[2]).toMatchObject({
+      id: first.subscriptionId,
+      account_id: first.account.id,
+      account_name: 'First Salon',
+      plan: 'basic',
+      pending_plan: 'pro',
+      status: 'active',
+      has_access: true,
+      provider: 'manual',
+    })
+    expect(data[1]).toMatchObject({
+      account_name: 'Second Salon',
+      status: 'canceled',
+      cancel_at_period_end: true,
+    })
+    expect(data[0]).toMatchObject({ account_name: 'Third Salon', provider: 'stripe' })
+  })
+
+  it('filters by status, plan, provider and account', async () => {
+    const ids = async (query: string) => (await list(query)).map((item) => item.id)
+    expect(await ids('?status=canceled')).toEqual([second.subscriptionId])
+    expect(await ids('?status=trialing')).toEqual([])
+    expect(await ids('?plan=pro')).toEqual([second.subscriptionId])
+    expect(await ids('?plan=basic&provider=manual')).toEqual([first.subscriptionId])
+    expect(await ids('?provider=stripe')).toEqual([third.subscriptionId])
+    expect(await ids(`?account_id=${first.account.id}`)).toEqual([first.subscriptionId])
+    expect(await ids(`?account_id=${newId()}`)).toEqual([])
+  })
+
+  it('pages without repeats or gaps', async () => {
+    const pages = await walk<{ id: string }>(t, admin, '/v1/admin/subscriptions', 2)
+    expect(pages.map((items) => items.length)).toEqual([2, 1])
+    expect(pages.flat().map((item) => item.id)).toEqual([
+      third.subscriptionId,
+      second.subscriptionId,
+      first.subscriptionId,
+    ])
+  })
+
+  it('refuses unknown filter values with a validation problem', async () => {
+    for (const query of [
+      '?status=paused',
+      '?provider=paypal',
+      '?account_id=not-a-uuid',
+      '?plan=Not%20A%20Code',
+      '?limit=101',
+      '?limit=0',
+      '?cursor=garbage',
+      `?cursor=${Buffer.from(JSON.stringify(['not-a-uuid'])).toString('base64url')}`,
+    ]) {
+      const res = await t.app.inject({
+        method: 'GET',
+        url: `/v1/admin/subscriptions${query}`,
+        headers: bearer(admin),
+      })
+      expect(problemOf(res), query).toMatchObject({ status: 400, code: 'validation_failed' })
+    }
+  })
+
+  it('filters on the stored status but shows the status as of the request', async () => {
+    t.clock.advance(40 * dayMs)
+    admin = await loginAdmin(t.app)
+    const data = await list('?status=active')
+    expect(data.map((item) => item.id)).toEqual([third.subscriptionId, first.subscriptionId])
+    for (const item of data) expect(item).toMatchObject({ status: 'expired', has_access: false })
+  })
+})
+
+describe('GET /v1/admin/accounts', () => {
+  let t: TestApp
+  let admin: string
+  let alpha: Awaited<ReturnType<typeof customer>>
+  let beta: { id: string }
+  let gamma: { id: string }
+  let betaOwner: TestUser
+
+  beforeAll(async () => {
+    t = await buildTestApp()
+    admin = await loginAdmin(t.app)
+    alpha = await customer(t, 'basic', 'Alpha Salon')
+    const colleague = await registerAndLogin(t.app)
+    const added = await t.app.inject({
+      method: 'POST',
+      url: `/v1/accounts/${alpha.account.id}/members`,
+      headers: bearer(alpha.owner.token),
+      payload: { email: colleague.email, role: 'member' },
+    })
+    expect(added.statusCode, added.body).toBe(201)
+
+    betaOwner = await registerAndLogin(t.app)
+    beta = await createAccount(t.app, betaOwner.token, { name: 'Beta Barbers' })
+
+    // Gamma's latest subscription is the second one: the first was canceled at once.
+    const gammaOwner = await registerAndLogin(t.app)
+    gamma = await createAccount(t.app, gammaOwner.token, { name: 'Gamma 100% Cuts' })
+    await subscribe(t.app, gammaOwner.token, gamma.id, 'basic')
+    await cancel(t, gammaOwner.token, gamma.id, false)
+    await subscribe(t.app, gammaOwner.token, gamma.id, 'pro')
+  })
+  afterAll(async () => t.close())
+
+  const list = (query = '') =>
+    get<Page<Record<string, unknown>>>(t, admin, `/v1/admin/accounts${query}`).then((body) => body.data)
+
+  it('shows each account with its member count, owner and latest subscription', async () => {
+    const data = await list()
+    expect(data.map((item) => item.id)).toEqual([gamma.id, beta.id, alpha.account.id])
+    const [gammaItem, betaItem, alphaItem] = data
+    expect(alphaItem).toEqual({
+      id: alpha.account.id,
+      name: 'Alpha Salon',
+      timezone: 'UTC',
+      created_at: expect.any(String),
+      stripe_customer_id: null,
+      member_count: 2,
+      owner_email: alpha.owner.email,
+      subscription: {
+        id: alpha.subscriptionId,
+        plan: 'basic',
+        status: 'active',
+        has_access: true,
+        current_period_end: expect.any(String),
+      },
+    })
+    expect(betaItem).toMatchObject({ member_count: 1, owner_email: betaOwner.email, subscription: null })
+    expect(gammaItem).toMatchObject({ subscription: { plan: 'pro', status: 'active', has_access: true } })
+  })
+
+  it('shows the Stripe customer once the account has one', async () => {
+    await t.deps.db.execute(sql`update accounts set stripe_customer_id = 'cus_beta' where id = ${beta.id}`)
+    expect((await list(`?q=${beta.id}`))[0]).toMatchObject({ stripe_customer_id: 'cus_beta' })
+  })
+
+  it('finds accounts by a part of the name in any case, or by exact id', async () => {
+    const names = async (q: string) => (await list(`?q=${encodeURIComponent(q)}`)).map((item) => item.name)
+    expect(await names('salon')).toEqual(['Alpha Salon'])
+    expect(await names('BARB')).toEqual(['Beta Barbers'])
+    expect(await names(beta.id)).toEqual(['Beta Barbers'])
+    // LIKE wildcards in q match themselves.
+    expect(await names('%')).toEqual(['Gamma 100% Cuts'])
+    expect(await names('_')).toEqual([])
+    expect(await names('nobody')).toEqual([])
+  })
+
+  it('pages without repeats', async () => {
+    const pages = await walk<{ id: string }>(t, admin, '/v1/admin/accounts', 1)
+    expect(pages.map((items) => items.length)).toEqual([1, 1, 1])
+    expect(pages.flat().map((item) => item.id)).toEqual([gamma.id, beta.id, alpha.account.id])
+  })
+
+  it('reports the latest subscription as of the request once its period is over', async () => {
+    t.clock.advance(40 * dayMs)
+    admin = await loginAdmin(t.app)
+    const [item] = await list(`?q=${alpha.account.id}`)
+    expect(item).toMatchObject({
+      subscription: { id: alpha.subscriptionId, status: 'expired', has_access: false },
+    })
+  })
+})
+
+describe('GET /v1/admin/webhook-events', () => {
+  let t: TestApp
+  let admin: string
+  const ids = {
+    oldest: `evt_${newId()}`,
+    failing: `evt_${newId()}`,
+    tieLow: `evt_a${newId()}`,
+    tieHigh: `evt_b${newId()}`,
+    sameMillisecond: `evt_${newId()}`,
+  }
+
+  beforeAll(async () => {
+    t = await buildTestApp()
+    admin = await loginAdmin(t.app)
+    const base = Date.parse('2030-01-01T00:00:00.000Z')
+    const at = (ms: number) => new Date(base + ms)
+    const event = (id: string, type: string, receivedAt: Date | ReturnType<typeof sql>) => ({
+      id,
+      type,
+      payload: { id, type, object: 'event' },
+      eventCreatedAt: at(-60_000),
+      receivedAt,
+    })
+    await t.deps.db.insert(stripeEvents).values([
+      { ...event(ids.oldest, 'invoice.paid', at(0)), processedAt: at(1), attempts: 1 },
+      {
+        ...event(ids.failing, 'customer.subscription.updated', at(1000)),
+        attempts: 3,
+        lastError: 'subscription not found',
+      },
+      // Two events received at the same instant: the id breaks the tie.
+      { ...event(ids.tieLow, 'invoice.paid', at(2000)), processedAt: at(2001), attempts: 1 },
+      { ...event(ids.tieHigh, 'invoice.paid', at(2000)), processedAt: at(2001), attempts: 1 },
+      // 100 µs after the tie: the same millisecond, so the cursor must keep microseconds.
+      {
+        ...event(
+          ids.sameMillisecond,
+          'invoice.payment_failed',
+          sql`'2030-01-01T00:00:02.000100Z'::timestamptz`,
+        ),
+        attempts: 0,
+      },
+    ])
+  })
+  afterAll(async () => t.close())
+
+  const order = [ids.sameMillisecond, ids.tieHigh, ids.tieLow, ids.failing, ids.oldest]
+
+  it('lists the received events latest first, without their payload', async () => {
+    const { data } = await get<Page<Record<string, unknown>>>(t, admin, '/v1/admin/webhook-events')
+    expect(data.map((item) => item.id)).toEqual(order)
+    expect(data[3]).toEqual({
+      id: ids.failing,
+      type: 'customer.subscription.updated',
+      event_created_at: '2029-12-31T23:59:00.000Z',
+      received_at: '2030-01-01T00:00:01.000Z',
+      processed_at: null,
+      attempts: 3,
+      last_error: 'subscription not found',
+    })
+  })
+
+  it('adds the payload when asked', async () => {
+    const { data } = await get<Page<Record<string, unknown>>>(
+      t,
+      admin,
+      `/v1/admin/webhook-events?include=payload&type=customer.subscription.updated`,
+    )
+    expect(data).toHaveLength(1)
+    expect(data[0]?.payload).toEqual({
+      id: ids.failing,
+      type: 'customer.subscription.updated',
+      object: 'event',
+    })
+  })
+
+  it('filters by type and by whether the event was applied', async () => {
+    const idsOf = async (query: string) =>
+      (await get<Page<{ id: string }>>(t, admin, `/v1/admin/webhook-events${query}`)).data.map(
+        (item) => item.id,
+      )
+    expect(await idsOf('?type=invoice.paid')).toEqual([ids.tieHigh, ids.tieLow, ids.oldest])
+    expect(await idsOf('?processed=false')).toEqual([ids.sameMillisecond, ids.failing])
+    expect(await idsOf('?processed=true&type=invoice.paid')).toEqual([ids.tieHigh, ids.tieLow, ids.oldest])
+    expect(await idsOf('?type=charge.refunded')).toEqual([])
+  })
+
+  it('pages through ties and events within one millisecond without repeats or gaps', async () => {
+    const pages = await walk<{ id: string }>(t, admin, '/v1/admin/webhook-events', 1)
+    expect(pages.flat().map((item) => item.id)).toEqual(order)
+  })
+
+  it('refuses a bad filter or a forged cursor', async () => {
+    const forged = Buffer.from(JSON.stringify(['yesterday', 'evt_1'])).toString('base64url')
+    for (const query of ['?processed=maybe', '?include=everything', `?cursor=${forged}`]) {
+      const res = await t.app.inject({
+        method: 'GET',
+        url: `/v1/admin/webhook-events${query}`,
+        headers: bearer(admin),
+      })
+      expect(problemOf(res), query).toMatchObject({ status: 400, code: 'validation_failed' })
+    }
+  })
+})
+
+describe('GET /v1/admin/audit-log', () => {
+  let t: TestApp
+  let admin: string
+  let actor: TestUser
+  let accountA: string
+  let accountB: string
+  const entryIds: string[] = []
+
+  beforeAll(async () => {
+    t = await buildTestApp()
+    admin = await loginAdmin(t.app)
+    actor = await registerAndLogin(t.app)
+    accountA = (await createAccount(t.app, actor.token, { name: 'A' })).id
+    accountB = (await createAccount(t.app, actor.token, { name: 'B' })).id
+    const entries = [
+      {
+        actorType: 'user',
+        actorUserId: actor.id,
+        accountId: accountA,
+        action: 'subscription.canceled',
+        subjectType: 'subscription',
+        subjectId: 'sub-1',
+      },
+      {
+        actorType: 'system',
+        actorUserId: null,
+        accountId: accountA,
+        action: 'subscription.expired',
+        subjectType: 'subscription',
+        subjectId: 'sub-1',
+      },
+      {
+        actorType: 'provider',
+        actorUserId: null,
+        accountId: accountB,
+        action: 'invoice.paid',
+        subjectType: 'invoice',
+        subjectId: 'inv-1',
+      },
+      {
+        actorType: 'user',
+        actorUserId: actor.id,
+        accountId: null,
+        action: 'plan.updated',
+        subjectType: 'plan',
+        subjectId: 'basic',
+      },
+      {
+        actorType: 'user',
+        actorUserId: actor.id,
+        accountId: accountB,
+        action: 'subscription.canceled',
+        subjectType: 'subscription',
+        subjectId: 'sub-2',
+      },
+    ]
+    // One insert per entry, in order, so the time-ordered ids follow it.
+    for (const [index, entry] of entries.entries()) {
+      const id = newId()
+      entryIds.push(id)
+      await t.deps.db.insert(auditLog).values({
+        id,
+        ...entry,
+        data: { index },
+        createdAt: new Date(t.clock.now().getTime() + index * 1000),
+      })
+    }
+  })
+  afterAll(async () => t.close())
+
+  // Creating the users and accounts above may write entries of its own; the ones inserted here
+  // are the newest, and the assertions below single them out by id.
+  const list = (query = '') =>
+    get<Page<Record<string, unknown>>>(t, admin, `/v1/admin/audit-log${query}`).then((body) => body.data)
+  /** The entries a filter returns: all must match it; gives the indexes of the ones inserted here. */
+  const filtered = async (query: string, matches: (item: Record<string, unknown>) => boolean) => {
+    const data = await list(query)
+    for (const item of data) expect(matches(item), `${query}: ${JSON.stringify(item)}`).toBe(true)
+    return data
+      .filter((item) => entryIds.includes(item.id as string))
+      .map((item) => (item.data as { index: number }).index)
+  }
+
+  it('lists entries newest first with who did what to which subject', async () => {
+    const data = await list('?limit=100')
+    expect(data.slice(0, 5).map((item) => item.id)).toEqual([...entryIds].reverse())
+    expect(data[4]).toEqual({
+      id: entryIds[0],
+      actor_type: 'user',
+      actor_user_id: actor.id,
+      account_id: accountA,
+      action: 'subscription.canceled',
+      subject_type: 'subscription',
+      subject_id: 'sub-1',
+      data: { index: 0 },
+      created_at: t.clock.now().toISOString(),
+    })
+  })
+
+  it('filters by action, account, actor and subject', async () => {
+    expect(
+      await filtered('?action=subscription.canceled', (e) => e.action === 'subscription.canceled'),
+    ).toEqual([4, 0])
+    expect(await filtered(`?account_id=${accountA}`, (e) => e.account_id === accountA)).toEqual([1, 0])
+    expect(await filtered(`?actor_user_id=${actor.id}`, (e) => e.actor_user_id === actor.id)).toEqual([
+      4, 3, 0,
+    ])
+    expect(
+      await filtered(
+        '?subject_type=subscription&subject_id=sub-1',
+        (e) => e.subject_type === 'subscription' && e.subject_id === 'sub-1',
+      ),
+    ).toEqual([1, 0])
+    expect(
+      await filtered(
+        `?account_id=${accountB}&action=subscription.canceled`,
+        (e) => e.account_id === accountB && e.action === 'subscription.canceled',
+      ),
+    ).toEqual([4])
+    expect(await list('?action=nothing.happened')).toEqual([])
+  })
+
+  it('pages without repeats or gaps', async () => {
+    const everything = (await list('?limit=100')).map((item) => item.id)
+    const pages = await walk<{ id: string }>(t, admin, '/v1/admin/audit-log', 2)
+    for (const items of pages.slice(0, -1)) expect(items).toHaveLength(2)
+    expect(pages.flat().map((item) => item.id)).toEqual(everything)
+    expect(new Set(everything).size).toBe(everything.length)
+  })
+
+  it('refuses an actor or account that is not a uuid', async () => {
+    for (const query of ['?actor_user_id=42', '?account_id=abc']) {
+      const res = await t.app.inject({
+        method: 'GET',
+        url: `/v1/admin/audit-log${query}`,
+        headers: bearer(admin),
+      })
+      expect(problemOf(res), query).toMatchObject({ status: 400, code: 'validation_failed' })
+    }
+  })
+})

@@ -1,0 +1,116 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { page, problems } from '../../core/http.ts'
+import type { Deps } from '../../deps.ts'
+import { requireAdmin } from '../auth/guards.ts'
+import { listAccounts, listAuditLog, listSubscriptions, listWebhookEvents, readMetrics } from './queries.ts'
+import {
+  AdminAccount,
+  AdminSubscription,
+  AuditEntry,
+  ListAccountsQuery,
+  ListAuditLogQuery,
+  ListSubscriptionsQuery,
+  ListWebhookEventsQuery,
+  Metrics,
+  ReceivedWebhookEvent,
+} from './schemas.ts'
+
+const tags = ['admin']
+const security = [{ bearer: [] }]
+const adminProblems = { 400: problems[400], 401: problems[401], 403: problems[403], 429: problems[429] }
+
+export const adminRoutes =
+  (deps: Deps): FastifyPluginAsyncZod =>
+  async (app) => {
+    const { db, clock } = deps
+    const adminOnly = requireAdmin(deps)
+
+    app.get(
+      '/v1/admin/subscriptions',
+      {
+        schema: {
+          tags,
+          summary: 'List all subscriptions',
+          description:
+            "Site admins: every account's subscriptions, newest first, with the account's name. The filters match the stored `status`, while each result shows the status as of this request: a subscription whose period is over but not yet swept matches `status=active` and reads `expired`.",
+          operationId: 'adminListSubscriptions',
+          security,
+          querystring: ListSubscriptionsQuery,
+          response: { 200: page(AdminSubscription), ...adminProblems },
+        },
+        preHandler: adminOnly,
+      },
+      async (req) => listSubscriptions(db, req.query, clock.now()),
+    )
+
+    app.get(
+      '/v1/admin/accounts',
+      {
+        schema: {
+          tags,
+          summary: 'List all accounts',
+          description:
+            'Site admins: accounts newest first, with their member count, owner and latest subscription. `q` matches a part of the name (any case) or an exact account id.',
+          operationId: 'adminListAccounts',
+          security,
+          querystring: ListAccountsQuery,
+          response: { 200: page(AdminAccount), ...adminProblems },
+        },
+        preHandler: adminOnly,
+      },
+      async (req) => listAccounts(db, req.query, clock.now()),
+    )
+
+    app.get(
+      '/v1/admin/metrics',
+      {
+        schema: {
+          tags,
+          summary: 'Revenue and churn',
+          description:
+            'Site admins: figures as of this request. MRR counts the subscriptions that grant access now and pay: `active`, `past_due` in its grace period and `canceled` before its period ends; not `trialing` or `incomplete`. Each counts the current monthly price of its plan (a yearly plan a twelfth, rounded to the cent). `mrr_cents` is in `usd`; `mrr_by_currency` gives every currency, so plans priced in another currency are never added to dollars. `trialing`, `past_due`, `active` and `canceled_pending` count subscriptions with access now. Churn over the last 30 days: the subscriptions canceled or expired whose access ended in the window, divided by those created before the window that had not ended when it began (0 when there were none).',
+          operationId: 'adminMetrics',
+          security,
+          response: { 200: Metrics, ...adminProblems },
+        },
+        preHandler: adminOnly,
+      },
+      async () => readMetrics(db, clock.now()),
+    )
+
+    app.get(
+      '/v1/admin/webhook-events',
+      {
+        schema: {
+          tags,
+          summary: 'List received Stripe events',
+          description:
+            'Site admins: the Stripe webhook events as received, latest first, with how often applying them was tried and the last error. `processed=false` lists the events not applied yet; `include=payload` adds the body of each event.',
+          operationId: 'adminListWebhookEvents',
+          security,
+          querystring: ListWebhookEventsQuery,
+          response: { 200: page(ReceivedWebhookEvent), ...adminProblems },
+        },
+        preHandler: adminOnly,
+      },
+      async (req) => listWebhookEvents(db, req.query),
+    )
+
+    app.get(
+      '/v1/admin/audit-log',
+      {
+        schema: {
+          tags,
+          summary: 'Read the audit log',
+          description:
+            'Site admins: who changed what, newest first, filtered by action, account, acting user or subject.',
+          operationId: 'adminListAuditLog',
+          security,
+          querystring: ListAuditLogQuery,
+          response: { 200: page(AuditEntry), ...adminProblems },
+        },
+        preHandler: adminOnly,
+      },
+      async (req) => listAuditLog(db, req.query),
+    )
+  }

@@ -1,0 +1,154 @@
+import { z } from 'zod'
+import { PaginationQuery } from '../../core/http.ts'
+import { PlanCode } from '../plans/schemas.ts'
+import { Subscription } from '../subscriptions/schemas.ts'
+import { subscriptionStatuses } from '../subscriptions/tables.ts'
+
+/** The currency `mrr_cents` is reported in; other currencies appear in `mrr_by_currency` only. */
+export const defaultCurrency = 'usd'
+
+export const subscriptionProviders = ['manual', 'stripe'] as const
+
+const Filter = z.string().trim().min(1).max(200)
+
+export const ListSubscriptionsQuery = PaginationQuery.extend({
+  status: z
+    .enum(subscriptionStatuses)
+    .optional()
+    .describe(
+      'The stored status. A subscription whose period is over but not yet swept matches its stored status (e.g. `active`) while it reads `expired` in the result.',
+    ),
+  plan: PlanCode.optional(),
+  provider: z.enum(subscriptionProviders).optional(),
+  account_id: z.uuid().optional(),
+})
+export type ListSubscriptionsQuery = z.infer<typeof ListSubscriptionsQuery>
+
+export const AdminSubscription = Subscription.extend({ account_name: z.string() }).meta({
+  id: 'AdminSubscription',
+})
+export type AdminSubscription = z.infer<typeof AdminSubscription>
+
+export const ListAccountsQuery = PaginationQuery.extend({
+  q: Filter.optional().describe('A case-insensitive part of the account name, or an exact account id.'),
+})
+export type ListAccountsQuery = z.infer<typeof ListAccountsQuery>
+
+export const AdminAccount = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    timezone: z.string(),
+    created_at: z.iso.datetime(),
+    stripe_customer_id: z.string().nullable(),
+    member_count: z.number().int(),
+    owner_email: z.string().nullable().describe('The first owner; null if the account has none.'),
+    subscription: z
+      .object({
+        id: z.uuid(),
+        plan: z.string().describe('Plan code.'),
+        status: z.enum(subscriptionStatuses).describe('As of this request, like the subscription itself.'),
+        has_access: z.boolean(),
+        current_period_end: z.iso.datetime(),
+      })
+      .nullable()
+      .describe("The account's latest subscription, live or not; null if it never had one."),
+  })
+  .meta({ id: 'AdminAccount' })
+export type AdminAccount = z.infer<typeof AdminAccount>
+
+export const Metrics = z
+  .object({
+    as_of: z.iso.datetime(),
+    currency: z.string().describe('The currency of `mrr_cents`: `usd`.'),
+    mrr_cents: z
+      .number()
+      .int()
+      .describe(
+        'Monthly recurring revenue in `currency`: yearly plans count a twelfth of their price, rounded.',
+      ),
+    mrr_by_currency: z
+      .record(z.string(), z.number().int())
+      .describe('MRR per currency, for every currency with a paying subscription.'),
+    active_by_plan: z
+      .array(
+        z.object({
+          plan: z.string(),
+          currency: z.string(),
+          count: z.number().int().describe('Paying subscriptions with access on this plan.'),
+          mrr_cents: z.number().int().describe("Their MRR, in the plan's currency."),
+        }),
+      )
+      .describe('The subscriptions counted in MRR, by plan, largest MRR first.'),
+    trialing: z.number().int(),
+    past_due: z.number().int().describe('Past due and still in the grace period.'),
+    active: z.number().int(),
+    canceled_pending: z.number().int().describe('Canceled but with access until their period ends.'),
+    churn_30d: z.object({
+      canceled_or_expired: z
+        .number()
+        .int()
+        .describe('Subscriptions, canceled or expired, whose access ended in the last 30 days.'),
+      active_at_start: z
+        .number()
+        .int()
+        .describe('Subscriptions created before the window that had not ended when it began.'),
+      rate: z
+        .number()
+        .describe('`canceled_or_expired / active_at_start`, 4 decimals; 0 when nothing was active.'),
+    }),
+  })
+  .meta({ id: 'AdminMetrics' })
+export type Metrics = z.infer<typeof Metrics>
+
+export const ListWebhookEventsQuery = PaginationQuery.extend({
+  type: Filter.optional().describe('The Stripe event type, e.g. `invoice.paid`.'),
+  processed: z
+    .enum(['true', 'false'])
+    .optional()
+    .transform((value) => (value === undefined ? undefined : value === 'true'))
+    .describe('`false`: events still waiting to be applied (or failing).'),
+  include: z.enum(['payload']).optional().describe('`payload` adds each event as Stripe sent it.'),
+})
+export type ListWebhookEventsQuery = z.infer<typeof ListWebhookEventsQuery>
+
+export const ReceivedWebhookEvent = z
+  .object({
+    id: z.string().describe('The Stripe event id.'),
+    type: z.string(),
+    event_created_at: z.iso.datetime(),
+    received_at: z.iso.datetime(),
+    processed_at: z.iso
+      .datetime()
+      .nullable()
+      .describe('Null until the change the event carries is committed.'),
+    attempts: z.number().int(),
+    last_error: z.string().nullable(),
+    payload: z.record(z.string(), z.unknown()).optional().describe('With `include=payload` only.'),
+  })
+  .meta({ id: 'ReceivedWebhookEvent' })
+export type ReceivedWebhookEvent = z.infer<typeof ReceivedWebhookEvent>
+
+export const ListAuditLogQuery = PaginationQuery.extend({
+  action: Filter.optional().describe('A dotted verb, e.g. `subscription.canceled`.'),
+  account_id: z.uuid().optional(),
+  actor_user_id: z.uuid().optional(),
+  subject_type: Filter.optional(),
+  subject_id: Filter.optional(),
+})
+export type ListAuditLogQuery = z.infer<typeof ListAuditLogQuery>
+
+export const AuditEntry = z
+  .object({
+    id: z.uuid(),
+    actor_type: z.string().describe('`user`, `system` (jobs, sweeps) or `provider` (Stripe webhooks).'),
+    actor_user_id: z.uuid().nullable(),
+    account_id: z.uuid().nullable(),
+    action: z.string(),
+    subject_type: z.string(),
+    subject_id: z.string().nullable(),
+    data: z.record(z.string(), z.unknown()),
+    created_at: z.iso.datetime(),
+  })
+  .meta({ id: 'AuditEntry' })
+export type AuditEntry = z.infer<typeof AuditEntry>

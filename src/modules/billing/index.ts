@@ -1,0 +1,24 @@
+// Chooses the payment providers from the configuration: `stripe` when its keys are set (then new
+// subscriptions use it), `manual` always (existing manual subscriptions keep it).
+
+import { manualProvider } from './manual.ts'
+import type { Billing, BillingDeps } from './provider.ts'
+import { createStripeClient } from './stripe/client.ts'
+import { createStripeProvider } from './stripe/provider.ts'
+
+export function createBilling(deps: BillingDeps): Billing {
+  const client = createStripeClient(deps.config)
+  const stripe = client ? createStripeProvider(client, deps) : null
+  return {
+    default: stripe ?? manualProvider,
+    manual: manualProvider,
+    stripe,
+    of(name) {
+      if (name === 'stripe') {
+        if (!stripe) throw new Error('a Stripe subscription exists but STRIPE_SECRET_KEY is not set')
+        return stripe
+      }
+      return manualProvider
+    },
+  }
+}

@@ -1,0 +1,105 @@
+// Payments recorded by an operator for the manual provider: an open invoice is marked paid (a
+// past_due subscription recovers) or failed (the subscription goes past_due and its grace period
+// starts). Stripe invoices are Stripe's to settle.
+import { and, eq } from 'drizzle-orm'
+import type { Executor } from '../../core/db.ts'
+import { AppError, notFound } from '../../core/errors.ts'
+import type { Deps } from '../../deps.ts'
+import { userActor } from '../audit/audit.ts'
+import { getPlanById } from '../plans/plans.ts'
+import { subscriptions } from '../subscriptions/tables.ts'
+import { applyState, mailAccountOwners } from '../subscriptions/transitions.ts'
+import { announceInvoice, type Invoice, toInvoice } from './invoices.ts'
+import { invoices } from './tables.ts'
+
+type PaymentDeps = Pick<Deps, 'config' | 'jobs' | 'clock'>
+
+async function lockManualInvoice(tx: Executor, id: string) {
+  const [row] = await tx.select().from(invoices).where(eq(invoices.id, id)).for('update')
+  if (!row) throw notFound('Invoice')
+  if (row.provider !== 'manual')
+    throw new AppError('conflict', `A ${row.provider} invoice is settled by ${row.provider}`)
+  return row
+}
+
+async function lockSubscriptionOf(tx: Executor, subscriptionId: string | null) {
+  if (!subscriptionId) return null
+  const [row] = await tx
+    .select()
+    .from(subscriptions)
+    .where(eq(subscriptions.id, subscriptionId))
+    .for('update')
+  return row ?? null
+}
+
+export async function markPaid(
+  tx: Executor,
+  deps: PaymentDeps,
+  invoiceId: string,
+  adminId: string,
+): Promise<Invoice> {
+  const now = deps.clock.now()
+  const row = await lockManualInvoice(tx, invoiceId)
+  if (row.status === 'paid') return toInvoice(row)
+  if (row.status !== 'open' && row.status !== 'failed') {
+    throw new AppError('conflict', `A ${row.status} invoice cannot be marked paid`)
+  }
+  const [paid] = await tx
+    .update(invoices)
+    .set({ status: 'paid', paidAt: now })
+    .where(eq(invoices.id, row.id))
+    .returning()
+  if (!paid) throw notFound('Invoice')
+  const ctx = { deps, actor: userActor(adminId), now }
+  await announceInvoice(tx, deps, ctx, paid, 'paid')
+  const subscription = await lockSubscriptionOf(tx, paid.subscriptionId)
+  if (subscription?.status === 'past_due') {
+    // Recovered once nothing else is left unpaid.
+    const unpaid = await tx
+      .select({ id: invoices.id })
+      .from(invoices)
+      .where(and(eq(invoices.subscriptionId, subscription.id), eq(invoices.status, 'failed')))
+      .limit(1)
+    if (unpaid.length === 0) await applyState(tx, ctx, subscription, { status: 'active' })
+  }
+  return toInvoice(paid)
+}
+
+export async function markFailed(
+  tx: Executor,
+  deps: PaymentDeps,
+  invoiceId: string,
+  adminId: string,
+): Promise<Invoice> {
+  const now = deps.clock.now()
+  const row = await lockManualInvoice(tx, invoiceId)
+  if (row.status === 'failed') return toInvoice(row)
+  if (row.status !== 'open') throw new AppError('conflict', `A ${row.status} invoice cannot be marked failed`)
+  const [failed] = await tx
+    .update(invoices)
+    .set({ status: 'failed' })
+    .where(eq(invoices.id, row.id))
+    .returning()
+  if (!failed) throw notFound('Invoice')
+  const ctx = { deps, actor: userActor(adminId), now }
+  await announceInvoice(tx, deps, ctx, failed, 'failed')
+  const subscription = await lockSubscriptionOf(tx, failed.subscriptionId)
+  if (subscription && ['active', 'trialing', 'past_due'].includes(subscription.status)) {
+    const after = await applyState(tx, ctx, subscription, { status: 'past_due' })
+    const plan = await getPlanById(tx, after.planId)
+    await mailAccountOwners(
+      tx,
+      deps,
+      after.accountId,
+      {
+        template: 'payment_failed',
+        plan_name: plan.name,
+        amount_cents: failed.amountCents,
+        currency: failed.currency,
+        grace_until: (after.graceUntil ?? after.currentPeriodEnd).toISOString(),
+      },
+      `payment-failed:${failed.id}`,
+    )
+  }
+  return toInvoice(failed)
+}

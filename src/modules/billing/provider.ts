@@ -1,0 +1,106 @@
+// The payment-provider seam. The subscription rules (who may subscribe, one live subscription,
+// trials, grace, what a transition records and announces) live in the subscriptions module and
+// are the same for every provider; a provider only says what a subscription looks like after an
+// operation: `manual` computes it locally (payments happen elsewhere and are recorded), `stripe`
+// asks Stripe and mirrors the answer. Both return the same `ProviderState`.
+import type { Executor } from '../../core/db.ts'
+import type { Deps } from '../../deps.ts'
+import type { PlanRow } from '../plans/plans.ts'
+import type { SubscriptionStatus, subscriptions } from '../subscriptions/tables.ts'
+
+export type ProviderName = 'manual' | 'stripe'
+export type SubscriptionRow = typeof subscriptions.$inferSelect
+
+/** What a provider says a subscription is after an operation; omitted fields stay as they are. */
+export interface ProviderState {
+  status?: SubscriptionStatus
+  planId?: string
+  pendingPlanId?: string | null
+  currentPeriodStart?: Date
+  currentPeriodEnd?: Date
+  cancelAtPeriodEnd?: boolean
+  canceledAt?: Date | null
+  endedAt?: Date | null
+  trialEnd?: Date | null
+  providerSubscriptionId?: string | null
+  providerPriceId?: string | null
+}
+
+/** A charge the manual provider records as an open invoice (Stripe makes its own invoices). */
+export interface Charge {
+  amountCents: number
+  currency: string
+  description: string
+  periodStart: Date
+  periodEnd: Date
+}
+
+export interface Checkout {
+  sessionId: string
+  url: string
+  expiresAt: Date
+}
+
+export interface StartInput {
+  row: SubscriptionRow
+  plan: PlanRow
+  /** Days of trial the account is entitled to on this plan (0: none). */
+  trialDays: number
+  /** How many subscriptions the account had before this one: makes retried provider calls replay. */
+  sequence: number
+  ownerEmail: string | null
+  now: Date
+}
+
+export interface ChangeInput {
+  row: SubscriptionRow
+  from: PlanRow
+  to: PlanRow
+  when: 'now' | 'period_end'
+  now: Date
+}
+
+export interface ChangeOutcome {
+  state: ProviderState
+  charge?: Charge
+  /** Set when an upgrade waits for its payment: the plan is unchanged until it is paid. */
+  awaitingPayment?: boolean
+}
+
+export interface BillingProvider {
+  readonly name: ProviderName
+  /** The values a new subscription is created with (before `start`). */
+  initialState(
+    plan: PlanRow,
+    trialDays: number,
+    now: Date,
+  ): Required<Pick<ProviderState, 'status' | 'currentPeriodStart' | 'currentPeriodEnd' | 'trialEnd'>>
+  /** After the row exists: the first charge (manual) or the Checkout session to pay it (Stripe). */
+  start(tx: Executor, input: StartInput): Promise<{ charge?: Charge; checkout?: Checkout }>
+  /** Gives up an unpaid `incomplete` subscription (its Checkout session is expired). */
+  abandon(tx: Executor, row: SubscriptionRow): Promise<void>
+  changePlan(tx: Executor, input: ChangeInput): Promise<ChangeOutcome>
+  /** Drops a change scheduled for period end (the current plan stays). */
+  unscheduleChange(tx: Executor, row: SubscriptionRow, current: PlanRow, now: Date): Promise<ProviderState>
+  cancel(tx: Executor, row: SubscriptionRow, atPeriodEnd: boolean, now: Date): Promise<ProviderState>
+  resume(tx: Executor, row: SubscriptionRow, now: Date): Promise<ProviderState>
+  /** Where the customer manages payment methods and invoices. */
+  portalUrl(tx: Executor, accountId: string): Promise<string>
+  /** Mirrors a created or changed plan at the provider (product, price); returns provider ids to store. */
+  syncPlan(
+    tx: Executor,
+    plan: PlanRow,
+    previous: PlanRow | null,
+  ): Promise<Partial<Pick<PlanRow, 'stripeProductId' | 'stripePriceId'>>>
+}
+
+export interface Billing {
+  /** The provider new subscriptions use: `stripe` when configured, else `manual`. */
+  default: BillingProvider
+  manual: BillingProvider
+  stripe: import('./stripe/provider.ts').StripeProvider | null
+  /** The provider of an existing subscription (a manual one stays manual after Stripe is configured). */
+  of(name: string): BillingProvider
+}
+
+export type BillingDeps = Pick<Deps, 'config' | 'clock' | 'log'>

@@ -1,0 +1,102 @@
+// How a Stripe subscription reads in plangate's terms. Used for the answers to our own calls, for
+// webhooks (after re-reading the subscription, so a late event never overwrites newer state) and
+// for reconciliation: one mapping, so the three always agree.
+import { eq, sql } from 'drizzle-orm'
+import type Stripe from 'stripe'
+import type { Executor } from '../../../core/db.ts'
+import { plans } from '../../plans/tables.ts'
+import type { SubscriptionStatus } from '../../subscriptions/tables.ts'
+import type { ProviderState, SubscriptionRow } from '../provider.ts'
+import { fromUnix, idOf } from './client.ts'
+
+/** The plan a Stripe price belongs to: by the `plan_code` plangate puts on its prices, else by the plan's current price. */
+export async function planForPrice(tx: Executor, price: Stripe.Price | string | null | undefined) {
+  if (!price) return null
+  if (typeof price !== 'string' && price.metadata?.plan_code) {
+    const [byCode] = await tx.select().from(plans).where(eq(plans.code, price.metadata.plan_code))
+    if (byCode) return byCode
+  }
+  const priceId = idOf(price)
+  const [byPrice] = await tx.select().from(plans).where(sql`${plans.stripePriceId} = ${priceId}`)
+  return byPrice ?? null
+}
+
+function statusOf(subscription: Stripe.Subscription): SubscriptionStatus {
+  switch (subscription.status) {
+    case 'trialing':
+    case 'active':
+      // plangate's `canceled` is "will end or has ended": Stripe's cancel_at_period_end.
+      return subscription.cancel_at_period_end || subscription.cancel_at
+        ? 'canceled'
+        : (subscription.status as 'trialing' | 'active')
+    case 'past_due':
+    case 'unpaid':
+    case 'paused':
+      return 'past_due'
+    case 'incomplete':
+      return 'incomplete'
+    case 'incomplete_expired':
+      return 'expired'
+    case 'canceled':
+      return 'canceled'
+    default:
+      return 'past_due'
+  }
+}
+
+/** The period of the subscription's first item (API versions since 2025 keep periods on items). */
+export function periodOf(subscription: Stripe.Subscription): { start: Date; end: Date } | null {
+  const item = subscription.items.data[0] as
+    | (Stripe.SubscriptionItem & { current_period_start?: number; current_period_end?: number })
+    | undefined
+  const legacy = subscription as unknown as { current_period_start?: number; current_period_end?: number }
+  const start = fromUnix(item?.current_period_start ?? legacy.current_period_start)
+  const end = fromUnix(item?.current_period_end ?? legacy.current_period_end)
+  return start && end ? { start, end } : null
+}
+
+/**
+ * The state of `before` that `subscription` describes. A change to a price scheduled for period
+ * end (see the Stripe provider) keeps the current plan until Stripe starts the next period.
+ */
+export async function stateFromStripe(
+  tx: Executor,
+  subscription: Stripe.Subscription,
+  before: SubscriptionRow,
+): Promise<ProviderState> {
+  const status = statusOf(subscription)
+  const period = periodOf(subscription)
+  const item = subscription.items.data[0]
+  const plan = await planForPrice(tx, item?.price)
+  const state: ProviderState = {
+    status,
+    providerSubscriptionId: subscription.id,
+    providerPriceId: item?.price ? idOf(item.price) : before.providerPriceId,
+    cancelAtPeriodEnd:
+      subscription.status !== 'canceled' &&
+      Boolean(subscription.cancel_at_period_end || subscription.cancel_at),
+    canceledAt: fromUnix(subscription.canceled_at),
+    endedAt: fromUnix(subscription.ended_at),
+    trialEnd: fromUnix(subscription.trial_end),
+  }
+  if (period) {
+    state.currentPeriodStart = period.start
+    state.currentPeriodEnd = period.end
+  }
+  if (status === 'canceled' && subscription.ended_at) {
+    // Ended now: access ends with it, as with an immediate cancel.
+    const ended = fromUnix(subscription.ended_at) as Date
+    if (!period || period.end > ended) state.currentPeriodEnd = ended
+  }
+  if (plan) {
+    const samePeriod = period !== null && period.start.getTime() === before.currentPeriodStart.getTime()
+    if (before.pendingPlanId === plan.id && plan.id !== before.planId && samePeriod) {
+      // Scheduled for period end: Stripe already bills the new price from the next period on.
+      state.planId = before.planId
+    } else {
+      state.planId = plan.id
+      if (plan.id !== before.planId || !samePeriod) state.pendingPlanId = null
+    }
+  }
+  return state
+}

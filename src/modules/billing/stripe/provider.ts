@@ -1,0 +1,319 @@
+// The `stripe` provider. Subscriptions start `incomplete` with a Checkout session and become
+// `trialing`/`active` when the webhook confirms; every other operation is a Stripe call whose
+// answer is mirrored through the same mapping as webhooks. Every call carries an idempotency key
+// derived from what it does, so a retry (ours, the SDK's, or the client's) never does it twice.
+import { and, eq, isNull } from 'drizzle-orm'
+import type Stripe from 'stripe'
+import type { Executor } from '../../../core/db.ts'
+import { AppError, notFound } from '../../../core/errors.ts'
+import { accounts } from '../../accounts/tables.ts'
+import type { PlanRow } from '../../plans/plans.ts'
+import { plans } from '../../plans/tables.ts'
+import type {
+  BillingDeps,
+  BillingProvider,
+  ChangeOutcome,
+  ProviderState,
+  SubscriptionRow,
+} from '../provider.ts'
+import { callStripe, fromUnix, idOf, isStripeError } from './client.ts'
+import { stateFromStripe } from './mapping.ts'
+
+export interface StripeProvider extends BillingProvider {
+  readonly client: Stripe
+  retrieveSubscription(id: string): Promise<Stripe.Subscription>
+  retrieveCheckoutSession(id: string): Promise<Stripe.Checkout.Session>
+  retrieveInvoice(id: string): Promise<Stripe.Invoice>
+  listSubscriptions(customerId: string): Promise<Stripe.Subscription[]>
+  /** Ends a Stripe subscription now (after plangate ended its access); an already ended one is fine. */
+  cancelNow(subscriptionId: string): Promise<void>
+  /** Verifies a webhook's signature on the raw body and parses it; throws on a bad one. */
+  verifyWebhook(rawBody: Buffer | string, signature: string | undefined, now: Date): Stripe.Event
+  stateOf(tx: Executor, subscription: Stripe.Subscription, before: SubscriptionRow): Promise<ProviderState>
+}
+
+export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeProvider {
+  const { config, log } = deps
+  const call = <T>(operation: string, run: () => Promise<T>) => callStripe(log, operation, run)
+  const returnUrl = config.BILLING_RETURN_URL ?? config.APP_URL
+
+  async function subscriptionOf(row: SubscriptionRow): Promise<Stripe.Subscription> {
+    if (!row.providerSubscriptionId) {
+      throw new AppError('conflict', 'The subscription is waiting for its Checkout to complete')
+    }
+    const id = row.providerSubscriptionId
+    return call('subscriptions.retrieve', () => client.subscriptions.retrieve(id))
+  }
+
+  async function ensureCustomer(tx: Executor, accountId: string, email: string | null): Promise<string> {
+    const [account] = await tx
+      .select({ name: accounts.name, customer: accounts.stripeCustomerId })
+      .from(accounts)
+      .where(eq(accounts.id, accountId))
+    if (!account) throw notFound('Account')
+    if (account.customer) return account.customer
+    const customer = await call('customers.create', () =>
+      client.customers.create(
+        { name: account.name, ...(email && { email }), metadata: { plangate_account_id: accountId } },
+        { idempotencyKey: `plangate:customer:${accountId}` },
+      ),
+    )
+    await tx
+      .update(accounts)
+      .set({ stripeCustomerId: customer.id })
+      .where(and(eq(accounts.id, accountId), isNull(accounts.stripeCustomerId)))
+    return customer.id
+  }
+
+  async function priceOf(tx: Executor, plan: PlanRow): Promise<string> {
+    if (plan.stripePriceId) return plan.stripePriceId
+    const ids = await provider.syncPlan(tx, plan, null)
+    await tx.update(plans).set(ids).where(eq(plans.id, plan.id))
+    if (!ids.stripePriceId) throw new Error(`plan ${plan.code} has no Stripe price`)
+    return ids.stripePriceId
+  }
+
+  const provider: StripeProvider = {
+    name: 'stripe',
+    client,
+
+    initialState(_plan, _trialDays, now) {
+      // Nothing is granted until the webhook confirms the payment (or the trial).
+      return { status: 'incomplete', currentPeriodStart: now, currentPeriodEnd: now, trialEnd: null }
+    },
+
+    async start(tx, { row, plan, trialDays, sequence, ownerEmail }) {
+      const customer = await ensureCustomer(tx, row.accountId, ownerEmail)
+      const price = await priceOf(tx, plan)
+      const metadata = { plangate_account_id: row.accountId, plan: plan.code }
+      const session = await call('checkout.sessions.create', () =>
+        client.checkout.sessions.create(
+          {
+            mode: 'subscription',
+            customer,
+            client_reference_id: row.accountId,
+            line_items: [{ price, quantity: 1 }],
+            success_url: `${returnUrl}?checkout=success&session_id={CHECKOUT_SESSION_ID}`,
+            cancel_url: `${returnUrl}?checkout=canceled`,
+            metadata,
+            subscription_data: { metadata, ...(trialDays > 0 && { trial_period_days: trialDays }) },
+          },
+          // The same subscribe retried (after a timeout, say) replays the same session.
+          {
+            idempotencyKey: `plangate:checkout:${row.accountId}:${sequence}:${plan.id}:${price}:${trialDays}`,
+          },
+        ),
+      )
+      if (!session.url) throw new Error('Stripe returned a Checkout session without a URL')
+      return {
+        checkout: {
+          sessionId: session.id,
+          url: session.url,
+          expiresAt: fromUnix(session.expires_at) ?? new Date(Date.now() + 86_400_000),
+        },
+      }
+    },
+
+    async abandon(_tx, row) {
+      if (!row.checkoutSessionId) return
+      const id = row.checkoutSessionId
+      const session = await call('checkout.sessions.retrieve', () => client.checkout.sessions.retrieve(id))
+      if (session.status === 'complete') {
+        throw new AppError(
+          'conflict',
+          'The Checkout of this account has just been paid; its subscription starts shortly',
+        )
+      }
+      if (session.status === 'open') {
+        await call('checkout.sessions.expire', () =>
+          client.checkout.sessions.expire(id, {}, { idempotencyKey: `plangate:expire:${id}` }),
+        )
+      }
+    },
+
+    async changePlan(tx, { row, from, to, when }): Promise<ChangeOutcome> {
+      const current = await subscriptionOf(row)
+      const item = current.items.data[0]
+      if (!item) throw new Error(`Stripe subscription ${current.id} has no item`)
+      const price = await priceOf(tx, to)
+      const upgrade = when === 'now' && (to.tier > from.tier || to.priceCents > from.priceCents)
+      const params: Stripe.SubscriptionUpdateParams = {
+        items: [{ id: item.id, price }],
+        // An upgrade is invoiced at once and applies only once paid; anything else waits for the next invoice.
+        proration_behavior: upgrade ? 'always_invoice' : when === 'now' ? 'create_prorations' : 'none',
+        ...(upgrade && { payment_behavior: 'pending_if_incomplete' as const }),
+      }
+      const updated = await call('subscriptions.update', () =>
+        client.subscriptions.update(current.id, params, {
+          idempotencyKey: `plangate:change:${row.id}:${to.id}:${when}:${row.updatedAt.getTime()}`,
+        }),
+      )
+      if (when === 'period_end') {
+        return {
+          state: { ...(await stateFromStripe(tx, updated, row)), planId: from.id, pendingPlanId: to.id },
+        }
+      }
+      return {
+        state: await stateFromStripe(tx, updated, row),
+        awaitingPayment: Boolean(updated.pending_update),
+      }
+    },
+
+    async unscheduleChange(tx, row, current) {
+      const subscription = await subscriptionOf(row)
+      const item = subscription.items.data[0]
+      const price = await priceOf(tx, current)
+      if (item && idOf(item.price) !== price) {
+        const updated = await call('subscriptions.update', () =>
+          client.subscriptions.update(
+            subscription.id,
+            { items: [{ id: item.id, price }], proration_behavior: 'none' },
+            { idempotencyKey: `plangate:unschedule:${row.id}:${row.updatedAt.getTime()}` },
+          ),
+        )
+        return { ...(await stateFromStripe(tx, updated, row)), planId: current.id, pendingPlanId: null }
+      }
+      return { pendingPlanId: null }
+    },
+
+    async cancel(tx, row, atPeriodEnd) {
+      if (!row.providerSubscriptionId) return { status: 'expired', endedAt: row.createdAt }
+      const id = row.providerSubscriptionId
+      const updated = atPeriodEnd
+        ? await call('subscriptions.update', () =>
+            client.subscriptions.update(
+              id,
+              { cancel_at_period_end: true },
+              { idempotencyKey: `plangate:cancel:${row.id}:${row.updatedAt.getTime()}` },
+            ),
+          )
+        : await call('subscriptions.cancel', () =>
+            client.subscriptions.cancel(id, {}, { idempotencyKey: `plangate:cancel-now:${row.id}` }),
+          )
+      return { ...(await stateFromStripe(tx, updated, row)), pendingPlanId: null }
+    },
+
+    async resume(tx, row) {
+      const subscription = await subscriptionOf(row)
+      const updated = await call('subscriptions.update', () =>
+        client.subscriptions.update(
+          subscription.id,
+          { cancel_at_period_end: false },
+          { idempotencyKey: `plangate:resume:${row.id}:${row.updatedAt.getTime()}` },
+        ),
+      )
+      return stateFromStripe(tx, updated, row)
+    },
+
+    async portalUrl(tx, accountId) {
+      const customer = await ensureCustomer(tx, accountId, null)
+      const session = await call('billingPortal.sessions.create', () =>
+        client.billingPortal.sessions.create({ customer, return_url: returnUrl }),
+      )
+      return session.url
+    },
+
+    async syncPlan(_tx, plan, previous) {
+      let productId = plan.stripeProductId
+      const product = { name: plan.name, description: plan.description || undefined, active: plan.isActive }
+      if (!productId) {
+        const created = await call('products.create', () =>
+          client.products.create(
+            { ...product, metadata: { plan_code: plan.code } },
+            { idempotencyKey: `plangate:product:${plan.id}` },
+          ),
+        )
+        productId = created.id
+      } else if (
+        previous &&
+        (previous.name !== plan.name ||
+          previous.description !== plan.description ||
+          previous.isActive !== plan.isActive)
+      ) {
+        const id = productId
+        await call('products.update', () => client.products.update(id, product))
+      }
+      const priceChanged =
+        !plan.stripePriceId ||
+        (previous !== null &&
+          (previous.priceCents !== plan.priceCents ||
+            previous.currency !== plan.currency ||
+            previous.interval !== plan.interval))
+      if (!priceChanged) return { stripeProductId: productId }
+      const product_ = productId
+      const price = await call('prices.create', () =>
+        client.prices.create(
+          {
+            product: product_,
+            unit_amount: plan.priceCents,
+            currency: plan.currency,
+            recurring: { interval: plan.interval as 'month' | 'year' },
+            metadata: { plan_code: plan.code },
+          },
+          {
+            idempotencyKey: `plangate:price:${plan.id}:${plan.priceCents}:${plan.currency}:${plan.interval}:${plan.updatedAt.getTime()}`,
+          },
+        ),
+      )
+      // Existing subscribers keep the old price; it is only closed to new subscriptions.
+      const old = plan.stripePriceId
+      if (old && old !== price.id) {
+        await call('prices.update', () => client.prices.update(old, { active: false }))
+      }
+      return { stripeProductId: productId, stripePriceId: price.id }
+    },
+
+    retrieveSubscription: (id) => call('subscriptions.retrieve', () => client.subscriptions.retrieve(id)),
+    retrieveInvoice: (id) => call('invoices.retrieve', () => client.invoices.retrieve(id)),
+    retrieveCheckoutSession: (id) =>
+      call('checkout.sessions.retrieve', () => client.checkout.sessions.retrieve(id)),
+
+    async listSubscriptions(customerId) {
+      const list = await call('subscriptions.list', () =>
+        client.subscriptions.list({ customer: customerId, status: 'all', limit: 100 }),
+      )
+      return list.data
+    },
+
+    async cancelNow(subscriptionId) {
+      try {
+        await client.subscriptions.cancel(
+          subscriptionId,
+          {},
+          { idempotencyKey: `plangate:end:${subscriptionId}` },
+        )
+      } catch (error) {
+        // Already canceled (or gone): the goal is met.
+        if (
+          isStripeError(error) &&
+          error.statusCode !== undefined &&
+          error.statusCode >= 400 &&
+          error.statusCode < 500
+        )
+          return
+        throw error
+      }
+    },
+
+    verifyWebhook(rawBody, signature, now) {
+      if (!signature || !config.STRIPE_WEBHOOK_SECRET) throw new Error('missing Stripe-Signature')
+      const tolerance = config.STRIPE_WEBHOOK_TOLERANCE_SECONDS
+      // The SDK refuses signatures older than the tolerance; one from the future is refused too.
+      const signedAt = Number(/(?:^|,)\s*t=(\d{1,12})(?:,|$)/.exec(signature)?.[1])
+      if (!Number.isFinite(signedAt) || signedAt - now.getTime() / 1000 > tolerance) {
+        throw new Error('Stripe-Signature timestamp is missing or in the future')
+      }
+      return client.webhooks.constructEvent(
+        rawBody,
+        signature,
+        config.STRIPE_WEBHOOK_SECRET,
+        tolerance,
+        undefined,
+        now.getTime(),
+      )
+    },
+
+    stateOf: stateFromStripe,
+  }
+  return provider
+}

@@ -1,0 +1,50 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { AppError } from '../../../core/errors.ts'
+import { problems } from '../../../core/http.ts'
+import type { Deps } from '../../../deps.ts'
+import type { StripeProvider } from './provider.ts'
+import { receiveStripeEvent } from './webhooks.ts'
+
+const Received = z.object({
+  received: z.literal(true),
+  duplicate: z.boolean().describe('True when this event id was already processed: nothing was done again.'),
+})
+
+/** `POST /v1/billing/webhooks/stripe`, registered when Stripe is configured. */
+export const stripeWebhookRoutes =
+  (deps: Deps, stripe: StripeProvider): FastifyPluginAsyncZod =>
+  async (app) => {
+    // The signature covers the exact bytes Stripe sent: this route keeps the raw body.
+    app.removeAllContentTypeParsers()
+    app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
+
+    app.post(
+      '/v1/billing/webhooks/stripe',
+      {
+        config: { rateLimit: false },
+        schema: {
+          tags: ['billing'],
+          summary: 'Receive a Stripe webhook',
+          description:
+            "Stripe's endpoint (see the README for the events to enable). The `Stripe-Signature` header is checked on the raw body with STRIPE_WEBHOOK_SECRET; a missing, wrong or stale signature is answered 400 and nothing is written. Each event id is processed once: a redelivery (even many at once) answers 200 and changes nothing. A failure answers non-2xx so Stripe retries; a job also retries stored events that are still unprocessed. Not rate limited.",
+          operationId: 'receiveStripeWebhook',
+          headers: z.object({ 'stripe-signature': z.string().max(4000).optional() }),
+          response: { 200: Received, 400: problems[400], 503: problems[503] },
+        },
+      },
+      async (req) => {
+        const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
+        let event: ReturnType<StripeProvider['verifyWebhook']>
+        try {
+          event = stripe.verifyWebhook(raw, req.headers['stripe-signature'], deps.clock.now())
+        } catch {
+          throw new AppError('validation_failed', 'The Stripe-Signature header does not match the body', {
+            errors: [{ location: 'header.stripe-signature', message: 'missing, invalid or too old' }],
+          })
+        }
+        const { duplicate } = await receiveStripeEvent({ ...deps, stripe }, event)
+        return { received: true as const, duplicate }
+      },
+    )
+  }

@@ -1,0 +1,321 @@
+// Stripe webhooks in. An event is stored first under its unique id (ten copies at once store
+// one), then processed in one transaction that locks the stored row: copies wait and find it
+// processed; a failure rolls the whole change back, stays unprocessed and is retried (Stripe
+// redelivers after our non-2xx, and a job picks up what is still unprocessed). Subscriptions and
+// invoices are re-read from Stripe under the row lock, so a late or reordered event can only
+// ever apply Stripe's newest state.
+import { and, asc, eq, isNull, lt, sql } from 'drizzle-orm'
+import type Stripe from 'stripe'
+import type { Executor } from '../../../core/db.ts'
+import { newId } from '../../../core/ids.ts'
+import type { Deps } from '../../../deps.ts'
+import { accounts } from '../../accounts/tables.ts'
+import { providerActor } from '../../audit/audit.ts'
+import { getPlanById } from '../../plans/plans.ts'
+import { remindTrialEnding } from '../../subscriptions/sweep.ts'
+import { subscriptions, trials } from '../../subscriptions/tables.ts'
+import { applyState, mailAccountOwners, type TransitionContext } from '../../subscriptions/transitions.ts'
+import { announceInvoice } from '../invoices.ts'
+import type { SubscriptionRow } from '../provider.ts'
+import { type InvoiceStatus, invoices, stripeEvents } from '../tables.ts'
+import { fromUnix, idOf } from './client.ts'
+import type { StripeProvider } from './provider.ts'
+
+type WebhookDeps = Pick<Deps, 'db' | 'config' | 'jobs' | 'clock' | 'log'> & { stripe: StripeProvider }
+
+/** Stores a verified event (a duplicate id is a no-op) and processes it if it is not yet processed. */
+export async function receiveStripeEvent(
+  deps: WebhookDeps,
+  event: Stripe.Event,
+): Promise<{ duplicate: boolean }> {
+  const inserted = await deps.db
+    .insert(stripeEvents)
+    .values({
+      id: event.id,
+      type: event.type,
+      payload: event as unknown as Record<string, unknown>,
+      eventCreatedAt: new Date(event.created * 1000),
+      receivedAt: deps.clock.now(),
+    })
+    .onConflictDoNothing()
+    .returning({ id: stripeEvents.id })
+  const outcome = await processStripeEvent(deps, event.id)
+  return { duplicate: inserted.length === 0 && outcome !== 'processed' }
+}
+
+/** Processes one stored event once; throws (and records the error) when it fails. */
+export async function processStripeEvent(
+  deps: WebhookDeps,
+  eventId: string,
+): Promise<'processed' | 'already'> {
+  try {
+    return await deps.db.transaction(async (tx) => {
+      const [row] = await tx.select().from(stripeEvents).where(eq(stripeEvents.id, eventId)).for('update')
+      if (!row || row.processedAt) return 'already'
+      await handleEvent(tx, deps, row.payload as unknown as Stripe.Event)
+      await tx
+        .update(stripeEvents)
+        .set({ processedAt: deps.clock.now(), attempts: sql`${stripeEvents.attempts} + 1`, lastError: null })
+        .where(eq(stripeEvents.id, eventId))
+      return 'processed'
+    })
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    await deps.db
+      .update(stripeEvents)
+      .set({ attempts: sql`${stripeEvents.attempts} + 1`, lastError: message.slice(0, 500) })
+      .where(eq(stripeEvents.id, eventId))
+    throw error
+  }
+}
+
+/** Retries stored events still unprocessed after `olderThanMs`, oldest first; returns how many succeeded. */
+export async function retryUnprocessed(deps: WebhookDeps, olderThanMs: number, limit = 100): Promise<number> {
+  const cutoff = new Date(deps.clock.now().getTime() - olderThanMs)
+  const pending = await deps.db
+    .select({ id: stripeEvents.id })
+    .from(stripeEvents)
+    .where(and(isNull(stripeEvents.processedAt), lt(stripeEvents.receivedAt, cutoff)))
+    .orderBy(asc(stripeEvents.eventCreatedAt))
+    .limit(limit)
+  let processed = 0
+  for (const { id } of pending) {
+    try {
+      if ((await processStripeEvent(deps, id)) === 'processed') processed++
+    } catch (error) {
+      deps.log.warn({ err: error, stripeEvent: id }, 'stripe event still failing')
+    }
+  }
+  return processed
+}
+
+const subscriptionEvents = new Set([
+  'customer.subscription.created',
+  'customer.subscription.updated',
+  'customer.subscription.deleted',
+  'customer.subscription.paused',
+  'customer.subscription.resumed',
+  'customer.subscription.pending_update_applied',
+  'customer.subscription.pending_update_expired',
+])
+
+const invoiceEvents = new Set([
+  'invoice.created',
+  'invoice.finalized',
+  'invoice.paid',
+  'invoice.payment_succeeded',
+  'invoice.payment_failed',
+  'invoice.payment_action_required',
+  'invoice.voided',
+  'invoice.marked_uncollectible',
+])
+
+async function handleEvent(tx: Executor, deps: WebhookDeps, event: Stripe.Event): Promise<void> {
+  const ctx: TransitionContext = { deps, actor: providerActor, now: deps.clock.now() }
+  const object = event.data.object as unknown as Record<string, unknown> & { id: string }
+  if (event.type === 'checkout.session.completed' || event.type === 'checkout.session.expired') {
+    const session = event.data.object as Stripe.Checkout.Session
+    if (session.mode !== 'subscription') return
+    const [row] = await tx
+      .select()
+      .from(subscriptions)
+      .where(and(eq(subscriptions.provider, 'stripe'), eq(subscriptions.checkoutSessionId, session.id)))
+      .for('update')
+    if (!row) return ignore(deps, event, 'no subscription of ours has this Checkout session')
+    if (event.type === 'checkout.session.expired') {
+      if (row.status !== 'incomplete') return
+      await applyState(tx, ctx, row, { status: 'expired', endedAt: ctx.now })
+      await tx.delete(trials).where(eq(trials.subscriptionId, row.id))
+      return
+    }
+    const subscriptionId = idOf(session.subscription)
+    if (!subscriptionId) return ignore(deps, event, 'the session has no subscription')
+    if (row.providerSubscriptionId && row.providerSubscriptionId !== subscriptionId) {
+      return ignore(deps, event, 'the subscription is linked to another Stripe subscription')
+    }
+    await syncSubscription(tx, deps, ctx, row, subscriptionId)
+    return
+  }
+  if (subscriptionEvents.has(event.type) || event.type === 'customer.subscription.trial_will_end') {
+    const row = await linkedSubscription(tx, object as unknown as Stripe.Subscription)
+    if (!row) return ignore(deps, event, 'not a subscription plangate created')
+    const after = await syncSubscription(tx, deps, ctx, row, object.id)
+    if (event.type === 'customer.subscription.trial_will_end' && after.status === 'trialing') {
+      await remindTrialEnding(tx, deps, after, ctx.now)
+    }
+    return
+  }
+  if (invoiceEvents.has(event.type)) {
+    await handleInvoice(tx, deps, ctx, event)
+    return
+  }
+  // Anything else is acknowledged and ignored.
+}
+
+function ignore(deps: WebhookDeps, event: Stripe.Event, reason: string): void {
+  deps.log.info({ stripeEvent: event.id, type: event.type, reason }, 'stripe event ignored')
+}
+
+/**
+ * The local subscription a Stripe subscription belongs to, locked: by its id, or (before the
+ * Checkout completion is processed) the account's unpaid Checkout named in its metadata, if the
+ * customer is that account's.
+ */
+async function linkedSubscription(
+  tx: Executor,
+  subscription: Stripe.Subscription,
+): Promise<SubscriptionRow | null> {
+  const [linked] = await tx
+    .select()
+    .from(subscriptions)
+    .where(
+      and(eq(subscriptions.provider, 'stripe'), eq(subscriptions.providerSubscriptionId, subscription.id)),
+    )
+    .for('update')
+  if (linked) return linked
+  const accountId = subscription.metadata?.plangate_account_id
+  const customer = idOf(subscription.customer)
+  if (!accountId || !customer || !/^[0-9a-f-]{36}$/i.test(accountId)) return null
+  const [pending] = await tx
+    .select({ row: subscriptions })
+    .from(subscriptions)
+    .innerJoin(accounts, eq(accounts.id, subscriptions.accountId))
+    .where(
+      and(
+        eq(subscriptions.accountId, accountId),
+        eq(accounts.stripeCustomerId, customer),
+        eq(subscriptions.provider, 'stripe'),
+        eq(subscriptions.status, 'incomplete'),
+        isNull(subscriptions.providerSubscriptionId),
+      ),
+    )
+    .for('update')
+  return pending?.row ?? null
+}
+
+/** Re-reads the Stripe subscription and applies it to the (locked) row. */
+export async function syncSubscription(
+  tx: Executor,
+  deps: WebhookDeps,
+  ctx: TransitionContext,
+  row: SubscriptionRow,
+  stripeSubscriptionId: string,
+): Promise<SubscriptionRow> {
+  const fresh = await deps.stripe.retrieveSubscription(stripeSubscriptionId)
+  const state = await deps.stripe.stateOf(tx, fresh, row)
+  return applyState(tx, ctx, row, state)
+}
+
+function invoiceStatusOf(invoice: Stripe.Invoice, eventType: string): InvoiceStatus | null {
+  switch (invoice.status) {
+    case 'paid':
+      return 'paid'
+    case 'void':
+      return 'void'
+    case 'uncollectible':
+      return 'failed'
+    case 'open':
+      return eventType === 'invoice.payment_failed' || (invoice.attempt_count ?? 0) > 0 ? 'failed' : 'open'
+    default:
+      return null
+  }
+}
+
+/** A later status may replace an earlier one, never the other way (a late `payment_failed` never un-pays). */
+const finalStatuses: InvoiceStatus[] = ['paid', 'void', 'refunded']
+
+async function handleInvoice(tx: Executor, deps: WebhookDeps, ctx: TransitionContext, event: Stripe.Event) {
+  const sent = event.data.object as Stripe.Invoice
+  const invoice = await deps.stripe.retrieveInvoice(sent.id ?? '')
+  const customer = idOf(invoice.customer)
+  const [account] = customer
+    ? await tx.select({ id: accounts.id }).from(accounts).where(eq(accounts.stripeCustomerId, customer))
+    : []
+  if (!account) return ignore(deps, event, 'the customer is not an account of ours')
+  const legacy = invoice as unknown as { subscription?: string | { id: string } | null }
+  const stripeSubscriptionId = idOf(invoice.parent?.subscription_details?.subscription ?? legacy.subscription)
+  const [local] = stripeSubscriptionId
+    ? await tx
+        .select()
+        .from(subscriptions)
+        .where(
+          and(
+            eq(subscriptions.provider, 'stripe'),
+            eq(subscriptions.providerSubscriptionId, stripeSubscriptionId),
+          ),
+        )
+        .for('update')
+    : []
+
+  const status = invoiceStatusOf(invoice, event.type)
+  let change: 'created' | 'paid' | 'failed' | null = null
+  if (status && invoice.id) {
+    const line = invoice.lines?.data?.[0]
+    const values = {
+      amountCents: status === 'paid' ? invoice.amount_paid : invoice.amount_due,
+      currency: invoice.currency,
+      status,
+      description: invoice.description ?? line?.description ?? '',
+      periodStart: fromUnix(line?.period?.start ?? invoice.period_start),
+      periodEnd: fromUnix(line?.period?.end ?? invoice.period_end),
+      hostedUrl: invoice.hosted_invoice_url ?? null,
+      paidAt: status === 'paid' ? (fromUnix(invoice.status_transitions?.paid_at) ?? ctx.now) : null,
+    }
+    const [created] = await tx
+      .insert(invoices)
+      .values({
+        id: newId(),
+        accountId: account.id,
+        subscriptionId: local?.id ?? null,
+        provider: 'stripe',
+        providerInvoiceId: invoice.id,
+        createdAt: ctx.now,
+        ...values,
+      })
+      .onConflictDoNothing({ target: [invoices.provider, invoices.providerInvoiceId] })
+      .returning()
+    if (created) {
+      change = status === 'paid' ? 'paid' : status === 'failed' ? 'failed' : 'created'
+      if (change !== 'created') await announceInvoice(tx, deps, ctx, created, 'created')
+      await announceInvoice(tx, deps, ctx, created, change)
+    } else {
+      const [existing] = await tx
+        .select()
+        .from(invoices)
+        .where(and(eq(invoices.provider, 'stripe'), eq(invoices.providerInvoiceId, invoice.id)))
+        .for('update')
+      if (existing && existing.status !== status && !finalStatuses.includes(existing.status)) {
+        const [updated] = await tx
+          .update(invoices)
+          .set(values)
+          .where(eq(invoices.id, existing.id))
+          .returning()
+        if (updated && (status === 'paid' || status === 'failed')) {
+          change = status
+          await announceInvoice(tx, deps, ctx, updated, status)
+        }
+      }
+    }
+  }
+
+  // The subscription the invoice belongs to, as Stripe has it now (past_due after a failure, active after a payment).
+  const after =
+    local && stripeSubscriptionId ? await syncSubscription(tx, deps, ctx, local, stripeSubscriptionId) : local
+  if (change === 'failed' || event.type === 'invoice.payment_action_required') {
+    const plan = after ? await getPlanById(tx, after.planId) : null
+    await mailAccountOwners(
+      tx,
+      deps,
+      account.id,
+      {
+        template: 'payment_failed',
+        plan_name: plan?.name ?? 'your plan',
+        amount_cents: invoice.amount_due,
+        currency: invoice.currency,
+        grace_until: (after?.graceUntil ?? after?.currentPeriodEnd ?? ctx.now).toISOString(),
+        billing_url: invoice.hosted_invoice_url ?? null,
+      },
+      `payment-failed:${invoice.id}:${invoice.attempt_count ?? 0}`,
+    )
+  }
+}

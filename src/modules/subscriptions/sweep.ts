@@ -1,0 +1,158 @@
+// The hourly sweep: manual renewals (made ahead of the period end, so access never lapses while
+// the job waits for its turn), trial and grace reminders, and expiry. Each subscription is handled
+// in its own short transaction with `skip locked`, so two workers sweeping at once share the
+// work and a request holding a subscription is never waited on.
+import { and, asc, eq, inArray, lte, sql } from 'drizzle-orm'
+import type { Executor } from '../../core/db.ts'
+import { systemActor } from '../audit/audit.ts'
+import type { SubscriptionRow } from '../billing/provider.ts'
+import { getPlanById } from '../plans/plans.ts'
+import { expireLapsed, type LifecycleDeps, recordCharge } from './lifecycle.ts'
+import { type Interval, periodEnd } from './periods.ts'
+import { subscriptionEvents, subscriptions } from './tables.ts'
+import { applyState, recordTransition, type TransitionDeps } from './transitions.ts'
+
+/** Manual subscriptions are renewed this long before their period ends. */
+export const renewalLeadMs = 2 * 3_600_000
+/** The reminder that a grace period is about to end goes out this long before. */
+export const graceReminderMs = 24 * 3_600_000
+const batch = 50
+
+export interface SweepResult {
+  renewed: number
+  reminded: number
+  expired: number
+}
+
+type SweepDeps = LifecycleDeps & { db: Executor }
+
+/** Renews one due manual subscription: the next period, the scheduled plan if any, an open invoice. */
+async function renewOne(tx: Executor, deps: LifecycleDeps, row: SubscriptionRow, now: Date): Promise<void> {
+  const plan = await getPlanById(tx, row.pendingPlanId ?? row.planId)
+  const start = row.currentPeriodEnd
+  const end = periodEnd(start, plan.interval as Interval)
+  const ctx = { deps, actor: systemActor, now }
+  const after = await applyState(
+    tx,
+    ctx,
+    row,
+    {
+      status: 'active',
+      planId: plan.id,
+      pendingPlanId: null,
+      currentPeriodStart: start,
+      currentPeriodEnd: end,
+    },
+    { type: row.status === 'trialing' ? 'trial_ended' : 'renewed' },
+  )
+  if (plan.priceCents > 0) {
+    await recordCharge(tx, ctx, after, {
+      amountCents: plan.priceCents,
+      currency: plan.currency,
+      description: `${plan.name} (${plan.interval}ly)`,
+      periodStart: start,
+      periodEnd: end,
+    })
+  }
+}
+
+/** A reminder recorded once per subscription and occasion (`key` in the history's data). */
+async function remindOnce(
+  tx: Executor,
+  deps: TransitionDeps,
+  row: SubscriptionRow,
+  type: string,
+  key: string,
+  now: Date,
+) {
+  const [seen] = await tx
+    .select({ id: subscriptionEvents.id })
+    .from(subscriptionEvents)
+    .where(
+      and(
+        eq(subscriptionEvents.subscriptionId, row.id),
+        eq(subscriptionEvents.type, type),
+        sql`${subscriptionEvents.data}->>'key' = ${key}`,
+      ),
+    )
+    .limit(1)
+  if (seen) return false
+  await recordTransition(tx, { deps, actor: systemActor, now }, row, row, type, { key })
+  return true
+}
+
+/** The trial-ending reminder (from the sweep, or Stripe's `trial_will_end`): once per trial end. */
+export const remindTrialEnding = (tx: Executor, deps: TransitionDeps, row: SubscriptionRow, now: Date) =>
+  row.trialEnd
+    ? remindOnce(tx, deps, row, 'trial_will_end', row.trialEnd.toISOString(), now)
+    : Promise.resolve(false)
+
+async function dueRows(tx: Executor, where: ReturnType<typeof and>) {
+  return tx
+    .select()
+    .from(subscriptions)
+    .where(where)
+    .orderBy(asc(subscriptions.currentPeriodEnd))
+    .limit(1)
+    .for('update', { skipLocked: true })
+}
+
+/** Runs every step until nothing is due; safe to run concurrently and repeatedly. */
+export async function sweep(deps: SweepDeps, now: Date): Promise<SweepResult> {
+  const result: SweepResult = { renewed: 0, reminded: 0, expired: 0 }
+  const renewBefore = new Date(now.getTime() + renewalLeadMs)
+  // Renewals first, so a subscription due for renewal is never expired instead.
+  for (let i = 0; i < 10_000; i++) {
+    const done = await deps.db.transaction(async (tx) => {
+      const [row] = await dueRows(
+        tx,
+        and(
+          eq(subscriptions.provider, 'manual'),
+          inArray(subscriptions.status, ['active', 'trialing']),
+          eq(subscriptions.cancelAtPeriodEnd, false),
+          lte(subscriptions.currentPeriodEnd, renewBefore),
+        ),
+      )
+      if (!row) return true
+      await renewOne(tx, deps, row, now)
+      result.renewed++
+      return false
+    })
+    if (done) break
+  }
+  const trialWindow = new Date(now.getTime() + deps.config.TRIAL_REMINDER_DAYS * 86_400_000)
+  const graceWindow = new Date(now.getTime() + graceReminderMs)
+  await deps.db.transaction(async (tx) => {
+    const trialing = await tx
+      .select()
+      .from(subscriptions)
+      .where(
+        and(
+          eq(subscriptions.status, 'trialing'),
+          sql`${subscriptions.trialEnd} > ${now.toISOString()}::timestamptz and ${subscriptions.trialEnd} <= ${trialWindow.toISOString()}::timestamptz`,
+        ),
+      )
+      .limit(500)
+    for (const row of trialing) if (await remindTrialEnding(tx, deps, row, now)) result.reminded++
+    const pastDue = await tx
+      .select()
+      .from(subscriptions)
+      .where(
+        and(
+          eq(subscriptions.status, 'past_due'),
+          sql`${subscriptions.graceUntil} > ${now.toISOString()}::timestamptz and ${subscriptions.graceUntil} <= ${graceWindow.toISOString()}::timestamptz`,
+        ),
+      )
+      .limit(500)
+    for (const row of pastDue) {
+      if (await remindOnce(tx, deps, row, 'grace_ending', row.graceUntil?.toISOString() ?? '', now))
+        result.reminded++
+    }
+  })
+  for (let i = 0; i < 1000; i++) {
+    const expired = await deps.db.transaction((tx) => expireLapsed(tx, deps, { limit: batch }, now))
+    result.expired += expired
+    if (expired < batch) break
+  }
+  return result
+}
