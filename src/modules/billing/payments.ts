@@ -22,14 +22,30 @@ async function lockManualInvoice(tx: Executor, id: string) {
   return row
 }
 
-async function lockSubscriptionOf(tx: Executor, subscriptionId: string | null) {
-  if (!subscriptionId) return null
-  const [row] = await tx
-    .select()
-    .from(subscriptions)
-    .where(eq(subscriptions.id, subscriptionId))
-    .for('update')
-  return row ?? null
+/**
+ * Sets the invoice's status, announces it, and returns it with the subscription it belongs to
+ * (locked), for the caller to move.
+ */
+async function settle(
+  tx: Executor,
+  deps: PaymentDeps,
+  invoiceId: string,
+  status: 'paid' | 'failed',
+  adminId: string,
+) {
+  const now = deps.clock.now()
+  const [invoice] = await tx
+    .update(invoices)
+    .set(status === 'paid' ? { status, paidAt: now } : { status })
+    .where(eq(invoices.id, invoiceId))
+    .returning()
+  if (!invoice) throw notFound('Invoice')
+  const ctx = { deps, actor: userActor(adminId), now }
+  await announceInvoice(tx, deps, ctx, invoice, status)
+  const [subscription] = invoice.subscriptionId
+    ? await tx.select().from(subscriptions).where(eq(subscriptions.id, invoice.subscriptionId)).for('update')
+    : []
+  return { invoice, ctx, subscription }
 }
 
 export async function markPaid(
@@ -38,21 +54,12 @@ export async function markPaid(
   invoiceId: string,
   adminId: string,
 ): Promise<Invoice> {
-  const now = deps.clock.now()
   const row = await lockManualInvoice(tx, invoiceId)
   if (row.status === 'paid') return toInvoice(row)
   if (row.status !== 'open' && row.status !== 'failed') {
     throw new AppError('conflict', `A ${row.status} invoice cannot be marked paid`)
   }
-  const [paid] = await tx
-    .update(invoices)
-    .set({ status: 'paid', paidAt: now })
-    .where(eq(invoices.id, row.id))
-    .returning()
-  if (!paid) throw notFound('Invoice')
-  const ctx = { deps, actor: userActor(adminId), now }
-  await announceInvoice(tx, deps, ctx, paid, 'paid')
-  const subscription = await lockSubscriptionOf(tx, paid.subscriptionId)
+  const { invoice: paid, ctx, subscription } = await settle(tx, deps, row.id, 'paid', adminId)
   if (subscription?.status === 'past_due') {
     // Recovered once nothing else is left unpaid.
     const unpaid = await tx
@@ -71,19 +78,10 @@ export async function markFailed(
   invoiceId: string,
   adminId: string,
 ): Promise<Invoice> {
-  const now = deps.clock.now()
   const row = await lockManualInvoice(tx, invoiceId)
   if (row.status === 'failed') return toInvoice(row)
   if (row.status !== 'open') throw new AppError('conflict', `A ${row.status} invoice cannot be marked failed`)
-  const [failed] = await tx
-    .update(invoices)
-    .set({ status: 'failed' })
-    .where(eq(invoices.id, row.id))
-    .returning()
-  if (!failed) throw notFound('Invoice')
-  const ctx = { deps, actor: userActor(adminId), now }
-  await announceInvoice(tx, deps, ctx, failed, 'failed')
-  const subscription = await lockSubscriptionOf(tx, failed.subscriptionId)
+  const { invoice: failed, ctx, subscription } = await settle(tx, deps, row.id, 'failed', adminId)
   if (subscription && ['active', 'trialing', 'past_due'].includes(subscription.status)) {
     const after = await applyState(tx, ctx, subscription, { status: 'past_due' })
     const plan = await getPlanById(tx, after.planId)

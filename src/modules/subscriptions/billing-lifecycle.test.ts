@@ -6,126 +6,40 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   bearer,
   buildTestApp,
-  createAccount,
-  login,
   loginAdmin,
   registerAndLogin,
   type TestApp,
-  type TestUser,
-  uniqueCode,
 } from '../../../test/helpers/app.ts'
+import { billingCustomer, createPlan } from '../../../test/helpers/billing.ts'
 import { auditLog } from '../audit/tables.ts'
-import { listOutbox, outboxDir } from '../mail/outbox.ts'
-import { events } from '../webhooks/tables.ts'
 import { sweep } from './sweep.ts'
-import { subscriptionEvents, subscriptions } from './tables.ts'
+import { subscriptions } from './tables.ts'
 
 const day = 86_400_000
 
 describe('billing lifecycle (manual provider)', () => {
   let t: TestApp
-  let admin: string
   beforeAll(async () => {
     t = await buildTestApp({ GRACE_PERIOD_DAYS: '7', TRIAL_REMINDER_DAYS: '3' })
-    admin = await loginAdmin(t.app)
   })
   afterEach(() => t.clock.set(new Date()))
   afterAll(async () => {
     await t?.close()
   })
 
-  async function createPlan(overrides: Record<string, unknown> = {}) {
-    const code = uniqueCode()
-    const res = await t.app.inject({
+  const mark = async (invoiceId: string, action: 'mark-paid' | 'mark-failed') =>
+    t.app.inject({
       method: 'POST',
-      url: '/v1/plans',
-      headers: bearer(admin),
-      payload: {
-        code,
-        name: `Plan ${code}`,
-        price_cents: 3000,
-        currency: 'usd',
-        interval: 'month',
-        tier: 1,
-        trial_days: 0,
-        limits: { staff: 2, bookings_per_day: 5 },
-        ...overrides,
-      },
+      url: `/v1/admin/invoices/${invoiceId}/${action}`,
+      headers: bearer(await loginAdmin(t.app)),
     })
-    expect(res.statusCode, res.body).toBe(201)
-    return code
-  }
-
-  /** An owner and account, with helpers that keep a valid token while the clock moves. */
-  async function customer(owner?: TestUser) {
-    const user = owner ?? (await registerAndLogin(t.app))
-    const account = await createAccount(t.app, user.token)
-    const headers = () => bearer(user.token)
-    const url = `/v1/accounts/${account.id}`
-    return {
-      user,
-      account,
-      async at(instant: Date) {
-        t.clock.set(instant)
-        user.token = (await login(t.app, user.email, user.password)).token
-        admin = await loginAdmin(t.app)
-      },
-      subscribe: (plan: string) =>
-        t.app.inject({ method: 'POST', url: `${url}/subscription`, headers: headers(), payload: { plan } }),
-      get: async () => {
-        const res = await t.app.inject({ method: 'GET', url: `${url}/subscription`, headers: headers() })
-        expect(res.statusCode, res.body).toBe(200)
-        return res.json()
-      },
-      invoices: async () =>
-        (await t.app.inject({ method: 'GET', url: `${url}/invoices`, headers: headers() })).json().data as {
-          id: string
-          status: string
-          amount_cents: number
-          period_start: string
-          period_end: string
-        }[],
-      entitlements: async () =>
-        (await t.app.inject({ method: 'GET', url: `${url}/entitlements`, headers: headers() })).json(),
-      addStaff: (name: string) =>
-        t.app.inject({ method: 'POST', url: `${url}/staff`, headers: headers(), payload: { name } }),
-      cancel: (atPeriodEnd: boolean) =>
-        t.app.inject({
-          method: 'POST',
-          url: `${url}/subscription/cancel`,
-          headers: headers(),
-          payload: { at_period_end: atPeriodEnd },
-        }),
-      preview: (plan: string) =>
-        t.app.inject({ method: 'GET', url: `${url}/subscription/preview?plan=${plan}`, headers: headers() }),
-      history: async () =>
-        (
-          await t.deps.db
-            .select()
-            .from(subscriptionEvents)
-            .where(eq(subscriptionEvents.accountId, account.id))
-            .orderBy(subscriptionEvents.id)
-        ).map((row) => row.type),
-      mail: async () =>
-        (await listOutbox(outboxDir(t.deps.config), { limit: 100 })).data
-          .filter((message) => message.to === user.email)
-          .map((message) => message.subject),
-      events: async () =>
-        (
-          await t.deps.db.select().from(events).where(eq(events.accountId, account.id)).orderBy(events.id)
-        ).map((row) => row.type),
-    }
-  }
-
-  const mark = (invoiceId: string, action: 'mark-paid' | 'mark-failed') =>
-    t.app.inject({ method: 'POST', url: `/v1/admin/invoices/${invoiceId}/${action}`, headers: bearer(admin) })
 
   const runSweep = () => sweep(t.deps, t.clock.now())
 
   describe('trials', () => {
     it('starts a trial from the plan’s trial_days: trialing with access, no invoice, a welcome mail', async () => {
-      const plan = await createPlan({ trial_days: 14 })
-      const c = await customer()
+      const plan = await createPlan(t, { trial_days: 14 })
+      const c = await billingCustomer(t)
       const res = await c.subscribe(plan)
       expect(res.statusCode, res.body).toBe(201)
       const body = res.json()
@@ -139,10 +53,10 @@ describe('billing lifecycle (manual provider)', () => {
     })
 
     it('grants one trial per owner: a second account of the same owner pays at once', async () => {
-      const plan = await createPlan({ trial_days: 7 })
-      const first = await customer()
+      const plan = await createPlan(t, { trial_days: 7 })
+      const first = await billingCustomer(t)
       expect((await first.subscribe(plan)).json().status).toBe('trialing')
-      const second = await customer(first.user)
+      const second = await billingCustomer(t, first.user)
       const res = await second.subscribe(plan)
       expect(res.json().status).toBe('active')
       expect(res.json().trial_end).toBeNull()
@@ -150,25 +64,30 @@ describe('billing lifecycle (manual provider)', () => {
     })
 
     it('grants one trial when two accounts of one owner subscribe at once', async () => {
-      const plan = await createPlan({ trial_days: 7 })
+      const plan = await createPlan(t, { trial_days: 7 })
       const owner = await registerAndLogin(t.app)
-      const accounts = await Promise.all([customer(owner), customer(owner), customer(owner), customer(owner)])
+      const accounts = await Promise.all([
+        billingCustomer(t, owner),
+        billingCustomer(t, owner),
+        billingCustomer(t, owner),
+        billingCustomer(t, owner),
+      ])
       const results = await Promise.all(accounts.map((c) => c.subscribe(plan)))
       expect(results.map((r) => r.statusCode)).toEqual([201, 201, 201, 201])
       expect(results.filter((r) => r.json().status === 'trialing')).toHaveLength(1)
     })
 
     it('does not grant a second trial to an account that cancels and subscribes again', async () => {
-      const plan = await createPlan({ trial_days: 7 })
-      const c = await customer()
+      const plan = await createPlan(t, { trial_days: 7 })
+      const c = await billingCustomer(t)
       expect((await c.subscribe(plan)).json().status).toBe('trialing')
       expect((await c.cancel(false)).statusCode).toBe(200)
       expect((await c.subscribe(plan)).json().status).toBe('active')
     })
 
     it('reminds once before the trial ends, then converts it to a paid period', async () => {
-      const plan = await createPlan({ trial_days: 14, price_cents: 2500 })
-      const c = await customer()
+      const plan = await createPlan(t, { trial_days: 14, price_cents: 2500 })
+      const c = await billingCustomer(t)
       const started = (await c.subscribe(plan)).json()
       const trialEnd = new Date(started.trial_end)
 
@@ -198,8 +117,8 @@ describe('billing lifecycle (manual provider)', () => {
 
   describe('renewals', () => {
     it('renews a manual subscription ahead of its period end, once, with a new open invoice', async () => {
-      const plan = await createPlan({ price_cents: 1200 })
-      const c = await customer()
+      const plan = await createPlan(t, { price_cents: 1200 })
+      const c = await billingCustomer(t)
       const first = (await c.subscribe(plan)).json()
       const end = new Date(first.current_period_end)
       await c.at(new Date(end.getTime() - 30 * 60_000))
@@ -219,9 +138,9 @@ describe('billing lifecycle (manual provider)', () => {
     })
 
     it('applies a change scheduled for period end at the renewal', async () => {
-      const cheap = await createPlan({ price_cents: 1000, tier: 1 })
-      const dear = await createPlan({ price_cents: 5000, tier: 2 })
-      const c = await customer()
+      const cheap = await createPlan(t, { price_cents: 1000, tier: 1 })
+      const dear = await createPlan(t, { price_cents: 5000, tier: 2 })
+      const c = await billingCustomer(t)
       const first = (await c.subscribe(dear)).json()
       const change = await t.app.inject({
         method: 'PATCH',
@@ -237,8 +156,8 @@ describe('billing lifecycle (manual provider)', () => {
     })
 
     it('does not renew a subscription canceled at period end: the sweep expires it after the end', async () => {
-      const plan = await createPlan()
-      const c = await customer()
+      const plan = await createPlan(t)
+      const c = await billingCustomer(t)
       const first = (await c.subscribe(plan)).json()
       expect((await c.cancel(true)).json().status).toBe('canceled')
       const end = new Date(first.current_period_end)
@@ -259,8 +178,8 @@ describe('billing lifecycle (manual provider)', () => {
 
   describe('failed payments and grace', () => {
     it('past_due keeps access through the grace period, then loses it: request time and sweep agree', async () => {
-      const plan = await createPlan()
-      const c = await customer()
+      const plan = await createPlan(t)
+      const c = await billingCustomer(t)
       const first = (await c.subscribe(plan)).json()
       const [invoice] = await c.invoices()
       const failed = await mark(invoice?.id ?? '', 'mark-failed')
@@ -296,8 +215,8 @@ describe('billing lifecycle (manual provider)', () => {
     })
 
     it('mark paid during grace makes the subscription active again; repeating it changes nothing', async () => {
-      const plan = await createPlan()
-      const c = await customer()
+      const plan = await createPlan(t)
+      const c = await billingCustomer(t)
       await c.subscribe(plan)
       const [invoice] = await c.invoices()
       await mark(invoice?.id ?? '', 'mark-failed')
@@ -315,8 +234,8 @@ describe('billing lifecycle (manual provider)', () => {
     })
 
     it('lets only site admins mark invoices, and 404s an unknown one', async () => {
-      const plan = await createPlan()
-      const c = await customer()
+      const plan = await createPlan(t)
+      const c = await billingCustomer(t)
       await c.subscribe(plan)
       const [invoice] = await c.invoices()
       const asOwner = await t.app.inject({
@@ -332,13 +251,17 @@ describe('billing lifecycle (manual provider)', () => {
 
   describe('preview', () => {
     it('shows the pro-rata charge of an upgrade and the limits a downgrade would exceed', async () => {
-      const small = await createPlan({
+      const small = await createPlan(t, {
         price_cents: 1000,
         tier: 1,
         limits: { staff: 1, bookings_per_day: 5 },
       })
-      const big = await createPlan({ price_cents: 4000, tier: 2, limits: { staff: 5, bookings_per_day: 20 } })
-      const c = await customer()
+      const big = await createPlan(t, {
+        price_cents: 4000,
+        tier: 2,
+        limits: { staff: 5, bookings_per_day: 20 },
+      })
+      const c = await billingCustomer(t)
       await c.subscribe(big)
       for (const name of ['A', 'B', 'C']) expect((await c.addStaff(name)).statusCode).toBe(201)
       const down = await c.preview(small)
@@ -352,7 +275,7 @@ describe('billing lifecycle (manual provider)', () => {
         exceeded_limits: [{ feature: 'staff', limit: 1, used: 3 }],
       })
 
-      const other = await customer()
+      const other = await billingCustomer(t)
       await other.subscribe(small)
       const up = (await other.preview(big)).json()
       expect(up.change).toBe('upgrade')
@@ -366,8 +289,8 @@ describe('billing lifecycle (manual provider)', () => {
 
   describe('records', () => {
     it('writes every transition to the history and the audit log, and announces it', async () => {
-      const plan = await createPlan()
-      const c = await customer()
+      const plan = await createPlan(t)
+      const c = await billingCustomer(t)
       await c.subscribe(plan)
       await c.cancel(true)
       await t.app.inject({

@@ -330,7 +330,7 @@ describe('subscription lifecycle (manual provider)', () => {
       expect((await api.addStaff('Ann')).statusCode).toBe(201)
     })
 
-    it('also ends access at period end for a subscription that was never canceled (no renewal)', async () => {
+    it('ends access at period end when no renewal was made (the renewal sweep did not run)', async () => {
       const { api } = await newAccount()
       const sub = (await api.subscribe('basic')).json()
       await api.moveClock(new Date(new Date(sub.current_period_end).getTime() + 1000))

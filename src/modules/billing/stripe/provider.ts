@@ -207,6 +207,8 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
 
     async portalUrl(tx, accountId) {
       const customer = await ensureCustomer(tx, accountId, null)
+      // No idempotency key: a portal session lives minutes, so a replayed one could be stale;
+      // creating a second one is harmless.
       const session = await call('billingPortal.sessions.create', () =>
         client.billingPortal.sessions.create({ customer, return_url: returnUrl }),
       )
@@ -231,7 +233,11 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
           previous.isActive !== plan.isActive)
       ) {
         const id = productId
-        await call('products.update', () => client.products.update(id, product))
+        await call('products.update', () =>
+          client.products.update(id, product, {
+            idempotencyKey: `plangate:product:${plan.id}:${plan.updatedAt.getTime()}`,
+          }),
+        )
       }
       const priceChanged =
         !plan.stripePriceId ||
@@ -258,7 +264,9 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
       // Existing subscribers keep the old price; it is only closed to new subscriptions.
       const old = plan.stripePriceId
       if (old && old !== price.id) {
-        await call('prices.update', () => client.prices.update(old, { active: false }))
+        await call('prices.update', () =>
+          client.prices.update(old, { active: false }, { idempotencyKey: `plangate:archive:${old}` }),
+        )
       }
       return { stripeProductId: productId, stripePriceId: price.id }
     },

@@ -3,23 +3,14 @@
 // trials, dunning and grace, cancel at period end, reconciliation and plan sync.
 import { and, eq, sql } from 'drizzle-orm'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import {
-  bearer,
-  buildTestApp,
-  createAccount,
-  login,
-  loginAdmin,
-  registerAndLogin,
-  type TestApp,
-  uniqueCode,
-} from '../../../../test/helpers/app.ts'
+import { bearer, buildTestApp, loginAdmin, type TestApp, uniqueCode } from '../../../../test/helpers/app.ts'
+import { type BillingCustomer, billingCustomer, createPlan } from '../../../../test/helpers/billing.ts'
 import { type FakeStripe, type StripeEvent, startFakeStripe } from '../../../../test/helpers/fake-stripe.ts'
 import { accounts } from '../../accounts/tables.ts'
 import { auditLog } from '../../audit/tables.ts'
-import { listOutbox, outboxDir } from '../../mail/outbox.ts'
 import { plans } from '../../plans/tables.ts'
 import { sweep } from '../../subscriptions/sweep.ts'
-import { subscriptionEvents, subscriptions } from '../../subscriptions/tables.ts'
+import { subscriptions } from '../../subscriptions/tables.ts'
 import { events as outgoingEvents } from '../../webhooks/tables.ts'
 import { invoices, stripeEvents } from '../tables.ts'
 import { reconcileStripe } from './reconcile.ts'
@@ -30,7 +21,6 @@ const day = 86_400_000
 describe('Stripe provider', () => {
   let t: TestApp
   let fake: FakeStripe
-  let admin: string
 
   beforeAll(async () => {
     fake = await startFakeStripe({ now: () => (t ? t.clock.now() : new Date()) })
@@ -42,7 +32,6 @@ describe('Stripe provider', () => {
       STRIPE_MAX_NETWORK_RETRIES: '1',
       GRACE_PERIOD_DAYS: '5',
     })
-    admin = await loginAdmin(t.app)
   })
   afterEach(() => t.clock.set(new Date()))
   afterAll(async () => {
@@ -61,98 +50,11 @@ describe('Stripe provider', () => {
     }
   }
 
-  async function createPlan(overrides: Record<string, unknown> = {}) {
-    const code = uniqueCode()
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/v1/plans',
-      headers: bearer(admin),
-      payload: {
-        code,
-        name: `Plan ${code}`,
-        price_cents: 2000,
-        currency: 'usd',
-        interval: 'month',
-        tier: 1,
-        limits: { staff: 1, bookings_per_day: 5 },
-        ...overrides,
-      },
-    })
-    expect(res.statusCode, res.body).toBe(201)
-    return code
-  }
-
-  async function customer() {
-    const user = await registerAndLogin(t.app)
-    const account = await createAccount(t.app, user.token)
-    const url = `/v1/accounts/${account.id}`
-    const headers = () => bearer(user.token)
-    const c = {
-      user,
-      account,
-      async at(instant: Date) {
-        t.clock.set(instant)
-        user.token = (await login(t.app, user.email, user.password)).token
-        admin = await loginAdmin(t.app)
-      },
-      subscribe: (plan: string) =>
-        t.app.inject({ method: 'POST', url: `${url}/subscription`, headers: headers(), payload: { plan } }),
-      change: (plan: string, when: 'now' | 'period_end' = 'now') =>
-        t.app.inject({
-          method: 'PATCH',
-          url: `${url}/subscription`,
-          headers: headers(),
-          payload: { plan, when },
-        }),
-      cancel: (atPeriodEnd: boolean) =>
-        t.app.inject({
-          method: 'POST',
-          url: `${url}/subscription/cancel`,
-          headers: headers(),
-          payload: { at_period_end: atPeriodEnd },
-        }),
-      get: async () => {
-        const res = await t.app.inject({ method: 'GET', url: `${url}/subscription`, headers: headers() })
-        expect(res.statusCode, res.body).toBe(200)
-        return res.json()
-      },
-      entitlements: async () =>
-        (await t.app.inject({ method: 'GET', url: `${url}/entitlements`, headers: headers() })).json(),
-      invoices: async () =>
-        (await t.app.inject({ method: 'GET', url: `${url}/invoices`, headers: headers() })).json().data as {
-          status: string
-          amount_cents: number
-          provider_invoice_id: string
-          hosted_url: string | null
-        }[],
-      row: async () => {
-        const [row] = await t.deps.db
-          .select()
-          .from(subscriptions)
-          .where(eq(subscriptions.accountId, account.id))
-          .orderBy(sql`${subscriptions.id} desc`)
-          .limit(1)
-        if (!row) throw new Error('no subscription')
-        return row
-      },
-      customerId: async () => {
-        const [row] = await t.deps.db.select().from(accounts).where(eq(accounts.id, account.id))
-        return row?.stripeCustomerId ?? ''
-      },
-      history: async () =>
-        (
-          await t.deps.db
-            .select()
-            .from(subscriptionEvents)
-            .where(eq(subscriptionEvents.accountId, account.id))
-            .orderBy(subscriptionEvents.id)
-        ).map((row) => row.type),
-      mail: async () =>
-        (await listOutbox(outboxDir(t.deps.config), { limit: 100 })).data
-          .filter((message) => message.to === user.email)
-          .map((message) => message.subject),
-    }
-    return c
+  const customer = () => billingCustomer(t)
+  /** The Stripe customer of the account (set on its first Checkout). */
+  async function customerIdOf(c: BillingCustomer) {
+    const [row] = await t.deps.db.select().from(accounts).where(eq(accounts.id, c.account.id))
+    return row?.stripeCustomerId ?? ''
   }
 
   /** A customer whose Checkout for `plan` completed, with the events Stripe sent for it. */
@@ -172,7 +74,7 @@ describe('Stripe provider', () => {
 
   describe('checkout', () => {
     it('answers 202 with a Checkout URL; the subscription is incomplete until the webhook confirms it', async () => {
-      const plan = await createPlan({ price_cents: 2900 })
+      const plan = await createPlan(t, { price_cents: 2900 })
       const c = await customer()
       const res = await c.subscribe(plan)
       expect(res.statusCode, res.body).toBe(202)
@@ -194,7 +96,7 @@ describe('Stripe provider', () => {
       expect(refused.json().code).toBe('subscription_required')
 
       // The customer and the session carry the account; the plan got its Product and Price.
-      const customerId = await c.customerId()
+      const customerId = await customerIdOf(c)
       expect(fake.customers.get(customerId)?.metadata.plangate_account_id).toBe(c.account.id)
       const row = await c.row()
       const session = fake.checkoutSessions.get(row.checkoutSessionId ?? '')
@@ -233,13 +135,13 @@ describe('Stripe provider', () => {
     })
 
     it('makes one Checkout session for concurrent subscribes: one 202, the rest 409', async () => {
-      const plan = await createPlan()
+      const plan = await createPlan(t)
       const c = await customer()
       const results = await Promise.all(Array.from({ length: 6 }, () => c.subscribe(plan)))
       const codes = results.map((r) => r.statusCode).sort()
       expect(codes.filter((code) => code === 202).length).toBeGreaterThanOrEqual(1)
       expect(codes.every((code) => code === 202 || code === 409)).toBe(true)
-      const customerId = await c.customerId()
+      const customerId = await customerIdOf(c)
       const sessions = [...fake.checkoutSessions.values()].filter((s) => s.customer === customerId)
       expect(sessions).toHaveLength(1)
       expect(
@@ -248,7 +150,7 @@ describe('Stripe provider', () => {
     })
 
     it('expires the subscription when its Checkout session expires unpaid, and frees the account', async () => {
-      const plan = await createPlan()
+      const plan = await createPlan(t)
       const c = await customer()
       await c.subscribe(plan)
       const row = await c.row()
@@ -260,8 +162,8 @@ describe('Stripe provider', () => {
     })
 
     it('replaces an open Checkout for another plan, expiring the old session at Stripe', async () => {
-      const first = await createPlan()
-      const second = await createPlan({ price_cents: 5000, tier: 2 })
+      const first = await createPlan(t)
+      const second = await createPlan(t, { price_cents: 5000, tier: 2 })
       const c = await customer()
       await c.subscribe(first)
       const old = await c.row()
@@ -274,7 +176,7 @@ describe('Stripe provider', () => {
 
   describe('webhooks in', () => {
     it('processes the same event delivered 10 times at once exactly once', async () => {
-      const plan = await createPlan({ price_cents: 1500 })
+      const plan = await createPlan(t, { price_cents: 1500 })
       const { c, events } = await activeCustomer(plan)
       for (const event of events) {
         const results = await Promise.all(Array.from({ length: 10 }, () => deliver(event)))
@@ -294,7 +196,7 @@ describe('Stripe provider', () => {
     })
 
     it('reaches the same final state when the events arrive in reverse order', async () => {
-      const plan = await createPlan()
+      const plan = await createPlan(t)
       const forward = await activeCustomer(plan)
       await deliverAll(forward.events)
       const reversed = await activeCustomer(plan)
@@ -308,7 +210,7 @@ describe('Stripe provider', () => {
     })
 
     it('never lets a late subscription.updated overwrite a deletion', async () => {
-      const plan = await createPlan()
+      const plan = await createPlan(t)
       const { c, events, stripeSubscriptionId } = await activeCustomer(plan)
       await deliverAll(events)
       const updated = fake.dashboardUpdate(stripeSubscriptionId, { cancel_at_period_end: true })
@@ -322,7 +224,7 @@ describe('Stripe provider', () => {
     })
 
     it('writes nothing when a handler fails half-way, answers non-2xx, and succeeds on redelivery', async () => {
-      const plan = await createPlan({ price_cents: 1700 })
+      const plan = await createPlan(t, { price_cents: 1700 })
       const { c, events } = await activeCustomer(plan)
       const paid = events.find((event) => event.type === 'invoice.paid')
       if (!paid) throw new Error('no invoice.paid')
@@ -344,7 +246,7 @@ describe('Stripe provider', () => {
     })
 
     it('retries stored events that stayed unprocessed from a job', async () => {
-      const plan = await createPlan()
+      const plan = await createPlan(t)
       const { c, events } = await activeCustomer(plan)
       const completed = events.find((event) => event.type === 'checkout.session.completed')
       if (!completed) throw new Error('no checkout.session.completed')
@@ -359,7 +261,7 @@ describe('Stripe provider', () => {
     })
 
     it('refuses a missing, wrong or stale signature with 400 and stores nothing', async () => {
-      const plan = await createPlan()
+      const plan = await createPlan(t)
       const { events } = await activeCustomer(plan)
       const event = events[0] as StripeEvent
       const count = async () => (await t.deps.db.select({ id: stripeEvents.id }).from(stripeEvents)).length
@@ -414,7 +316,7 @@ describe('Stripe provider', () => {
 
   describe('Stripe failures', () => {
     it('answers 503 without Stripe’s text when Stripe answers 500, and creates nothing', async () => {
-      const plan = await createPlan()
+      const plan = await createPlan(t)
       const c = await customer()
       fake.failNext(2, { match: /^POST \/v1\/checkout\/sessions$/ })
       const res = await c.subscribe(plan)
@@ -426,12 +328,12 @@ describe('Stripe provider', () => {
         .from(subscriptions)
         .where(eq(subscriptions.accountId, c.account.id))
       expect(row).toBeUndefined()
-      const customerId = await c.customerId()
+      const customerId = await customerIdOf(c)
       expect([...fake.checkoutSessions.values()].filter((s) => s.customer === customerId)).toHaveLength(0)
     })
 
     it('answers 503 on a timeout, and the retried subscribe returns the session Stripe made: no duplicate', async () => {
-      const plan = await createPlan()
+      const plan = await createPlan(t)
       const c = await customer()
       // Stripe makes the session but answers too late, also to the SDK's retry.
       fake.failNext(2, { match: /^POST \/v1\/checkout\/sessions$/, hangMs: 2500 })
@@ -455,11 +357,11 @@ describe('Stripe provider', () => {
 
   describe('plan changes', () => {
     it('does not grant an upgrade whose payment fails; grants it once the invoice is paid', async () => {
-      const basic = await createPlan({ price_cents: 1000, tier: 1, limits: { staff: 1 } })
-      const pro = await createPlan({ price_cents: 3000, tier: 2, limits: { staff: 5 } })
+      const basic = await createPlan(t, { price_cents: 1000, tier: 1, limits: { staff: 1 } })
+      const pro = await createPlan(t, { price_cents: 3000, tier: 2, limits: { staff: 5 } })
       const { c, events, stripeSubscriptionId } = await activeCustomer(basic)
       await deliverAll(events)
-      fake.setPaymentFails(await c.customerId(), true)
+      fake.setPaymentFails(await customerIdOf(c), true)
       const res = await c.change(pro)
       expect(res.statusCode, res.body).toBe(200)
       expect(res.json().plan).toBe(basic)
@@ -472,15 +374,15 @@ describe('Stripe provider', () => {
         (invoice) => invoice.subscription === stripeSubscriptionId && invoice.status === 'open',
       )
       if (!open) throw new Error('no open invoice')
-      fake.setPaymentFails(await c.customerId(), false)
+      fake.setPaymentFails(await customerIdOf(c), false)
       await deliverAll(fake.payInvoice(open.id))
       expect((await c.get()).plan).toBe(pro)
       expect((await c.entitlements()).features.staff.limit).toBe(5)
     })
 
     it('grants a paid upgrade at once', async () => {
-      const basic = await createPlan({ price_cents: 1000, tier: 1 })
-      const pro = await createPlan({ price_cents: 3000, tier: 2 })
+      const basic = await createPlan(t, { price_cents: 1000, tier: 1 })
+      const pro = await createPlan(t, { price_cents: 3000, tier: 2 })
       const { c, events } = await activeCustomer(basic)
       await deliverAll(events)
       const res = await c.change(pro)
@@ -490,8 +392,8 @@ describe('Stripe provider', () => {
     })
 
     it('keeps the plan until period end for a scheduled downgrade, then switches at renewal', async () => {
-      const basic = await createPlan({ price_cents: 1000, tier: 1 })
-      const pro = await createPlan({ price_cents: 3000, tier: 2 })
+      const basic = await createPlan(t, { price_cents: 1000, tier: 1 })
+      const pro = await createPlan(t, { price_cents: 3000, tier: 2 })
       const { c, events, stripeSubscriptionId } = await activeCustomer(pro)
       await deliverAll(events)
       const res = await c.change(basic, 'period_end')
@@ -505,14 +407,14 @@ describe('Stripe provider', () => {
     })
 
     it('a new price makes a new Stripe Price; existing subscribers keep theirs', async () => {
-      const plan = await createPlan({ price_cents: 1000 })
+      const plan = await createPlan(t, { price_cents: 1000 })
       const { c, events } = await activeCustomer(plan)
       await deliverAll(events)
       const [before] = await t.deps.db.select().from(plans).where(eq(plans.code, plan))
       const res = await t.app.inject({
         method: 'PATCH',
         url: `/v1/plans/${plan}`,
-        headers: bearer(admin),
+        headers: bearer(await loginAdmin(t.app)),
         payload: { price_cents: 1200 },
       })
       expect(res.statusCode, res.body).toBe(200)
@@ -527,7 +429,7 @@ describe('Stripe provider', () => {
 
   describe('lifecycle', () => {
     it('trial → active → past_due → grace end: access until the grace ends, then Stripe is told to stop', async () => {
-      const plan = await createPlan({ trial_days: 10, price_cents: 2200 })
+      const plan = await createPlan(t, { trial_days: 10, price_cents: 2200 })
       const c = await customer()
       expect((await c.subscribe(plan)).statusCode).toBe(202)
       const row = await c.row()
@@ -546,7 +448,7 @@ describe('Stripe provider', () => {
 
       const periodEnd = new Date((await c.get()).current_period_end)
       await c.at(periodEnd)
-      fake.setPaymentFails(await c.customerId(), true)
+      fake.setPaymentFails(await customerIdOf(c), true)
       await deliverAll(fake.advancePeriod(stripeId))
       const pastDue = await c.get()
       expect(pastDue.status).toBe('past_due')
@@ -565,7 +467,7 @@ describe('Stripe provider', () => {
     })
 
     it('cancel at period end: access until the end, then expired by the sweep and at request time alike', async () => {
-      const plan = await createPlan()
+      const plan = await createPlan(t)
       const { c, events, stripeSubscriptionId } = await activeCustomer(plan)
       await deliverAll(events)
       const res = await c.cancel(true)
@@ -587,7 +489,7 @@ describe('Stripe provider', () => {
     })
 
     it('resumes a cancel at period end at Stripe too', async () => {
-      const plan = await createPlan()
+      const plan = await createPlan(t)
       const { c, events, stripeSubscriptionId } = await activeCustomer(plan)
       await deliverAll(events)
       await c.cancel(true)
@@ -602,7 +504,7 @@ describe('Stripe provider', () => {
     })
 
     it('cancels now at Stripe: access ends at once', async () => {
-      const plan = await createPlan()
+      const plan = await createPlan(t)
       const { c, events, stripeSubscriptionId } = await activeCustomer(plan)
       await deliverAll(events)
       const res = await c.cancel(false)
@@ -613,8 +515,8 @@ describe('Stripe provider', () => {
     })
 
     it('lands changes made in the Stripe dashboard or portal', async () => {
-      const basic = await createPlan({ price_cents: 1000, tier: 1 })
-      const pro = await createPlan({ price_cents: 3000, tier: 2 })
+      const basic = await createPlan(t, { price_cents: 1000, tier: 1 })
+      const pro = await createPlan(t, { price_cents: 3000, tier: 2 })
       const { c, events, stripeSubscriptionId } = await activeCustomer(basic)
       await deliverAll(events)
       const [proRow] = await t.deps.db.select().from(plans).where(eq(plans.code, pro))
@@ -623,7 +525,7 @@ describe('Stripe provider', () => {
     })
 
     it('opens the Customer Portal for owners', async () => {
-      const plan = await createPlan()
+      const plan = await createPlan(t)
       const { c } = await activeCustomer(plan)
       const res = await t.app.inject({
         method: 'POST',
@@ -637,8 +539,8 @@ describe('Stripe provider', () => {
 
   describe('reconciliation', () => {
     it('repairs a subscription changed only at Stripe, logs the repair, and is idempotent', async () => {
-      const basic = await createPlan({ price_cents: 1000, tier: 1 })
-      const pro = await createPlan({ price_cents: 3000, tier: 2 })
+      const basic = await createPlan(t, { price_cents: 1000, tier: 1 })
+      const pro = await createPlan(t, { price_cents: 3000, tier: 2 })
       const { c, events, stripeSubscriptionId } = await activeCustomer(basic)
       await deliverAll(events)
       const [proRow] = await t.deps.db.select().from(plans).where(eq(plans.code, pro))
@@ -663,7 +565,7 @@ describe('Stripe provider', () => {
     })
 
     it('links a paid Checkout whose webhooks never arrived', async () => {
-      const plan = await createPlan()
+      const plan = await createPlan(t)
       const c = await customer()
       await c.subscribe(plan)
       fake.completeCheckout((await c.row()).checkoutSessionId ?? '')
@@ -675,11 +577,55 @@ describe('Stripe provider', () => {
   })
 
   it('keeps the invoice ledger unique per Stripe invoice', async () => {
-    const plan = await createPlan()
+    const plan = await createPlan(t)
     const { c, events } = await activeCustomer(plan)
     await deliverAll(events)
     await deliverAll(events.map((event) => ({ ...event, id: `${event.id}_copy` })))
     const rows = await t.deps.db.select().from(invoices).where(eq(invoices.accountId, c.account.id))
     expect(rows).toHaveLength(1)
+  })
+})
+
+describe('Stripe webhook endpoint and rate limits', () => {
+  it('is exempt from rate limiting: Stripe may deliver bursts', async () => {
+    let t: TestApp | undefined
+    const fake = await startFakeStripe({ now: () => (t ? t.clock.now() : new Date()) })
+    t = await buildTestApp({
+      STRIPE_SECRET_KEY: fake.secretKey,
+      STRIPE_WEBHOOK_SECRET: fake.webhookSecret,
+      STRIPE_API_URL: fake.url,
+      RATE_LIMIT_PER_MINUTE: '2',
+    })
+    try {
+      const event = {
+        id: `evt_burst_${uniqueCode()}`,
+        object: 'event' as const,
+        api_version: '2026-10-28.endive',
+        created: Math.floor(t.clock.now().getTime() / 1000),
+        type: 'charge.succeeded',
+        data: { object: { id: 'ch_1', object: 'charge' } },
+        livemode: false as const,
+        pending_webhooks: 1,
+        request: { id: null, idempotency_key: null },
+      }
+      for (let i = 0; i < 6; i++) {
+        const { payload, headers } = fake.signed({ ...event, id: `${event.id}_${i}` })
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/v1/billing/webhooks/stripe',
+          headers,
+          payload,
+        })
+        expect(res.statusCode, res.body).toBe(200)
+      }
+      // The limit itself is on: any other route is limited after two requests.
+      const statuses = []
+      for (let i = 0; i < 3; i++)
+        statuses.push((await t.app.inject({ method: 'GET', url: '/v1/plans' })).statusCode)
+      expect(statuses).toContain(429)
+    } finally {
+      await t.close()
+      await fake.close()
+    }
   })
 })

@@ -23,12 +23,12 @@ import type { StripeProvider } from './provider.ts'
 
 type WebhookDeps = Pick<Deps, 'db' | 'config' | 'jobs' | 'clock' | 'log'> & { stripe: StripeProvider }
 
-/** Stores a verified event (a duplicate id is a no-op) and processes it if it is not yet processed. */
+/** Stores a verified event (a duplicate id is a no-op) and processes it if it is not yet processed; `duplicate`: this call changed nothing. */
 export async function receiveStripeEvent(
   deps: WebhookDeps,
   event: Stripe.Event,
 ): Promise<{ duplicate: boolean }> {
-  const inserted = await deps.db
+  await deps.db
     .insert(stripeEvents)
     .values({
       id: event.id,
@@ -38,9 +38,8 @@ export async function receiveStripeEvent(
       receivedAt: deps.clock.now(),
     })
     .onConflictDoNothing()
-    .returning({ id: stripeEvents.id })
-  const outcome = await processStripeEvent(deps, event.id)
-  return { duplicate: inserted.length === 0 && outcome !== 'processed' }
+  // Whichever copy gets the lock first processes it (not necessarily the one that stored it).
+  return { duplicate: (await processStripeEvent(deps, event.id)) !== 'processed' }
 }
 
 /** Processes one stored event once; throws (and records the error) when it fails. */

@@ -1,0 +1,118 @@
+// Helpers for the billing tests: plans made by the site admin, and a customer (owner + account)
+// whose requests keep a valid token while the test clock moves.
+import { eq, sql } from 'drizzle-orm'
+import { expect } from 'vitest'
+import { listOutbox, outboxDir } from '../../src/modules/mail/outbox.ts'
+import { subscriptionEvents, subscriptions } from '../../src/modules/subscriptions/tables.ts'
+import { events } from '../../src/modules/webhooks/tables.ts'
+import {
+  bearer,
+  createAccount,
+  login,
+  loginAdmin,
+  registerAndLogin,
+  type TestApp,
+  type TestUser,
+  uniqueCode,
+} from './app.ts'
+
+/** A new monthly usd plan (2000 cents, tier 1, 1 staff, 5 bookings a day unless overridden); returns its code. */
+export async function createPlan(t: TestApp, overrides: Record<string, unknown> = {}): Promise<string> {
+  const code = uniqueCode()
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/v1/plans',
+    headers: bearer(await loginAdmin(t.app)),
+    payload: {
+      code,
+      name: `Plan ${code}`,
+      price_cents: 2000,
+      currency: 'usd',
+      interval: 'month',
+      tier: 1,
+      limits: { staff: 1, bookings_per_day: 5 },
+      ...overrides,
+    },
+  })
+  expect(res.statusCode, res.body).toBe(201)
+  return code
+}
+
+export interface LedgerEntry {
+  id: string
+  status: string
+  amount_cents: number
+  provider_invoice_id: string
+  hosted_url: string | null
+  period_start: string
+  period_end: string
+}
+
+/** An owner (new, or the one given) with a new account, and the requests the billing tests make. */
+export async function billingCustomer(t: TestApp, owner?: TestUser) {
+  const user = owner ?? (await registerAndLogin(t.app))
+  const account = await createAccount(t.app, user.token)
+  const url = `/v1/accounts/${account.id}`
+  const headers = () => bearer(user.token)
+  const send = (method: 'GET' | 'POST' | 'PATCH', path: string, payload?: Record<string, unknown>) =>
+    t.app.inject({ method, url: `${url}${path}`, headers: headers(), ...(payload && { payload }) })
+  return {
+    user,
+    account,
+    /** Moves the clock and signs in again (access tokens expire with clock time). */
+    async at(instant: Date) {
+      t.clock.set(instant)
+      user.token = (await login(t.app, user.email, user.password)).token
+    },
+    subscribe: (plan: string) => send('POST', '/subscription', { plan }),
+    change: (plan: string, when: 'now' | 'period_end' = 'now') =>
+      send('PATCH', '/subscription', { plan, when }),
+    cancel: (atPeriodEnd: boolean) => send('POST', '/subscription/cancel', { at_period_end: atPeriodEnd }),
+    resume: () => send('POST', '/subscription/resume'),
+    preview: (plan: string) => send('GET', `/subscription/preview?plan=${plan}`),
+    addStaff: (name: string) => send('POST', '/staff', { name }),
+    async get() {
+      const res = await send('GET', '/subscription')
+      expect(res.statusCode, res.body).toBe(200)
+      return res.json()
+    },
+    entitlements: async () => (await send('GET', '/entitlements')).json(),
+    invoices: async () => (await send('GET', '/invoices')).json().data as LedgerEntry[],
+    /** The account's latest subscription row. */
+    async row() {
+      const [row] = await t.deps.db
+        .select()
+        .from(subscriptions)
+        .where(eq(subscriptions.accountId, account.id))
+        .orderBy(sql`${subscriptions.id} desc`)
+        .limit(1)
+      if (!row) throw new Error('no subscription')
+      return row
+    },
+    /** The types of the account's subscription history, oldest first. */
+    history: async () =>
+      (
+        await t.deps.db
+          .select({ type: subscriptionEvents.type })
+          .from(subscriptionEvents)
+          .where(eq(subscriptionEvents.accountId, account.id))
+          .orderBy(subscriptionEvents.id)
+      ).map((row) => row.type),
+    /** The types of the account's outgoing events, oldest first. */
+    events: async () =>
+      (
+        await t.deps.db
+          .select({ type: events.type })
+          .from(events)
+          .where(eq(events.accountId, account.id))
+          .orderBy(events.id)
+      ).map((row) => row.type),
+    /** Subjects of the mail sent to the owner (run the jobs first). */
+    mail: async () =>
+      (await listOutbox(outboxDir(t.deps.config), { limit: 100 })).data
+        .filter((message) => message.to === user.email)
+        .map((message) => message.subject),
+  }
+}
+
+export type BillingCustomer = Awaited<ReturnType<typeof billingCustomer>>
