@@ -285,12 +285,20 @@ function customerMail(
         }),
       }
     case 'cancel_scheduled':
+      return {
+        template: 'subscription_canceled',
+        plan_name: plan.name,
+        ends_at: after.currentPeriodEnd.toISOString(),
+        immediately: false,
+      }
     case 'canceled':
+      // A cancellation at period end reaching its end is not news: the customer was told.
+      if (before?.cancelAtPeriodEnd && after.endedAt && after.endedAt >= before.currentPeriodEnd) return null
       return {
         template: 'subscription_canceled',
         plan_name: plan.name,
         ends_at: (after.endedAt ?? after.currentPeriodEnd).toISOString(),
-        immediately: type === 'canceled' && before?.cancelAtPeriodEnd !== true,
+        immediately: true,
       }
     case 'trial_will_end':
       return after.trialEnd

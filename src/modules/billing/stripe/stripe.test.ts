@@ -481,11 +481,14 @@ describe('Stripe provider', () => {
       await c.at(end)
       // Without the sweep:
       expect(await c.get()).toMatchObject({ status: 'expired', has_access: false })
-      // With it, and with Stripe's own deletion arriving:
-      await sweep(t.deps, t.clock.now())
+      // With Stripe's own deletion arriving, then the sweep:
       await deliverAll(fake.advancePeriod(stripeSubscriptionId))
+      await sweep(t.deps, t.clock.now())
       expect((await c.row()).status).toBe('expired')
       expect(await c.get()).toMatchObject({ status: 'expired', has_access: false })
+      // One email about the cancellation: when it was asked for, not again when it took effect.
+      await t.deps.jobs.drain(t.deps)
+      expect((await c.mail()).filter((subject) => /cancel/i.test(subject))).toHaveLength(1)
     })
 
     it('resumes a cancel at period end at Stripe too', async () => {
