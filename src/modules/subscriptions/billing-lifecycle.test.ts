@@ -10,7 +10,7 @@ import {
   registerAndLogin,
   type TestApp,
 } from '../../../test/helpers/app.ts'
-import { billingCustomer, createPlan } from '../../../test/helpers/billing.ts'
+import { type BillingCustomer, billingCustomer, createPlan } from '../../../test/helpers/billing.ts'
 import { auditLog } from '../audit/tables.ts'
 import { sweep } from './sweep.ts'
 import { subscriptions } from './tables.ts'
@@ -321,6 +321,31 @@ describe('billing lifecycle (manual provider)', () => {
         'subscription.canceled',
         'entitlements.updated',
       ])
+    })
+
+    it('announces entitlements.updated to every subscriber when a plan’s limits change, not for a rename', async () => {
+      const plan = await createPlan(t)
+      const a = await billingCustomer(t)
+      const b = await billingCustomer(t)
+      await a.subscribe(plan)
+      await b.subscribe(plan)
+      const count = async (c: BillingCustomer) =>
+        (await c.events()).filter((type) => type === 'entitlements.updated').length
+      const before = [await count(a), await count(b)]
+      const adminToken = await loginAdmin(t.app)
+      const patch = (payload: Record<string, unknown>) =>
+        t.app
+          .inject({ method: 'PATCH', url: `/v1/plans/${plan}`, headers: bearer(adminToken), payload })
+          .then((res) => expect(res.statusCode, res.body).toBe(200))
+      await patch({ name: 'Renamed' })
+      expect([await count(a), await count(b)]).toEqual(before)
+      await patch({ limits: { staff: 9, bookings_per_day: 50 } })
+      expect([await count(a), await count(b)]).toEqual(before.map((n) => n + 1))
+      const audit = await t.deps.db
+        .select()
+        .from(auditLog)
+        .where(and(eq(auditLog.subjectType, 'plan'), eq(auditLog.subjectId, plan)))
+      expect(audit.map((row) => row.action)).toEqual(['plan.created', 'plan.updated', 'plan.updated'])
     })
   })
 })

@@ -234,7 +234,12 @@ export async function recordTransition(
     await emitEvent(tx, deps, {
       type: 'entitlements.updated',
       accountId: after.accountId,
-      data: { account_id: after.accountId, plan: plan?.code ?? null, has_access: subscription.has_access },
+      data: {
+        account_id: after.accountId,
+        plan: plan?.code ?? null,
+        has_access: subscription.has_access,
+        reason: `subscription.${type}`,
+      },
     })
   }
   if (plan) {
