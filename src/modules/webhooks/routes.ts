@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { IdempotencyHeaders, idempotent, page, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
+import { audit, userActor } from '../audit/audit.ts'
 import { principalOf, requireAdmin } from '../auth/guards.ts'
 import { createEndpoint, deleteEndpoint, listDeliveries, listEndpoints, toEndpoint } from './endpoints.ts'
 import {
@@ -40,10 +41,21 @@ export const webhookRoutes =
         preHandler: adminOnly,
       },
       async (req, reply) =>
-        idempotent(db, req, reply, principalOf(req).userId, async (executor) => {
-          const row = await createEndpoint(executor, req.body, principalOf(req).userId, clock.now())
-          return { status: 201, body: { ...toEndpoint(row), secret: row.secret } }
-        }),
+        idempotent(db, req, reply, principalOf(req).userId, (executor) =>
+          executor.transaction(async (tx) => {
+            const adminId = principalOf(req).userId
+            const row = await createEndpoint(tx, req.body, adminId, clock.now())
+            await audit(tx, {
+              actor: userActor(adminId),
+              action: 'webhook_endpoint.created',
+              subjectType: 'webhook_endpoint',
+              subjectId: row.id,
+              data: { url: row.url, events: row.events },
+              at: clock.now(),
+            })
+            return { status: 201, body: { ...toEndpoint(row), secret: row.secret } }
+          }),
+        ),
     )
 
     app.get(
@@ -79,7 +91,16 @@ export const webhookRoutes =
         preHandler: adminOnly,
       },
       async (req, reply) => {
-        await deleteEndpoint(db, req.params.id)
+        await db.transaction(async (tx) => {
+          await deleteEndpoint(tx, req.params.id)
+          await audit(tx, {
+            actor: userActor(principalOf(req).userId),
+            action: 'webhook_endpoint.deleted',
+            subjectType: 'webhook_endpoint',
+            subjectId: req.params.id,
+            at: clock.now(),
+          })
+        })
         return reply.code(204).send(null)
       },
     )

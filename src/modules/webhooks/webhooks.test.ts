@@ -14,6 +14,7 @@ import {
   type TestApp,
 } from '../../../test/helpers/app.ts'
 import { newId } from '../../core/ids.ts'
+import { auditLog } from '../audit/tables.ts'
 import { deliverWebhook } from '../jobs/definitions/deliver-webhook.ts'
 import { emitEvent, type OutgoingEvent } from './events.ts'
 import { verifySignature } from './signature.ts'
@@ -235,6 +236,13 @@ describe('outgoing webhooks', () => {
       })
       expect(all.json().data).toContainEqual(expect.objectContaining({ id: endpoint.id, is_active: false }))
       expect(await deliveries(endpoint.id)).toEqual([])
+
+      const audited = await t.deps.db.select().from(auditLog).where(eq(auditLog.subjectId, endpoint.id))
+      expect(audited.map((row) => row.action).sort()).toEqual([
+        'webhook_endpoint.created',
+        'webhook_endpoint.deleted',
+        'webhook_endpoint.deleted',
+      ])
 
       const unknown = newId()
       expect((await removeEndpoint(unknown)).statusCode).toBe(404)
