@@ -909,6 +909,13 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
     return customer
   }
 
+  function updateCustomer(customer: FakeCustomer, params: Params) {
+    customer.email = str(params, 'email') ?? customer.email
+    customer.name = str(params, 'name') ?? customer.name
+    customer.metadata = mergeMetadata(customer.metadata, params.metadata)
+    return customer
+  }
+
   function updateProduct(product: FakeProduct, params: Params) {
     product.name = str(params, 'name') ?? product.name
     product.description = str(params, 'description') ?? product.description
@@ -1078,6 +1085,11 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
   const routes: [method: string, path: RegExp, handler: Handler][] = [
     ['POST', /^\/v1\/customers$/, createCustomer],
     ['GET', /^\/v1\/customers\/([^/]+)$/, (_, id) => find(customers, 'customer', id)],
+    [
+      'POST',
+      /^\/v1\/customers\/([^/]+)$/,
+      (params, id) => updateCustomer(find(customers, 'customer', id), params),
+    ],
     ['POST', /^\/v1\/products$/, createProduct],
     ['GET', /^\/v1\/products\/([^/]+)$/, (_, id) => find(products, 'product', id)],
     [

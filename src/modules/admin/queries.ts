@@ -95,6 +95,7 @@ export async function listAccounts(tx: Executor, query: ListAccountsQuery, now: 
     .select({
       id: subscriptions.id,
       status: subscriptions.status,
+      provider: subscriptions.provider,
       currentPeriodEnd: subscriptions.currentPeriodEnd,
       graceUntil: subscriptions.graceUntil,
       endedAt: subscriptions.endedAt,
@@ -126,6 +127,7 @@ export async function listAccounts(tx: Executor, query: ListAccountsQuery, now: 
       latest: {
         id: latest.id,
         status: latest.status,
+        provider: latest.provider,
         currentPeriodEnd: latest.currentPeriodEnd,
         graceUntil: latest.graceUntil,
         endedAt: latest.endedAt,

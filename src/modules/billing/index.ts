@@ -1,6 +1,7 @@
 // Chooses the payment providers from the configuration: `stripe` when its keys are set (then new
 // subscriptions use it), `manual` always (existing manual subscriptions keep it).
 
+import { AppError } from '../../core/errors.ts'
 import { manualProvider } from './manual.ts'
 import type { Billing, BillingDeps } from './provider.ts'
 import { createStripeClient } from './stripe/client.ts'
@@ -15,7 +16,12 @@ export function createBilling(deps: BillingDeps): Billing {
     stripe,
     of(name) {
       if (name === 'stripe') {
-        if (!stripe) throw new Error('a Stripe subscription exists but STRIPE_SECRET_KEY is not set')
+        if (!stripe) {
+          throw new AppError(
+            'provider_unavailable',
+            'This subscription is billed by Stripe, which is not configured',
+          )
+        }
         return stripe
       }
       return manualProvider

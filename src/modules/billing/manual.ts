@@ -71,6 +71,10 @@ export const manualProvider: BillingProvider = {
   },
 
   async cancel(_tx, row, atPeriodEnd, now) {
+    if (atPeriodEnd && row.status === 'past_due') {
+      // Still owing: it stays past_due (access until the grace ends), set to end, as Stripe does.
+      return { cancelAtPeriodEnd: true, canceledAt: now, pendingPlanId: null }
+    }
     return atPeriodEnd
       ? { status: 'canceled', cancelAtPeriodEnd: true, canceledAt: now, pendingPlanId: null }
       : {
@@ -85,7 +89,8 @@ export const manualProvider: BillingProvider = {
 
   async resume(_tx, row, now) {
     return {
-      status: row.trialEnd && row.trialEnd > now ? 'trialing' : 'active',
+      status:
+        row.status === 'past_due' ? 'past_due' : row.trialEnd && row.trialEnd > now ? 'trialing' : 'active',
       cancelAtPeriodEnd: false,
       canceledAt: null,
     }

@@ -21,6 +21,7 @@ interface EntitlementRow {
   current_period_end: Date | null
   ended_at: Date | null
   grace_until: Date | null
+  provider: string | null
   has_access: boolean | null
   plan: string | null
   limits: Record<string, number | null> | null
@@ -51,7 +52,7 @@ export async function readEntitlements(
         from acct
       ),
       sub as (
-        select s.status, s.current_period_end, s.ended_at, s.grace_until, ${grantsAccessSql('s', now)} as has_access, p.code as plan, p.limits, p.features
+        select s.status, s.provider, s.current_period_end, s.ended_at, s.grace_until, ${grantsAccessSql('s', now)} as has_access, p.code as plan, p.limits, p.features
         from subscriptions s join plans p on p.id = s.plan_id
         where s.account_id = ${accountId}::uuid and s.status <> 'expired'
       ),
@@ -68,7 +69,7 @@ export async function readEntitlements(
       to_char(day.d, 'YYYY-MM') as month,
       ((day.d + 1)::timestamp at time zone day.tz) as day_resets_at,
       ((date_trunc('month', day.d) + interval '1 month')::timestamp at time zone day.tz) as month_resets_at,
-      sub.status, sub.current_period_end, sub.ended_at, sub.grace_until, sub.has_access, sub.plan, sub.limits, sub.features,
+      sub.status, sub.provider, sub.current_period_end, sub.ended_at, sub.grace_until, sub.has_access, sub.plan, sub.limits, sub.features,
       (select json_agg(ctr) from ctr) as counters
     from day left join sub on true`,
   )
@@ -124,6 +125,7 @@ export async function readEntitlements(
               currentPeriodEnd: new Date(row.current_period_end),
               endedAt: row.ended_at === null ? null : new Date(row.ended_at),
               graceUntil: row.grace_until === null ? null : new Date(row.grace_until),
+              provider: row.provider ?? 'manual',
             },
             now,
           ),

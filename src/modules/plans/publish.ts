@@ -2,13 +2,11 @@
 // Product and a Price; a new price makes a new Price and archives the old one, so existing
 // subscribers keep theirs) and record it in the audit log, in the change's transaction: if Stripe
 // fails, the change is not made and the admin gets 503.
-import { and, eq, ne } from 'drizzle-orm'
+import { eq } from 'drizzle-orm'
 import type { Executor } from '../../core/db.ts'
 import type { Deps } from '../../deps.ts'
 import { audit, userActor } from '../audit/audit.ts'
-import { grantsAccess } from '../subscriptions/access.ts'
-import { subscriptions } from '../subscriptions/tables.ts'
-import { emitEvent } from '../webhooks/events.ts'
+import { announcePlanEntitlements } from '../jobs/definitions/announce-plan-entitlements.ts'
 import type { PlanRow } from './plans.ts'
 import { plans } from './tables.ts'
 
@@ -49,24 +47,13 @@ export async function publishPlan(
       )
     : {}
   if (previous && (changed.limits || changed.features || changed.isActive)) {
-    // Every account on the plan sees new entitlements: tell the integrating product.
-    const now = deps.clock.now()
-    const onPlan = await tx
-      .select()
-      .from(subscriptions)
-      .where(and(eq(subscriptions.planId, row.id), ne(subscriptions.status, 'expired')))
-    for (const subscription of onPlan) {
-      await emitEvent(tx, deps, {
-        type: 'entitlements.updated',
-        accountId: subscription.accountId,
-        data: {
-          account_id: subscription.accountId,
-          plan: row.code,
-          has_access: grantsAccess(subscription, now),
-          reason: 'plan_updated',
-        },
-      })
-    }
+    // Every account on the plan sees new entitlements: a job tells the integrating product.
+    await deps.jobs.enqueue(
+      tx,
+      announcePlanEntitlements,
+      { plan_id: row.id },
+      { key: `${row.id}:${row.updatedAt.toISOString()}` },
+    )
   }
   await audit(tx, {
     actor: userActor(adminId),

@@ -5,8 +5,17 @@ import type { SubscriptionStatus } from './tables.ts'
 // the end of the grace period), so it is right even when the expiry sweep has not run yet. The
 // SQL and the TypeScript forms below must say the same thing; a unit test holds them together.
 
+/**
+ * A renewing Stripe subscription keeps access this long past its period end: Stripe renews it at
+ * the boundary and says so by webhook, and a late webhook must not cut the customer off (hourly
+ * reconciliation repairs a missing one well within it).
+ */
+export const stripeRenewalLeewayMs = 24 * 3_600_000
+const leewayInterval = sql.raw(`interval '${stripeRenewalLeewayMs / 1000} seconds'`)
+
 export interface AccessFields {
   status: SubscriptionStatus
+  provider: string
   currentPeriodEnd: Date
   /** Until when a `past_due` subscription keeps access; without one, the period end decides. */
   graceUntil: Date | null
@@ -17,6 +26,9 @@ export function accessEndsAt(subscription: AccessFields): Date | null {
   switch (subscription.status) {
     case 'trialing':
     case 'active':
+      return subscription.provider === 'stripe'
+        ? new Date(subscription.currentPeriodEnd.getTime() + stripeRenewalLeewayMs)
+        : subscription.currentPeriodEnd
     case 'canceled':
       return subscription.currentPeriodEnd
     case 'past_due':
@@ -36,7 +48,9 @@ export function grantsAccess(subscription: AccessFields, now: Date): boolean {
 export function grantsAccessSql(alias: string, now: Date): SQL {
   const a = sql.raw(alias)
   const at = sql`${now.toISOString()}::timestamptz`
-  return sql`((${a}.status in ('trialing', 'active', 'canceled') and ${a}.current_period_end > ${at}) or (${a}.status = 'past_due' and coalesce(${a}.grace_until, ${a}.current_period_end) > ${at}))`
+  return sql`((${a}.status in ('trialing', 'active', 'canceled') and ${a}.current_period_end > ${at})
+    or (${a}.status in ('trialing', 'active') and ${a}.provider = 'stripe' and ${a}.current_period_end + ${leewayInterval} > ${at})
+    or (${a}.status = 'past_due' and coalesce(${a}.grace_until, ${a}.current_period_end) > ${at}))`
 }
 
 /**

@@ -233,6 +233,31 @@ describe('billing lifecycle (manual provider)', () => {
       expect((await c.events()).filter((type) => type === 'invoice.paid')).toHaveLength(1)
     })
 
+    it('cancel and resume do not get a past_due subscription out of what it owes', async () => {
+      const plan = await createPlan(t)
+      const c = await billingCustomer(t)
+      await c.subscribe(plan)
+      const [invoice] = await c.invoices()
+      await mark(invoice?.id ?? '', 'mark-failed')
+      const pastDue = await c.get()
+      const canceled = (await c.cancel(true)).json()
+      expect(canceled).toMatchObject({
+        status: 'past_due',
+        cancel_at_period_end: true,
+        grace_until: pastDue.grace_until,
+      })
+      expect((await c.change(plan)).statusCode).toBe(409)
+      const resumed = (await c.resume()).json()
+      expect(resumed).toMatchObject({
+        status: 'past_due',
+        cancel_at_period_end: false,
+        grace_until: pastDue.grace_until,
+      })
+      await c.at(new Date(new Date(pastDue.grace_until).getTime() + 1000))
+      await runSweep()
+      expect((await c.get()).status).toBe('expired')
+    })
+
     it('lets only site admins mark invoices, and 404s an unknown one', async () => {
       const plan = await createPlan(t)
       const c = await billingCustomer(t)
@@ -338,8 +363,10 @@ describe('billing lifecycle (manual provider)', () => {
           .inject({ method: 'PATCH', url: `/v1/plans/${plan}`, headers: bearer(adminToken), payload })
           .then((res) => expect(res.statusCode, res.body).toBe(200))
       await patch({ name: 'Renamed' })
+      await t.deps.jobs.drain(t.deps)
       expect([await count(a), await count(b)]).toEqual(before)
       await patch({ limits: { staff: 9, bookings_per_day: 50 } })
+      await t.deps.jobs.drain(t.deps)
       expect([await count(a), await count(b)]).toEqual(before.map((n) => n + 1))
       const audit = await t.deps.db
         .select()

@@ -52,9 +52,10 @@ export async function getCurrentSubscription(
 
 /**
  * Subscriptions whose access has lapsed, as SQL over `subscriptions`: canceled ones past their
- * period, past_due ones past their grace, manual ones the renewal job did not renew, and
- * unpaid Checkouts past their expiry. A Stripe subscription past its period end is not here:
- * Stripe renews it, and reconciliation catches a renewal whose webhook went missing.
+ * period, past_due ones past their grace, and manual ones the renewal job did not renew. Stripe's
+ * own states are not decided here: an active one past its period end is being renewed by Stripe,
+ * and an unpaid Checkout may still be paid until Stripe says it expired (webhook, or
+ * reconciliation asking for the session) — expiring it locally could lose a payment.
  */
 export function lapsedSql(now: Date) {
   const at = sql`${now.toISOString()}::timestamptz`
@@ -62,7 +63,6 @@ export function lapsedSql(now: Date) {
     (${subscriptions.status} = 'canceled' and ${subscriptions.currentPeriodEnd} <= ${at})
     or (${subscriptions.status} = 'past_due' and coalesce(${subscriptions.graceUntil}, ${subscriptions.currentPeriodEnd}) <= ${at})
     or (${subscriptions.provider} = 'manual' and ${subscriptions.status} in ('active', 'trialing') and ${subscriptions.currentPeriodEnd} <= ${at})
-    or (${subscriptions.status} = 'incomplete' and coalesce(${subscriptions.checkoutExpiresAt}, ${subscriptions.createdAt} + interval '1 day') <= ${at})
   )`
 }
 
@@ -299,8 +299,9 @@ export async function changePlan(
 ): Promise<Subscription> {
   const { now } = actor
   const current = await lockWithAccess(tx, actor.accountId, now)
-  if (current.status === 'canceled')
+  if (current.status === 'canceled' || current.cancelAtPeriodEnd) {
     throw new AppError('conflict', 'The subscription is canceled; resume it first')
+  }
   const provider = deps.billing.of(current.provider)
   const target = await getSubscribablePlan(tx, input.plan)
   const from = await getPlanById(tx, current.planId)
@@ -318,7 +319,16 @@ export async function changePlan(
     ...(input.when === 'period_end' && { data: { pending_plan: target.code } }),
   })
   if (outcome.awaitingPayment) {
-    await recordTransition(tx, ctx, current, after, 'upgrade_awaiting_payment', { plan: target.code })
+    // Touching the row makes a retried upgrade (after the card is fixed) a new Stripe request.
+    const [touched] = await tx
+      .update(subscriptions)
+      .set({ updatedAt: now })
+      .where(eq(subscriptions.id, after.id))
+      .returning()
+    await recordTransition(tx, ctx, current, touched ?? after, 'upgrade_awaiting_payment', {
+      plan: target.code,
+    })
+    return present(tx, touched ?? after, now)
   }
   if (outcome.charge) await recordCharge(tx, ctx, after, outcome.charge)
   return present(tx, after, now)
@@ -334,7 +344,7 @@ export async function cancel(
   const { now } = actor
   const current = await lockLive(tx, actor.accountId)
   if (current.status !== 'incomplete' && !grantsAccess(current, now)) throw notFound('Subscription')
-  if (current.status === 'canceled' && (atPeriodEnd || current.endedAt)) {
+  if ((current.status === 'canceled' || current.cancelAtPeriodEnd) && (atPeriodEnd || current.endedAt)) {
     throw new AppError('conflict', 'The subscription is already canceled')
   }
   const ctx = userContext(deps, actor)
@@ -352,7 +362,12 @@ export async function cancel(
 export async function resume(tx: Executor, deps: LifecycleDeps, actor: Actor): Promise<Subscription> {
   const { now } = actor
   const current = await lockLive(tx, actor.accountId)
-  if (current.status !== 'canceled' || !current.cancelAtPeriodEnd || !grantsAccess(current, now)) {
+  // A past_due subscription set to end stays past_due: resuming it does not pay what it owes.
+  if (
+    !['canceled', 'past_due'].includes(current.status) ||
+    !current.cancelAtPeriodEnd ||
+    !grantsAccess(current, now)
+  ) {
     throw new AppError(
       'conflict',
       'Only a subscription canceled at period end can be resumed before its period ends',

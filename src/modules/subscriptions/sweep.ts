@@ -1,9 +1,11 @@
-// The hourly sweep: manual renewals (made ahead of the period end, so access never lapses while
-// the job waits for its turn), trial and grace reminders, and expiry. Each subscription is handled
+// The hourly sweep: Stripe changes scheduled for period end handed to Stripe before it renews,
+// manual renewals (made ahead of the period end, so access never lapses while the job waits for
+// its turn), trial and grace reminders, and expiry. Each subscription is handled
 // in its own short transaction with `skip locked`, so two workers sweeping at once share the
 // work and a request holding a subscription is never waited on.
-import { and, asc, eq, inArray, lte, sql } from 'drizzle-orm'
+import { and, asc, eq, inArray, isNotNull, lte, sql } from 'drizzle-orm'
 import type { Executor } from '../../core/db.ts'
+import type { Deps } from '../../deps.ts'
 import { systemActor } from '../audit/audit.ts'
 import type { SubscriptionRow } from '../billing/provider.ts'
 import { getPlanById } from '../plans/plans.ts'
@@ -19,12 +21,14 @@ export const graceReminderMs = 24 * 3_600_000
 const batch = 50
 
 export interface SweepResult {
+  /** Stripe subscriptions whose change scheduled for period end was handed to Stripe. */
+  scheduled: number
   renewed: number
   reminded: number
   expired: number
 }
 
-type SweepDeps = LifecycleDeps & { db: Executor }
+type SweepDeps = LifecycleDeps & Pick<Deps, 'db' | 'log'>
 
 /** Renews one due manual subscription: the next period, the scheduled plan if any, an open invoice. */
 async function renewOne(tx: Executor, deps: LifecycleDeps, row: SubscriptionRow, now: Date): Promise<void> {
@@ -99,8 +103,41 @@ async function dueRows(tx: Executor, where: ReturnType<typeof and>) {
 
 /** Runs every step until nothing is due; safe to run concurrently and repeatedly. */
 export async function sweep(deps: SweepDeps, now: Date): Promise<SweepResult> {
-  const result: SweepResult = { renewed: 0, reminded: 0, expired: 0 }
+  const result: SweepResult = { renewed: 0, reminded: 0, expired: 0, scheduled: 0 }
   const renewBefore = new Date(now.getTime() + renewalLeadMs)
+  const stripe = deps.billing.stripe
+  if (stripe) {
+    // Stripe: a change scheduled for period end goes to Stripe shortly before Stripe renews.
+    const due = await deps.db
+      .select({ id: subscriptions.id })
+      .from(subscriptions)
+      .where(
+        and(
+          eq(subscriptions.provider, 'stripe'),
+          inArray(subscriptions.status, ['active', 'trialing']),
+          eq(subscriptions.cancelAtPeriodEnd, false),
+          isNotNull(subscriptions.pendingPlanId),
+          lte(subscriptions.currentPeriodEnd, renewBefore),
+        ),
+      )
+      .limit(500)
+    for (const { id } of due) {
+      try {
+        await deps.db.transaction(async (tx) => {
+          const [row] = await tx
+            .select()
+            .from(subscriptions)
+            .where(eq(subscriptions.id, id))
+            .for('update', { skipLocked: true })
+          if (!row?.pendingPlanId || row.cancelAtPeriodEnd) return
+          await stripe.applyScheduledChange(tx, row, await getPlanById(tx, row.pendingPlanId))
+          result.scheduled++
+        })
+      } catch (error) {
+        deps.log.warn({ err: error, subscription: id }, 'could not hand a scheduled change to Stripe')
+      }
+    }
+  }
   // Renewals first, so a subscription due for renewal is never expired instead.
   for (let i = 0; i < 10_000; i++) {
     const done = await deps.db.transaction(async (tx) => {
@@ -133,6 +170,8 @@ export async function sweep(deps: SweepDeps, now: Date): Promise<SweepResult> {
         ),
       )
       .limit(500)
+      // Stripe's trial_will_end (holding the row) and another sweep never remind twice.
+      .for('update', { skipLocked: true })
     for (const row of trialing) if (await remindTrialEnding(tx, deps, row, now)) result.reminded++
     const pastDue = await tx
       .select()
@@ -144,6 +183,8 @@ export async function sweep(deps: SweepDeps, now: Date): Promise<SweepResult> {
         ),
       )
       .limit(500)
+      // Stripe's trial_will_end (holding the row) and another sweep never remind twice.
+      .for('update', { skipLocked: true })
     for (const row of pastDue) {
       if (await remindOnce(tx, deps, row, 'grace_ending', row.graceUntil?.toISOString() ?? '', now))
         result.reminded++

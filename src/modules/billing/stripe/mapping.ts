@@ -21,14 +21,22 @@ export async function planForPrice(tx: Executor, price: Stripe.Price | string | 
   return byPrice ?? null
 }
 
+/**
+ * Whether the subscription ends with its current period: `cancel_at_period_end`, or a `cancel_at`
+ * within the period (a later `cancel_at` leaves it renewing until then).
+ */
+function endsWithPeriod(subscription: Stripe.Subscription): boolean {
+  if (subscription.cancel_at_period_end) return true
+  const end = periodOf(subscription)?.end
+  return subscription.cancel_at != null && end !== undefined && subscription.cancel_at * 1000 <= end.getTime()
+}
+
 function statusOf(subscription: Stripe.Subscription): SubscriptionStatus {
   switch (subscription.status) {
     case 'trialing':
     case 'active':
-      // plangate's `canceled` is "will end or has ended": Stripe's cancel_at_period_end.
-      return subscription.cancel_at_period_end || subscription.cancel_at
-        ? 'canceled'
-        : (subscription.status as 'trialing' | 'active')
+      // plangate's `canceled` is "will end or has ended".
+      return endsWithPeriod(subscription) ? 'canceled' : (subscription.status as 'trialing' | 'active')
     case 'past_due':
     case 'unpaid':
     case 'paused':
@@ -72,9 +80,7 @@ export async function stateFromStripe(
     status,
     providerSubscriptionId: subscription.id,
     providerPriceId: item?.price ? idOf(item.price) : before.providerPriceId,
-    cancelAtPeriodEnd:
-      subscription.status !== 'canceled' &&
-      Boolean(subscription.cancel_at_period_end || subscription.cancel_at),
+    cancelAtPeriodEnd: subscription.status !== 'canceled' && endsWithPeriod(subscription),
     canceledAt: fromUnix(subscription.canceled_at),
     endedAt: fromUnix(subscription.ended_at),
     trialEnd: fromUnix(subscription.trial_end),
@@ -93,6 +99,7 @@ export async function stateFromStripe(
     if (before.pendingPlanId === plan.id && plan.id !== before.planId && samePeriod) {
       // Scheduled for period end: Stripe already bills the new price from the next period on.
       state.planId = before.planId
+      state.providerPriceId = before.providerPriceId
     } else {
       state.planId = plan.id
       if (plan.id !== before.planId || !samePeriod) state.pendingPlanId = null

@@ -23,13 +23,19 @@ export interface StripeProvider extends BillingProvider {
   readonly client: Stripe
   retrieveSubscription(id: string): Promise<Stripe.Subscription>
   retrieveCheckoutSession(id: string): Promise<Stripe.Checkout.Session>
-  retrieveInvoice(id: string): Promise<Stripe.Invoice>
+  /** The invoice, or null when Stripe no longer has it (a deleted draft). */
+  retrieveInvoice(id: string): Promise<Stripe.Invoice | null>
   listSubscriptions(customerId: string): Promise<Stripe.Subscription[]>
   /** Ends a Stripe subscription now (after plangate ended its access); an already ended one is fine. */
   cancelNow(subscriptionId: string): Promise<void>
   /** Verifies a webhook's signature on the raw body and parses it; throws on a bad one. */
   verifyWebhook(rawBody: Buffer | string, signature: string | undefined, now: Date): Stripe.Event
   stateOf(tx: Executor, subscription: Stripe.Subscription, before: SubscriptionRow): Promise<ProviderState>
+  /**
+   * Puts a change scheduled for period end on the Stripe subscription (the price, without
+   * proration), shortly before the period ends, so Stripe's renewal invoices the new plan.
+   */
+  applyScheduledChange(tx: Executor, row: SubscriptionRow, to: PlanRow): Promise<void>
 }
 
 export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeProvider {
@@ -52,11 +58,17 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
       .where(eq(accounts.id, accountId))
     if (!account) throw notFound('Account')
     if (account.customer) return account.customer
+    // The parameters never vary for one key (Stripe refuses a key reused with others): name and
+    // email are set by a separate update.
     const customer = await call('customers.create', () =>
       client.customers.create(
-        { name: account.name, ...(email && { email }), metadata: { plangate_account_id: accountId } },
+        { metadata: { plangate_account_id: accountId } },
         { idempotencyKey: `plangate:customer:${accountId}` },
       ),
+    )
+    const name = account.name
+    await call('customers.update', () =>
+      client.customers.update(customer.id, { name, ...(email && { email }) }),
     )
     await tx
       .update(accounts)
@@ -131,38 +143,62 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
       }
     },
 
-    async changePlan(tx, { row, from, to, when }): Promise<ChangeOutcome> {
+    async changePlan(tx, { row, from, to, when, now }): Promise<ChangeOutcome> {
+      if (when === 'period_end') {
+        if (from.interval !== to.interval) {
+          // Stripe restarts the billing cycle (and invoices) at once when the interval changes.
+          throw new AppError(
+            'conflict',
+            'With Stripe, a change of billing interval takes effect now; use when: "now"',
+          )
+        }
+        // Kept here until shortly before the period ends (see `applyScheduledChange`), so dropping
+        // it or canceling meanwhile never has to undo anything at Stripe.
+        await priceOf(tx, to)
+        return { state: { pendingPlanId: to.id } }
+      }
       const current = await subscriptionOf(row)
       const item = current.items.data[0]
       if (!item) throw new Error(`Stripe subscription ${current.id} has no item`)
       const price = await priceOf(tx, to)
-      const upgrade = when === 'now' && (to.tier > from.tier || to.priceCents > from.priceCents)
+      const upgrade = to.tier > from.tier || to.priceCents > from.priceCents
       const params: Stripe.SubscriptionUpdateParams = {
         items: [{ id: item.id, price }],
-        // An upgrade is invoiced at once and applies only once paid; anything else waits for the next invoice.
-        proration_behavior: upgrade ? 'always_invoice' : when === 'now' ? 'create_prorations' : 'none',
+        // An upgrade is invoiced at once and applies only once paid; a downgrade is credited on the next invoice.
+        proration_behavior: upgrade ? 'always_invoice' : 'create_prorations',
         ...(upgrade && { payment_behavior: 'pending_if_incomplete' as const }),
       }
       const updated = await call('subscriptions.update', () =>
         client.subscriptions.update(current.id, params, {
-          idempotencyKey: `plangate:change:${row.id}:${to.id}:${when}:${row.updatedAt.getTime()}`,
+          // One attempt per request (the SDK's retries reuse it); a later request is a new attempt.
+          idempotencyKey: `plangate:change:${row.id}:${to.id}:${now.getTime()}`,
         }),
       )
-      if (when === 'period_end') {
-        return {
-          state: { ...(await stateFromStripe(tx, updated, row)), planId: from.id, pendingPlanId: to.id },
-        }
-      }
       return {
         state: await stateFromStripe(tx, updated, row),
         awaitingPayment: Boolean(updated.pending_update),
       }
     },
 
+    async applyScheduledChange(tx, row, to) {
+      const current = await subscriptionOf(row)
+      const item = current.items.data[0]
+      const price = await priceOf(tx, to)
+      if (!item || idOf(item.price) === price) return
+      await call('subscriptions.update', () =>
+        client.subscriptions.update(
+          current.id,
+          { items: [{ id: item.id, price }], proration_behavior: 'none' },
+          { idempotencyKey: `plangate:scheduled:${row.id}:${to.id}:${row.currentPeriodEnd.getTime()}` },
+        ),
+      )
+    },
+
     async unscheduleChange(tx, row, current) {
       const subscription = await subscriptionOf(row)
       const item = subscription.items.data[0]
-      const price = await priceOf(tx, current)
+      // Back to the price this subscriber pays (an older price stays theirs), not the plan's newest.
+      const price = row.providerPriceId ?? (await priceOf(tx, current))
       if (item && idOf(item.price) !== price) {
         const updated = await call('subscriptions.update', () =>
           client.subscriptions.update(
@@ -179,11 +215,19 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
     async cancel(tx, row, atPeriodEnd) {
       if (!row.providerSubscriptionId) return { status: 'expired', endedAt: row.createdAt }
       const id = row.providerSubscriptionId
+      let restore: Stripe.SubscriptionUpdateParams = {}
+      if (atPeriodEnd && row.pendingPlanId && row.providerPriceId) {
+        // A change scheduled for period end put its price on the item already: put the paid one back.
+        const item = (await subscriptionOf(row)).items.data[0]
+        if (item && idOf(item.price) !== row.providerPriceId) {
+          restore = { items: [{ id: item.id, price: row.providerPriceId }], proration_behavior: 'none' }
+        }
+      }
       const updated = atPeriodEnd
         ? await call('subscriptions.update', () =>
             client.subscriptions.update(
               id,
-              { cancel_at_period_end: true },
+              { cancel_at_period_end: true, ...restore },
               { idempotencyKey: `plangate:cancel:${row.id}:${row.updatedAt.getTime()}` },
             ),
           )
@@ -198,7 +242,7 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
       const updated = await call('subscriptions.update', () =>
         client.subscriptions.update(
           subscription.id,
-          { cancel_at_period_end: false },
+          { cancel_at_period_end: false, ...(subscription.cancel_at && { cancel_at: '' as const }) },
           { idempotencyKey: `plangate:resume:${row.id}:${row.updatedAt.getTime()}` },
         ),
       )
@@ -272,7 +316,15 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
     },
 
     retrieveSubscription: (id) => call('subscriptions.retrieve', () => client.subscriptions.retrieve(id)),
-    retrieveInvoice: (id) => call('invoices.retrieve', () => client.invoices.retrieve(id)),
+    retrieveInvoice: (id) =>
+      call('invoices.retrieve', async () => {
+        try {
+          return await client.invoices.retrieve(id)
+        } catch (error) {
+          if (isStripeError(error) && error.code === 'resource_missing') return null
+          throw error
+        }
+      }),
     retrieveCheckoutSession: (id) =>
       call('checkout.sessions.retrieve', () => client.checkout.sessions.retrieve(id)),
 

@@ -6,6 +6,14 @@ import type { Deps } from '../../../deps.ts'
 import type { StripeProvider } from './provider.ts'
 import { receiveStripeEvent } from './webhooks.ts'
 
+/** What every event must have before it is stored; a signed body without it is refused (400). */
+const Envelope = z.object({
+  id: z.string().min(1).max(255),
+  type: z.string().min(1).max(255),
+  created: z.number().int().nonnegative(),
+  data: z.object({ object: z.looseObject({ id: z.string().max(255).optional() }) }),
+})
+
 const Received = z.object({
   received: z.literal(true),
   duplicate: z.boolean().describe('True when this event id was already processed: nothing was done again.'),
@@ -42,6 +50,19 @@ export const stripeWebhookRoutes =
           throw new AppError('validation_failed', 'The Stripe-Signature header does not match the body', {
             errors: [{ location: 'header.stripe-signature', message: 'missing, invalid or too old' }],
           })
+        }
+        const envelope = Envelope.safeParse(event)
+        if (!envelope.success) {
+          throw new AppError(
+            'validation_failed',
+            'The event lacks an id, type, created time or data object',
+            {
+              errors: envelope.error.issues.map((issue) => ({
+                location: `body.${issue.path.join('.')}`,
+                message: issue.message,
+              })),
+            },
+          )
         }
         const { duplicate } = await receiveStripeEvent({ ...deps, stripe }, event)
         return { received: true as const, duplicate }

@@ -396,11 +396,19 @@ describe('Stripe provider', () => {
       const pro = await createPlan(t, { price_cents: 3000, tier: 2 })
       const { c, events, stripeSubscriptionId } = await activeCustomer(pro)
       await deliverAll(events)
+      const proPrice = fake.subscriptions.get(stripeSubscriptionId)?.items.data[0]?.price.id
       const res = await c.change(basic, 'period_end')
       expect(res.json()).toMatchObject({ plan: pro, pending_plan: basic })
       await deliverAll(fake.takeEvents())
       expect(await c.get()).toMatchObject({ plan: pro, pending_plan: basic })
+      // Stripe keeps the paid price until shortly before the renewal, when the sweep hands it over.
+      expect(fake.subscriptions.get(stripeSubscriptionId)?.items.data[0]?.price.id).toBe(proPrice)
       const end = new Date((await c.get()).current_period_end)
+      await c.at(new Date(end.getTime() - 3_600_000))
+      expect((await sweep(t.deps, t.clock.now())).scheduled).toBeGreaterThanOrEqual(1)
+      expect(fake.subscriptions.get(stripeSubscriptionId)?.items.data[0]?.price.id).not.toBe(proPrice)
+      await deliverAll(fake.takeEvents())
+      expect(await c.get()).toMatchObject({ plan: pro, pending_plan: basic })
       await c.at(end)
       await deliverAll(fake.advancePeriod(stripeSubscriptionId))
       expect(await c.get()).toMatchObject({ plan: basic, pending_plan: null, status: 'active' })
@@ -537,6 +545,165 @@ describe('Stripe provider', () => {
       })
       expect(res.statusCode, res.body).toBe(200)
       expect(res.json().url).toMatch(/^https?:\/\//)
+    })
+  })
+
+  describe('edge cases', () => {
+    it('a change scheduled for period end and then a cancel does not upgrade for free', async () => {
+      const basic = await createPlan(t, { price_cents: 1000, tier: 1 })
+      const pro = await createPlan(t, { price_cents: 3000, tier: 2 })
+      const { c, events, stripeSubscriptionId } = await activeCustomer(basic)
+      await deliverAll(events)
+      const paidPrice = (await c.row()).providerPriceId
+      expect((await c.change(pro, 'period_end')).json()).toMatchObject({ plan: basic, pending_plan: pro })
+      expect((await c.cancel(true)).json()).toMatchObject({ plan: basic, pending_plan: null })
+      await deliverAll(fake.takeEvents())
+      expect((await c.get()).plan).toBe(basic)
+      expect(fake.subscriptions.get(stripeSubscriptionId)?.items.data[0]?.price.id).toBe(paidPrice)
+      expect((await c.resume()).json().plan).toBe(basic)
+      const stripe = t.deps.billing.stripe
+      if (!stripe) throw new Error('stripe not configured')
+      await reconcileStripe({ ...t.deps, stripe })
+      expect((await c.get()).plan).toBe(basic)
+    })
+
+    it('dropping a scheduled change puts back the price the subscriber pays, not the newest', async () => {
+      const basic = await createPlan(t, { price_cents: 1000, tier: 1 })
+      const pro = await createPlan(t, { price_cents: 3000, tier: 2 })
+      const { c, events, stripeSubscriptionId } = await activeCustomer(basic)
+      await deliverAll(events)
+      const paidPrice = (await c.row()).providerPriceId
+      const raised = await t.app.inject({
+        method: 'PATCH',
+        url: `/v1/plans/${basic}`,
+        headers: bearer(await loginAdmin(t.app)),
+        payload: { price_cents: 1500 },
+      })
+      expect(raised.statusCode).toBe(200)
+      await c.change(pro, 'period_end')
+      expect((await c.change(basic)).json()).toMatchObject({ plan: basic, pending_plan: null })
+      expect(fake.subscriptions.get(stripeSubscriptionId)?.items.data[0]?.price.id).toBe(paidPrice)
+    })
+
+    it('refuses a change of billing interval at period end (Stripe would charge it now)', async () => {
+      const monthly = await createPlan(t, { price_cents: 1000, tier: 1 })
+      const yearly = await createPlan(t, { price_cents: 10000, tier: 1, interval: 'year' })
+      const { c, events } = await activeCustomer(monthly)
+      await deliverAll(events)
+      const res = await c.change(yearly, 'period_end')
+      expect(res.statusCode).toBe(409)
+      expect((await c.get()).pending_plan).toBeNull()
+    })
+
+    it('a cancel_at beyond the current period keeps the subscription active until then', async () => {
+      const plan = await createPlan(t)
+      const { c, events, stripeSubscriptionId } = await activeCustomer(plan)
+      await deliverAll(events)
+      const sub = fake.subscriptions.get(stripeSubscriptionId)
+      if (!sub) throw new Error('no subscription')
+      sub.cancel_at = (sub.items.data[0]?.current_period_end ?? 0) + 60 * 86_400
+      const stripe = t.deps.billing.stripe
+      if (!stripe) throw new Error('stripe not configured')
+      await reconcileStripe({ ...t.deps, stripe })
+      expect(await c.get()).toMatchObject({ status: 'active', cancel_at_period_end: false })
+    })
+
+    it('keeps access while a renewal webhook is late, and takes the new period when it lands', async () => {
+      const plan = await createPlan(t)
+      const { c, events, stripeSubscriptionId } = await activeCustomer(plan)
+      await deliverAll(events)
+      const end = new Date((await c.get()).current_period_end)
+      await c.at(new Date(end.getTime() + 3_600_000))
+      expect(await c.get()).toMatchObject({ status: 'active', has_access: true })
+      expect((await c.entitlements()).has_access).toBe(true)
+      await sweep(t.deps, t.clock.now())
+      expect((await c.row()).status).toBe('active')
+      await deliverAll(fake.advancePeriod(stripeSubscriptionId))
+      expect(new Date((await c.get()).current_period_start).getTime()).toBe(end.getTime())
+    })
+
+    it('never expires an unpaid Checkout locally: a late payment still starts the subscription', async () => {
+      const plan = await createPlan(t)
+      const c = await customer()
+      const started = (await c.subscribe(plan)).json()
+      await c.at(new Date(new Date(started.checkout_expires_at).getTime() + 3_600_000))
+      await sweep(t.deps, t.clock.now())
+      expect((await c.row()).status).toBe('incomplete')
+      await deliverAll(fake.completeCheckout((await c.row()).checkoutSessionId ?? ''))
+      expect(await c.get()).toMatchObject({ status: 'active', has_access: true })
+    })
+
+    it('expires an unpaid Checkout through reconciliation when Stripe says it expired', async () => {
+      const plan = await createPlan(t)
+      const c = await customer()
+      await c.subscribe(plan)
+      fake.expireCheckout((await c.row()).checkoutSessionId ?? '')
+      const stripe = t.deps.billing.stripe
+      if (!stripe) throw new Error('stripe not configured')
+      await reconcileStripe({ ...t.deps, stripe })
+      expect((await c.get()).status).toBe('expired')
+    })
+
+    it('retrying an upgrade after the card is fixed is a new attempt, and is granted', async () => {
+      const basic = await createPlan(t, { price_cents: 1000, tier: 1 })
+      const pro = await createPlan(t, { price_cents: 3000, tier: 2 })
+      const { c, events } = await activeCustomer(basic)
+      await deliverAll(events)
+      fake.setPaymentFails(await customerIdOf(c), true)
+      expect((await c.change(pro)).json().plan).toBe(basic)
+      fake.setPaymentFails(await customerIdOf(c), false)
+      t.clock.advance(1000)
+      expect((await c.change(pro)).json().plan).toBe(pro)
+    })
+
+    it('subscribes after a failed portal call made the Stripe customer (its key is replayed, not reused with other data)', async () => {
+      const plan = await createPlan(t)
+      const c = await customer()
+      fake.failNext(2, { match: /^POST \/v1\/billing_portal\/sessions$/ })
+      const portal = await t.app.inject({
+        method: 'POST',
+        url: `/v1/accounts/${c.account.id}/billing-portal`,
+        headers: bearer(c.user.token),
+      })
+      expect(portal.statusCode).toBe(503)
+      const res = await c.subscribe(plan)
+      expect(res.statusCode, res.body).toBe(202)
+      const made = [...fake.customers.values()].filter((x) => x.metadata.plangate_account_id === c.account.id)
+      expect(made).toHaveLength(1)
+      expect(made[0]?.email).toBe(c.user.email)
+    })
+
+    it('refuses a validly signed event without the fields every event has (400), and stores nothing', async () => {
+      const before = (await t.deps.db.select({ id: stripeEvents.id }).from(stripeEvents)).length
+      for (const body of [
+        { id: 'evt_no_type', object: 'event', created: 1, data: { object: { id: 'x' } } },
+        null,
+        [],
+      ]) {
+        const { payload, headers } = fake.signed(body as unknown as StripeEvent)
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/v1/billing/webhooks/stripe',
+          headers,
+          payload,
+        })
+        expect(res.statusCode, res.body).toBe(400)
+        expect(res.json().code).toBe('validation_failed')
+      }
+      expect((await t.deps.db.select({ id: stripeEvents.id }).from(stripeEvents)).length).toBe(before)
+    })
+
+    it('ignores invoice events of customers that are not ours without asking Stripe', async () => {
+      const plan = await createPlan(t)
+      const { events } = await activeCustomer(plan)
+      const paid = structuredClone(events.find((event) => event.type === 'invoice.paid') as StripeEvent)
+      paid.id = `evt_foreign_invoice_${uniqueCode()}`
+      Object.assign(paid.data.object, { customer: 'cus_not_ours' })
+      const reads = () =>
+        fake.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/invoices/')).length
+      const before = reads()
+      expect((await deliver(paid)).statusCode).toBe(200)
+      expect(reads()).toBe(before)
     })
   })
 

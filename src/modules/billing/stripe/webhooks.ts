@@ -49,7 +49,12 @@ export async function processStripeEvent(
 ): Promise<'processed' | 'already'> {
   try {
     return await deps.db.transaction(async (tx) => {
-      const [row] = await tx.select().from(stripeEvents).where(eq(stripeEvents.id, eventId)).for('update')
+      // A copy being processed right now is left to that request (which answers Stripe either way).
+      const [row] = await tx
+        .select()
+        .from(stripeEvents)
+        .where(eq(stripeEvents.id, eventId))
+        .for('update', { skipLocked: true })
       if (!row || row.processedAt) return 'already'
       await handleEvent(tx, deps, row.payload as unknown as Stripe.Event)
       await tx
@@ -68,14 +73,24 @@ export async function processStripeEvent(
   }
 }
 
-/** Retries stored events still unprocessed after `olderThanMs`, oldest first; returns how many succeeded. */
+/** After this many failed attempts an event is left for an operator (`GET /v1/admin/webhook-events?processed=false`). */
+export const maxAttempts = 25
+
+/** Retries stored events still unprocessed after `olderThanMs`; returns how many succeeded. */
 export async function retryUnprocessed(deps: WebhookDeps, olderThanMs: number, limit = 100): Promise<number> {
   const cutoff = new Date(deps.clock.now().getTime() - olderThanMs)
   const pending = await deps.db
     .select({ id: stripeEvents.id })
     .from(stripeEvents)
-    .where(and(isNull(stripeEvents.processedAt), lt(stripeEvents.receivedAt, cutoff)))
-    .orderBy(asc(stripeEvents.eventCreatedAt))
+    .where(
+      and(
+        isNull(stripeEvents.processedAt),
+        lt(stripeEvents.receivedAt, cutoff),
+        lt(stripeEvents.attempts, maxAttempts),
+      ),
+    )
+    // Those tried least first, so a few that keep failing never starve the rest.
+    .orderBy(asc(stripeEvents.attempts), asc(stripeEvents.eventCreatedAt))
     .limit(limit)
   let processed = 0
   for (const { id } of pending) {
@@ -225,12 +240,14 @@ const finalStatuses: InvoiceStatus[] = ['paid', 'void', 'refunded']
 
 async function handleInvoice(tx: Executor, deps: WebhookDeps, ctx: TransitionContext, event: Stripe.Event) {
   const sent = event.data.object as Stripe.Invoice
-  const invoice = await deps.stripe.retrieveInvoice(sent.id ?? '')
-  const customer = idOf(invoice.customer)
+  const customer = idOf(sent.customer)
   const [account] = customer
     ? await tx.select({ id: accounts.id }).from(accounts).where(eq(accounts.stripeCustomerId, customer))
     : []
-  if (!account) return ignore(deps, event, 'the customer is not an account of ours')
+  if (!account || !sent.id) return ignore(deps, event, 'the customer is not an account of ours')
+  const invoice = await deps.stripe.retrieveInvoice(sent.id)
+  // Deleted since (a draft): nothing to record.
+  if (!invoice) return ignore(deps, event, 'the invoice no longer exists')
   const legacy = invoice as unknown as { subscription?: string | { id: string } | null }
   const stripeSubscriptionId = idOf(invoice.parent?.subscription_details?.subscription ?? legacy.subscription)
   const [local] = stripeSubscriptionId

@@ -1,5 +1,6 @@
 // Every job the service knows; workers and the API process register exactly this list.
 import type { JobDefinition } from '../define.ts'
+import { announcePlanEntitlements } from './announce-plan-entitlements.ts'
 import { sendLoginCodeEmail, sendPasswordResetEmail, sendVerificationEmail } from './auth-emails.ts'
 import { reconcileBilling, retryStripeEvents, sweepSubscriptions } from './billing.ts'
 import { deliverWebhook } from './deliver-webhook.ts'
@@ -16,4 +17,5 @@ export const jobDefinitions = [
   reconcileBilling,
   retryStripeEvents,
   endProviderSubscription,
+  announcePlanEntitlements,
 ] as JobDefinition<unknown>[]
