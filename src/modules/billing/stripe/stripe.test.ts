@@ -207,6 +207,12 @@ describe('Stripe provider', () => {
         expect(b[field]).toEqual(a[field])
       expect(await reversed.c.invoices()).toHaveLength(1)
       expect((await reversed.c.invoices())[0]?.status).toBe('paid')
+      // The invoice came before the Checkout completion and is still attached to the subscription.
+      const [row] = await t.deps.db
+        .select()
+        .from(invoices)
+        .where(eq(invoices.accountId, reversed.c.account.id))
+      expect(row?.subscriptionId).toBe((await reversed.c.row()).id)
     })
 
     it('never lets a late subscription.updated overwrite a deletion', async () => {

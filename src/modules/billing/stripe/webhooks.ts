@@ -250,7 +250,7 @@ async function handleInvoice(tx: Executor, deps: WebhookDeps, ctx: TransitionCon
   if (!invoice) return ignore(deps, event, 'the invoice no longer exists')
   const legacy = invoice as unknown as { subscription?: string | { id: string } | null }
   const stripeSubscriptionId = idOf(invoice.parent?.subscription_details?.subscription ?? legacy.subscription)
-  const [local] = stripeSubscriptionId
+  const [linked] = stripeSubscriptionId
     ? await tx
         .select()
         .from(subscriptions)
@@ -282,7 +282,7 @@ async function handleInvoice(tx: Executor, deps: WebhookDeps, ctx: TransitionCon
       .values({
         id: newId(),
         accountId: account.id,
-        subscriptionId: local?.id ?? null,
+        subscriptionId: linked?.id ?? null,
         provider: 'stripe',
         providerInvoiceId: invoice.id,
         createdAt: ctx.now,
@@ -314,9 +314,25 @@ async function handleInvoice(tx: Executor, deps: WebhookDeps, ctx: TransitionCon
     }
   }
 
-  // The subscription the invoice belongs to, as Stripe has it now (past_due after a failure, active after a payment).
+  // The subscription it bills, as Stripe has it now (past_due after a failure, active after a
+  // payment). Before the Checkout completion is processed it is found as the account's Checkout
+  // named in the subscription's metadata, and the invoice is attached to it.
+  const fresh = stripeSubscriptionId ? await deps.stripe.retrieveSubscription(stripeSubscriptionId) : null
+  const local = linked ?? (fresh ? await linkedSubscription(tx, fresh) : null)
   const after =
-    local && stripeSubscriptionId ? await syncSubscription(tx, deps, ctx, local, stripeSubscriptionId) : local
+    local && fresh ? await applyState(tx, ctx, local, await deps.stripe.stateOf(tx, fresh, local)) : null
+  if (local && !linked && invoice.id) {
+    await tx
+      .update(invoices)
+      .set({ subscriptionId: local.id })
+      .where(
+        and(
+          eq(invoices.provider, 'stripe'),
+          eq(invoices.providerInvoiceId, invoice.id),
+          isNull(invoices.subscriptionId),
+        ),
+      )
+  }
   if (change === 'failed' || event.type === 'invoice.payment_action_required') {
     const plan = after ? await getPlanById(tx, after.planId) : null
     await mailAccountOwners(
