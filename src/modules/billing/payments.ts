@@ -67,7 +67,12 @@ export async function markPaid(
       .from(invoices)
       .where(and(eq(invoices.subscriptionId, subscription.id), eq(invoices.status, 'failed')))
       .limit(1)
-    if (unpaid.length === 0) await applyState(tx, ctx, subscription, { status: 'active' })
+    // One set to end at period end goes on ending, as `canceled` again.
+    if (unpaid.length === 0) {
+      await applyState(tx, ctx, subscription, {
+        status: subscription.cancelAtPeriodEnd ? 'canceled' : 'active',
+      })
+    }
   }
   return toInvoice(paid)
 }

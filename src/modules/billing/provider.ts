@@ -9,6 +9,12 @@ import type { PlanRow } from '../plans/plans.ts'
 import type { SubscriptionStatus, subscriptions } from '../subscriptions/tables.ts'
 
 export type ProviderName = 'manual' | 'stripe'
+
+/**
+ * How long before the period ends a renewal is prepared: manual subscriptions are renewed, and
+ * Stripe ones get a change scheduled for period end. The hourly sweep runs at least once within it.
+ */
+export const scheduledChangeLeadMs = 2 * 3_600_000
 export type SubscriptionRow = typeof subscriptions.$inferSelect
 
 /** What a provider says a subscription is after an operation; omitted fields stay as they are. */

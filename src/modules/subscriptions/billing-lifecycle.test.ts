@@ -258,6 +258,22 @@ describe('billing lifecycle (manual provider)', () => {
       expect((await c.get()).status).toBe('expired')
     })
 
+    it('a past_due subscription set to end that is then paid goes on ending, and can be resumed', async () => {
+      const plan = await createPlan(t)
+      const c = await billingCustomer(t)
+      await c.subscribe(plan)
+      const [invoice] = await c.invoices()
+      await mark(invoice?.id ?? '', 'mark-failed')
+      await c.cancel(true)
+      await mark(invoice?.id ?? '', 'mark-paid')
+      expect(await c.get()).toMatchObject({
+        status: 'canceled',
+        cancel_at_period_end: true,
+        grace_until: null,
+      })
+      expect((await c.resume()).json()).toMatchObject({ status: 'active', cancel_at_period_end: false })
+    })
+
     it('lets only site admins mark invoices, and 404s an unknown one', async () => {
       const plan = await createPlan(t)
       const c = await billingCustomer(t)

@@ -313,7 +313,9 @@ export async function changePlan(
     const state = await provider.unscheduleChange(tx, current, from, now)
     return present(tx, await applyState(tx, ctx, current, state, { type: 'scheduled_change_canceled' }), now)
   }
-  const outcome = await provider.changePlan(tx, { row: current, from, to: target, when: input.when, now })
+  // A change now replaces any change scheduled for period end (also for the same plan: it is then paid now).
+  const row = input.when === 'now' ? { ...current, pendingPlanId: null } : current
+  const outcome = await provider.changePlan(tx, { row, from, to: target, when: input.when, now })
   const after = await applyState(tx, ctx, current, outcome.state, {
     ...(outcome.charge && { data: { amount_cents: outcome.charge.amountCents } }),
     ...(input.when === 'period_end' && { data: { pending_plan: target.code } }),

@@ -3,11 +3,11 @@
 // its turn), trial and grace reminders, and expiry. Each subscription is handled
 // in its own short transaction with `skip locked`, so two workers sweeping at once share the
 // work and a request holding a subscription is never waited on.
-import { and, asc, eq, inArray, isNotNull, lte, sql } from 'drizzle-orm'
+import { and, asc, eq, gt, inArray, isNotNull, lte, sql } from 'drizzle-orm'
 import type { Executor } from '../../core/db.ts'
 import type { Deps } from '../../deps.ts'
 import { systemActor } from '../audit/audit.ts'
-import type { SubscriptionRow } from '../billing/provider.ts'
+import { type SubscriptionRow, scheduledChangeLeadMs } from '../billing/provider.ts'
 import { getPlanById } from '../plans/plans.ts'
 import { expireLapsed, type LifecycleDeps, recordCharge } from './lifecycle.ts'
 import { type Interval, periodEnd } from './periods.ts'
@@ -15,10 +15,12 @@ import { subscriptionEvents, subscriptions } from './tables.ts'
 import { applyState, recordTransition, type TransitionDeps } from './transitions.ts'
 
 /** Manual subscriptions are renewed this long before their period ends. */
-export const renewalLeadMs = 2 * 3_600_000
+export const renewalLeadMs = scheduledChangeLeadMs
 /** The reminder that a grace period is about to end goes out this long before. */
 export const graceReminderMs = 24 * 3_600_000
 const batch = 50
+/** Wall-clock time the sweep may spend handing changes to Stripe (an outage must not hold it). */
+const handOverBudgetMs = 5 * 60_000
 
 export interface SweepResult {
   /** Stripe subscriptions whose change scheduled for period end was handed to Stripe. */
@@ -105,39 +107,6 @@ async function dueRows(tx: Executor, where: ReturnType<typeof and>) {
 export async function sweep(deps: SweepDeps, now: Date): Promise<SweepResult> {
   const result: SweepResult = { renewed: 0, reminded: 0, expired: 0, scheduled: 0 }
   const renewBefore = new Date(now.getTime() + renewalLeadMs)
-  const stripe = deps.billing.stripe
-  if (stripe) {
-    // Stripe: a change scheduled for period end goes to Stripe shortly before Stripe renews.
-    const due = await deps.db
-      .select({ id: subscriptions.id })
-      .from(subscriptions)
-      .where(
-        and(
-          eq(subscriptions.provider, 'stripe'),
-          inArray(subscriptions.status, ['active', 'trialing']),
-          eq(subscriptions.cancelAtPeriodEnd, false),
-          isNotNull(subscriptions.pendingPlanId),
-          lte(subscriptions.currentPeriodEnd, renewBefore),
-        ),
-      )
-      .limit(500)
-    for (const { id } of due) {
-      try {
-        await deps.db.transaction(async (tx) => {
-          const [row] = await tx
-            .select()
-            .from(subscriptions)
-            .where(eq(subscriptions.id, id))
-            .for('update', { skipLocked: true })
-          if (!row?.pendingPlanId || row.cancelAtPeriodEnd) return
-          await stripe.applyScheduledChange(tx, row, await getPlanById(tx, row.pendingPlanId))
-          result.scheduled++
-        })
-      } catch (error) {
-        deps.log.warn({ err: error, subscription: id }, 'could not hand a scheduled change to Stripe')
-      }
-    }
-  }
   // Renewals first, so a subscription due for renewal is never expired instead.
   for (let i = 0; i < 10_000; i++) {
     const done = await deps.db.transaction(async (tx) => {
@@ -195,5 +164,49 @@ export async function sweep(deps: SweepDeps, now: Date): Promise<SweepResult> {
     result.expired += expired
     if (expired < batch) break
   }
+  // Last, as it waits on Stripe: renewals and expiry never wait behind a Stripe outage.
+  result.scheduled = await handOverScheduledChanges(deps, now, renewBefore)
   return result
+}
+
+/** Stripe: changes scheduled for period end go to Stripe shortly before Stripe renews. */
+async function handOverScheduledChanges(deps: SweepDeps, now: Date, before: Date): Promise<number> {
+  const stripe = deps.billing.stripe
+  if (!stripe) return 0
+  const due = await deps.db
+    .select({ id: subscriptions.id })
+    .from(subscriptions)
+    .where(
+      and(
+        eq(subscriptions.provider, 'stripe'),
+        inArray(subscriptions.status, ['active', 'trialing']),
+        eq(subscriptions.cancelAtPeriodEnd, false),
+        isNotNull(subscriptions.pendingPlanId),
+        // Not one whose renewal webhook is late: its period here is no longer Stripe's.
+        gt(subscriptions.currentPeriodEnd, now),
+        lte(subscriptions.currentPeriodEnd, before),
+      ),
+    )
+    .orderBy(asc(subscriptions.currentPeriodEnd))
+    .limit(500)
+  const deadline = Date.now() + handOverBudgetMs
+  let handed = 0
+  for (const { id } of due) {
+    if (Date.now() > deadline) break
+    try {
+      await deps.db.transaction(async (tx) => {
+        const [row] = await tx
+          .select()
+          .from(subscriptions)
+          .where(eq(subscriptions.id, id))
+          .for('update', { skipLocked: true })
+        if (!row?.pendingPlanId || row.cancelAtPeriodEnd) return
+        await stripe.applyScheduledChange(tx, row, await getPlanById(tx, row.pendingPlanId))
+        handed++
+      })
+    } catch (error) {
+      deps.log.warn({ err: error, subscription: id }, 'could not hand a scheduled change to Stripe')
+    }
+  }
+  return handed
 }

@@ -9,15 +9,16 @@ import { AppError, notFound } from '../../../core/errors.ts'
 import { accounts } from '../../accounts/tables.ts'
 import type { PlanRow } from '../../plans/plans.ts'
 import { plans } from '../../plans/tables.ts'
-import type {
-  BillingDeps,
-  BillingProvider,
-  ChangeOutcome,
-  ProviderState,
-  SubscriptionRow,
+import {
+  type BillingDeps,
+  type BillingProvider,
+  type ChangeOutcome,
+  type ProviderState,
+  type SubscriptionRow,
+  scheduledChangeLeadMs,
 } from '../provider.ts'
 import { callStripe, fromUnix, idOf, isStripeError } from './client.ts'
-import { stateFromStripe } from './mapping.ts'
+import { periodOf, stateFromStripe } from './mapping.ts'
 
 export interface StripeProvider extends BillingProvider {
   readonly client: Stripe
@@ -152,9 +153,17 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
             'With Stripe, a change of billing interval takes effect now; use when: "now"',
           )
         }
-        // Kept here until shortly before the period ends (see `applyScheduledChange`), so dropping
-        // it or canceling meanwhile never has to undo anything at Stripe.
+        if (row.currentPeriodEnd <= now) {
+          // Stripe is renewing it and its webhook has not landed: the period here is stale.
+          throw new AppError('conflict', 'The subscription is being renewed; try again in a minute')
+        }
         await priceOf(tx, to)
+        // Kept here until shortly before the period ends (see `applyScheduledChange`), so dropping
+        // it or canceling meanwhile never has to undo anything at Stripe. Closer than that, it goes
+        // to Stripe now: no sweep may run before the renewal.
+        if (row.currentPeriodEnd.getTime() - now.getTime() <= scheduledChangeLeadMs) {
+          await provider.applyScheduledChange(tx, { ...row, pendingPlanId: to.id, updatedAt: now }, to)
+        }
         return { state: { pendingPlanId: to.id } }
       }
       const current = await subscriptionOf(row)
@@ -185,13 +194,20 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
       const item = current.items.data[0]
       const price = await priceOf(tx, to)
       if (!item || idOf(item.price) === price) return
-      await call('subscriptions.update', () =>
+      // Only into the period plangate knows: after Stripe renewed (webhook pending) it would
+      // change the period already paid for.
+      if (periodOf(current)?.end.getTime() !== row.currentPeriodEnd.getTime()) return
+      const updated = await call('subscriptions.update', () =>
         client.subscriptions.update(
           current.id,
           { items: [{ id: item.id, price }], proration_behavior: 'none' },
-          { idempotencyKey: `plangate:scheduled:${row.id}:${to.id}:${row.currentPeriodEnd.getTime()}` },
+          // A new key each time it is scheduled again (an old answer must not be replayed).
+          { idempotencyKey: `plangate:scheduled:${row.id}:${to.id}:${row.updatedAt.getTime()}` },
         ),
       )
+      if (idOf(updated.items.data[0]?.price) !== price) {
+        throw new Error(`Stripe did not take the scheduled price for subscription ${row.id}`)
+      }
     },
 
     async unscheduleChange(tx, row, current) {
@@ -242,7 +258,10 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
       const updated = await call('subscriptions.update', () =>
         client.subscriptions.update(
           subscription.id,
-          { cancel_at_period_end: false, ...(subscription.cancel_at && { cancel_at: '' as const }) },
+          {
+            cancel_at_period_end: false,
+            ...(subscription.cancel_at && !subscription.cancel_at_period_end && { cancel_at: '' as const }),
+          },
           { idempotencyKey: `plangate:resume:${row.id}:${row.updatedAt.getTime()}` },
         ),
       )
@@ -343,15 +362,11 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
           { idempotencyKey: `plangate:end:${subscriptionId}` },
         )
       } catch (error) {
-        // Already canceled (or gone): the goal is met.
-        if (
-          isStripeError(error) &&
-          error.statusCode !== undefined &&
-          error.statusCode >= 400 &&
-          error.statusCode < 500
-        )
-          return
-        throw error
+        if (!isStripeError(error) || error.statusCode === undefined || error.statusCode >= 500) throw error
+        // Done if it is already over or gone; any other refusal (rate limit, keys) is retried by the job.
+        if (error.code === 'resource_missing') return
+        const current = await client.subscriptions.retrieve(subscriptionId)
+        if (current.status !== 'canceled' && current.status !== 'incomplete_expired') throw error
       }
     },
 

@@ -11,7 +11,7 @@ const Envelope = z.object({
   id: z.string().min(1).max(255),
   type: z.string().min(1).max(255),
   created: z.number().int().nonnegative(),
-  data: z.object({ object: z.looseObject({ id: z.string().max(255).optional() }) }),
+  data: z.object({ object: z.looseObject({ id: z.string().max(255).nullish() }) }),
 })
 
 const Received = z.object({

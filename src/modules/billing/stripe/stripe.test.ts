@@ -591,6 +591,53 @@ describe('Stripe provider', () => {
       expect(fake.subscriptions.get(stripeSubscriptionId)?.items.data[0]?.price.id).toBe(paidPrice)
     })
 
+    it('hands a change scheduled in the last hours to Stripe at once, and again after it was dropped', async () => {
+      const basic = await createPlan(t, { price_cents: 1000, tier: 1 })
+      const pro = await createPlan(t, { price_cents: 3000, tier: 2 })
+      const { c, events, stripeSubscriptionId } = await activeCustomer(pro)
+      await deliverAll(events)
+      const [basicRow] = await t.deps.db.select().from(plans).where(eq(plans.code, basic))
+      const priceAtStripe = () => fake.subscriptions.get(stripeSubscriptionId)?.items.data[0]?.price.id
+      const paid = priceAtStripe()
+      const end = new Date((await c.get()).current_period_end)
+      await c.at(new Date(end.getTime() - 20 * 60_000))
+      expect((await c.change(basic, 'period_end')).statusCode).toBe(200)
+      expect(priceAtStripe()).toBe(basicRow?.stripePriceId)
+      expect((await c.change(pro)).json()).toMatchObject({ plan: pro, pending_plan: null })
+      expect(priceAtStripe()).toBe(paid)
+      t.clock.advance(1000)
+      expect((await c.change(basic, 'period_end')).statusCode).toBe(200)
+      expect(priceAtStripe()).toBe(basicRow?.stripePriceId)
+      await deliverAll(fake.takeEvents())
+      await c.at(end)
+      await deliverAll(fake.advancePeriod(stripeSubscriptionId))
+      expect(await c.get()).toMatchObject({ plan: basic, pending_plan: null })
+    })
+
+    it('refuses a change at period end while a renewal webhook is late (the period here is stale)', async () => {
+      const basic = await createPlan(t, { price_cents: 1000, tier: 1 })
+      const pro = await createPlan(t, { price_cents: 3000, tier: 2 })
+      const { c, events, stripeSubscriptionId } = await activeCustomer(basic)
+      await deliverAll(events)
+      const end = new Date((await c.get()).current_period_end)
+      fake.advancePeriod(stripeSubscriptionId)
+      await c.at(new Date(end.getTime() + 3_600_000))
+      expect((await c.change(pro, 'period_end')).statusCode).toBe(409)
+      await sweep(t.deps, t.clock.now())
+      expect((await c.get()).plan).toBe(basic)
+    })
+
+    it('a change now to the plan already scheduled is charged and granted now', async () => {
+      const basic = await createPlan(t, { price_cents: 1000, tier: 1 })
+      const pro = await createPlan(t, { price_cents: 3000, tier: 2 })
+      const { c, events } = await activeCustomer(basic)
+      await deliverAll(events)
+      await c.change(pro, 'period_end')
+      expect((await c.change(pro)).json()).toMatchObject({ plan: pro, pending_plan: null })
+      await deliverAll(fake.takeEvents())
+      expect((await c.get()).plan).toBe(pro)
+    })
+
     it('refuses a change of billing interval at period end (Stripe would charge it now)', async () => {
       const monthly = await createPlan(t, { price_cents: 1000, tier: 1 })
       const yearly = await createPlan(t, { price_cents: 10000, tier: 1, interval: 'year' })

@@ -38,23 +38,22 @@ export async function receiveStripeEvent(
       receivedAt: deps.clock.now(),
     })
     .onConflictDoNothing()
-  // Whichever copy gets the lock first processes it (not necessarily the one that stored it).
-  return { duplicate: (await processStripeEvent(deps, event.id)) !== 'processed' }
+  // Whichever copy gets the lock first processes it (not necessarily the one that stored it); the
+  // others wait for it, so none answers 200 for an event that then fails.
+  return { duplicate: (await processStripeEvent(deps, event.id, { wait: true })) !== 'processed' }
 }
 
 /** Processes one stored event once; throws (and records the error) when it fails. */
 export async function processStripeEvent(
   deps: WebhookDeps,
   eventId: string,
+  options: { wait: boolean } = { wait: false },
 ): Promise<'processed' | 'already'> {
   try {
     return await deps.db.transaction(async (tx) => {
-      // A copy being processed right now is left to that request (which answers Stripe either way).
-      const [row] = await tx
-        .select()
-        .from(stripeEvents)
-        .where(eq(stripeEvents.id, eventId))
-        .for('update', { skipLocked: true })
+      // A request waits for a copy being processed; the retry job skips it.
+      const query = tx.select().from(stripeEvents).where(eq(stripeEvents.id, eventId))
+      const [row] = await (options.wait ? query.for('update') : query.for('update', { skipLocked: true }))
       if (!row || row.processedAt) return 'already'
       await handleEvent(tx, deps, row.payload as unknown as Stripe.Event)
       await tx
