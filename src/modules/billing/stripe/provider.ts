@@ -2,6 +2,7 @@
 // `trialing`/`active` when the webhook confirms; every other operation is a Stripe call whose
 // answer is mirrored through the same mapping as webhooks. Every call carries an idempotency key
 // derived from what it does, so a retry (ours, the SDK's, or the client's) never does it twice.
+import { createHash } from 'node:crypto'
 import { and, eq, isNull } from 'drizzle-orm'
 import type Stripe from 'stripe'
 import type { Executor } from '../../../core/db.ts'
@@ -68,8 +69,12 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
       ),
     )
     const name = account.name
+    const details = { name, ...(email && { email }) }
+    const digest = createHash('sha256').update(JSON.stringify(details)).digest('hex')
     await call('customers.update', () =>
-      client.customers.update(customer.id, { name, ...(email && { email }) }),
+      client.customers.update(customer.id, details, {
+        idempotencyKey: `plangate:customer-details:${customer.id}:${digest}`,
+      }),
     )
     await tx
       .update(accounts)
