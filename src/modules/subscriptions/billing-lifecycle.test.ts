@@ -12,7 +12,7 @@ import {
 } from '../../../test/helpers/app.ts'
 import { type BillingCustomer, billingCustomer, createPlan } from '../../../test/helpers/billing.ts'
 import { auditLog } from '../audit/tables.ts'
-import { sweep } from './sweep.ts'
+import { remindTrialEnding, sweep } from './sweep.ts'
 import { subscriptions } from './tables.ts'
 
 const day = 86_400_000
@@ -83,6 +83,22 @@ describe('billing lifecycle (manual provider)', () => {
       expect((await c.subscribe(plan)).json().status).toBe('trialing')
       expect((await c.cancel(false)).statusCode).toBe(200)
       expect((await c.subscribe(plan)).json().status).toBe('active')
+    })
+
+    it('records a trial reminder once even when several callers race for it (the database decides)', async () => {
+      const plan = await createPlan(t, { trial_days: 14 })
+      const c = await billingCustomer(t)
+      await c.subscribe(plan)
+      const row = await c.row()
+      // No row lock here: only the unique reminder index stands between the callers.
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () =>
+          t.deps.db.transaction((tx) => remindTrialEnding(tx, t.deps, row, t.clock.now())),
+        ),
+      )
+      expect(results.filter(Boolean)).toHaveLength(1)
+      expect((await c.history()).filter((type) => type === 'trial_will_end')).toHaveLength(1)
+      expect((await c.events()).filter((type) => type === 'subscription.trial_will_end')).toHaveLength(1)
     })
 
     it('reminds once before the trial ends, then converts it to a paid period', async () => {

@@ -71,20 +71,8 @@ async function remindOnce(
   key: string,
   now: Date,
 ) {
-  const [seen] = await tx
-    .select({ id: subscriptionEvents.id })
-    .from(subscriptionEvents)
-    .where(
-      and(
-        eq(subscriptionEvents.subscriptionId, row.id),
-        eq(subscriptionEvents.type, type),
-        sql`${subscriptionEvents.data}->>'key' = ${key}`,
-      ),
-    )
-    .limit(1)
-  if (seen) return false
-  await recordTransition(tx, { deps, actor: systemActor, now }, row, row, type, { key })
-  return true
+  // The unique reminder index makes a second record (a concurrent sweep, Stripe's notice) a no-op.
+  return recordTransition(tx, { deps, actor: systemActor, now }, row, row, type, { key })
 }
 
 /** The trial-ending reminder (from the sweep, or Stripe's `trial_will_end`): once per trial end. */

@@ -91,7 +91,13 @@ export const subscriptionEvents = pgTable(
     data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
   },
-  (t) => [index('subscription_events_subscription_idx').on(t.subscriptionId)],
+  (t) => [
+    index('subscription_events_subscription_idx').on(t.subscriptionId),
+    // A reminder is recorded (and sent) once per subscription and occasion, whoever races for it.
+    uniqueIndex('subscription_events_reminder_key')
+      .on(t.subscriptionId, t.type, sql`(${t.data}->>'key')`)
+      .where(sql`${t.type} in ('trial_will_end', 'grace_ending')`),
+  ],
 )
 
 /**

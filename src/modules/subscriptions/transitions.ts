@@ -168,7 +168,10 @@ const outgoingType: Record<string, string | null> = {
   trial_ended: 'subscription.renewed',
 }
 
-/** History, audit log, outgoing events and email for one transition (`before` null: created). */
+/**
+ * History, audit log, outgoing events and email for one transition (`before` null: created).
+ * False when it was a reminder already recorded for its occasion: then nothing is done.
+ */
 export async function recordTransition(
   tx: Executor,
   ctx: TransitionContext,
@@ -176,7 +179,7 @@ export async function recordTransition(
   after: SubscriptionRow,
   rawType: string,
   data: Record<string, unknown> = {},
-): Promise<void> {
+): Promise<boolean> {
   const { deps, actor, now } = ctx
   const byId = await plansById(tx, [after.planId, after.pendingPlanId, before?.planId])
   const plan = byId.get(after.planId)
@@ -189,19 +192,25 @@ export async function recordTransition(
         : 'downgraded'
       : rawType
   const historyId = newId()
-  await tx.insert(subscriptionEvents).values({
-    id: historyId,
-    subscriptionId: after.id,
-    accountId: after.accountId,
-    type,
-    fromStatus: before?.status ?? null,
-    toStatus: after.status,
-    fromPlanId: before?.planId ?? null,
-    toPlanId: after.planId,
-    actorUserId: actor.userId ?? null,
-    data,
-    createdAt: now,
-  })
+  const recorded = await tx
+    .insert(subscriptionEvents)
+    .values({
+      id: historyId,
+      subscriptionId: after.id,
+      accountId: after.accountId,
+      type,
+      fromStatus: before?.status ?? null,
+      toStatus: after.status,
+      fromPlanId: before?.planId ?? null,
+      toPlanId: after.planId,
+      actorUserId: actor.userId ?? null,
+      data,
+      createdAt: now,
+    })
+    // Only a reminder already recorded for its occasion conflicts (subscription_events_reminder_key).
+    .onConflictDoNothing()
+    .returning({ id: subscriptionEvents.id })
+  if (recorded.length === 0) return false
   await audit(tx, {
     actor,
     accountId: after.accountId,
@@ -246,6 +255,7 @@ export async function recordTransition(
     const mail = customerMail(type, before, after, plan, previousPlan, data)
     if (mail) await mailAccountOwners(tx, deps, after.accountId, mail, `${type}:${historyId}`)
   }
+  return true
 }
 
 function customerMail(

@@ -40,6 +40,16 @@ export interface StripeProvider extends BillingProvider {
   applyScheduledChange(tx: Executor, row: SubscriptionRow, to: PlanRow): Promise<void>
 }
 
+/** Stripe answered, but not as documented: logged by the error handler, a 503 for the client. */
+function unexpectedAnswer(what: string): AppError {
+  const error = new AppError(
+    'provider_unavailable',
+    'The payment provider gave an unexpected answer; please try again',
+  )
+  error.cause = new Error(`unexpected Stripe answer: ${what}`)
+  return error
+}
+
 export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeProvider {
   const { config, log } = deps
   const call = <T>(operation: string, run: () => Promise<T>) => callStripe(log, operation, run)
@@ -87,7 +97,7 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
     if (plan.stripePriceId) return plan.stripePriceId
     const ids = await provider.syncPlan(tx, plan, null)
     await tx.update(plans).set(ids).where(eq(plans.id, plan.id))
-    if (!ids.stripePriceId) throw new Error(`plan ${plan.code} has no Stripe price`)
+    if (!ids.stripePriceId) throw unexpectedAnswer(`plan ${plan.code} got no Stripe price`)
     return ids.stripePriceId
   }
 
@@ -122,7 +132,7 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
           },
         ),
       )
-      if (!session.url) throw new Error('Stripe returned a Checkout session without a URL')
+      if (!session.url) throw unexpectedAnswer('a Checkout session without a URL')
       return {
         checkout: {
           sessionId: session.id,
@@ -173,7 +183,7 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
       }
       const current = await subscriptionOf(row)
       const item = current.items.data[0]
-      if (!item) throw new Error(`Stripe subscription ${current.id} has no item`)
+      if (!item) throw unexpectedAnswer(`subscription ${current.id} has no item`)
       const price = await priceOf(tx, to)
       const upgrade = to.tier > from.tier || to.priceCents > from.priceCents
       const params: Stripe.SubscriptionUpdateParams = {
@@ -211,7 +221,7 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
         ),
       )
       if (idOf(updated.items.data[0]?.price) !== price) {
-        throw new Error(`Stripe did not take the scheduled price for subscription ${row.id}`)
+        throw unexpectedAnswer(`the scheduled price was not taken for subscription ${row.id}`)
       }
     },
 

@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX "subscription_events_reminder_key" ON "subscription_events" USING btree ("subscription_id","type",("data"->>'key')) WHERE "subscription_events"."type" in ('trial_will_end', 'grace_ending');
