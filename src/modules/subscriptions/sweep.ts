@@ -11,7 +11,7 @@ import { type SubscriptionRow, scheduledChangeLeadMs } from '../billing/provider
 import { getPlanById } from '../plans/plans.ts'
 import { expireLapsed, type LifecycleDeps, recordCharge } from './lifecycle.ts'
 import { type Interval, periodEnd } from './periods.ts'
-import { subscriptionEvents, subscriptions } from './tables.ts'
+import { subscriptions } from './tables.ts'
 import { applyState, recordTransition, type TransitionDeps } from './transitions.ts'
 
 /** Manual subscriptions are renewed this long before their period ends. */
