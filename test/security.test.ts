@@ -129,7 +129,9 @@ const accountCases: RouteCase[] = [
   { route: 'GET /v1/accounts/{accountId}/entitlements', role: 'member', siteAdmin: 'read', ok: 200 },
   {
     route: 'POST /v1/accounts/{accountId}/usage',
-    body: (w) => ({ feature: 'bookings_per_day', quantity: 1, date: w.nextDay() }),
+    // A metered feature that another plan names and basic lacks: releasing it is allowed (it stays at
+    // zero). Resource-backed features such as bookings_per_day are refused with feature_not_metered.
+    body: () => ({ feature: meteredFeature, quantity: -1 }),
     role: 'member',
     siteAdmin: 'write',
     ok: 200,
@@ -168,6 +170,9 @@ const accountCases: RouteCase[] = [
     ok: 200,
   },
 ]
+
+/** Named by a plan the site admin creates in the matrix's setup, so the usage API knows it. */
+const meteredFeature = 'sec_exports_per_day'
 
 interface PlanCase {
   route: string
@@ -268,6 +273,13 @@ describe('security matrix', () => {
     })
     expect(staff.statusCode, staff.body).toBe(201)
     const adminToken = await loginAdmin(app)
+    const meteredPlan = await app.inject({
+      method: 'POST',
+      url: '/v1/plans',
+      headers: bearer(adminToken),
+      payload: { code: 'sec-metered', name: 'Metered', price_cents: 0, limits: { [meteredFeature]: 3 } },
+    })
+    expect(meteredPlan.statusCode, meteredPlan.body).toBe(201)
     let day = 0
     let plan = 0
     const nextDay = () => new Date(Date.UTC(2031, 0, 1 + day++)).toISOString().slice(0, 10)

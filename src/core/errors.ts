@@ -12,8 +12,15 @@ export const errorCodes = {
   subscription_required: { status: 403, title: 'Subscription required' },
   /** The plan's limit for a feature is reached; carries `feature`, `limit` and `used`. */
   limit_exceeded: { status: 403, title: 'Limit exceeded' },
+  /**
+   * The usage API was asked to change a feature that is not metered through it: a resource-backed
+   * feature (counted from the service's own rows, e.g. `staff`) or a plan flag. Carries `feature`.
+   */
+  feature_not_metered: { status: 400, title: 'Feature not metered' },
   /** No such resource, or one the caller may not know exists. */
   not_found: { status: 404, title: 'Not found' },
+  /** A feature key that no plan names (as a limit or a flag) and the service does not declare. Carries `feature`. */
+  unknown_feature: { status: 404, title: 'Unknown feature' },
   /** The request conflicts with the current state (duplicate, live subscription, reused key). */
   conflict: { status: 409, title: 'Conflict' },
   /** The body is larger than BODY_LIMIT_BYTES. */

@@ -151,6 +151,70 @@ describe('limits under concurrent requests', () => {
     expect(await counterOf(account.id, 'api_calls_per_day', day)).toBe(5)
   })
 
+  it('changes nothing when 50 simultaneous usage calls try to free or fill staff and bookings_per_day', async () => {
+    const { owner, account } = await subscribedAccount(t.app, 'basic', timezone)
+    for (const name of ['Ann', 'Bea']) {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: `/v1/accounts/${account.id}/staff`,
+        headers: bearer(owner.token),
+        payload: { name },
+      })
+      expect(res.statusCode, res.body).toBe(201)
+    }
+    const full = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => createBooking(t.app, owner.token, account.id, i)),
+    )
+    expect(statusCounts(full)).toEqual({ 201: 5 })
+    const counters = () =>
+      count(
+        sql`select coalesce(sum(used), 0)::int as n from usage_counters where account_id = ${account.id}::uuid`,
+      )
+    const before = {
+      staff: await counterOf(account.id, 'staff', ''),
+      day: await counterOf(account.id, 'bookings_per_day', day),
+    }
+    const total = await counters()
+
+    // Releases and fills of both resource-backed features, with and without a date or a key, at once.
+    const quantities = [-2, -1, 1, 3, -5]
+    const responses = await Promise.all(
+      Array.from({ length: parallel }, (_, i) => {
+        const feature = i % 2 === 0 ? 'staff' : 'bookings_per_day'
+        return t.app.inject({
+          method: 'POST',
+          url: `/v1/accounts/${account.id}/usage`,
+          headers:
+            i % 3 === 0 ? { ...bearer(owner.token), 'idempotency-key': `burst-${i}` } : bearer(owner.token),
+          payload: {
+            feature,
+            quantity: quantities[i % quantities.length],
+            ...(i % 4 === 1 && { date: day }),
+          },
+        })
+      }),
+    )
+    expect(statusCounts(responses)).toEqual({ 400: parallel })
+    for (const res of responses) expect(problemOf(res)).toMatchObject({ code: 'feature_not_metered' })
+
+    expect(before).toEqual({ staff: 2, day: 5 })
+    expect(await counterOf(account.id, 'staff', '')).toBe(2)
+    expect(await counterOf(account.id, 'bookings_per_day', day)).toBe(5)
+    expect(await counters()).toBe(total)
+    // Still full: the third staff member and the sixth booking of the day are refused.
+    const third = await t.app.inject({
+      method: 'POST',
+      url: `/v1/accounts/${account.id}/staff`,
+      headers: bearer(owner.token),
+      payload: { name: 'Cid' },
+    })
+    expectLimitExceeded([third], 'staff', 2)
+    expect(third.statusCode).toBe(403)
+    const sixth = await createBooking(t.app, owner.token, account.id, 5)
+    expectLimitExceeded([sixth], 'bookings_per_day', 5)
+    expect(sixth.statusCode).toBe(403)
+  })
+
   it('lets exactly one of 50 simultaneous subscribes win; the rest get 409 and leave nothing behind', async () => {
     const owner = await registerAndLogin(t.app)
     const account = await createAccount(t.app, owner.token)

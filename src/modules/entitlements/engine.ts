@@ -9,7 +9,13 @@ import { AppError, limitExceeded, notFound } from '../../core/errors.ts'
 import { activeUserColumn, assertActiveMember, memberCtes } from '../accounts/access.ts'
 import { type Role, roleAtLeast, rolesFrom } from '../accounts/roles.ts'
 import { grantsAccessSql } from '../subscriptions/access.ts'
-import { featureKind } from './features.ts'
+import {
+  type CatalogueEntry,
+  featureKind,
+  featureNotMetered,
+  isResourceFeature,
+  unknownFeature,
+} from './features.ts'
 
 export interface ConsumeSpec {
   accountId: string
@@ -40,6 +46,8 @@ export interface ConsumeOutcome<Row> {
   limit: number | null
   usedBefore: number
   granted: boolean
+  /** Where the feature stands in the catalogue (null: unknown). */
+  catalogue: CatalogueEntry
   row: Row | undefined
 }
 
@@ -57,6 +65,29 @@ function contextCtes(accountId: string, userId: string, feature: string, now: Da
       from subscriptions s join plans p on p.id = s.plan_id
       where s.account_id = ${accountId}::uuid and s.status <> 'expired' and ${grantsAccessSql('s', now)}
     )`
+}
+
+/**
+ * Where a feature key stands in the catalogue, as a SQL expression: a declared resource-backed
+ * feature needs no lookup; any other key is known when some plan (retired ones included, as
+ * accounts may still hold them) names it as a limit or a flag. The plans table is small.
+ */
+function catalogueSql(feature: string): SQL {
+  if (isResourceFeature(feature)) return sql`'resource'`
+  return sql`(select case
+      when bool_or(jsonb_exists(p.limits, ${feature})) then 'limit'
+      when bool_or(jsonb_exists(p.features, ${feature})) then 'flag'
+    end from plans p)`
+}
+
+/**
+ * The consume statement's catalogue column. A granted unit proves that the plan names the key as
+ * a limit, so only a refused consume of an undeclared key looks it up (the `else` branch is not
+ * evaluated otherwise): the hot path stays one statement and does no extra work when it succeeds.
+ */
+function catalogueColumn(feature: string): SQL {
+  if (isResourceFeature(feature)) return catalogueSql(feature)
+  return sql`case when exists (select 1 from ctr) then 'limit' else ${catalogueSql(feature)} end`
 }
 
 const roleList = (minimum: Role) =>
@@ -95,6 +126,7 @@ export function consumeUnitsSql(spec: ConsumeSpec): SQL {
       coalesce((select c.used from usage_counters c, per
         where c.account_id = ${accountId}::uuid and c.feature = ${feature} and c.period = per.period), 0) as _used_before,
       exists (select 1 from ctr) as _granted,
+      ${catalogueColumn(feature)} as _catalogue,
       ins.*
     from (select 1) as one left join ins on true`
 }
@@ -103,7 +135,7 @@ export function consumeUnitsSql(spec: ConsumeSpec): SQL {
 export async function consumeUnits<Row>(executor: Executor, spec: ConsumeSpec): Promise<ConsumeOutcome<Row>> {
   const row = await queryRow<Record<string, unknown>>(executor, consumeUnitsSql(spec))
   if (!row) throw new Error('consume statement returned no row')
-  const { _role, _active, _has_access, _gate_ok, _limit, _used_before, _granted, ...rest } = row
+  const { _role, _active, _has_access, _gate_ok, _limit, _used_before, _granted, _catalogue, ...rest } = row
   const granted = Boolean(_granted)
   return {
     role: (_role as Role | null) ?? null,
@@ -113,13 +145,15 @@ export async function consumeUnits<Row>(executor: Executor, spec: ConsumeSpec): 
     limit: _limit === null || _limit === undefined ? null : Number(_limit),
     usedBefore: Number(_used_before),
     granted,
+    catalogue: (_catalogue as CatalogueEntry | undefined) ?? null,
     row: granted && spec.insert ? (rest as Row) : undefined,
   }
 }
 
 /**
  * Turns a refused outcome into the error the client sees, in order: not a member (404), role too
- * low (403), the caller's own gate, no access (subscription_required), then limit_exceeded.
+ * low (403), an unknown feature (404 unknown_feature) or a flag (400 feature_not_metered), the
+ * caller's own gate, no access (subscription_required), then limit_exceeded.
  */
 export function assertGranted<Row>(
   outcome: ConsumeOutcome<Row>,
@@ -132,10 +166,33 @@ export function assertGranted<Row>(
   if (!roleAtLeast(outcome.role, spec.minRole)) {
     throw new AppError('forbidden', `This needs the ${spec.minRole} role in the account`)
   }
+  assertMetered(outcome.catalogue, spec.feature)
   if (!outcome.gateOk) throw gateError()
   if (!outcome.hasAccess)
     throw new AppError('subscription_required', 'The account has no active subscription')
   throw limitExceeded(spec.feature, outcome.limit ?? 0, outcome.usedBefore)
+}
+
+/**
+ * The acting user's standing in the account, for a refusal that must still answer 401 (inactive
+ * user) and 404 (not a member) first, as every other account route does.
+ */
+export async function memberStanding(
+  executor: Executor,
+  accountId: string,
+  userId: string,
+): Promise<{ role: Role | null; active: boolean }> {
+  const row = await queryRow<{ role: Role | null; active: boolean }>(
+    executor,
+    sql`with ${memberCtes(accountId, userId)} select (select role from mem) as role, ${activeUserColumn} as active`,
+  )
+  return { role: row?.role ?? null, active: Boolean(row?.active) }
+}
+
+/** 404 for a key the catalogue does not know, 400 for one that is only a flag. */
+export function assertMetered(catalogue: CatalogueEntry, feature: string): void {
+  if (catalogue === null) throw unknownFeature(feature)
+  if (catalogue === 'flag') throw featureNotMetered(feature)
 }
 
 /** A CTE body that gives back `quantity` units of a counter when `when` holds (floor 0). */
@@ -173,9 +230,14 @@ export interface ReleaseOutcome {
   limit: number | null
   hasAccess: boolean
   period: string
+  /** Where the feature stands in the catalogue; nothing is released unless it is `limit`. */
+  catalogue: CatalogueEntry
 }
 
-/** Gives back units of a feature (never below zero), checking membership in the same statement. */
+/**
+ * Gives back units of a metered feature (never below zero), checking membership and the catalogue
+ * in the same statement: an unknown key, a flag or a resource-backed feature is left alone.
+ */
 export async function releaseUnits(
   executor: Executor,
   spec: Omit<ConsumeSpec, 'gate' | 'insert'>,
@@ -185,7 +247,8 @@ export async function releaseUnits(
     executor,
     sql`with ${contextCtes(accountId, spec.userId, feature, now)},
     per as (select (${spec.period})::text as period from acct),
-    rel as (${releaseUnitsSql(accountId, feature, sql`(select period from per)`, quantity, now, sql`exists (select 1 from mem where mem.role in (${roleList(spec.minRole)}))`)})
+    cat as (select ${catalogueSql(feature)} as entry),
+    rel as (${releaseUnitsSql(accountId, feature, sql`(select period from per)`, quantity, now, sql`exists (select 1 from mem where mem.role in (${roleList(spec.minRole)})) and (select entry from cat) = 'limit'`)})
     select
       (select role from mem) as role,
       ${activeUserColumn} as active,
@@ -193,7 +256,8 @@ export async function releaseUnits(
       coalesce((select used from rel), (select c.used from usage_counters c, per
         where c.account_id = ${accountId}::uuid and c.feature = ${feature} and c.period = per.period), 0) as used,
       (select lim from ent) as lim,
-      exists (select 1 from ent) as has_access`,
+      exists (select 1 from ent) as has_access,
+      (select entry from cat) as catalogue`,
   )
   return {
     role: (row?.role as Role | null) ?? null,
@@ -202,5 +266,6 @@ export async function releaseUnits(
     limit: row?.lim === null || row?.lim === undefined ? null : Number(row.lim),
     hasAccess: Boolean(row?.has_access),
     period: String(row?.period ?? ''),
+    catalogue: (row?.catalogue as CatalogueEntry | undefined) ?? null,
   }
 }

@@ -382,7 +382,16 @@ describe('entitlements engine', () => {
         status: 403,
         code: 'subscription_required',
       })
-      expect(problemOf(await api.usage({ feature: 'staff', quantity: 1 }))).toMatchObject({
+      // A metered feature (some plan names it); resource-backed ones are refused before access is asked.
+      const admin = await loginAdmin(t.app)
+      const plan = await t.app.inject({
+        method: 'POST',
+        url: '/v1/plans',
+        headers: bearer(admin),
+        payload: { code: uniqueCode('no-sub'), name: 'Credits', price_cents: 0, limits: { credits: 5 } },
+      })
+      expect(plan.statusCode, plan.body).toBe(201)
+      expect(problemOf(await api.usage({ feature: 'credits', quantity: 1 }))).toMatchObject({
         status: 403,
         code: 'subscription_required',
       })
@@ -501,12 +510,15 @@ describe('entitlements engine', () => {
       })
     })
 
-    it('treats a feature the plan does not name as limit 0 (403 limit_exceeded)', async () => {
-      const { api } = await setup(await customPlan())
-      const res = await api.usage({ feature: 'video_minutes_per_month', quantity: 1 })
+    it('treats a known feature the plan does not name as limit 0 (403 limit_exceeded), an unknown one as 404', async () => {
+      await customPlan()
+      const { api } = await setup('basic')
+      const res = await api.usage({ feature: 'api_calls_per_month', quantity: 1 })
       expect(problemOf(res)).toMatchObject({ status: 403, code: 'limit_exceeded' })
-      expect(res.json()).toMatchObject({ feature: 'video_minutes_per_month', limit: 0, used: 0 })
-      expect((await api.entitlements()).features.video_minutes_per_month).toBeUndefined()
+      expect(res.json()).toMatchObject({ feature: 'api_calls_per_month', limit: 0, used: 0 })
+      expect((await api.entitlements()).features.api_calls_per_month).toBeUndefined()
+      const unknown = await api.usage({ feature: 'video_minutes_per_month', quantity: 1 })
+      expect(problemOf(unknown)).toMatchObject({ status: 404, code: 'unknown_feature' })
     })
 
     it('counts a consume retried with the same Idempotency-Key once', async () => {

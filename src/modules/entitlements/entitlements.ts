@@ -5,8 +5,15 @@ import { assertActiveMember } from '../accounts/access.ts'
 import type { Role } from '../accounts/roles.ts'
 import { effectiveStatus, grantsAccessSql } from '../subscriptions/access.ts'
 import type { SubscriptionStatus } from '../subscriptions/tables.ts'
-import { assertGranted, consumeUnits, periodAt, releaseUnits } from './engine.ts'
-import { featureKind, referenceFeatures } from './features.ts'
+import {
+  assertGranted,
+  assertMetered,
+  consumeUnits,
+  memberStanding,
+  periodAt,
+  releaseUnits,
+} from './engine.ts'
+import { featureKind, featureNotMetered, isResourceFeature, resourceFeatureKeys } from './features.ts'
 import type { Entitlements, FeatureEntitlement, UsageBody, UsageResult } from './schemas.ts'
 
 interface EntitlementRow {
@@ -79,8 +86,9 @@ export async function readEntitlements(
   const used = new Map(
     (row.counters ?? []).map((counter) => [`${counter.feature}/${counter.period}`, Number(counter.used)]),
   )
-  const limits: Record<string, number | null> =
-    row.limits ?? Object.fromEntries(referenceFeatures.map((key) => [key, 0]))
+  // The resource-backed features are always shown; one the plan lacks is not included (limit 0).
+  const limits: Record<string, number | null> = { ...row.limits }
+  for (const key of resourceFeatureKeys) if (!Object.hasOwn(limits, key)) limits[key] = 0
   const features: Record<string, FeatureEntitlement> = {}
   for (const [feature, limit] of Object.entries(limits)) {
     const kind = featureKind(feature)
@@ -143,7 +151,11 @@ function usagePeriod(feature: string, date: string | undefined, now: Date): SQL 
   return periodAt(feature, sql`${now.toISOString()}::timestamptz`)
 }
 
-/** Meters a feature of the integrating product on the same engine: consume (quantity > 0) or release. */
+/**
+ * Meters a feature of the integrating product on the same engine: consume (quantity > 0) or
+ * release. Resource-backed features are refused (their units follow their rows); an unknown key
+ * is 404 and a flag is refused, from the answer of the one statement that consumes or releases.
+ */
 export async function recordUsage(
   executor: Executor,
   accountId: string,
@@ -151,6 +163,13 @@ export async function recordUsage(
   input: UsageBody,
   now: Date,
 ): Promise<UsageResult> {
+  if (isResourceFeature(input.feature)) {
+    // Refused whatever the quantity, and without touching a counter; the caller's standing is
+    // still checked first so a deactivated user gets 401 and a non-member 404, as elsewhere.
+    const standing = await memberStanding(executor, accountId, userId)
+    assertActiveMember(standing.active, standing.role)
+    throw featureNotMetered(input.feature)
+  }
   const spec = {
     accountId,
     userId,
@@ -164,6 +183,7 @@ export async function recordUsage(
   if (input.quantity < 0) {
     const released = await releaseUnits(executor, spec)
     assertActiveMember(released.active, released.role)
+    assertMetered(released.catalogue, input.feature)
     return result(input.feature, kind, released.period, released.limit, released.used, released.hasAccess)
   }
   const outcome = await consumeUnits<{ period: string; used: number }>(executor, {

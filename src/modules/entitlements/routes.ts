@@ -4,9 +4,21 @@ import type { Deps } from '../../deps.ts'
 import { AccountParams } from '../accounts/schemas.ts'
 import { requireToken } from '../auth/guards.ts'
 import { readEntitlements, recordUsage } from './entitlements.ts'
+import { resourceFeatureKeys, resourceFeatures } from './features.ts'
 import { Entitlements, EntitlementsQuery, UsageBody, UsageResult } from './schemas.ts'
 
 const security = [{ bearer: [] }]
+
+// Built from the declared list, so the API reference names exactly the features the code refuses.
+const resourceList = Object.entries(resourceFeatures)
+  .map(([key, { changedBy }]) => `\`${key}\` (changed by ${changedBy})`)
+  .join(', ')
+
+const recordUsageDescription = [
+  "Meters one of the product's own features on the plan's limits: a positive quantity consumes units atomically (403 limit_exceeded when it would pass the limit), a negative one releases them (never below zero). Send an Idempotency-Key to make retries safe.",
+  `Only metered features: the resource-backed ones, ${resourceList}, are counted from the service's own rows and answer 400 feature_not_metered, as does a key that plans use only as a flag; nothing is changed.`,
+  'A key that no plan names and the service does not declare answers 404 unknown_feature; a known feature the account’s plan does not include has limit 0.',
+].join('\n\n')
 
 export const entitlementRoutes =
   (deps: Deps): FastifyPluginAsyncZod =>
@@ -20,8 +32,7 @@ export const entitlementRoutes =
         schema: {
           tags: ['entitlements'],
           summary: 'Get entitlements',
-          description:
-            'Plan, status and, per feature, limit / used / remaining (per-period figures for today in the account time zone, or `date`). Members and site admins.',
+          description: `Plan, status and, per feature, limit / used / remaining (per-period figures for today in the account time zone, or \`date\`). The resource-backed features (${resourceFeatureKeys.map((key) => `\`${key}\``).join(', ')}) are always listed, with limit 0 when the plan lacks them. Members and site admins.`,
           operationId: 'getEntitlements',
           security,
           params: AccountParams,
@@ -41,8 +52,7 @@ export const entitlementRoutes =
         schema: {
           tags: ['entitlements'],
           summary: 'Record usage',
-          description:
-            "Meters one of the product's own features on the plan's limits: a positive quantity consumes units atomically (403 limit_exceeded when it would pass the limit), a negative one releases them. Send an Idempotency-Key to make retries safe.",
+          description: recordUsageDescription,
           operationId: 'recordUsage',
           security,
           params: AccountParams,

@@ -48,7 +48,10 @@ export const Entitlements = z
 export type Entitlements = z.infer<typeof Entitlements>
 
 export const UsageBody = z.object({
-  feature: z.string().regex(featureKeyPattern, 'a lowercase feature key'),
+  feature: z
+    .string()
+    .regex(featureKeyPattern, 'a lowercase feature key')
+    .describe('A metered feature: a key some plan names in `limits` and not a resource-backed one.'),
   quantity: z
     .number()
     .int()
