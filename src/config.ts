@@ -122,8 +122,8 @@ export const ConfigSchema = z.object({
   TRIAL_REMINDER_DAYS: z.coerce.number().int().min(0).max(30).default(3),
   /** Seconds before the first retry of a failed webhook delivery, doubled each time; `0` retries at once (tests). */
   WEBHOOK_RETRY_DELAY_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
-  /** How long one webhook delivery (DNS, connect, and the response's status line) may take. */
-  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  /** How long one webhook delivery (DNS, connect, and the response's status line) may take; at most 30 s. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(10_000),
   /** Consecutive failed deliveries to one endpoint that open its circuit breaker. */
   WEBHOOK_BREAKER_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
   /** How long an open endpoint breaker waits before it lets one probe delivery through. */

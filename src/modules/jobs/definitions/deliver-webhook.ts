@@ -20,6 +20,7 @@ export const deliverWebhook = defineJob({
   retryLimit,
   retryDelaySeconds: 30,
   retryBackoff: true,
+  // Above the longest WEBHOOK_TIMEOUT_MS (30 s): a delivery never expires while its POST may still answer.
   expireInSeconds: 60,
   // WEBHOOK_RETRY_DELAY_SECONDS=0 (tests) makes every retry due at once.
   retrySettings: (config) => ({
