@@ -108,6 +108,8 @@ const unavailableMessages = /Connection terminated|Cannot use a pool after calli
 // pg-pool's message when every pooled connection stayed busy for connectionTimeoutMillis: the request
 // waited in the pool's queue and no connection came free. The database is fine; we are overloaded.
 const acquireTimeoutMessage = /^timeout exceeded when trying to connect$/i
+// A pseudo-SQLSTATE for pg-pool's acquire timeout, which carries no code of its own.
+const poolAcquireTimeout = 'POOL_ACQUIRE_TIMEOUT'
 
 /** Maps a database driver error to an AppError, or returns undefined when it is not one we expect. */
 export function fromDatabaseError(error: unknown): AppError | undefined {
@@ -136,9 +138,6 @@ export function fromDatabaseError(error: unknown): AppError | undefined {
   }
   return undefined
 }
-
-// A pseudo-SQLSTATE for pg-pool's acquire timeout, which carries no code of its own.
-const poolAcquireTimeout = 'POOL_ACQUIRE_TIMEOUT'
 
 function findDatabaseCause(error: unknown): { code: string; message: string } | undefined {
   let current: unknown = error
