@@ -160,7 +160,8 @@ function send(
       res.destroy()
       req.destroy()
     })
-    req.once('error', reject)
+    // `on`, not `once`: a socket may report a second error after the first, which must not go unheard.
+    req.on('error', reject)
     req.end(body)
   })
 }
