@@ -23,7 +23,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod'
-import { AppError, type FieldError, fromDatabaseError, problemFor } from './core/errors.ts'
+import { AppError, type FieldError, fromDatabaseError, problemFor, retryAfterFor } from './core/errors.ts'
 import type { Deps } from './deps.ts'
 import { accountRoutes } from './modules/accounts/routes.ts'
 import { adminRoutes } from './modules/admin/routes.ts'
@@ -73,10 +73,15 @@ export async function buildApp(deps: Deps) {
     reply.header('x-request-id', req.id)
   })
 
+  const metrics = createMetrics(deps)
   app.setErrorHandler((error: FastifyError, req, reply) => {
     const { status, body } = toProblem(error)
     if (status >= 500 && body.code === 'internal_error') req.log.error({ err: error }, 'unhandled error')
     else if (status >= 500) req.log.warn({ err: error }, body.detail)
+    // Overload is counted apart from outages: it calls for more capacity, not for a restart.
+    if (body.code === 'service_busy') metrics.countBusy()
+    const retryAfter = retryAfterFor(body.code)
+    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
     return reply.code(status).type('application/problem+json').send(body)
   })
   await app.register(helmet, { global: true })
@@ -128,7 +133,6 @@ export async function buildApp(deps: Deps) {
   })
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
 
-  const metrics = createMetrics()
   app.addHook('onResponse', async (req, reply) => {
     metrics.observe(
       req.method,

@@ -59,6 +59,8 @@ export const ConfigSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   DATABASE_URL: url(['postgres:', 'postgresql:']),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+  /** How long a request waits for a pooled PostgreSQL connection before a 503 `service_busy`. */
+  DATABASE_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2_000),
   DATA_DIR: z.string().min(1).default('./data'),
   REDIS_URL: url(['redis:', 'rediss:']),
   SMTP_URL: url(['smtp:', 'smtps:']),
@@ -120,6 +122,18 @@ export const ConfigSchema = z.object({
   TRIAL_REMINDER_DAYS: z.coerce.number().int().min(0).max(30).default(3),
   /** Seconds before the first retry of a failed webhook delivery, doubled each time; `0` retries at once (tests). */
   WEBHOOK_RETRY_DELAY_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+  /** How long one webhook delivery (DNS, connect, and the response's status line) may take; at most 30 s. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(10_000),
+  /** Consecutive failed deliveries to one endpoint that open its circuit breaker. */
+  WEBHOOK_BREAKER_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
+  /** How long an open endpoint breaker waits before it lets one probe delivery through. */
+  WEBHOOK_BREAKER_COOLDOWN_MS: z.coerce.number().int().min(10).max(86_400_000).default(60_000),
+  /**
+   * Lets webhook endpoints be on loopback, private, link-local or other internal addresses, and use
+   * plain http in production. For development and tests only: it turns deliveries into a way to
+   * reach the internal network.
+   */
+  WEBHOOK_ALLOW_PRIVATE_URLS: bool.transform((value) => value ?? false),
   PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(128).default(10),
 })
 

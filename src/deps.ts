@@ -6,6 +6,7 @@ import type { TokenService } from './modules/auth/tokens.ts'
 import type { Billing } from './modules/billing/provider.ts'
 import type { JobQueue } from './modules/jobs/queue.ts'
 import type { Mailer } from './modules/mail/mailer.ts'
+import type { WebhookSender } from './modules/webhooks/sender.ts'
 
 /** Everything the app needs from outside, built in wiring.ts and swapped in tests. */
 export interface Deps {
@@ -17,5 +18,7 @@ export interface Deps {
   jobs: JobQueue
   mailer: Mailer
   billing: Billing
+  /** Outgoing webhook POSTs: the address rule and a circuit breaker per endpoint. */
+  webhooks: WebhookSender
   log: Logger
 }

@@ -11,11 +11,15 @@ import { createBilling } from './modules/billing/index.ts'
 import { jobDefinitions } from './modules/jobs/definitions/index.ts'
 import { createJobQueue } from './modules/jobs/queue.ts'
 import { createMailer } from './modules/mail/index.ts'
+import { createWebhookSender } from './modules/webhooks/sender.ts'
+import type { WebhookNetwork } from './modules/webhooks/transport.ts'
 
 export interface WiringOptions {
   /** An already open database (tests); otherwise opened from DATABASE_URL / DATA_DIR. */
   database?: Database
   clock?: Clock
+  /** How webhook deliveries resolve names and open sockets (tests count and steer them). */
+  webhookNetwork?: WebhookNetwork
 }
 
 /** Opens the database, applies migrations and seeds, and builds every dependency. */
@@ -27,6 +31,7 @@ export async function createDeps(config: Config, log: Logger, options: WiringOpt
       url: config.DATABASE_URL,
       dataDir: config.DATA_DIR,
       poolSize: config.DATABASE_POOL_SIZE,
+      acquireTimeoutMs: config.DATABASE_ACQUIRE_TIMEOUT_MS,
       onPoolError: (error) => log.warn({ err: error }, 'database connection lost'),
     }))
   await bootstrap(database, config, log, clock.now())
@@ -40,6 +45,7 @@ export async function createDeps(config: Config, log: Logger, options: WiringOpt
     jobs: createJobQueue(database, jobDefinitions, log),
     mailer: createMailer(config, log),
     billing: createBilling({ config, clock, log }),
+    webhooks: createWebhookSender(config, options.webhookNetwork),
     log,
   }
 }

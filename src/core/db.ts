@@ -37,7 +37,18 @@ export interface Database {
   migrate(): Promise<void>
   /** Throws when the database does not answer. */
   ping(): Promise<void>
+  /** The PostgreSQL pool's connections right now (undefined on PGlite, which has one connection). */
+  poolStats(): PoolStats | undefined
   close(): Promise<void>
+}
+
+export interface PoolStats {
+  /** Connections open (busy or idle), at most the pool size. */
+  total: number
+  idle: number
+  /** Callers queued for a connection. */
+  waiting: number
+  max: number
 }
 
 export const migrationsFolder = resolve(dirname(fileURLToPath(import.meta.url)), '../db/migrations')
@@ -48,6 +59,12 @@ export interface DatabaseOptions {
   /** Folder for PGlite's files; `undefined` keeps PGlite in memory (tests). */
   dataDir?: string | undefined
   poolSize?: number
+  /**
+   * How long a caller waits for a pooled connection (a free one, or a new one being opened) before
+   * it fails: pg's connectionTimeoutMillis. A full pool that stays busy that long is overload
+   * (`service_busy`); a connection that cannot be opened in time is an outage (`service_unavailable`).
+   */
+  acquireTimeoutMs?: number
   onPoolError?: (error: Error) => void
 }
 
@@ -60,10 +77,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 }
 
 async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
+  const max = options.poolSize ?? 20
   const pool = new pg.Pool({
     connectionString: url,
-    max: options.poolSize ?? 20,
-    connectionTimeoutMillis: 5_000,
+    max,
+    connectionTimeoutMillis: options.acquireTimeoutMs ?? 2_000,
     idleTimeoutMillis: 30_000,
     // A stuck query must not hold a request forever.
     statement_timeout: 15_000,
@@ -98,6 +116,7 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
     async ping() {
       await pool.query('select 1')
     },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max }),
     async close() {
       await pool.end()
     },
@@ -134,6 +153,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     async ping() {
       await client.query('select 1')
     },
+    poolStats: () => undefined,
     async close() {
       await client.close()
     },

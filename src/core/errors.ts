@@ -21,6 +21,11 @@ export const errorCodes = {
   not_found: { status: 404, title: 'Not found' },
   /** A feature key that no plan names (as a limit or a flag) and the service does not declare. Carries `feature`. */
   unknown_feature: { status: 404, title: 'Unknown feature' },
+  /**
+   * A webhook URL that may not be registered: a literal loopback, private, link-local or other
+   * internal address, `localhost`, or plain http in production (WEBHOOK_ALLOW_PRIVATE_URLS lifts it).
+   */
+  url_not_allowed: { status: 400, title: 'URL not allowed' },
   /** The request conflicts with the current state (duplicate, live subscription, reused key). */
   conflict: { status: 409, title: 'Conflict' },
   /** The body is larger than BODY_LIMIT_BYTES. */
@@ -33,9 +38,20 @@ export const errorCodes = {
   internal_error: { status: 500, title: 'Internal server error' },
   /** A payment or sign-in provider failed or timed out; its own message is not passed on. */
   provider_unavailable: { status: 503, title: 'Provider unavailable' },
+  /**
+   * Overloaded, not down: no pooled database connection became free within
+   * DATABASE_ACQUIRE_TIMEOUT_MS (or the server refused more connections). Carries Retry-After.
+   */
+  service_busy: { status: 503, title: 'Service busy', retryAfterSeconds: 2 },
   /** The database (or another dependency) is unreachable; retry later. */
   service_unavailable: { status: 503, title: 'Service unavailable' },
-} as const satisfies Record<string, { status: number; title: string }>
+} as const satisfies Record<string, { status: number; title: string; retryAfterSeconds?: number }>
+
+/** The Retry-After (seconds) a code's responses carry, if it has one. */
+export function retryAfterFor(code: ErrorCode): number | undefined {
+  const entry = errorCodes[code]
+  return 'retryAfterSeconds' in entry ? entry.retryAfterSeconds : undefined
+}
 
 export type ErrorCode = keyof typeof errorCodes
 
@@ -89,11 +105,18 @@ export function problemFor(code: ErrorCode, detail?: string, extra: Record<strin
 const validationStates = new Set(['23514', '22P02', '22007', '22008', '22003', '22021', '22P05'])
 
 // SQLSTATE classes that mean "the database is not there right now" rather than "bad request".
-const unavailableStates = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006'])
+const unavailableStates = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08006'])
+// The server is up but has no connection slot left (too_many_connections): overload, not an outage.
+const busyStates = new Set(['53300'])
 const unavailableErrnos = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'])
-// Driver messages for a pool or embedded database that is gone or shutting down.
-const unavailableMessages =
-  /Connection terminated|timeout exceeded when trying to connect|Cannot use a pool after calling end|PGlite is closed/i
+// Driver messages for a pool or embedded database that is gone or shutting down. pg's "Connection
+// terminated due to connection timeout" (a new connection could not be opened in time) is one.
+const unavailableMessages = /Connection terminated|Cannot use a pool after calling end|PGlite is closed/i
+// pg-pool's message when every pooled connection stayed busy for connectionTimeoutMillis: the request
+// waited in the pool's queue and no connection came free. The database is fine; we are overloaded.
+const acquireTimeoutMessage = /^timeout exceeded when trying to connect$/i
+// A pseudo-SQLSTATE for pg-pool's acquire timeout, which carries no code of its own.
+const poolAcquireTimeout = 'POOL_ACQUIRE_TIMEOUT'
 
 /** Maps a database driver error to an AppError, or returns undefined when it is not one we expect. */
 export function fromDatabaseError(error: unknown): AppError | undefined {
@@ -114,6 +137,9 @@ export function fromDatabaseError(error: unknown): AppError | undefined {
     return new AppError('conflict', 'The request conflicted with a concurrent change; retry it')
   }
   if (code === '57014') return new AppError('service_unavailable', 'The database took too long to answer')
+  if (code === poolAcquireTimeout || busyStates.has(code)) {
+    return new AppError('service_busy', 'The service is busy; retry shortly')
+  }
   if (unavailableStates.has(code) || unavailableErrnos.has(code) || unavailableMessages.test(message)) {
     return new AppError('service_unavailable', 'The database is unavailable; retry later')
   }
@@ -123,6 +149,8 @@ export function fromDatabaseError(error: unknown): AppError | undefined {
 function findDatabaseCause(error: unknown): { code: string; message: string } | undefined {
   let current: unknown = error
   for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (acquireTimeoutMessage.test(current.message))
+      return { code: poolAcquireTimeout, message: current.message }
     const code = (current as { code?: unknown }).code
     if (typeof code === 'string' && (/^[0-9A-Z]{5}$/.test(code) || unavailableErrnos.has(code))) {
       return { code, message: current.message }

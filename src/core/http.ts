@@ -27,7 +27,9 @@ export const problems = {
   404: ProblemSchema.describe('not_found'),
   409: ProblemSchema.describe('conflict'),
   429: ProblemSchema.describe('rate_limited'),
-  503: ProblemSchema.describe('service_unavailable'),
+  503: ProblemSchema.describe(
+    'service_busy (with Retry-After: overloaded) or service_unavailable (the database is down)',
+  ),
 }
 
 export const publicProblems = {

@@ -7,7 +7,7 @@ import { type App, buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { ManualClock } from '../../src/core/clock.ts'
 import type { Deps } from '../../src/deps.ts'
-import { createDeps } from '../../src/wiring.ts'
+import { createDeps, type WiringOptions } from '../../src/wiring.ts'
 import { createTestDatabase, type TestDatabase } from './db.ts'
 
 export const adminCredentials = { email: 'admin@example.test', password: 'admin-password-for-tests' }
@@ -22,11 +22,12 @@ export interface TestApp {
 
 /**
  * A migrated, seeded app on its own database. Rate limits are off unless the test turns them on
- * through `env`; the clock is manual and starts at the real now.
+ * through `env`; the clock is manual and starts at the real now. Webhooks may target private
+ * addresses (the receivers are local) unless `env` says otherwise.
  */
 export async function buildTestApp(
   env: Record<string, string> = {},
-  options: { testDb?: TestDatabase } = {},
+  options: { testDb?: TestDatabase; webhookNetwork?: WiringOptions['webhookNetwork'] } = {},
 ): Promise<TestApp> {
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -38,12 +39,18 @@ export async function buildTestApp(
     APP_URL: 'http://plangate.test',
     // The mail outbox (when no SMTP_URL) goes to a folder of its own, never the repository's ./data.
     DATA_DIR: mkdtempSync(join(tmpdir(), 'plangate-test-')),
+    // Test receivers listen on 127.0.0.1; the address rule itself is tested with this set to false.
+    WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
     ...env,
   })
   const testDb = options.testDb ?? (await createTestDatabase())
   const log = pino({ level: 'silent' })
   const clock = new ManualClock(new Date())
-  const deps = await createDeps(config, log, { database: testDb.database, clock })
+  const deps = await createDeps(config, log, {
+    database: testDb.database,
+    clock,
+    ...(options.webhookNetwork && { webhookNetwork: options.webhookNetwork }),
+  })
   // Jobs are not polled in tests and nothing is scheduled: a test runs what is due with
   // `deps.jobs.drain(deps)`, and calls a scheduled job's function itself with the test clock.
   await deps.jobs.start(deps, { work: false, schedule: false })

@@ -46,7 +46,7 @@ const oauthProblems = {
   401: problems[401],
   404: ProblemSchema.describe('not_found: the provider is not configured'),
   429: problems[429],
-  503: ProblemSchema.describe('provider_unavailable or service_unavailable'),
+  503: ProblemSchema.describe('provider_unavailable, service_busy or service_unavailable'),
 }
 
 function readFlow(value: string | undefined) {

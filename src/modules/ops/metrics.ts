@@ -1,12 +1,24 @@
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { Database } from '../../core/db.ts'
+import type { WebhookSender } from '../webhooks/sender.ts'
 
 export interface Metrics {
   registry: Registry
   observe(method: string, route: string, status: number, seconds: number): void
+  /** A request answered 503 `service_busy` (no pooled connection in time). */
+  countBusy(): void
 }
 
+/** What the metrics read at scrape time. */
+export interface MetricSources {
+  database: Pick<Database, 'poolStats'>
+  webhooks: Pick<WebhookSender, 'breakerStates'>
+}
+
+const breakerStateValues = { closed: 0, half_open: 1, open: 2 } as const
+
 /** A registry per app instance (tests build many apps in one process). */
-export function createMetrics(): Metrics {
+export function createMetrics(sources: MetricSources): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const latency = new Histogram({
@@ -16,10 +28,52 @@ export function createMetrics(): Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   })
+  const busy = new Counter({
+    name: 'plangate_service_busy_total',
+    help: 'Requests answered 503 service_busy: no pooled database connection became free within DATABASE_ACQUIRE_TIMEOUT_MS',
+    registers: [registry],
+  })
+  new Gauge({
+    name: 'plangate_db_pool_connections',
+    help: 'PostgreSQL pool connections by state (busy, idle) and the pool size (max); absent on PGlite',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      const stats = sources.database.poolStats()
+      if (!stats) return
+      this.set({ state: 'busy' }, stats.total - stats.idle)
+      this.set({ state: 'idle' }, stats.idle)
+      this.set({ state: 'max' }, stats.max)
+    },
+  })
+  new Gauge({
+    name: 'plangate_db_pool_waiting',
+    help: 'Callers queued for a PostgreSQL pool connection right now; absent on PGlite',
+    registers: [registry],
+    collect() {
+      this.reset()
+      const stats = sources.database.poolStats()
+      if (stats) this.set(stats.waiting)
+    },
+  })
+  new Gauge({
+    name: 'plangate_webhook_breaker_state',
+    help: 'Circuit breaker of each outgoing webhook endpoint this process has called: 0 closed, 1 half-open, 2 open',
+    labelNames: ['endpoint_id'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const { endpointId, state } of sources.webhooks.breakerStates()) {
+        this.set({ endpoint_id: endpointId }, breakerStateValues[state])
+      }
+    },
+  })
   return {
     registry,
     observe(method, route, status, seconds) {
       latency.observe({ method, route, status_code: String(status) }, seconds)
     },
+    countBusy: () => busy.inc(),
   }
 }

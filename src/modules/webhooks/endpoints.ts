@@ -2,9 +2,10 @@
 // so its delivery log stays readable; nothing more is delivered to it.
 import { and, desc, eq, lt } from 'drizzle-orm'
 import type { Executor } from '../../core/db.ts'
-import { notFound } from '../../core/errors.ts'
+import { AppError, notFound } from '../../core/errors.ts'
 import { decodeCursor, toPage } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
+import { type UrlPolicy, urlPolicyProblem } from './address-policy.ts'
 import type {
   CreateEndpointBody,
   ListDeliveriesQuery,
@@ -26,13 +27,22 @@ export const toEndpoint = (row: EndpointRow): WebhookEndpoint => ({
   created_at: row.createdAt.toISOString(),
 })
 
-/** Registers an endpoint with a fresh secret; the caller shows the secret once. */
+/**
+ * Registers an endpoint with a fresh secret; the caller shows the secret once. A URL that is an
+ * internal address or `localhost` on its face is refused here (400 `url_not_allowed`); a name is
+ * resolved and checked at every delivery, since what it resolves to can change.
+ */
 export async function createEndpoint(
   tx: Executor,
   input: CreateEndpointBody,
   createdBy: string,
   now: Date,
+  policy: UrlPolicy,
 ): Promise<EndpointRow> {
+  const problem = urlPolicyProblem(new URL(input.url), policy)
+  if (problem) {
+    throw new AppError('url_not_allowed', problem, { errors: [{ location: 'body.url', message: problem }] })
+  }
   const [row] = await tx
     .insert(webhookEndpoints)
     .values({
@@ -115,6 +125,7 @@ function toDelivery({
     attempts: delivery.attempts,
     last_status_code: delivery.lastStatusCode,
     last_error: delivery.lastError,
+    last_duration_ms: delivery.lastDurationMs,
     delivered_at: delivery.deliveredAt?.toISOString() ?? null,
     created_at: delivery.createdAt.toISOString(),
     updated_at: delivery.updatedAt.toISOString(),

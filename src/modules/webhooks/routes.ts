@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { IdempotencyHeaders, idempotent, page, problems } from '../../core/http.ts'
+import { IdempotencyHeaders, idempotent, ProblemSchema, page, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { audit, userActor } from '../audit/audit.ts'
 import { principalOf, requireAdmin } from '../auth/guards.ts'
+import { webhookUrlPolicy } from './address-policy.ts'
 import { createEndpoint, deleteEndpoint, listDeliveries, listEndpoints, toEndpoint } from './endpoints.ts'
 import {
   CreatedWebhookEndpoint,
@@ -23,6 +24,7 @@ export const webhookRoutes =
   async (app) => {
     const { db, clock } = deps
     const adminOnly = requireAdmin(deps)
+    const urlPolicy = webhookUrlPolicy(deps.config)
 
     app.post(
       '/v1/webhook-endpoints',
@@ -31,12 +33,19 @@ export const webhookRoutes =
           tags: ['webhooks'],
           summary: 'Register a webhook endpoint',
           description:
-            'Site admins only. plangate POSTs signed events of the chosen types to the URL. The response carries the signing `secret`, which is never shown again (a retry with the same Idempotency-Key replays this response).',
+            'Site admins only. plangate POSTs signed events of the chosen types to the URL. The response carries the signing `secret`, which is never shown again (a retry with the same Idempotency-Key replays this response). A URL on a loopback, private, link-local or other internal address, or `localhost`, is refused with 400 `url_not_allowed` (and so is plain http in production); a host name is resolved and checked again at every delivery.',
           operationId: 'createWebhookEndpoint',
           security,
           headers: IdempotencyHeaders,
           body: CreateEndpointBody,
-          response: { 201: CreatedWebhookEndpoint, ...adminProblems, 409: problems[409] },
+          response: {
+            201: CreatedWebhookEndpoint,
+            ...adminProblems,
+            400: ProblemSchema.describe(
+              'validation_failed, or url_not_allowed: an internal address or localhost',
+            ),
+            409: problems[409],
+          },
         },
         preHandler: adminOnly,
       },
@@ -44,7 +53,7 @@ export const webhookRoutes =
         idempotent(db, req, reply, principalOf(req).userId, (executor) =>
           executor.transaction(async (tx) => {
             const adminId = principalOf(req).userId
-            const row = await createEndpoint(tx, req.body, adminId, clock.now())
+            const row = await createEndpoint(tx, req.body, adminId, clock.now(), urlPolicy)
             await audit(tx, {
               actor: userActor(adminId),
               action: 'webhook_endpoint.created',

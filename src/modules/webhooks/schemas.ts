@@ -82,13 +82,28 @@ export const WebhookDelivery = z
       .describe(
         '`pending` (being tried or awaiting a retry), `delivered` (a 2xx) or `failed` (retries used up).',
       ),
-    attempts: z.number().int(),
+    attempts: z
+      .number()
+      .int()
+      .describe('Runs so far, including those skipped while the endpoint’s circuit breaker was open.'),
     last_status_code: z
       .number()
       .int()
       .nullable()
       .describe('HTTP status of the last attempt; null if none was received.'),
-    last_error: z.string().nullable().describe('Why the last attempt failed; null after a success.'),
+    last_error: z
+      .string()
+      .nullable()
+      .describe(
+        'Why the last attempt failed, in a few fixed words (`HTTP 500 Internal Server Error`, `No response within 10 s`, `Not sent: …`); response bodies are never kept. Null after a success.',
+      ),
+    last_duration_ms: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        'How long the last attempt took until its status line, in milliseconds; null if nothing was sent.',
+      ),
     delivered_at: z.iso.datetime().nullable(),
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),

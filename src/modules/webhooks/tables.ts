@@ -55,7 +55,10 @@ export const webhookDeliveries = pgTable(
     status: text('status').notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
     lastStatusCode: integer('last_status_code'),
+    /** A short, fixed reason (status line, timeout, refused address): never the response body. */
     lastError: text('last_error'),
+    /** How long the last POST took, up to its status line; null when nothing was sent. */
+    lastDurationMs: integer('last_duration_ms'),
     deliveredAt: timestamp('delivered_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().default(sql`now()`),

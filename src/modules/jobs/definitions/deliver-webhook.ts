@@ -1,6 +1,10 @@
-// Delivers one event to one endpoint. The attempt is counted before the request goes out, so an
-// attempt lost in flight (a crash, an expired job) still counts towards the retry limit; a failure
-// throws so pg-boss retries with backoff, and the last failure leaves the delivery `failed`.
+// Delivers one event to one endpoint in three steps, none of which holds a database connection
+// while waiting on the network: a short read of what to send (and the attempt counted, before the
+// request goes out, so an attempt lost in flight still counts towards the retry limit), the POST
+// itself through the endpoint's circuit breaker (deps.webhooks), then one statement recording the
+// outcome. A failure throws so pg-boss retries with backoff; the last one leaves the delivery
+// `failed`. While an endpoint's breaker is open, a run sends nothing, says so in the delivery log
+// and is retried like a failure.
 import { and, eq, sql } from 'drizzle-orm'
 import { z } from 'zod'
 import type { Deps } from '../../../deps.ts'
@@ -8,12 +12,7 @@ import { signatureHeader } from '../../webhooks/signature.ts'
 import { events, webhookDeliveries, webhookEndpoints } from '../../webhooks/tables.ts'
 import { defineJob } from '../define.ts'
 
-/** How long one POST (headers and body) may take. */
-export const deliveryTimeoutMs = 10_000
 const retryLimit = 8
-const excerptLength = 300
-
-type Attempt = { ok: true; status: number } | { ok: false; status: number | null; error: string }
 
 export const deliverWebhook = defineJob({
   name: 'webhooks.deliver',
@@ -21,6 +20,7 @@ export const deliverWebhook = defineJob({
   retryLimit,
   retryDelaySeconds: 30,
   retryBackoff: true,
+  // Above the longest WEBHOOK_TIMEOUT_MS (30 s): a delivery never expires while its POST may still answer.
   expireInSeconds: 60,
   // WEBHOOK_RETRY_DELAY_SECONDS=0 (tests) makes every retry due at once.
   retrySettings: (config) => ({
@@ -31,6 +31,7 @@ export const deliverWebhook = defineJob({
     const [delivery] = await deps.db
       .select({
         status: webhookDeliveries.status,
+        endpointId: webhookDeliveries.endpointId,
         url: webhookEndpoints.url,
         secret: webhookEndpoints.secret,
         endpointActive: webhookEndpoints.isActive,
@@ -65,7 +66,7 @@ export const deliverWebhook = defineJob({
       account_id: delivery.accountId,
       data: delivery.data,
     })
-    const attempt = await post(delivery.url, body, {
+    const attempt = await deps.webhooks.send({ id: delivery.endpointId, url: delivery.url }, body, {
       'content-type': 'application/json',
       'user-agent': 'plangate-webhooks',
       'plangate-event-id': delivery.eventId,
@@ -76,6 +77,7 @@ export const deliverWebhook = defineJob({
         status: 'delivered',
         lastStatusCode: attempt.status,
         lastError: null,
+        lastDurationMs: attempt.durationMs,
         deliveredAt: deps.clock.now(),
       })
       return
@@ -85,6 +87,7 @@ export const deliverWebhook = defineJob({
       status: exhausted ? 'failed' : 'pending',
       lastStatusCode: attempt.status,
       lastError: attempt.error,
+      lastDurationMs: attempt.skipped ? null : attempt.durationMs,
     })
     throw new Error(`webhook delivery ${delivery_id} failed: ${attempt.error}`)
   },
@@ -94,68 +97,14 @@ async function settle(
   deps: Deps,
   deliveryId: string,
   change: Partial<
-    Pick<typeof webhookDeliveries.$inferInsert, 'status' | 'lastStatusCode' | 'lastError' | 'deliveredAt'>
+    Pick<
+      typeof webhookDeliveries.$inferInsert,
+      'status' | 'lastStatusCode' | 'lastError' | 'lastDurationMs' | 'deliveredAt'
+    >
   >,
 ): Promise<void> {
   await deps.db
     .update(webhookDeliveries)
     .set({ ...change, updatedAt: deps.clock.now() })
     .where(eq(webhookDeliveries.id, deliveryId))
-}
-
-/** One POST, redirects not followed (a 3xx is a failure: the endpoint must be configured at its final URL). */
-async function post(url: string, body: string, headers: Record<string, string>): Promise<Attempt> {
-  try {
-    const response = await fetch(url, {
-      method: 'POST',
-      body,
-      headers,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(deliveryTimeoutMs),
-    })
-    if (response.status >= 200 && response.status < 300) {
-      await response.body?.cancel()
-      return { ok: true, status: response.status }
-    }
-    const location = response.headers.get('location')
-    const redirect =
-      response.status >= 300 && response.status < 400 && location
-        ? ` (redirect to ${location} not followed)`
-        : ''
-    const excerpt = await bodyExcerpt(response)
-    return {
-      ok: false,
-      status: response.status,
-      error: `HTTP ${response.status}${redirect}${excerpt ? `: ${excerpt}` : ''}`,
-    }
-  } catch (error) {
-    return { ok: false, status: null, error: describeFailure(error) }
-  }
-}
-
-/** The start of a failed response's body, for the delivery log; the rest is never read. */
-async function bodyExcerpt(response: Response): Promise<string> {
-  if (!response.body) return ''
-  const reader = response.body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  while (size < excerptLength) {
-    const { done, value } = await reader.read()
-    if (done) break
-    chunks.push(value)
-    size += value.length
-  }
-  await reader.cancel().catch(() => undefined)
-  return Buffer.concat(chunks).toString('utf8').slice(0, excerptLength).trim()
-}
-
-function describeFailure(error: unknown): string {
-  if (error instanceof Error && error.name === 'TimeoutError') {
-    return `No response within ${deliveryTimeoutMs / 1000} s`
-  }
-  if (error instanceof Error) {
-    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : ''
-    return `${error.message}${cause}`
-  }
-  return String(error)
 }
