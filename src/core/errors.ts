@@ -12,10 +12,24 @@ export const errorCodes = {
   subscription_required: { status: 403, title: 'Subscription required' },
   /** The plan's limit for a feature is reached; carries `feature`, `limit` and `used`. */
   limit_exceeded: { status: 403, title: 'Limit exceeded' },
+  /** The action needs a verified email address (accepting an invitation). */
+  email_not_verified: { status: 403, title: 'Email not verified' },
+  /** The invitation was sent to another email address than the signed-in user's. */
+  invitation_email_mismatch: { status: 403, title: 'Invitation is for another email' },
   /** No such resource, or one the caller may not know exists. */
   not_found: { status: 404, title: 'Not found' },
+  /** No invitation has this token (never issued, or replaced by a newer invitation). */
+  invitation_not_found: { status: 404, title: 'Invitation not found' },
   /** The request conflicts with the current state (duplicate, live subscription, reused key). */
   conflict: { status: 409, title: 'Conflict' },
+  /** The user is already a member of the account (inviting them, or accepting an invitation). */
+  already_member: { status: 409, title: 'Already a member' },
+  /** The invitation's 7 days have passed; ask for a new one. */
+  invitation_expired: { status: 410, title: 'Invitation expired' },
+  /** The invitation was revoked by the account. */
+  invitation_revoked: { status: 410, title: 'Invitation revoked' },
+  /** The invitation was already accepted (each works once). */
+  invitation_used: { status: 410, title: 'Invitation already used' },
   /** The body is larger than BODY_LIMIT_BYTES. */
   payload_too_large: { status: 413, title: 'Payload too large' },
   /** The Content-Type is not one the route accepts. */

@@ -5,7 +5,7 @@ import { decodeCursor, type PaginationQuery, toPage } from '../../core/http.ts'
 import { users } from '../auth/tables.ts'
 import { lockAccount } from './accounts.ts'
 import { type Role, roleAtLeast } from './roles.ts'
-import type { AddMemberBody, Member } from './schemas.ts'
+import type { Member } from './schemas.ts'
 import { accountMembers } from './tables.ts'
 
 const memberColumns = {
@@ -49,34 +49,39 @@ export async function listMembers(tx: Executor, accountId: string, query: Pagina
   return toPage(rows, query.limit, (row) => [row.userId], toMember)
 }
 
-/** Adds an existing user; only an owner may grant `owner`. */
-export async function addMember(
+/**
+ * Makes a user a member with a role, for the invitations module (people join by invitation only).
+ * Returns false when the user already is a member: the primary key decides, and the existing role
+ * is left as it is.
+ */
+export async function addMembership(
   tx: Executor,
   accountId: string,
-  actorRole: Role,
-  input: AddMemberBody,
+  userId: string,
+  role: Role,
   now: Date,
-) {
-  if (input.role === 'owner' && actorRole !== 'owner')
-    throw new AppError('forbidden', 'Only an owner can add an owner')
-  const [user] = await tx
-    .select({ id: users.id })
-    .from(users)
-    .where(sql`lower(${users.email}) = ${input.email.toLowerCase()}`)
-  if (!user) throw notFound('User')
-  const [row] = await tx
+): Promise<boolean> {
+  const inserted = await tx
     .insert(accountMembers)
-    .values({ accountId, userId: user.id, role: input.role, createdAt: now })
+    .values({ accountId, userId, role, createdAt: now })
     .onConflictDoNothing()
     .returning({ userId: accountMembers.userId })
-  if (!row) throw new AppError('conflict', 'The user is already a member')
-  const [member] = await tx
-    .select(memberColumns)
+  return inserted.length > 0
+}
+
+/** Whether a user with this email (case-insensitive) is a member of the account. */
+export async function isMemberByEmail(tx: Executor, accountId: string, email: string): Promise<boolean> {
+  const [row] = await tx
+    .select({ userId: accountMembers.userId })
     .from(accountMembers)
     .innerJoin(users, eq(users.id, accountMembers.userId))
-    .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.userId, user.id)))
-  if (!member) throw new Error('member vanished')
-  return toMember(member)
+    .where(
+      and(
+        eq(accountMembers.accountId, accountId),
+        sql`lower(${users.email}) = ${email.trim().toLowerCase()}`,
+      ),
+    )
+  return row !== undefined
 }
 
 /**

@@ -5,11 +5,10 @@ import type { Deps } from '../../deps.ts'
 import { authenticate, principalOf } from '../auth/guards.ts'
 import { requireMember } from './access.ts'
 import { createAccount, getAccount, listAccounts, updateAccount } from './accounts.ts'
-import { addMember, listMembers, removeMember } from './members.ts'
+import { listMembers, removeMember } from './members.ts'
 import {
   Account,
   AccountParams,
-  AddMemberBody,
   CreateAccountBody,
   Member,
   MemberParams,
@@ -113,31 +112,6 @@ export const accountRoutes =
         preHandler: requireMember(deps, 'member', { adminMayRead: true }),
       },
       async (req) => listMembers(db, req.params.accountId, req.query),
-    )
-
-    app.post(
-      '/v1/accounts/:accountId/members',
-      {
-        schema: {
-          tags: ['accounts'],
-          summary: 'Add a member',
-          description: 'Adds an existing user by email; owners and admins (only owners add owners).',
-          operationId: 'addMember',
-          security,
-          params: AccountParams,
-          headers: IdempotencyHeaders,
-          body: AddMemberBody,
-          response: { 201: Member, ...problems },
-        },
-        preHandler: requireMember(deps, 'admin'),
-      },
-      async (req, reply) => {
-        const role = req.membership?.role ?? 'member'
-        return idempotent(db, req, reply, principalOf(req).userId, async (executor) => ({
-          status: 201,
-          body: await addMember(executor, req.params.accountId, role, req.body, clock.now()),
-        }))
-      },
     )
 
     app.delete(

@@ -35,12 +35,6 @@ export type Account = z.infer<typeof Account>
 
 export const MemberParams = AccountParams.extend({ userId: z.uuid() })
 
-export const AddMemberBody = z.object({
-  email: z.email().describe('The email of an existing user.'),
-  role: z.enum(roles).default('member'),
-})
-export type AddMemberBody = z.infer<typeof AddMemberBody>
-
 export const Member = z
   .object({
     user_id: z.uuid(),
