@@ -29,12 +29,10 @@ const day = 24 * 60 * 60_000
 describe('invitations', () => {
   let t: TestApp
   let owner: TestUser
-  let accountId: string
 
   beforeAll(async () => {
     t = await buildTestApp()
     owner = await registerAndLogin(t.app)
-    accountId = (await createAccount(t.app, owner.token, { name: 'Chic-Chic' })).id
   })
   afterAll(async () => {
     await t?.close()
