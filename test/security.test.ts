@@ -79,6 +79,14 @@ const accountCases: RouteCase[] = [
     ok: 200,
   },
   { route: 'GET /v1/accounts/{accountId}/members', role: 'member', siteAdmin: 'read', ok: 200 },
+  {
+    route: 'PATCH /v1/accounts/{accountId}/members/{userId}',
+    params: (w) => ({ userId: w.extra.id }),
+    body: () => ({ role: 'member' }),
+    role: 'admin',
+    siteAdmin: 'write',
+    ok: 200,
+  },
   // Any member may remove themselves; removing someone else needs owner or admin.
   {
     route: 'DELETE /v1/accounts/{accountId}/members/{userId}',

@@ -305,6 +305,55 @@ describe('accounts', () => {
       expect(problemOf(res)).toMatchObject({ status: 404, code: 'not_found' })
     })
 
+    it('changes roles: admins between member and admin, only owners to or from owner, never the last owner', async () => {
+      const boss = await registerAndLogin(t.app)
+      const id = (await createAccount(t.app, boss.token)).id
+      const admin = await registerAndLogin(t.app)
+      const member = await registerAndLogin(t.app)
+      await addMember(t, boss.token, id, admin, 'admin')
+      await addMember(t, boss.token, id, member)
+      const change = (token: string, userId: string, role: string) =>
+        t.app.inject({
+          method: 'PATCH',
+          url: `/v1/accounts/${id}/members/${userId}`,
+          headers: bearer(token),
+          payload: { role },
+        })
+
+      const promoted = await change(admin.token, member.id, 'admin')
+      expect(promoted.statusCode, promoted.body).toBe(200)
+      expect(promoted.json()).toMatchObject({ user_id: member.id, role: 'admin' })
+      expect(problemOf(await change(admin.token, member.id, 'owner'))).toMatchObject({
+        status: 403,
+        code: 'forbidden',
+      })
+      expect(problemOf(await change(admin.token, boss.id, 'member'))).toMatchObject({ status: 403 })
+      expect(problemOf(await change(boss.token, boss.id, 'admin'))).toMatchObject({
+        status: 409,
+        code: 'conflict',
+      })
+      expect((await change(boss.token, admin.id, 'owner')).statusCode).toBe(200)
+      expect((await change(boss.token, boss.id, 'member')).statusCode).toBe(200)
+      expect(problemOf(await change(boss.token, member.id, 'member'))).toMatchObject({ status: 403 })
+      expect(problemOf(await change(admin.token, admin.id, 'king'))).toMatchObject({
+        status: 400,
+        code: 'validation_failed',
+      })
+      const stranger = await registerAndLogin(t.app)
+      expect(problemOf(await change(admin.token, stranger.id, 'member'))).toMatchObject({
+        status: 404,
+        code: 'not_found',
+      })
+      const roles = (await listMembers(admin.token, id)).map((m) => [m.user_id, m.role] as const)
+      expect(new Map(roles)).toEqual(
+        new Map([
+          [boss.id, 'member'],
+          [admin.id, 'owner'],
+          [member.id, 'admin'],
+        ]),
+      )
+    })
+
     it('pages through members without duplicates or gaps', async () => {
       const boss = await registerAndLogin(t.app)
       const id = (await createAccount(t.app, boss.token)).id

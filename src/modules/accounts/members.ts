@@ -2,6 +2,7 @@ import { and, asc, eq, gt, sql } from 'drizzle-orm'
 import type { Executor } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import { decodeCursor, type PaginationQuery, toPage } from '../../core/http.ts'
+import { audit, userActor } from '../audit/audit.ts'
 import { users } from '../auth/tables.ts'
 import { lockAccount } from './accounts.ts'
 import { type Role, roleAtLeast } from './roles.ts'
@@ -82,6 +83,58 @@ export async function isMemberByEmail(tx: Executor, accountId: string, email: st
       ),
     )
   return row !== undefined
+}
+
+/**
+ * Changes a member's role. Owners and admins; only an owner makes or unmakes an owner. The account
+ * row is locked so concurrent demotions cannot leave it without an owner.
+ */
+export async function changeMemberRole(
+  tx: Executor,
+  accountId: string,
+  actor: { userId: string; role: Role },
+  userId: string,
+  role: Role,
+  now: Date,
+): Promise<Member> {
+  await lockAccount(tx, accountId)
+  const [target] = await tx
+    .select({ role: accountMembers.role })
+    .from(accountMembers)
+    .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.userId, userId)))
+  if (!target) throw notFound('Member')
+  if ((target.role === 'owner' || role === 'owner') && actor.role !== 'owner') {
+    throw new AppError('forbidden', 'Only an owner can make or unmake an owner')
+  }
+  if (target.role === 'owner' && role !== 'owner') {
+    const [owners] = await tx
+      .select({ count: sql<number>`count(*)::int` })
+      .from(accountMembers)
+      .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.role, 'owner')))
+    if ((owners?.count ?? 0) <= 1) throw new AppError('conflict', 'An account must keep at least one owner')
+  }
+  await tx
+    .update(accountMembers)
+    .set({ role })
+    .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.userId, userId)))
+  if (target.role !== role) {
+    await audit(tx, {
+      actor: userActor(actor.userId),
+      accountId,
+      action: 'member.role_changed',
+      subjectType: 'user',
+      subjectId: userId,
+      data: { from: target.role, to: role },
+      at: now,
+    })
+  }
+  const [member] = await tx
+    .select(memberColumns)
+    .from(accountMembers)
+    .innerJoin(users, eq(users.id, accountMembers.userId))
+    .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.userId, userId)))
+  if (!member) throw new Error('member vanished')
+  return toMember(member)
 }
 
 /**

@@ -5,10 +5,11 @@ import type { Deps } from '../../deps.ts'
 import { authenticate, principalOf } from '../auth/guards.ts'
 import { requireMember } from './access.ts'
 import { createAccount, getAccount, listAccounts, updateAccount } from './accounts.ts'
-import { listMembers, removeMember } from './members.ts'
+import { changeMemberRole, listMembers, removeMember } from './members.ts'
 import {
   Account,
   AccountParams,
+  ChangeMemberBody,
   CreateAccountBody,
   Member,
   MemberParams,
@@ -112,6 +113,30 @@ export const accountRoutes =
         preHandler: requireMember(deps, 'member', { adminMayRead: true }),
       },
       async (req) => listMembers(db, req.params.accountId, req.query),
+    )
+
+    app.patch(
+      '/v1/accounts/:accountId/members/:userId',
+      {
+        schema: {
+          tags: ['accounts'],
+          summary: "Change a member's role",
+          description:
+            'Owners and admins; only an owner makes or unmakes an owner, and the last owner stays one (409). People join by invitation (`POST /v1/accounts/{accountId}/invitations`).',
+          operationId: 'changeMemberRole',
+          security,
+          params: MemberParams,
+          body: ChangeMemberBody,
+          response: { 200: Member, ...problems },
+        },
+        preHandler: requireMember(deps, 'admin'),
+      },
+      async (req) => {
+        const actor = { userId: principalOf(req).userId, role: req.membership?.role ?? 'member' }
+        return db.transaction((tx) =>
+          changeMemberRole(tx, req.params.accountId, actor, req.params.userId, req.body.role, clock.now()),
+        )
+      },
     )
 
     app.delete(
