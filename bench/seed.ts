@@ -54,10 +54,10 @@ async function login(baseUrl: string, username: string, password: string): Promi
 
 async function seedUser(baseUrl: string, index: number, runId: string): Promise<SeededUser> {
   const email = `bench-${runId}-${index}@bench.plangate.test`
-  const user = await call<{ id: string }>(baseUrl, 'POST', '/v1/auth/register', 201, {
-    body: { email, password: userPassword },
-  })
+  // Registration answers 202 whatever the email; the user's id comes from their profile.
+  await call(baseUrl, 'POST', '/v1/auth/register', 202, { body: { email, password: userPassword } })
   const token = await login(baseUrl, email, userPassword)
+  const user = await call<{ id: string }>(baseUrl, 'GET', '/v1/me', 200, { token })
   const timezone = timezones[index % timezones.length] ?? 'UTC'
   const account = await call<{ id: string }>(baseUrl, 'POST', '/v1/accounts', 201, {
     token,

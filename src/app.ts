@@ -34,6 +34,7 @@ import { authRoutes } from './modules/auth/routes.ts'
 import { billingRoutes } from './modules/billing/routes.ts'
 import { bookingRoutes } from './modules/bookings/routes.ts'
 import { entitlementRoutes } from './modules/entitlements/routes.ts'
+import { invitationRoutes } from './modules/invitations/routes.ts'
 import { jobRoutes } from './modules/jobs/routes.ts'
 import { mailRoutes } from './modules/mail/routes.ts'
 import { createMetrics } from './modules/ops/metrics.ts'
@@ -147,6 +148,7 @@ export async function buildApp(deps: Deps) {
   await app.register(oauthRoutes(deps))
   await app.register(flowRoutes(deps))
   await app.register(accountRoutes(deps))
+  await app.register(invitationRoutes(deps))
   await app.register(planRoutes(deps))
   await app.register(subscriptionRoutes(deps))
   await app.register(billingRoutes(deps))

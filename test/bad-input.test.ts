@@ -264,7 +264,13 @@ describe('bad input', () => {
     })
 
     it('answers 400 query.limit / query.cursor to invalid pagination', async () => {
-      for (const list of ['/v1/accounts', `${url}/staff`, `${url}/bookings`, `${url}/members`]) {
+      for (const list of [
+        '/v1/accounts',
+        `${url}/staff`,
+        `${url}/bookings`,
+        `${url}/members`,
+        `${url}/invitations`,
+      ]) {
         for (const limit of ['0', '1000', '-1', 'abc', '2.5']) {
           expectInvalid(
             await t.app.inject({ method: 'GET', url: `${list}?limit=${limit}`, headers }),

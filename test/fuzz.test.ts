@@ -5,7 +5,15 @@ import fc from 'fast-check'
 import type { InjectOptions } from 'fastify'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type ErrorCode, errorCodes } from '../src/core/errors.ts'
-import { bearer, buildTestApp, loginAdmin, registerAndLogin, subscribedAccount } from './helpers/app.ts'
+import {
+  addMember,
+  bearer,
+  buildTestApp,
+  invite,
+  loginAdmin,
+  registerAndLogin,
+  subscribedAccount,
+} from './helpers/app.ts'
 
 const runsPerOperation = 30
 
@@ -46,13 +54,9 @@ const { owner, account } = await subscribedAccount(t.app, 'pro')
 const member = await registerAndLogin(t.app)
 const adminToken = await loginAdmin(t.app)
 const accountUrl = `/v1/accounts/${account.id}`
+await addMember(t, owner.token, account.id, member)
+const invitation = await invite(t, owner.token, account.id, 'fuzz-invitee@example.test')
 const seeded = await Promise.all([
-  t.app.inject({
-    method: 'POST',
-    url: `${accountUrl}/members`,
-    headers: bearer(owner.token),
-    payload: { email: member.email, role: 'member' },
-  }),
   t.app.inject({
     method: 'POST',
     url: `${accountUrl}/staff`,
@@ -75,8 +79,8 @@ const fuzzPlan = await t.app.inject({
 for (const res of [...seeded, fuzzPlan]) {
   if (res.statusCode !== 201) throw new Error(`fuzz setup failed: ${res.body}`)
 }
-const staffId: string = seeded[1].json().id
-const bookingId: string = seeded[2].json().id
+const staffId: string = seeded[0].json().id
+const bookingId: string = seeded[1].json().id
 
 const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
   paths: Record<
@@ -107,6 +111,7 @@ const known: Record<string, unknown[]> = {
   userId: [owner.id, member.id],
   staffId: [staffId],
   bookingId: [bookingId],
+  invitationId: [invitation.id],
   staff_id: [staffId],
   // Plan routes take the fuzz's own plan, so retiring or rewriting it leaves basic and pro alone.
   code: ['fuzz-plan'],

@@ -6,14 +6,17 @@ import type { LightMyRequestResponse } from 'fastify'
 import { decodeJwt, decodeProtectedHeader, type JWTHeaderParameters, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  addMember,
   bearer,
   buildTestApp,
   createAccount,
+  invite,
   loginAdmin,
   registerAndLogin,
   subscribe,
   type TestApp,
   type TestUser,
+  uniqueEmail,
 } from './helpers/app.ts'
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
@@ -25,7 +28,7 @@ interface World {
   member: TestUser
   /** A second member, the target of "remove a member". */
   extra: TestUser
-  /** A registered user the owner has not added yet (the owner control of "add a member"). */
+  /** A registered user the owner has not invited yet (the owner control of "invite someone"). */
   newcomer: TestUser
   /** A user of another tenant: registered, with an account of their own, no member of the owner's. */
   stranger: TestUser
@@ -41,6 +44,8 @@ interface World {
   /** A fresh plan created by the site admin. */
   newPlan(): Promise<string>
   newPlanCode(): string
+  /** A pending invitation of a fresh address to the owner's account. */
+  newInvitation(): Promise<string>
   /** Leaves the subscription canceled at period end (whether or not it already was). */
   cancelAtPeriodEnd(): Promise<void>
 }
@@ -75,16 +80,32 @@ const accountCases: RouteCase[] = [
   },
   { route: 'GET /v1/accounts/{accountId}/members', role: 'member', siteAdmin: 'read', ok: 200 },
   {
-    route: 'POST /v1/accounts/{accountId}/members',
-    body: (w) => ({ email: w.newcomer.email, role: 'member' }),
+    route: 'PATCH /v1/accounts/{accountId}/members/{userId}',
+    params: (w) => ({ userId: w.extra.id }),
+    body: () => ({ role: 'member' }),
     role: 'admin',
     siteAdmin: 'write',
-    ok: 201,
+    ok: 200,
   },
   // Any member may remove themselves; removing someone else needs owner or admin.
   {
     route: 'DELETE /v1/accounts/{accountId}/members/{userId}',
     params: (w) => ({ userId: w.extra.id }),
+    role: 'admin',
+    siteAdmin: 'write',
+    ok: 204,
+  },
+  {
+    route: 'POST /v1/accounts/{accountId}/invitations',
+    body: (w) => ({ email: w.newcomer.email, role: 'member' }),
+    role: 'admin',
+    siteAdmin: 'write',
+    ok: 202,
+  },
+  { route: 'GET /v1/accounts/{accountId}/invitations', role: 'admin', siteAdmin: 'read', ok: 200 },
+  {
+    route: 'DELETE /v1/accounts/{accountId}/invitations/{invitationId}',
+    params: async (w) => ({ invitationId: await w.newInvitation() }),
     role: 'admin',
     siteAdmin: 'write',
     ok: 204,
@@ -253,18 +274,9 @@ describe('security matrix', () => {
     const spare = await createAccount(app, owner.token, { name: 'Owner spare' })
     await subscribe(app, owner.token, account.id, 'basic')
     await createAccount(app, stranger.token, { name: 'Stranger salon' })
-    const addMember = async (accountId: string, email: string) => {
-      const res = await app.inject({
-        method: 'POST',
-        url: `/v1/accounts/${accountId}/members`,
-        headers: bearer(owner.token),
-        payload: { email, role: 'member' },
-      })
-      expect(res.statusCode, res.body).toBe(201)
-    }
-    await addMember(account.id, member.email)
-    await addMember(spare.id, member.email)
-    await addMember(account.id, extra.email)
+    await addMember(t, owner.token, account.id, member)
+    await addMember(t, owner.token, spare.id, member)
+    await addMember(t, owner.token, account.id, extra)
     const staff = await app.inject({
       method: 'POST',
       url: `/v1/accounts/${account.id}/staff`,
@@ -305,6 +317,9 @@ describe('security matrix', () => {
         })
         expect(res.statusCode, res.body).toBe(201)
         return res.json().id
+      },
+      async newInvitation() {
+        return (await invite(t, owner.token, account.id, uniqueEmail('invitee'))).id
       },
       async newPlan() {
         const code = newPlanCode()

@@ -26,8 +26,22 @@ export const errorCodes = {
    * internal address, `localhost`, or plain http in production (WEBHOOK_ALLOW_PRIVATE_URLS lifts it).
    */
   url_not_allowed: { status: 400, title: 'URL not allowed' },
+  /** The action needs a verified email address (accepting an invitation). */
+  email_not_verified: { status: 403, title: 'Email not verified' },
+  /** The invitation was sent to another email address than the signed-in user's. */
+  invitation_email_mismatch: { status: 403, title: 'Invitation is for another email' },
+  /** No invitation has this token (never issued, or replaced by a newer invitation). */
+  invitation_not_found: { status: 404, title: 'Invitation not found' },
   /** The request conflicts with the current state (duplicate, live subscription, reused key). */
   conflict: { status: 409, title: 'Conflict' },
+  /** The user is already a member of the account (inviting them, or accepting an invitation). */
+  already_member: { status: 409, title: 'Already a member' },
+  /** The invitation's 7 days have passed; ask for a new one. */
+  invitation_expired: { status: 410, title: 'Invitation expired' },
+  /** The invitation was revoked by the account. */
+  invitation_revoked: { status: 410, title: 'Invitation revoked' },
+  /** The invitation was already accepted (each works once). */
+  invitation_used: { status: 410, title: 'Invitation already used' },
   /** The body is larger than BODY_LIMIT_BYTES. */
   payload_too_large: { status: 413, title: 'Payload too large' },
   /** The Content-Type is not one the route accepts. */

@@ -5,6 +5,7 @@ import { type SQL, sql } from 'drizzle-orm'
 import type { LightMyRequestResponse } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  addMember,
   bearer,
   buildTestApp,
   createAccount,
@@ -234,11 +235,7 @@ describe('Idempotency-Key', () => {
   it('keeps keys per user: another user sending the same key gets its own result', async () => {
     const { owner, account } = await subscribedAccount(t.app, plan)
     const colleague = await registerAndLogin(t.app)
-    const added = await post(owner.token, `/v1/accounts/${account.id}/members`, {
-      email: colleague.email,
-      role: 'member',
-    })
-    expect(added.statusCode, added.body).toBe(201)
+    await addMember(t, owner.token, account.id, colleague)
     const key = newKey()
     const url = `/v1/accounts/${account.id}/bookings`
 

@@ -2,11 +2,13 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { LightMyRequestResponse } from 'fastify'
+import { decodeJwt } from 'jose'
 import { pino } from 'pino'
 import { type App, buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { ManualClock } from '../../src/core/clock.ts'
 import type { Deps } from '../../src/deps.ts'
+import { listOutbox, type OutboxMessage, outboxDir } from '../../src/modules/mail/outbox.ts'
 import { createDeps, type WiringOptions } from '../../src/wiring.ts'
 import { createTestDatabase, type TestDatabase } from './db.ts'
 
@@ -88,6 +90,10 @@ export interface TestUser {
   refreshToken: string
 }
 
+/**
+ * Registers a user through the public flow (register answers 202 whatever the email) and signs in
+ * with the password. The email is not verified: see `verifyEmail`.
+ */
 export async function registerAndLogin(
   app: App,
   overrides: { email?: string; password?: string } = {},
@@ -99,8 +105,92 @@ export async function registerAndLogin(
     url: '/v1/auth/register',
     payload: { email, password },
   })
-  if (registered.statusCode !== 201) throw new Error(`register failed: ${registered.body}`)
-  return { id: registered.json().id, ...(await login(app, email, password)), email, password }
+  if (registered.statusCode !== 202) throw new Error(`register failed: ${registered.body}`)
+  const tokens = await login(app, email, password)
+  // The id is the access token's subject; reading it there spends none of the user's rate limit.
+  const id = decodeJwt(tokens.token).sub
+  if (!id) throw new Error('the access token has no subject')
+  return { id, ...tokens, email, password }
+}
+
+/**
+ * Runs the due jobs and returns the newest outbox message to `to` whose subject matches. Only for
+ * apps without SMTP_URL (the outbox is the mail transport).
+ */
+export async function lastMailTo(t: TestApp, to: string, subject: RegExp): Promise<OutboxMessage> {
+  if (t.deps.config.SMTP_URL) throw new Error('lastMailTo reads the outbox; this app sends over SMTP')
+  await t.deps.jobs.drain(t.deps)
+  const { data } = await listOutbox(outboxDir(t.deps.config), { limit: 500 })
+  const found = data.find((message) => message.to === to && subject.test(message.subject))
+  if (!found) throw new Error(`no mail to ${to} matching ${subject}`)
+  return found
+}
+
+/** The token of the first `APP_URL` link with a `token` parameter in a message's text. */
+export function mailToken(message: { text: string }, appUrl = 'http://plangate.test'): string {
+  for (const [candidate] of message.text.matchAll(/https?:\/\/[^\s"'<>]+/g)) {
+    if (!candidate.startsWith(appUrl)) continue
+    const token = new URL(candidate).searchParams.get('token')
+    if (token) return token
+  }
+  throw new Error(`no ${appUrl} link with a token in:\n${message.text}`)
+}
+
+/** Verifies the user's email through the emailed link, as the user would. */
+export async function verifyEmail(t: TestApp, user: { email: string }): Promise<void> {
+  const message = await lastMailTo(t, user.email, /verify/i)
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/v1/auth/email/verify',
+    payload: { token: mailToken(message) },
+  })
+  if (res.statusCode !== 200) throw new Error(`verify failed: ${res.body}`)
+}
+
+/** Invites an address into an account as `inviterToken`'s user; returns the invitation. */
+export async function invite(
+  t: TestApp,
+  inviterToken: string,
+  accountId: string,
+  email: string,
+  role: 'owner' | 'admin' | 'member' = 'member',
+) {
+  const res = await t.app.inject({
+    method: 'POST',
+    url: `/v1/accounts/${accountId}/invitations`,
+    headers: bearer(inviterToken),
+    payload: { email, role },
+  })
+  if (res.statusCode !== 202) throw new Error(`invite failed: ${res.body}`)
+  return res.json() as { id: string; email: string; role: string; status: string }
+}
+
+/** The token of the newest invitation email sent to `email`. */
+export async function invitationToken(t: TestApp, email: string): Promise<string> {
+  return mailToken(await lastMailTo(t, email, /invited/i))
+}
+
+/**
+ * Makes a registered user a member the only way there is: verify their email (once), invite them,
+ * and accept the emailed invitation as them.
+ */
+export async function addMember(
+  t: TestApp,
+  inviterToken: string,
+  accountId: string,
+  user: TestUser,
+  role: 'owner' | 'admin' | 'member' = 'member',
+): Promise<void> {
+  const me = await t.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(user.token) })
+  if (!me.json().is_verified) await verifyEmail(t, user)
+  await invite(t, inviterToken, accountId, user.email, role)
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/v1/invitations/accept',
+    headers: bearer(user.token),
+    payload: { token: await invitationToken(t, user.email) },
+  })
+  if (res.statusCode !== 200) throw new Error(`accept failed: ${res.body}`)
 }
 
 export async function login(app: App, username: string, password: string) {

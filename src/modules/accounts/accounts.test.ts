@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  addMember,
   bearer,
   buildTestApp,
   createAccount,
@@ -24,14 +25,6 @@ describe('accounts', () => {
   afterAll(async () => {
     await t?.close()
   })
-
-  const addMember = (token: string, accountId: string, payload: Record<string, unknown>) =>
-    t.app.inject({
-      method: 'POST',
-      url: `/v1/accounts/${accountId}/members`,
-      headers: bearer(token),
-      payload,
-    })
 
   const removeMember = (token: string, accountId: string, userId: string) =>
     t.app.inject({
@@ -130,7 +123,7 @@ describe('accounts', () => {
       const owner = await registerAndLogin(t.app)
       const member = await registerAndLogin(t.app)
       const account = await createAccount(t.app, owner.token)
-      expect((await addMember(owner.token, account.id, { email: member.email })).statusCode).toBe(201)
+      await addMember(t, owner.token, account.id, member)
       const res = await t.app.inject({ method: 'GET', url: '/v1/accounts', headers: bearer(member.token) })
       expect(res.json().data).toEqual([expect.objectContaining({ id: account.id, role: 'member' })])
     })
@@ -191,7 +184,7 @@ describe('accounts', () => {
       const owner = await registerAndLogin(t.app)
       const admin = await registerAndLogin(t.app)
       const account = await createAccount(t.app, owner.token, { name: 'Before' })
-      await addMember(owner.token, account.id, { email: admin.email, role: 'admin' })
+      await addMember(t, owner.token, account.id, admin, 'admin')
 
       const renamed = await t.app.inject({
         method: 'PATCH',
@@ -223,7 +216,7 @@ describe('accounts', () => {
       const owner = await registerAndLogin(t.app)
       const member = await registerAndLogin(t.app)
       const account = await createAccount(t.app, owner.token, { name: 'Keep' })
-      await addMember(owner.token, account.id, { email: member.email })
+      await addMember(t, owner.token, account.id, member)
 
       const byMember = await t.app.inject({
         method: 'PATCH',
@@ -262,27 +255,23 @@ describe('accounts', () => {
       accountId = (await createAccount(t.app, owner.token, { name: 'Team' })).id
     })
 
-    it('adds existing users by email (case-insensitive) as member by default or as admin', async () => {
+    it('lists the people who joined by invitation with their roles, to every member', async () => {
       const member = await registerAndLogin(t.app)
       const admin = await registerAndLogin(t.app)
-      const added = await addMember(owner.token, accountId, { email: member.email.toUpperCase() })
-      expect(added.statusCode, added.body).toBe(201)
-      expect(added.json()).toEqual({
-        user_id: member.id,
-        email: member.email,
-        name: null,
-        role: 'member',
-        created_at: expect.any(String),
-      })
-      const addedAdmin = await addMember(owner.token, accountId, { email: admin.email, role: 'admin' })
-      expect(addedAdmin.statusCode, addedAdmin.body).toBe(201)
-      expect(addedAdmin.json()).toMatchObject({ user_id: admin.id, role: 'admin' })
+      await addMember(t, owner.token, accountId, member)
+      await addMember(t, owner.token, accountId, admin, 'admin')
 
       const members = await listMembers(owner.token, accountId)
       expect(members).toEqual(
         expect.arrayContaining([
           expect.objectContaining({ user_id: owner.id, role: 'owner' }),
-          expect.objectContaining({ user_id: member.id, role: 'member' }),
+          {
+            user_id: member.id,
+            email: member.email,
+            name: null,
+            role: 'member',
+            created_at: expect.any(String),
+          },
           expect.objectContaining({ user_id: admin.id, role: 'admin' }),
         ]),
       )
@@ -290,42 +279,20 @@ describe('accounts', () => {
       expect(await listMembers(member.token, accountId)).toHaveLength(members.length)
     })
 
-    it('answers 404 for an email no user has, and 409 for someone already a member', async () => {
-      const unknown = await addMember(owner.token, accountId, { email: 'nobody-here@example.test' })
-      expect(problemOf(unknown)).toMatchObject({ status: 404, code: 'not_found' })
-      const twice = await addMember(owner.token, accountId, { email: owner.email })
-      expect(problemOf(twice)).toMatchObject({ status: 409, code: 'conflict' })
-      const invalid = await addMember(owner.token, accountId, { email: 'not-an-email', role: 'member' })
-      expect(problemOf(invalid)).toMatchObject({ status: 400, code: 'validation_failed' })
-      const badRole = await addMember(owner.token, accountId, { email: owner.email, role: 'king' })
-      expect(problemOf(badRole)).toMatchObject({ status: 400, code: 'validation_failed' })
-    })
-
-    it('lets only owners add owners: an admin gets 403 and nothing is added', async () => {
-      const admin = await registerAndLogin(t.app)
-      const candidate = await registerAndLogin(t.app)
-      await addMember(owner.token, accountId, { email: admin.email, role: 'admin' })
-
-      const byAdmin = await addMember(admin.token, accountId, { email: candidate.email, role: 'owner' })
-      expect(problemOf(byAdmin)).toMatchObject({ status: 403, code: 'forbidden' })
-      expect((await listMembers(owner.token, accountId)).map((m) => m.user_id)).not.toContain(candidate.id)
-
-      // An admin may still add plain members and admins.
-      const adminAddsMember = await addMember(admin.token, accountId, { email: candidate.email })
-      expect(adminAddsMember.statusCode, adminAddsMember.body).toBe(201)
-
-      const coOwner = await registerAndLogin(t.app)
-      const byOwner = await addMember(owner.token, accountId, { email: coOwner.email, role: 'owner' })
-      expect(byOwner.statusCode, byOwner.body).toBe(201)
-      expect(byOwner.json()).toMatchObject({ role: 'owner' })
-    })
-
-    it('refuses to let a plain member add anyone (403)', async () => {
-      const member = await registerAndLogin(t.app)
-      const friend = await registerAndLogin(t.app)
-      await addMember(owner.token, accountId, { email: member.email })
-      const res = await addMember(member.token, accountId, { email: friend.email })
-      expect(problemOf(res)).toMatchObject({ status: 403, code: 'forbidden' })
+    it('no longer adds a registered user by email without their consent: POST members is gone (404)', async () => {
+      const victim = await registerAndLogin(t.app)
+      for (const role of ['member', 'owner']) {
+        const res = await t.app.inject({
+          method: 'POST',
+          url: `/v1/accounts/${accountId}/members`,
+          headers: bearer(owner.token),
+          payload: { email: victim.email, role },
+        })
+        expect(problemOf(res)).toMatchObject({ status: 404, code: 'not_found' })
+      }
+      expect((await listMembers(owner.token, accountId)).map((m) => m.user_id)).not.toContain(victim.id)
+      const seen = await t.app.inject({ method: 'GET', url: '/v1/accounts', headers: bearer(victim.token) })
+      expect(seen.json().data).toEqual([])
     })
 
     it('hides the member list of a foreign account (404)', async () => {
@@ -336,8 +303,55 @@ describe('accounts', () => {
         headers: bearer(stranger.token),
       })
       expect(problemOf(res)).toMatchObject({ status: 404, code: 'not_found' })
-      const add = await addMember(stranger.token, accountId, { email: stranger.email })
-      expect(problemOf(add)).toMatchObject({ status: 404, code: 'not_found' })
+    })
+
+    it('changes roles: admins between member and admin, only owners to or from owner, never the last owner', async () => {
+      const boss = await registerAndLogin(t.app)
+      const id = (await createAccount(t.app, boss.token)).id
+      const admin = await registerAndLogin(t.app)
+      const member = await registerAndLogin(t.app)
+      await addMember(t, boss.token, id, admin, 'admin')
+      await addMember(t, boss.token, id, member)
+      const change = (token: string, userId: string, role: string) =>
+        t.app.inject({
+          method: 'PATCH',
+          url: `/v1/accounts/${id}/members/${userId}`,
+          headers: bearer(token),
+          payload: { role },
+        })
+
+      const promoted = await change(admin.token, member.id, 'admin')
+      expect(promoted.statusCode, promoted.body).toBe(200)
+      expect(promoted.json()).toMatchObject({ user_id: member.id, role: 'admin' })
+      expect(problemOf(await change(admin.token, member.id, 'owner'))).toMatchObject({
+        status: 403,
+        code: 'forbidden',
+      })
+      expect(problemOf(await change(admin.token, boss.id, 'member'))).toMatchObject({ status: 403 })
+      expect(problemOf(await change(boss.token, boss.id, 'admin'))).toMatchObject({
+        status: 409,
+        code: 'conflict',
+      })
+      expect((await change(boss.token, admin.id, 'owner')).statusCode).toBe(200)
+      expect((await change(boss.token, boss.id, 'member')).statusCode).toBe(200)
+      expect(problemOf(await change(boss.token, member.id, 'member'))).toMatchObject({ status: 403 })
+      expect(problemOf(await change(admin.token, admin.id, 'king'))).toMatchObject({
+        status: 400,
+        code: 'validation_failed',
+      })
+      const stranger = await registerAndLogin(t.app)
+      expect(problemOf(await change(admin.token, stranger.id, 'member'))).toMatchObject({
+        status: 404,
+        code: 'not_found',
+      })
+      const roles = (await listMembers(admin.token, id)).map((m) => [m.user_id, m.role] as const)
+      expect(new Map(roles)).toEqual(
+        new Map([
+          [boss.id, 'member'],
+          [admin.id, 'owner'],
+          [member.id, 'admin'],
+        ]),
+      )
     })
 
     it('pages through members without duplicates or gaps', async () => {
@@ -346,7 +360,7 @@ describe('accounts', () => {
       const expected = new Set([boss.id])
       for (let i = 0; i < 4; i++) {
         const user = await registerAndLogin(t.app)
-        await addMember(boss.token, id, { email: user.email })
+        await addMember(t, boss.token, id, user)
         expected.add(user.id)
       }
       const seen: string[] = []
@@ -372,8 +386,8 @@ describe('accounts', () => {
     it('lets an admin remove a member, who then no longer sees the account', async () => {
       const admin = await registerAndLogin(t.app)
       const member = await registerAndLogin(t.app)
-      await addMember(owner.token, accountId, { email: admin.email, role: 'admin' })
-      await addMember(owner.token, accountId, { email: member.email })
+      await addMember(t, owner.token, accountId, admin, 'admin')
+      await addMember(t, owner.token, accountId, member)
 
       const removed = await removeMember(admin.token, accountId, member.id)
       expect(removed.statusCode, removed.body).toBe(204)
@@ -392,8 +406,8 @@ describe('accounts', () => {
     it('lets a member leave, but not remove someone else (403)', async () => {
       const member = await registerAndLogin(t.app)
       const other = await registerAndLogin(t.app)
-      await addMember(owner.token, accountId, { email: member.email })
-      await addMember(owner.token, accountId, { email: other.email })
+      await addMember(t, owner.token, accountId, member)
+      await addMember(t, owner.token, accountId, other)
 
       const kick = await removeMember(member.token, accountId, other.id)
       expect(problemOf(kick)).toMatchObject({ status: 403, code: 'forbidden' })
@@ -407,7 +421,7 @@ describe('accounts', () => {
 
     it('refuses to let an admin remove an owner (403)', async () => {
       const admin = await registerAndLogin(t.app)
-      await addMember(owner.token, accountId, { email: admin.email, role: 'admin' })
+      await addMember(t, owner.token, accountId, admin, 'admin')
       const res = await removeMember(admin.token, accountId, owner.id)
       expect(problemOf(res)).toMatchObject({ status: 403, code: 'forbidden' })
     })
@@ -420,7 +434,7 @@ describe('accounts', () => {
       expect((await listMembers(solo.token, id)).map((m) => m.user_id)).toEqual([solo.id])
 
       const second = await registerAndLogin(t.app)
-      await addMember(solo.token, id, { email: second.email, role: 'owner' })
+      await addMember(t, solo.token, id, second, 'owner')
       const leave = await removeMember(solo.token, id, solo.id)
       expect(leave.statusCode, leave.body).toBe(204)
       const stillLast = await removeMember(second.token, id, second.id)

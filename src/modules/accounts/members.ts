@@ -2,10 +2,11 @@ import { and, asc, eq, gt, sql } from 'drizzle-orm'
 import type { Executor } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import { decodeCursor, type PaginationQuery, toPage } from '../../core/http.ts'
+import { audit, userActor } from '../audit/audit.ts'
 import { users } from '../auth/tables.ts'
 import { lockAccount } from './accounts.ts'
 import { type Role, roleAtLeast } from './roles.ts'
-import type { AddMemberBody, Member } from './schemas.ts'
+import type { Member } from './schemas.ts'
 import { accountMembers } from './tables.ts'
 
 const memberColumns = {
@@ -49,32 +50,89 @@ export async function listMembers(tx: Executor, accountId: string, query: Pagina
   return toPage(rows, query.limit, (row) => [row.userId], toMember)
 }
 
-/** Adds an existing user; only an owner may grant `owner`. */
-export async function addMember(
+/**
+ * Makes a user a member with a role, for the invitations module (people join by invitation only).
+ * Returns false when the user already is a member: the primary key decides, and the existing role
+ * is left as it is.
+ */
+export async function addMembership(
   tx: Executor,
   accountId: string,
-  actorRole: Role,
-  input: AddMemberBody,
+  userId: string,
+  role: Role,
   now: Date,
-) {
-  if (input.role === 'owner' && actorRole !== 'owner')
-    throw new AppError('forbidden', 'Only an owner can add an owner')
-  const [user] = await tx
-    .select({ id: users.id })
-    .from(users)
-    .where(sql`lower(${users.email}) = ${input.email.toLowerCase()}`)
-  if (!user) throw notFound('User')
-  const [row] = await tx
+): Promise<boolean> {
+  const inserted = await tx
     .insert(accountMembers)
-    .values({ accountId, userId: user.id, role: input.role, createdAt: now })
+    .values({ accountId, userId, role, createdAt: now })
     .onConflictDoNothing()
     .returning({ userId: accountMembers.userId })
-  if (!row) throw new AppError('conflict', 'The user is already a member')
+  return inserted.length > 0
+}
+
+/** Whether a user with this email (case-insensitive) is a member of the account. */
+export async function isMemberByEmail(tx: Executor, accountId: string, email: string): Promise<boolean> {
+  const [row] = await tx
+    .select({ userId: accountMembers.userId })
+    .from(accountMembers)
+    .innerJoin(users, eq(users.id, accountMembers.userId))
+    .where(
+      and(
+        eq(accountMembers.accountId, accountId),
+        sql`lower(${users.email}) = ${email.trim().toLowerCase()}`,
+      ),
+    )
+  return row !== undefined
+}
+
+/**
+ * Changes a member's role. Owners and admins; only an owner makes or unmakes an owner. The account
+ * row is locked so concurrent demotions cannot leave it without an owner.
+ */
+export async function changeMemberRole(
+  tx: Executor,
+  accountId: string,
+  actor: { userId: string; role: Role },
+  userId: string,
+  role: Role,
+  now: Date,
+): Promise<Member> {
+  await lockAccount(tx, accountId)
+  const [target] = await tx
+    .select({ role: accountMembers.role })
+    .from(accountMembers)
+    .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.userId, userId)))
+  if (!target) throw notFound('Member')
+  if ((target.role === 'owner' || role === 'owner') && actor.role !== 'owner') {
+    throw new AppError('forbidden', 'Only an owner can make or unmake an owner')
+  }
+  if (target.role === 'owner' && role !== 'owner') {
+    const [owners] = await tx
+      .select({ count: sql<number>`count(*)::int` })
+      .from(accountMembers)
+      .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.role, 'owner')))
+    if ((owners?.count ?? 0) <= 1) throw new AppError('conflict', 'An account must keep at least one owner')
+  }
+  await tx
+    .update(accountMembers)
+    .set({ role })
+    .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.userId, userId)))
+  if (target.role !== role) {
+    await audit(tx, {
+      actor: userActor(actor.userId),
+      accountId,
+      action: 'member.role_changed',
+      subjectType: 'user',
+      subjectId: userId,
+      data: { from: target.role, to: role },
+      at: now,
+    })
+  }
   const [member] = await tx
     .select(memberColumns)
     .from(accountMembers)
     .innerJoin(users, eq(users.id, accountMembers.userId))
-    .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.userId, user.id)))
+    .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.userId, userId)))
   if (!member) throw new Error('member vanished')
   return toMember(member)
 }

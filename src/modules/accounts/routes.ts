@@ -5,11 +5,11 @@ import type { Deps } from '../../deps.ts'
 import { authenticate, principalOf } from '../auth/guards.ts'
 import { requireMember } from './access.ts'
 import { createAccount, getAccount, listAccounts, updateAccount } from './accounts.ts'
-import { addMember, listMembers, removeMember } from './members.ts'
+import { changeMemberRole, listMembers, removeMember } from './members.ts'
 import {
   Account,
   AccountParams,
-  AddMemberBody,
+  ChangeMemberBody,
   CreateAccountBody,
   Member,
   MemberParams,
@@ -115,28 +115,27 @@ export const accountRoutes =
       async (req) => listMembers(db, req.params.accountId, req.query),
     )
 
-    app.post(
-      '/v1/accounts/:accountId/members',
+    app.patch(
+      '/v1/accounts/:accountId/members/:userId',
       {
         schema: {
           tags: ['accounts'],
-          summary: 'Add a member',
-          description: 'Adds an existing user by email; owners and admins (only owners add owners).',
-          operationId: 'addMember',
+          summary: "Change a member's role",
+          description:
+            'Owners and admins; only an owner makes or unmakes an owner, and the last owner stays one (409). People join by invitation (`POST /v1/accounts/{accountId}/invitations`).',
+          operationId: 'changeMemberRole',
           security,
-          params: AccountParams,
-          headers: IdempotencyHeaders,
-          body: AddMemberBody,
-          response: { 201: Member, ...problems },
+          params: MemberParams,
+          body: ChangeMemberBody,
+          response: { 200: Member, ...problems },
         },
         preHandler: requireMember(deps, 'admin'),
       },
-      async (req, reply) => {
-        const role = req.membership?.role ?? 'member'
-        return idempotent(db, req, reply, principalOf(req).userId, async (executor) => ({
-          status: 201,
-          body: await addMember(executor, req.params.accountId, role, req.body, clock.now()),
-        }))
+      async (req) => {
+        const actor = { userId: principalOf(req).userId, role: req.membership?.role ?? 'member' }
+        return db.transaction((tx) =>
+          changeMemberRole(tx, req.params.accountId, actor, req.params.userId, req.body.role, clock.now()),
+        )
       },
     )
 

@@ -35,11 +35,11 @@ export type Account = z.infer<typeof Account>
 
 export const MemberParams = AccountParams.extend({ userId: z.uuid() })
 
-export const AddMemberBody = z.object({
-  email: z.email().describe('The email of an existing user.'),
-  role: z.enum(roles).default('member'),
-})
-export type AddMemberBody = z.infer<typeof AddMemberBody>
+export const ChangeMemberBody = z
+  .object({ role: z.enum(roles).describe('The new role; only an owner makes or unmakes an owner.') })
+  .strict()
+  .meta({ example: { role: 'admin' } })
+export type ChangeMemberBody = z.infer<typeof ChangeMemberBody>
 
 export const Member = z
   .object({
@@ -49,5 +49,14 @@ export const Member = z
     role: z.enum(roles),
     created_at: z.iso.datetime(),
   })
-  .meta({ id: 'Member' })
+  .meta({
+    id: 'Member',
+    example: {
+      user_id: '0197a1b2-0000-7000-8000-000000000003',
+      email: 'ann@example.com',
+      name: 'Ann',
+      role: 'admin',
+      created_at: '2030-03-11T08:30:00.000Z',
+    },
+  })
 export type Member = z.infer<typeof Member>

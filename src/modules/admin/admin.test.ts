@@ -3,6 +3,7 @@
 import { eq, sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  addMember,
   bearer,
   buildTestApp,
   createAccount,
@@ -382,13 +383,7 @@ describe('GET /v1/admin/accounts', () => {
     admin = await loginAdmin(t.app)
     alpha = await customer(t, 'basic', 'Alpha Salon')
     const colleague = await registerAndLogin(t.app)
-    const added = await t.app.inject({
-      method: 'POST',
-      url: `/v1/accounts/${alpha.account.id}/members`,
-      headers: bearer(alpha.owner.token),
-      payload: { email: colleague.email, role: 'member' },
-    })
-    expect(added.statusCode, added.body).toBe(201)
+    await addMember(t, alpha.owner.token, alpha.account.id, colleague)
 
     betaOwner = await registerAndLogin(t.app)
     beta = await createAccount(t.app, betaOwner.token, { name: 'Beta Barbers' })

@@ -71,12 +71,15 @@ describe('auth', () => {
   }
 
   describe('register', () => {
-    it('creates a user and answers 201 with the user, never a password or hash field', async () => {
+    it('answers 202 accepted and creates the user, whose profile never shows a password or hash field', async () => {
       const email = uniqueEmail('reg')
       const username = uniqueUsername('reg')
       const res = await register({ email, password, username, name: 'Ann' })
-      expect(res.statusCode, res.body).toBe(201)
-      const body = res.json()
+      expect(res.statusCode, res.body).toBe(202)
+      expect(res.json()).toEqual({ status: 'accepted' })
+      const pair = expectTokenPair(await token({ username: email, password }))
+      const profile = await me(pair.access_token)
+      const body = profile.json()
       expect(Object.keys(body).sort()).toEqual(userFields)
       expect(body).toMatchObject({
         email,
@@ -88,20 +91,27 @@ describe('auth', () => {
         is_active: true,
         is_verified: false,
       })
-      expect(res.body).not.toMatch(/password|hash|argon/i)
+      expect(profile.body).not.toMatch(/password|hash|argon/i)
     })
 
-    it('refuses an email already registered in another case with 409 conflict', async () => {
+    it('answers an email already registered in another case exactly as a new one, and keeps the first password', async () => {
       const email = uniqueEmail('dup')
-      expect((await register({ email, password })).statusCode).toBe(201)
-      const again = await register({ email: email.toUpperCase(), password })
-      expect(problemOf(again)).toMatchObject({ status: 409, code: 'conflict' })
-      expect(again.headers['content-type']).toMatch(/^application\/problem\+json/)
+      const first = await register({ email, password })
+      expect(first.statusCode).toBe(202)
+      const again = await register({ email: email.toUpperCase(), password: 'another-long-passphrase-9' })
+      expect(again.statusCode).toBe(202)
+      expect(again.body).toBe(first.body)
+      expectTokenPair(await token({ username: email, password }))
+      expect(
+        problemOf(await token({ username: email, password: 'another-long-passphrase-9' })),
+      ).toMatchObject({
+        status: 401,
+      })
     })
 
     it('refuses a username already taken (whatever its case) with 409 conflict', async () => {
       const username = uniqueUsername('taken')
-      expect((await register({ email: uniqueEmail(), password, username })).statusCode).toBe(201)
+      expect((await register({ email: uniqueEmail(), password, username })).statusCode).toBe(202)
       const again = await register({ email: uniqueEmail(), password, username: username.toUpperCase() })
       expect(problemOf(again)).toMatchObject({ status: 409, code: 'conflict' })
     })
@@ -125,8 +135,10 @@ describe('auth', () => {
     it('signs in with JSON {username, password} using the email (any case) or the username', async () => {
       const email = uniqueEmail('login')
       const username = uniqueUsername('login')
-      const registered = await register({ email, password, username })
-      const userId = registered.json().id
+      expect((await register({ email, password, username })).statusCode).toBe(202)
+      const userId = (
+        await me(expectTokenPair(await token({ username: email, password })).access_token)
+      ).json().id
 
       for (const identifier of [email, email.toUpperCase(), username]) {
         const pair = expectTokenPair(await token({ username: identifier, password }))

@@ -67,13 +67,40 @@ describe('email flows over real SMTP', () => {
     })
   })
 
-  it('sends nothing when the registration fails', async () => {
-    const email = uniqueEmail()
-    await registerAndLogin(t.app, { email })
-    await t.deps.jobs.drain(t.deps)
+  it('email enumeration by registering twice: same 202 body, the owner gets a "someone tried" notice, no second user', async () => {
+    const email = uniqueEmail('taken')
+    const first = await post('/v1/auth/register', { email, password: strongPassword })
+    await mailTo(email, /verify/i)
     smtp.clear()
-    const duplicate = await post('/v1/auth/register', { email, password: strongPassword })
-    expect(duplicate.statusCode).toBe(409)
+
+    const second = await post('/v1/auth/register', { email: email.toUpperCase(), password: newPassword })
+    const fresh = await post('/v1/auth/register', { email: uniqueEmail('fresh'), password: strongPassword })
+    for (const res of [first, second, fresh]) {
+      expect(res.statusCode, res.body).toBe(202)
+      expect(res.headers['content-type']).toBe(first.headers['content-type'])
+      expect(res.body).toBe(first.body)
+    }
+    expect(first.json()).toEqual({ status: 'accepted' })
+
+    const notice = await mailTo(email, /tried to sign up/i)
+    expect(notice.text).toContain('no new account was created')
+    expect(notice.html).toContain('already exists')
+    const toOwner = smtp.messages.filter((message) => message.to.includes(email))
+    expect(toOwner.map((message) => message.subject)).toEqual([notice.subject])
+    // No second user: the first password still signs in, the second does not.
+    expect((await post('/v1/auth/token', { username: email, password: strongPassword })).statusCode).toBe(200)
+    expect((await post('/v1/auth/token', { username: email, password: newPassword })).statusCode).toBe(401)
+
+    // Trying again within the hour sends no second notice (no mail bombing through the form).
+    smtp.clear()
+    expect((await post('/v1/auth/register', { email, password: newPassword })).statusCode).toBe(202)
+    await t.deps.jobs.drain(t.deps)
+    expect(smtp.messages.filter((message) => message.to.includes(email))).toEqual([])
+  })
+
+  it('sends nothing when the registration is refused', async () => {
+    const res = await post('/v1/auth/register', { email: uniqueEmail(), password: 'password123' })
+    expect(problemOf(res)).toMatchObject({ status: 400 })
     expect(await t.deps.jobs.drain(t.deps)).toBe(0)
     expect(smtp.messages).toHaveLength(0)
   })

@@ -15,7 +15,17 @@ import {
   sessionPolicy,
 } from './issue.ts'
 import { assertStrongPassword } from './password-policy.ts'
-import { Jwks, RefreshBody, RegisterBody, TokenBody, TokenResponse, UpdateMeBody, User } from './schemas.ts'
+import { hashPassword } from './passwords.ts'
+import {
+  Accepted,
+  Jwks,
+  RefreshBody,
+  RegisterBody,
+  TokenBody,
+  TokenResponse,
+  UpdateMeBody,
+  User,
+} from './schemas.ts'
 import { revokeSessionOf, rotateSession, startSession } from './sessions.ts'
 import { checkPasswordLogin, getUser, registerUser, toUser, updateUser } from './users.ts'
 
@@ -48,29 +58,45 @@ export const authRoutes =
         schema: {
           tags: ['auth'],
           summary: 'Register a user',
-          description: 'Creates a local user with an argon2id password hash.',
+          description:
+            'Always 202 with the same body, whether or not the email is taken, so registration never tells which addresses have a user. A new address gets a user (argon2id password hash), a verification email and a welcome email; a taken one gets a "someone tried to sign up with your email" notice (at most one an hour) and nothing else changes. Sign in with `POST /v1/auth/token` afterwards. A taken username is a 409, whatever the email.',
           operationId: 'register',
           body: RegisterBody,
-          response: { 201: User, ...publicProblems, 409: problems[409] },
+          response: { 202: Accepted, ...publicProblems, 409: problems[409] },
         },
         config: { rateLimit: authRateLimit((req) => (req.body as { email?: string } | undefined)?.email) },
       },
       async (req, reply) => {
         const { email, password, username, name } = req.body
         assertStrongPassword(password, config.PASSWORD_MIN_LENGTH, [email, username, name])
-        const user = await db.transaction(async (tx) => {
-          const created = await registerUser(tx, req.body, clock.now())
+        // The expensive hash runs on every path (same time for a new and a taken email) and
+        // before the transaction, so no pooled connection waits on the CPU.
+        const passwordHash = await hashPassword(password)
+        const now = clock.now()
+        await db.transaction(async (tx) => {
+          const registration = await registerUser(tx, req.body, passwordHash, now)
           // Enqueued with the user: a failed registration sends nothing, a committed one is never lost.
-          await deps.jobs.enqueue(tx, sendVerificationEmail, { user_id: created.id }, { key: created.id })
-          await deps.jobs.enqueue(
-            tx,
-            sendMail,
-            { to: created.email, mail: { template: 'welcome', name: created.name } },
-            { key: `welcome:${created.id}` },
-          )
-          return created
+          if ('created' in registration) {
+            const { id, email: to, name: userName } = registration.created
+            await deps.jobs.enqueue(tx, sendVerificationEmail, { user_id: id }, { key: id })
+            await deps.jobs.enqueue(
+              tx,
+              sendMail,
+              { to, mail: { template: 'welcome', name: userName } },
+              { key: `welcome:${id}` },
+            )
+          } else if (registration.existing) {
+            // One notice an hour per user, however often someone tries the address.
+            const hour = Math.floor(now.getTime() / 3_600_000)
+            await deps.jobs.enqueue(
+              tx,
+              sendMail,
+              { to: registration.existing.email, mail: { template: 'signup_attempt' } },
+              { key: `signup-attempt:${registration.existing.id}:${hour}` },
+            )
+          }
         })
-        return reply.code(201).send(toUser(user))
+        return reply.code(202).send({ status: 'accepted' as const })
       },
     )
 

@@ -24,9 +24,20 @@ export function toUser(row: UserRow): User {
   }
 }
 
-/** Creates a local user; a taken email or username is a 409 (the unique indexes decide, not a pre-check). */
-export async function registerUser(tx: Executor, input: RegisterBody, now: Date): Promise<UserRow> {
-  const passwordHash = await hashPassword(input.password)
+export type Registration = { created: UserRow } | { existing: UserRow | undefined }
+
+/**
+ * Creates a local user with a password hashed beforehand (outside any transaction), or finds the
+ * user who already has the email. Both answers look the same to the client, so registration never
+ * tells whether an email is taken. A taken username is a 409 whatever the email, so that answer
+ * does not depend on the email either. The unique indexes decide, not a pre-check.
+ */
+export async function registerUser(
+  tx: Executor,
+  input: RegisterBody,
+  passwordHash: string,
+  now: Date,
+): Promise<Registration> {
   const [row] = await tx
     .insert(users)
     .values({
@@ -40,8 +51,19 @@ export async function registerUser(tx: Executor, input: RegisterBody, now: Date)
     })
     .onConflictDoNothing()
     .returning()
-  if (!row) throw new AppError('conflict', 'The email or username is already registered')
-  return row
+  if (row) return { created: row }
+  if (input.username) {
+    const [taken] = await tx
+      .select({ id: users.id })
+      .from(users)
+      .where(sql`lower(${users.username}) = ${input.username.toLowerCase()}`)
+    if (taken) throw new AppError('conflict', 'The username is taken; choose another one')
+  }
+  const [existing] = await tx
+    .select()
+    .from(users)
+    .where(sql`lower(${users.email}) = ${input.email.toLowerCase()}`)
+  return { existing }
 }
 
 const invalidCredentials = () => new AppError('unauthorized', 'Invalid username or password')

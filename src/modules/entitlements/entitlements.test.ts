@@ -1,6 +1,7 @@
 import type { LightMyRequestResponse } from 'fastify'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
+  addMember,
   bearer,
   buildTestApp,
   createAccount,
@@ -316,12 +317,7 @@ describe('entitlements engine', () => {
     it('lets only owners and admins add or delete staff; members get 403 and use no unit', async () => {
       const { owner, account, api } = await setup('basic')
       const member = await registerAndLogin(t.app)
-      await t.app.inject({
-        method: 'POST',
-        url: `/v1/accounts/${account.id}/members`,
-        headers: bearer(owner.token),
-        payload: { email: member.email },
-      })
+      await addMember(t, owner.token, account.id, member)
       const asMember = client(member, account.id)
       expect(problemOf(await asMember.addStaff('Ann'))).toMatchObject({ status: 403, code: 'forbidden' })
       const ann = created<{ id: string }>(await api.addStaff('Ann'))

@@ -21,6 +21,15 @@ export const MailTemplate = z.discriminatedUnion('template', [
   z.object({ template: z.literal('password_changed') }),
   z.object({ template: z.literal('login_code'), code: z.string().min(1) }),
   z.object({ template: z.literal('welcome'), name: z.string().nullish() }),
+  z.object({ template: z.literal('signup_attempt') }),
+  z.object({
+    template: z.literal('invitation'),
+    token: z.string().min(1),
+    account_name: z.string().min(1),
+    inviter: z.string().nullish().describe("The inviter's name or email"),
+    role: z.enum(['owner', 'admin', 'member']),
+    expires_at: Instant,
+  }),
   z.object({
     template: z.literal('subscription_started'),
     plan_name: PlanName,
@@ -158,6 +167,13 @@ ${body}
 `
 }
 
+/** A name chosen by a user, on one line and of a sane length, for subjects and sentences. */
+const oneLine = (value: string) =>
+  value
+    .replace(/[\p{Cc}\s]+/gu, ' ')
+    .trim()
+    .slice(0, 120)
+
 const minutes = (count: number) => (count === 1 ? '1 minute' : `${count} minutes`)
 
 /** An amount in the currency's minor unit, e.g. 1999 usd → "$19.99", 1500 jpy → "¥1,500". */
@@ -221,6 +237,29 @@ export function renderMail(mail: MailTemplate, config: RenderConfig): RenderedMa
       return compose('Welcome to plangate', name ? `Welcome, ${name}!` : 'Welcome!', [
         { text: 'Your account is ready. Thank you for signing up.' },
         { text: 'If you did not create this account, you can ignore this email.' },
+      ])
+    }
+    case 'signup_attempt':
+      return compose('Someone tried to sign up with your email', 'You already have an account', [
+        {
+          text: 'Someone just tried to create a new account with this email address. An account with this address already exists, so no new account was created.',
+        },
+        {
+          text: 'If it was you, sign in instead; if you forgot your password, use "Forgot password" on the sign-in page. If it was not you, you can ignore this email: nothing changed on your account.',
+        },
+      ])
+    case 'invitation': {
+      const account = oneLine(mail.account_name)
+      const inviter = mail.inviter ? oneLine(mail.inviter) : undefined
+      const role = mail.role === 'member' ? 'a member' : `an ${mail.role}`
+      return compose(`You are invited to join ${account}`, `Join ${account}`, [
+        {
+          text: `${inviter ?? 'Someone'} invited you to join ${account} on plangate as ${role}.`,
+        },
+        { link: appLink(config.APP_URL, 'accept-invitation', mail.token), label: 'Accept the invitation' },
+        {
+          text: `Sign in with this email address to accept (or create an account with it first, and verify it). The link works once and expires on ${formatDate(mail.expires_at)}. If you do not know this account, you can ignore this email.`,
+        },
       ])
     }
     case 'subscription_started': {

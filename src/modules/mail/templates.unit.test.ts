@@ -389,3 +389,46 @@ describe('subscription email payloads', () => {
     expect(MailTemplate.safeParse({ ...change, effective: 'tomorrow' }).success).toBe(false)
   })
 })
+
+describe('invitation and sign-up attempt emails', () => {
+  const invitation = {
+    template: 'invitation',
+    token: 'tok/en+1',
+    account_name: 'Chic & <Chic>',
+    inviter: 'Ann',
+    role: 'admin',
+    expires_at: '2027-03-10T10:00:00.000Z',
+  } as const
+
+  it('invites with the account, the inviter, the role, the expiry and an APP_URL link carrying the token', () => {
+    const rendered = renderMail(invitation, config)
+    expect(rendered.subject).toBe('You are invited to join Chic & <Chic>')
+    expect(rendered.text).toContain('Ann invited you to join Chic & <Chic> on plangate as an admin.')
+    expect(rendered.text).toContain('http://plangate.test/accept-invitation?token=tok%2Fen%2B1')
+    expect(rendered.text).toContain('March 10, 2027')
+    // The account name is the inviter's text: escaped in HTML, never markup.
+    expect(rendered.html).toContain('Chic &amp; &lt;Chic&gt;')
+    expect(rendered.html).not.toContain('<Chic>')
+    expect(rendered.html).toContain('href="http://plangate.test/accept-invitation?token=tok%2Fen%2B1"')
+  })
+
+  it('keeps a name with line breaks on one line, so it cannot forge headers or paragraphs', () => {
+    const rendered = renderMail(
+      { ...invitation, account_name: 'Salon\r\nBcc: victim@example.test', inviter: null, role: 'member' },
+      config,
+    )
+    expect(rendered.subject).toBe('You are invited to join Salon Bcc: victim@example.test')
+    expect(rendered.subject).not.toMatch(/[\r\n]/)
+    expect(rendered.text).toContain(
+      'Someone invited you to join Salon Bcc: victim@example.test on plangate as a member.',
+    )
+  })
+
+  it('tells the owner of a taken address that someone tried to sign up with it, with no link', () => {
+    const rendered = renderMail({ template: 'signup_attempt' }, config)
+    expect(rendered.subject).toBe('Someone tried to sign up with your email')
+    expect(rendered.text).toContain('no new account was created')
+    expect(rendered.text).not.toContain('http')
+    expect(rendered.html).toMatch(/^<!doctype html>/)
+  })
+})

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
+  addMember,
   bearer,
   buildTestApp,
   createAccount,
@@ -171,12 +172,7 @@ describe('subscription lifecycle (manual provider)', () => {
     it('lets only owners and admins subscribe; a plain member gets 403', async () => {
       const { owner, account } = await newAccount()
       const member = await registerAndLogin(t.app)
-      await t.app.inject({
-        method: 'POST',
-        url: `/v1/accounts/${account.id}/members`,
-        headers: bearer(owner.token),
-        payload: { email: member.email },
-      })
+      await addMember(t, owner.token, account.id, member)
       const res = await client(member, account.id).subscribe('basic')
       expect(problemOf(res)).toMatchObject({ status: 403, code: 'forbidden' })
     })

@@ -5,6 +5,7 @@ import { sendLoginCodeEmail, sendPasswordResetEmail, sendVerificationEmail } fro
 import { reconcileBilling, retryStripeEvents, sweepSubscriptions } from './billing.ts'
 import { deliverWebhook } from './deliver-webhook.ts'
 import { endProviderSubscription } from './end-provider-subscription.ts'
+import { sendInvitationEmail } from './invitation-email.ts'
 import { sendMail } from './send-mail.ts'
 
 export const jobDefinitions = [
@@ -12,6 +13,7 @@ export const jobDefinitions = [
   sendVerificationEmail,
   sendPasswordResetEmail,
   sendLoginCodeEmail,
+  sendInvitationEmail,
   deliverWebhook,
   sweepSubscriptions,
   reconcileBilling,

@@ -1,0 +1,133 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { IdempotencyHeaders, idempotent, ProblemSchema, page, problems } from '../../core/http.ts'
+import type { Deps } from '../../deps.ts'
+import { requireMember } from '../accounts/access.ts'
+import { AccountParams } from '../accounts/schemas.ts'
+import { authenticate, principalOf } from '../auth/guards.ts'
+import { acceptInvitation, createInvitation, listInvitations, revokeInvitation } from './invitations.ts'
+import {
+  AcceptedInvitation,
+  AcceptInvitationBody,
+  CreateInvitationBody,
+  Invitation,
+  InvitationParams,
+  ListInvitationsQuery,
+} from './schemas.ts'
+
+const tags = ['invitations']
+const security = [{ bearer: [] }]
+
+const inviteProblems = {
+  ...problems,
+  409: ProblemSchema.describe('already_member, or conflict (Idempotency-Key reused)'),
+}
+
+const acceptProblems = {
+  ...problems,
+  403: ProblemSchema.describe('invitation_email_mismatch or email_not_verified'),
+  404: ProblemSchema.describe('invitation_not_found'),
+  409: ProblemSchema.describe('already_member, or conflict (Idempotency-Key reused)'),
+  410: ProblemSchema.describe('invitation_expired, invitation_revoked or invitation_used'),
+}
+
+export const invitationRoutes =
+  (deps: Deps): FastifyPluginAsyncZod =>
+  async (app) => {
+    const { db, clock } = deps
+
+    app.post(
+      '/v1/accounts/:accountId/invitations',
+      {
+        schema: {
+          tags,
+          summary: 'Invite someone',
+          description:
+            'Emails an invitation link (valid 7 days, single use) to the address, whether or not it belongs to a user: the answer is the same 202 either way. Inviting an address with a pending invitation refreshes that invitation (new role and expiry; the earlier link stops working). Owners and admins; only an owner invites an owner. 409 `already_member` when a member has this address.',
+          operationId: 'createInvitation',
+          security,
+          params: AccountParams,
+          headers: IdempotencyHeaders,
+          body: CreateInvitationBody,
+          response: { 202: Invitation, ...inviteProblems },
+        },
+        preHandler: requireMember(deps, 'admin'),
+      },
+      async (req, reply) => {
+        const inviter = { userId: principalOf(req).userId, role: req.membership?.role ?? 'member' }
+        return idempotent(db, req, reply, inviter.userId, async (executor) => ({
+          status: 202,
+          body: await executor.transaction((tx) =>
+            createInvitation(tx, deps, req.params.accountId, inviter, req.body, clock.now()),
+          ),
+        }))
+      },
+    )
+
+    app.get(
+      '/v1/accounts/:accountId/invitations',
+      {
+        schema: {
+          tags,
+          summary: 'List invitations',
+          description: 'Newest first; `?status=` keeps one state. Owners and admins.',
+          operationId: 'listInvitations',
+          security,
+          params: AccountParams,
+          querystring: ListInvitationsQuery,
+          response: { 200: page(Invitation), ...problems },
+        },
+        preHandler: requireMember(deps, 'admin', { adminMayRead: true }),
+      },
+      async (req) => listInvitations(db, req.params.accountId, req.query, clock.now()),
+    )
+
+    app.delete(
+      '/v1/accounts/:accountId/invitations/:invitationId',
+      {
+        schema: {
+          tags,
+          summary: 'Revoke an invitation',
+          description:
+            'The link stops working at once. Owners and admins; an owner invitation only by an owner. 409 when it is no longer pending.',
+          operationId: 'revokeInvitation',
+          security,
+          params: InvitationParams,
+          response: { 204: z.null(), ...problems },
+        },
+        preHandler: requireMember(deps, 'admin'),
+      },
+      async (req, reply) => {
+        const actor = { userId: principalOf(req).userId, role: req.membership?.role ?? 'member' }
+        await db.transaction((tx) =>
+          revokeInvitation(tx, req.params.accountId, actor, req.params.invitationId, clock.now()),
+        )
+        return reply.code(204).send(null)
+      },
+    )
+
+    app.post(
+      '/v1/invitations/accept',
+      {
+        schema: {
+          tags,
+          summary: 'Accept an invitation',
+          description:
+            'Joins the account with the role of the invitation. The signed-in user must own the invited address and have verified it. Single use: a used, revoked or expired invitation is a 410 with its own code.',
+          operationId: 'acceptInvitation',
+          security,
+          headers: IdempotencyHeaders,
+          body: AcceptInvitationBody,
+          response: { 200: AcceptedInvitation, ...acceptProblems },
+        },
+        preHandler: authenticate(deps),
+      },
+      async (req, reply) => {
+        const { userId } = principalOf(req)
+        return idempotent(db, req, reply, userId, async (executor) => ({
+          status: 200,
+          body: await executor.transaction((tx) => acceptInvitation(tx, userId, req.body.token, clock.now())),
+        }))
+      },
+    )
+  }
