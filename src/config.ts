@@ -105,6 +105,8 @@ export const ConfigSchema = z.object({
   ),
   RATE_LIMIT_PER_MINUTE: limitPerMinute(100),
   AUTH_RATE_LIMIT_PER_MINUTE: limitPerMinute(10),
+  /** Requests per minute from one client IP to the auth routes together, whatever the identifiers. */
+  AUTH_IP_RATE_LIMIT_PER_MINUTE: limitPerMinute(20),
   TRUST_PROXY: optionalString,
   BODY_LIMIT_BYTES: z.coerce
     .number()
