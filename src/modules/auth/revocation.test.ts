@@ -3,6 +3,7 @@
 // statement checks the session beside `users.is_active`). Before the fix, an attacker who had
 // signed in kept API access for the token's lifetime after logout, reset, change or deactivation.
 import { and, eq } from 'drizzle-orm'
+import type { InjectOptions } from 'fastify'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import {
   bearer,
@@ -64,8 +65,7 @@ describe('access tokens of an ended session', () => {
   async function probe(token: string, accountId: string) {
     const headers = bearer(token)
     const url = `/v1/accounts/${accountId}`
-    const status = async (request: Parameters<TestApp['app']['inject']>[0]) =>
-      (await t.app.inject(request)).statusCode
+    const status = async (request: InjectOptions) => (await t.app.inject(request)).statusCode
     day++
     return {
       me: await status({ method: 'GET', url: '/v1/me', headers }),
