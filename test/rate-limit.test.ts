@@ -183,6 +183,22 @@ describe('auth rate limits against password guessing', () => {
     }
   })
 
+  it('lets exactly the ceiling through when many sign-in attempts from one IP arrive at once', async () => {
+    const t = await buildTestApp({ AUTH_RATE_LIMIT_PER_MINUTE: '3', AUTH_IP_RATE_LIMIT_PER_MINUTE: '5' })
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          token(t, { username: `burst-${i}@example.test`, password: 'wrong-password-123' }, '192.0.2.65'),
+        ),
+      )
+      const statuses = results.map((res) => res.statusCode)
+      expect(statuses.filter((status) => status === 401)).toHaveLength(5)
+      expect(statuses.filter((status) => status === 429)).toHaveLength(25)
+    } finally {
+      await t.close()
+    }
+  })
+
   it('refuses a burst of registrations from one IP with 429 at the default ceiling', async () => {
     const ceiling = loadConfig({}).AUTH_IP_RATE_LIMIT_PER_MINUTE
     expect(ceiling).toBeGreaterThan(0)
