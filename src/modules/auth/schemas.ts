@@ -62,10 +62,11 @@ export const TokenBody = z
       if (!body.password) ctx.addIssue({ code: 'custom', path: ['password'], message: 'required' })
     }
   })
-  .describe(
-    'JSON or application/x-www-form-urlencoded, as an OAuth2 token endpoint. With the password grant, the user is named by `username` (email or username) or `email`.',
-  )
-  .meta({ example: { email: 'owner@example.com', password: 'a long passphrase' } })
+  .meta({
+    description:
+      'JSON or application/x-www-form-urlencoded, as an OAuth2 token endpoint. With the password grant, the user is named by `username` (email or username) or `email`.',
+    example: { email: 'owner@example.com', password: 'a long passphrase' },
+  })
 export type TokenBody = z.infer<typeof TokenBody>
 
 export const RefreshBody = z
