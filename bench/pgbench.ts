@@ -16,6 +16,7 @@ import type { SeededUser } from './seed.ts'
 const marker = {
   account: '00000000-0000-4000-8000-00000000000a',
   user: '00000000-0000-4000-8000-00000000000b',
+  session: '00000000-0000-4000-8000-00000000000d',
   booking: '00000000-0000-4000-8000-00000000000c',
   startsAt: '2199-12-31T23:59:59.999Z',
 }
@@ -39,19 +40,22 @@ function literal(value: unknown): string {
  * The booking-creation statement with its parameters replaced: account and user ids as literals,
  * `gen_random_uuid()` for the new booking, the start as base day + `:day`, `now` as a fixed instant.
  */
-export function bookingStatementFor(now: Date): (accountId: string, userId: string) => string {
+export function bookingStatementFor(
+  now: Date,
+): (accountId: string, userId: string, sessionId: string) => string {
   const query = new PgDialect().sqlToQuery(
     bookingInsertSql(
       marker.account,
-      marker.user,
+      { userId: marker.user, sessionId: marker.session },
       { customer_name: 'pgbench customer', starts_at: marker.startsAt, duration_minutes: 60, staff_id: null },
       now,
       marker.booking,
     ),
   )
   const nowIso = now.toISOString()
-  return (accountId, userId) => {
-    if (!uuidPattern.test(accountId) || !uuidPattern.test(userId)) throw new Error('ids must be uuids')
+  return (accountId, userId, sessionId) => {
+    if (![accountId, userId, sessionId].every((id) => uuidPattern.test(id)))
+      throw new Error('ids must be uuids')
     return query.sql.replace(/\$(\d+)/g, (_match, position: string) => {
       const value = query.params[Number(position) - 1]
       switch (value) {
@@ -59,6 +63,8 @@ export function bookingStatementFor(now: Date): (accountId: string, userId: stri
           return `'${accountId}'`
         case marker.user:
           return `'${userId}'`
+        case marker.session:
+          return `'${sessionId}'`
         case marker.booking:
           return 'gen_random_uuid()'
         case marker.startsAt:
@@ -139,7 +145,7 @@ export async function runPgbench(options: PgbenchOptions): Promise<PgbenchResult
     const scripts: string[] = []
     for (const [index, user] of options.users.entries()) {
       const file = join(folder, `account-${index + 1}.sql`)
-      await writeFile(file, `${daySetting}\n${statementFor(user.accountId, user.userId)};\n`)
+      await writeFile(file, `${daySetting}\n${statementFor(user.accountId, user.userId, user.sessionId)};\n`)
       scripts.push('-f', file)
     }
     const args = [
@@ -202,6 +208,9 @@ export async function runPgbench(options: PgbenchOptions): Promise<PgbenchResult
 }
 
 /** The rendered statement for one account, for docs and debugging (`npm run bench -- --print-sql`). */
-export function sampleStatement(now: Date, user: Pick<SeededUser, 'accountId' | 'userId'>): string {
-  return `${daySetting}\n${bookingStatementFor(now)(user.accountId, user.userId)};`
+export function sampleStatement(
+  now: Date,
+  user: Pick<SeededUser, 'accountId' | 'userId' | 'sessionId'>,
+): string {
+  return `${daySetting}\n${bookingStatementFor(now)(user.accountId, user.userId, user.sessionId)};`
 }

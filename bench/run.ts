@@ -115,6 +115,7 @@ async function main(): Promise<void> {
       sampleStatement(new Date(), {
         accountId: '11111111-1111-4111-8111-111111111111',
         userId: '22222222-2222-4222-8222-222222222222',
+        sessionId: '33333333-3333-4333-8333-333333333333',
       }),
     )
     return

@@ -5,6 +5,8 @@ import { adminEmail, adminPassword } from './service.ts'
 
 export interface SeededUser {
   userId: string
+  /** The sign-in the token belongs to (its `sid`): the limited-create statement checks it is live. */
+  sessionId: string
   accountId: string
   timezone: string
   token: string
@@ -52,6 +54,15 @@ async function login(baseUrl: string, username: string, password: string): Promi
   return body.access_token
 }
 
+/** The `sid` claim of an access token (read, not verified: the service issued it a moment ago). */
+function sessionOf(token: string): string {
+  const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+    sid?: unknown
+  }
+  if (typeof payload.sid !== 'string') throw new BenchError('seeding: the access token carries no session')
+  return payload.sid
+}
+
 async function seedUser(baseUrl: string, index: number, runId: string): Promise<SeededUser> {
   const email = `bench-${runId}-${index}@bench.plangate.test`
   // Registration answers 202 whatever the email; the user's id comes from their profile.
@@ -67,7 +78,7 @@ async function seedUser(baseUrl: string, index: number, runId: string): Promise<
     token,
     body: { plan: benchPlanCode },
   })
-  return { userId: user.id, accountId: account.id, timezone, token }
+  return { userId: user.id, sessionId: sessionOf(token), accountId: account.id, timezone, token }
 }
 
 /** Creates the plan and `count` subscribed users; a few at a time (argon2 hashing is the slow part). */

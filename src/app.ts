@@ -30,6 +30,7 @@ import { adminRoutes } from './modules/admin/routes.ts'
 import { flowRoutes } from './modules/auth/flow-routes.ts'
 import { tokenUserId } from './modules/auth/guards.ts'
 import { oauthRoutes } from './modules/auth/oauth-routes.ts'
+import { installAuthRateLimits } from './modules/auth/rate-limits.ts'
 import { authRoutes } from './modules/auth/routes.ts'
 import { billingRoutes } from './modules/billing/routes.ts'
 import { bookingRoutes } from './modules/bookings/routes.ts'
@@ -105,6 +106,8 @@ export async function buildApp(deps: Deps) {
     errorResponseBuilder: (_req, context) =>
       new AppError('rate_limited', `Rate limit exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`),
   })
+  // Auth routes replace the limit above with their own per-credential one and share a per-IP ceiling.
+  installAuthRateLimits(app, deps)
 
   // Unknown routes answer problem+json too, behind the rate limiter so they cannot be probed for free.
   app.setNotFoundHandler(

@@ -52,6 +52,10 @@ const bool = z
   .optional()
   .transform((value) => (value === undefined ? undefined : ['true', '1', 'yes'].includes(value)))
 
+/** The minimum length of every password (registration, reset, change, ADMIN_PASSWORD): one number. */
+const passwordMinLengthDefault = 10
+const passwordMinLength = z.coerce.number().int().min(8).max(128).default(passwordMinLengthDefault)
+
 export const ConfigSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -107,6 +111,8 @@ export const ConfigSchema = z.object({
   ),
   RATE_LIMIT_PER_MINUTE: limitPerMinute(100),
   AUTH_RATE_LIMIT_PER_MINUTE: limitPerMinute(10),
+  /** Requests per minute from one client IP to the auth routes together, whatever the identifiers. */
+  AUTH_IP_RATE_LIMIT_PER_MINUTE: limitPerMinute(20),
   TRUST_PROXY: optionalString,
   BODY_LIMIT_BYTES: z.coerce
     .number()
@@ -134,7 +140,7 @@ export const ConfigSchema = z.object({
    * reach the internal network.
    */
   WEBHOOK_ALLOW_PRIVATE_URLS: bool.transform((value) => value ?? false),
-  PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8).max(128).default(10),
+  PASSWORD_MIN_LENGTH: passwordMinLength,
 })
 
 /**
@@ -146,8 +152,10 @@ function crossFieldProblems(env: Record<string, string | undefined>): string[] {
   const problems: string[] = []
   if (set('ADMIN_PASSWORD') && !set('ADMIN_EMAIL'))
     problems.push('ADMIN_EMAIL: required when ADMIN_PASSWORD is set')
-  if (set('ADMIN_PASSWORD') && (env.ADMIN_PASSWORD ?? '').length < 12) {
-    problems.push('ADMIN_PASSWORD: must be at least 12 characters')
+  // The same minimum as every other password (PASSWORD_MIN_LENGTH), so there is one number.
+  const minLength = passwordMinLength.safeParse(env.PASSWORD_MIN_LENGTH).data ?? passwordMinLengthDefault
+  if (set('ADMIN_PASSWORD') && (env.ADMIN_PASSWORD ?? '').length < minLength) {
+    problems.push(`ADMIN_PASSWORD: must be at least ${minLength} characters (PASSWORD_MIN_LENGTH)`)
   }
   if (set('STRIPE_SECRET_KEY') !== set('STRIPE_WEBHOOK_SECRET')) {
     const missing = set('STRIPE_SECRET_KEY') ? 'STRIPE_WEBHOOK_SECRET' : 'STRIPE_SECRET_KEY'

@@ -12,6 +12,8 @@ describe('configuration', () => {
       REFRESH_TOKEN_TTL: 30 * 86400,
       RATE_LIMIT_PER_MINUTE: 100,
       AUTH_RATE_LIMIT_PER_MINUTE: 10,
+      AUTH_IP_RATE_LIMIT_PER_MINUTE: 20,
+      PASSWORD_MIN_LENGTH: 10,
       cookieSecure: false,
       trustProxy: false,
     })
@@ -62,5 +64,23 @@ describe('configuration', () => {
     expect(config.trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1'])
     const hops = loadConfig({ TRUST_PROXY: '1' }).trustProxy
     expect(typeof hops === 'function' && hops('10.0.0.1', 0) && !hops('10.0.0.1', 1)).toBe(true)
+  })
+
+  it('holds ADMIN_PASSWORD to PASSWORD_MIN_LENGTH, the one password minimum', () => {
+    const problemsOf = (env: Record<string, string>) => {
+      try {
+        loadConfig({ ADMIN_EMAIL: 'ops@example.test', ...env })
+        return []
+      } catch (error) {
+        return (error as ConfigError).problems
+      }
+    }
+    expect(problemsOf({ ADMIN_PASSWORD: 'ten-chars!' })).toEqual([])
+    expect(problemsOf({ ADMIN_PASSWORD: 'nine-char' })).toEqual([
+      'ADMIN_PASSWORD: must be at least 10 characters (PASSWORD_MIN_LENGTH)',
+    ])
+    expect(problemsOf({ ADMIN_PASSWORD: 'fifteen-chars!!', PASSWORD_MIN_LENGTH: '16' })).toEqual([
+      'ADMIN_PASSWORD: must be at least 16 characters (PASSWORD_MIN_LENGTH)',
+    ])
   })
 })

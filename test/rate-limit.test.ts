@@ -1,6 +1,15 @@
-// RATE_LIMIT_PER_MINUTE (per user, or per IP when anonymous) and AUTH_RATE_LIMIT_PER_MINUTE (per IP + identifier).
+// RATE_LIMIT_PER_MINUTE (per user, or per IP when anonymous), AUTH_RATE_LIMIT_PER_MINUTE (per IP +
+// identifier; refresh per token) and AUTH_IP_RATE_LIMIT_PER_MINUTE (per IP over the auth routes).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { bearer, buildTestApp, registerAndLogin, type TestApp } from './helpers/app.ts'
+import { loadConfig } from '../src/config.ts'
+import {
+  bearer,
+  buildTestApp,
+  problemOf,
+  registerAndLogin,
+  type TestApp,
+  uniqueEmail,
+} from './helpers/app.ts'
 
 describe('rate limits', () => {
   let t: TestApp
@@ -100,6 +109,160 @@ describe('client IP behind proxies (TRUST_PROXY)', () => {
       expect(statuses).toEqual([401, 401, 401])
       expect((await attemptsFrom(t, '203.0.113.1')).statusCode).toBe(401)
       expect((await attemptsFrom(t, '203.0.113.1')).statusCode).toBe(429)
+    } finally {
+      await t.close()
+    }
+  })
+})
+
+// Hardening item 2: password guessing was barely limited. Padding or re-casing the username gave
+// a fresh bucket per attempt, auth routes had no ceiling per client IP, and refresh put everyone
+// behind one proxy into a single bucket.
+describe('auth rate limits against password guessing', () => {
+  const token = (t: TestApp, payload: Record<string, string>, remoteAddress: string) =>
+    t.app.inject({ method: 'POST', url: '/v1/auth/token', remoteAddress, payload })
+
+  it('gives whitespace- and case-padded spellings of one username one bucket, as login reads them', async () => {
+    const t = await buildTestApp({ AUTH_RATE_LIMIT_PER_MINUTE: '3' })
+    try {
+      const victim = await registerAndLogin(t.app)
+      const spellings = [
+        victim.email,
+        ` ${victim.email}`,
+        `${victim.email.toUpperCase()}  `,
+        `\t${victim.email.replace(/^./, (c) => c.toUpperCase())}`,
+        `   ${victim.email}   `,
+      ]
+      const statuses = []
+      for (const username of spellings)
+        statuses.push((await token(t, { username, password: 'wrong-password-123' }, '192.0.2.50')).statusCode)
+      expect(statuses).toEqual([401, 401, 401, 429, 429])
+      // `email` names the same user as `username`, so it shares the bucket too.
+      const byEmail = await token(t, { email: victim.email, password: victim.password }, '192.0.2.50')
+      expect(byEmail.statusCode).toBe(429)
+    } finally {
+      await t.close()
+    }
+  })
+
+  it('caps many usernames from one IP with the per-IP ceiling (429, Retry-After), leaving other IPs alone', async () => {
+    const t = await buildTestApp({ AUTH_RATE_LIMIT_PER_MINUTE: '3', AUTH_IP_RATE_LIMIT_PER_MINUTE: '5' })
+    try {
+      const statuses = []
+      let last = await token(
+        t,
+        { username: 'spray-0@example.test', password: 'wrong-password-123' },
+        '192.0.2.60',
+      )
+      statuses.push(last.statusCode)
+      for (let i = 1; i < 8; i++) {
+        last = await token(
+          t,
+          { username: `spray-${i}@example.test`, password: 'wrong-password-123' },
+          '192.0.2.60',
+        )
+        statuses.push(last.statusCode)
+      }
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429])
+      expect(problemOf(last)).toMatchObject({ status: 429, code: 'rate_limited' })
+      expect(Number(last.headers['retry-after'])).toBeGreaterThan(0)
+      expect(last.headers['ratelimit-limit']).toBe('5')
+      // The ceiling spans the auth routes: the capped address cannot switch to forgot-password.
+      const forgot = await t.app.inject({
+        method: 'POST',
+        url: '/v1/auth/password/forgot',
+        remoteAddress: '192.0.2.60',
+        payload: { email: 'spray-9@example.test' },
+      })
+      expect(forgot.statusCode).toBe(429)
+      expect(
+        (await token(t, { username: 'spray-0@example.test', password: 'x' }, '192.0.2.61')).statusCode,
+      ).toBe(401)
+    } finally {
+      await t.close()
+    }
+  })
+
+  it('lets exactly the ceiling through when many sign-in attempts from one IP arrive at once', async () => {
+    const t = await buildTestApp({ AUTH_RATE_LIMIT_PER_MINUTE: '3', AUTH_IP_RATE_LIMIT_PER_MINUTE: '5' })
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          token(t, { username: `burst-${i}@example.test`, password: 'wrong-password-123' }, '192.0.2.65'),
+        ),
+      )
+      const statuses = results.map((res) => res.statusCode)
+      expect(statuses.filter((status) => status === 401)).toHaveLength(5)
+      expect(statuses.filter((status) => status === 429)).toHaveLength(25)
+    } finally {
+      await t.close()
+    }
+  })
+
+  it('refuses a burst of registrations from one IP with 429 at the default ceiling', async () => {
+    const ceiling = loadConfig({}).AUTH_IP_RATE_LIMIT_PER_MINUTE
+    expect(ceiling).toBeGreaterThan(0)
+    expect(ceiling).toBeLessThan(30)
+    const t = await buildTestApp({
+      AUTH_RATE_LIMIT_PER_MINUTE: '10',
+      AUTH_IP_RATE_LIMIT_PER_MINUTE: String(ceiling),
+    })
+    try {
+      const statuses: number[] = []
+      for (let i = 0; i < 31; i++) {
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/v1/auth/register',
+          remoteAddress: '192.0.2.70',
+          payload: { email: uniqueEmail('burst'), password: 'correct-horse-battery-staple' },
+        })
+        statuses.push(res.statusCode)
+      }
+      const firstRefused = statuses.indexOf(429)
+      expect(firstRefused).toBe(ceiling)
+      expect(statuses.slice(0, ceiling).every((status) => status >= 200 && status < 300)).toBe(true)
+      expect(statuses.slice(ceiling).every((status) => status === 429)).toBe(true)
+    } finally {
+      await t.close()
+    }
+  })
+
+  it('keys refresh by the refresh token behind one untrusted proxy, so one client cannot exhaust the others', async () => {
+    const t = await buildTestApp({ AUTH_RATE_LIMIT_PER_MINUTE: '2', AUTH_IP_RATE_LIMIT_PER_MINUTE: '100' })
+    try {
+      const proxy = '10.20.30.40'
+      const people = await Promise.all([1, 2, 3].map(() => registerAndLogin(t.app)))
+      const statuses: number[] = []
+      for (const person of people) {
+        let refreshToken = person.refreshToken
+        for (let i = 0; i < 2; i++) {
+          const res = await t.app.inject({
+            method: 'POST',
+            url: i === 0 ? '/v1/auth/refresh' : '/v1/auth/token',
+            remoteAddress: proxy,
+            payload:
+              i === 0
+                ? { refresh_token: refreshToken }
+                : { grant_type: 'refresh_token', refresh_token: refreshToken },
+          })
+          statuses.push(res.statusCode)
+          refreshToken = res.json().refresh_token
+        }
+      }
+      // Six refreshes from one address with a budget of two: each token has a bucket of its own.
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 200])
+      // One token hammered is still limited.
+      const hammered = []
+      for (let i = 0; i < 3; i++) {
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/v1/auth/refresh',
+          remoteAddress: proxy,
+          payload: { refresh_token: 'not-a-real-refresh-token-0123456789' },
+        })
+        hammered.push(res.statusCode)
+      }
+      expect(hammered).toEqual([401, 401, 429])
     } finally {
       await t.close()
     }

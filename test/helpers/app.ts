@@ -36,6 +36,7 @@ export async function buildTestApp(
     LOG_LEVEL: 'silent',
     RATE_LIMIT_PER_MINUTE: '0',
     AUTH_RATE_LIMIT_PER_MINUTE: '0',
+    AUTH_IP_RATE_LIMIT_PER_MINUTE: '0',
     ADMIN_EMAIL: adminCredentials.email,
     ADMIN_PASSWORD: adminCredentials.password,
     APP_URL: 'http://plangate.test',

@@ -2,7 +2,8 @@ import { and, eq, type SQL, sql } from 'drizzle-orm'
 import type { FastifyRequest } from 'fastify'
 import { AppError, notFound } from '../../core/errors.ts'
 import type { Deps } from '../../deps.ts'
-import { requireToken } from '../auth/guards.ts'
+import { type Caller, requireCaller, sessionEnded } from '../auth/guards.ts'
+import { sessionLiveSql } from '../auth/sessions.ts'
 import { users } from '../auth/tables.ts'
 import { type Role, roleAtLeast } from './roles.ts'
 import { accountMembers } from './tables.ts'
@@ -20,23 +21,30 @@ interface Options {
 }
 
 /**
- * preHandler for `/v1/accounts/:accountId/...`: one query checks the user is active and a member.
+ * preHandler for `/v1/accounts/:accountId/...`: one query checks the user is active, the token's
+ * session live, and the user a member.
  * Non-members get 404 (the account's existence is not revealed); a too-low role gets 403.
  */
 export function requireMember(deps: Deps, minimum: Role, options: Options = {}) {
   return async (req: FastifyRequest): Promise<void> => {
-    const userId = await requireToken(deps, req)
+    const caller = await requireCaller(deps, req)
+    const { userId } = caller
     const { accountId } = req.params as { accountId: string }
     const [row] = await deps.db
-      .select({ isActive: users.isActive, isAdmin: users.isAdmin, role: accountMembers.role })
+      .select({
+        isActive: users.isActive,
+        sessionLive: sql<boolean>`${sessionLiveSql(sql`${users.id}`, caller.sessionId)}`,
+        isAdmin: users.isAdmin,
+        role: accountMembers.role,
+      })
       .from(users)
       .leftJoin(
         accountMembers,
         and(eq(accountMembers.userId, users.id), eq(accountMembers.accountId, accountId)),
       )
       .where(eq(users.id, userId))
-    if (!row?.isActive) throw new AppError('unauthorized', 'The user is unknown or deactivated')
-    req.principal = { userId, isAdmin: row.isAdmin }
+    if (!row?.isActive || !row.sessionLive) throw sessionEnded()
+    req.principal = { ...caller, isAdmin: row.isAdmin }
     const role = row.role as Role | null
     if (role === null) {
       if (options.adminMayRead && row.isAdmin) {
@@ -52,12 +60,16 @@ export function requireMember(deps: Deps, minimum: Role, options: Options = {}) 
 }
 
 /**
- * CTEs for single-statement hot paths: `usr` (is the acting user active) and `mem` (their role in
- * the account, only while active). Select `activeUserColumn` and `(select role from mem)`, then
- * call `assertActiveMember`.
+ * CTEs for single-statement hot paths: `usr` (is the acting user active and the token's session
+ * live) and `mem` (their role in the account, only while both hold). Select `activeUserColumn` and
+ * `(select role from mem)`, then call `assertActiveMember`.
  */
-export function memberCtes(accountId: string, userId: string): SQL {
-  return sql`usr as (select u.is_active from users u where u.id = ${userId}::uuid),
+export function memberCtes(accountId: string, caller: Caller): SQL {
+  const { userId } = caller
+  return sql`usr as (
+      select u.is_active and ${sessionLiveSql(sql`u.id`, caller.sessionId)} as is_active
+      from users u where u.id = ${userId}::uuid
+    ),
     mem as (
       select m.role from account_members m, usr
       where m.account_id = ${accountId}::uuid and m.user_id = ${userId}::uuid and usr.is_active
@@ -66,8 +78,8 @@ export function memberCtes(accountId: string, userId: string): SQL {
 
 export const activeUserColumn = sql`coalesce((select is_active from usr), false)`
 
-/** 401 for a deactivated (or deleted) user, 404 for a non-member: the same answers the guards give. */
+/** 401 for a deactivated (or deleted) user or an ended session, 404 for a non-member: the same answers the guards give. */
 export function assertActiveMember(active: unknown, role: unknown): void {
-  if (!active) throw new AppError('unauthorized', 'The user is unknown or deactivated')
+  if (!active) throw sessionEnded()
   if (!role) throw notFound('Account')
 }

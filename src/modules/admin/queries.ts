@@ -1,11 +1,12 @@
 // Read-only queries for operators across every account. Each is one bounded statement; the lists
 // page with opaque cursors over their sort key.
-import { and, desc, eq, ilike, isNotNull, isNull, lt, or, type SQL, sql } from 'drizzle-orm'
+import { and, desc, eq, ilike, isNotNull, isNull, like, lt, or, type SQL, sql } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/pg-core'
 import { type Executor, queryRow } from '../../core/db.ts'
 import { AppError } from '../../core/errors.ts'
 import { decodeCursor, toPage } from '../../core/http.ts'
 import { accountMembers, accounts } from '../accounts/tables.ts'
+import type { AuditActorType } from '../audit/audit.ts'
 import { auditLog } from '../audit/tables.ts'
 import { users } from '../auth/tables.ts'
 import { stripeEvents } from '../billing/tables.ts'
@@ -289,6 +290,13 @@ export async function listWebhookEvents(tx: Executor, query: ListWebhookEventsQu
   )
 }
 
+/** `auth.*` matches every action under `auth.`; anything else matches exactly. */
+function actionFilter(action: string) {
+  if (!action.endsWith('.*')) return eq(auditLog.action, action)
+  const prefix = action.slice(0, -1).replace(/[\\%_]/g, (char) => `\\${char}`)
+  return like(auditLog.action, `${prefix}%`)
+}
+
 /** The audit log, newest first (ids are time-ordered). */
 export async function listAuditLog(tx: Executor, query: ListAuditLogQuery) {
   const after = idCursor(query.cursor)
@@ -297,8 +305,9 @@ export async function listAuditLog(tx: Executor, query: ListAuditLogQuery) {
     .from(auditLog)
     .where(
       and(
-        query.action ? eq(auditLog.action, query.action) : undefined,
+        query.action ? actionFilter(query.action) : undefined,
         query.account_id ? eq(auditLog.accountId, query.account_id) : undefined,
+        query.actor_type ? eq(auditLog.actorType, query.actor_type) : undefined,
         query.actor_user_id ? eq(auditLog.actorUserId, query.actor_user_id) : undefined,
         query.subject_type ? eq(auditLog.subjectType, query.subject_type) : undefined,
         query.subject_id ? eq(auditLog.subjectId, query.subject_id) : undefined,
@@ -313,7 +322,7 @@ export async function listAuditLog(tx: Executor, query: ListAuditLogQuery) {
     (row) => [row.id],
     (row): AuditEntry => ({
       id: row.id,
-      actor_type: row.actorType,
+      actor_type: row.actorType as AuditActorType,
       actor_user_id: row.actorUserId,
       account_id: row.accountId,
       action: row.action,

@@ -103,7 +103,7 @@ export const adminRoutes =
           tags,
           summary: 'Read the audit log',
           description:
-            'Site admins: who changed what, newest first, filtered by action, account, acting user or subject.',
+            'Site admins: who changed what, newest first, filtered by action (exact or `auth.*`), account, actor type, acting user or subject. Sign-in events are here too (`auth.sign_in`, `auth.sign_in_failed`, …), never with a password, token or code.',
           operationId: 'adminListAuditLog',
           security,
           querystring: ListAuditLogQuery,

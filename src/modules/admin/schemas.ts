@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { PaginationQuery } from '../../core/http.ts'
+import { auditActorTypes } from '../audit/audit.ts'
 import { PlanCode } from '../plans/schemas.ts'
 import { Subscription } from '../subscriptions/schemas.ts'
 import { subscriptionStatuses } from '../subscriptions/tables.ts'
@@ -130,8 +131,14 @@ export const ReceivedWebhookEvent = z
 export type ReceivedWebhookEvent = z.infer<typeof ReceivedWebhookEvent>
 
 export const ListAuditLogQuery = PaginationQuery.extend({
-  action: Filter.optional().describe('A dotted verb, e.g. `subscription.canceled`.'),
+  action: Filter.optional().describe(
+    'A dotted verb, e.g. `auth.sign_in_failed`, or a prefix ending in `.*` (`auth.*`: every sign-in and credential event).',
+  ),
   account_id: z.uuid().optional(),
+  actor_type: z
+    .enum(auditActorTypes)
+    .optional()
+    .describe('Who acted: `user`, `system`, `provider` or `anonymous`.'),
   actor_user_id: z.uuid().optional(),
   subject_type: Filter.optional(),
   subject_id: Filter.optional(),
@@ -141,7 +148,11 @@ export type ListAuditLogQuery = z.infer<typeof ListAuditLogQuery>
 export const AuditEntry = z
   .object({
     id: z.uuid(),
-    actor_type: z.string().describe('`user`, `system` (jobs, sweeps) or `provider` (Stripe webhooks).'),
+    actor_type: z
+      .enum(auditActorTypes)
+      .describe(
+        '`user`, `system` (jobs, sweeps), `provider` (Stripe webhooks) or `anonymous` (failed sign-ins, rate-limit lockouts).',
+      ),
     actor_user_id: z.uuid().nullable(),
     account_id: z.uuid().nullable(),
     action: z.string(),

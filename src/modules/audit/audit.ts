@@ -1,20 +1,62 @@
 // The audit log is written by the code that makes a change, in the change's transaction, so an
-// entry exists exactly when the change does.
+// entry exists exactly when the change does. Auth events that change nothing (a failed sign-in, a
+// rate-limit lockout) are written on their own.
 import type { Executor } from '../../core/db.ts'
 import { newId } from '../../core/ids.ts'
 import { auditLog } from './tables.ts'
 
-/** Who made a change: a signed-in user, the service itself (jobs, sweeps) or the payment provider. */
+/**
+ * Who made a change: a signed-in user, the service itself (jobs, sweeps), the payment provider,
+ * or an unauthenticated caller (a failed sign-in, a rate-limited request).
+ */
 export type AuditActor =
   | { type: 'user'; userId: string }
   | { type: 'system'; userId?: undefined }
   | { type: 'provider'; userId?: undefined }
+  | { type: 'anonymous'; userId?: undefined }
+
+export const auditActorTypes = ['user', 'system', 'provider', 'anonymous'] as const
+export type AuditActorType = (typeof auditActorTypes)[number]
+
+/** Sign-in and credential events (PRODUCT.md §6). None of them carries a password, token or code. */
+export const authAuditActions = [
+  'auth.sign_in',
+  'auth.sign_in_failed',
+  'auth.refresh_reuse_detected',
+  'auth.logout',
+  'auth.password_reset',
+  'auth.password_changed',
+  'auth.deactivated',
+  'auth.oauth_linked',
+  'auth.rate_limited',
+] as const
+export type AuthAuditAction = (typeof authAuditActions)[number]
+
+/**
+ * Every action the audit log records. Subscription actions are `subscription.<change>`, the change
+ * kinds being those of the subscription history.
+ */
+export type AuditAction =
+  | AuthAuditAction
+  | 'plan.created'
+  | 'plan.updated'
+  | 'plan.retired'
+  | 'invoice.created'
+  | 'invoice.paid'
+  | 'invoice.payment_failed'
+  | 'webhook_endpoint.created'
+  | 'webhook_endpoint.deleted'
+  | 'member.role_changed'
+  | 'invitation.created'
+  | 'invitation.refreshed'
+  | 'invitation.revoked'
+  | 'invitation.accepted'
+  | `subscription.${string}`
 
 export interface AuditEntry {
   actor: AuditActor
   accountId?: string | null
-  /** Dotted verb, e.g. `subscription.canceled`, `invoice.marked_paid`, `plan.updated`. */
-  action: string
+  action: AuditAction
   subjectType: string
   subjectId?: string | null
   data?: Record<string, unknown>
@@ -23,6 +65,7 @@ export interface AuditEntry {
 
 export const systemActor: AuditActor = { type: 'system' }
 export const providerActor: AuditActor = { type: 'provider' }
+export const anonymousActor: AuditActor = { type: 'anonymous' }
 export const userActor = (userId: string): AuditActor => ({ type: 'user', userId })
 
 export async function audit(tx: Executor, entry: AuditEntry): Promise<void> {

@@ -9,7 +9,7 @@ export const auditLog = pgTable(
   {
     id: uuid('id').primaryKey(),
     actorUserId: uuid('actor_user_id').references(() => users.id, { onDelete: 'set null' }),
-    /** `user`, `system` (jobs, sweeps) or `provider` (Stripe webhooks). */
+    /** `user`, `system` (jobs, sweeps), `provider` (Stripe webhooks) or `anonymous` (failed sign-ins, lockouts). */
     actorType: text('actor_type').notNull().default('user'),
     accountId: uuid('account_id').references(() => accounts.id, { onDelete: 'set null' }),
     action: text('action').notNull(),

@@ -181,6 +181,24 @@ describe('auth', () => {
       })
     })
 
+    it('accepts {email, password} in JSON, as registration names the user (hardening 11a)', async () => {
+      const user = await registerAndLogin(t.app)
+      const byEmail = expectTokenPair(await token({ email: user.email, password: user.password }))
+      expect((await me(byEmail.access_token)).json().id).toBe(user.id)
+      // Trimmed and case-folded exactly as `username` is.
+      const padded = expectTokenPair(
+        await token({ email: ` ${user.email.toUpperCase()} `, password: user.password }),
+      )
+      expect((await me(padded.access_token)).json().id).toBe(user.id)
+      // Neither, or both: a clear 400 naming the field.
+      const neither = await token({ password: user.password })
+      expect(problemOf(neither)).toMatchObject({ status: 400, code: 'validation_failed' })
+      expect(neither.json().errors).toEqual([expect.objectContaining({ location: 'body.username' })])
+      const both = await token({ username: user.email, email: user.email, password: user.password })
+      expect(problemOf(both)).toMatchObject({ status: 400, code: 'validation_failed' })
+      expect(both.json().errors).toEqual([expect.objectContaining({ location: 'body.email' })])
+    })
+
     it('answers a wrong password and an unknown user with the same 401 problem', async () => {
       const user = await registerAndLogin(t.app)
       const wrongPassword = await token({ username: user.email, password: 'not-the-password' })
@@ -463,5 +481,74 @@ describe('refresh lifetimes', () => {
     } finally {
       await t.close()
     }
+  })
+})
+
+// Hardening 11a: the password minimum is one number, PASSWORD_MIN_LENGTH, in validation, messages
+// and the OpenAPI document; and passwords are compared in Unicode NFC (NIST SP 800-63B).
+describe('password rules', () => {
+  let t: TestApp
+  beforeAll(async () => {
+    t = await buildTestApp({ PASSWORD_MIN_LENGTH: '14' })
+  })
+  afterAll(async () => {
+    await t?.close()
+  })
+
+  it('states the configured minimum in every password validation, its message and the OpenAPI document', async () => {
+    const thirteen = 'Qz7#mUv!rT2$k'
+    expect(thirteen).toHaveLength(13)
+    const register = await t.app.inject({
+      method: 'POST',
+      url: '/v1/auth/register',
+      payload: { email: uniqueEmail(), password: thirteen },
+    })
+    expect(problemOf(register)).toMatchObject({ status: 400, code: 'validation_failed' })
+    expect(register.json().errors).toEqual([{ location: 'body.password', message: 'at least 14 characters' }])
+
+    const user = await registerAndLogin(t.app)
+    const change = await t.app.inject({
+      method: 'POST',
+      url: '/v1/auth/password/change',
+      headers: bearer(user.token),
+      payload: { current_password: user.password, new_password: thirteen },
+    })
+    expect(change.json().errors).toEqual([
+      { location: 'body.new_password', message: 'at least 14 characters' },
+    ])
+    const reset = await t.app.inject({
+      method: 'POST',
+      url: '/v1/auth/password/reset',
+      payload: { token: 'any-token', new_password: thirteen },
+    })
+    expect(reset.json().errors).toEqual([
+      { location: 'body.new_password', message: 'at least 14 characters' },
+    ])
+
+    const document = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json()
+    const bodySchema = (path: string) => {
+      const schema = document.paths[path].post.requestBody.content['application/json'].schema
+      const ref = typeof schema.$ref === 'string' ? schema.$ref.split('/').pop() : undefined
+      return ref ? document.components.schemas[ref] : schema
+    }
+    expect(bodySchema('/v1/auth/register').properties.password.minLength).toBe(14)
+    expect(bodySchema('/v1/auth/password/change').properties.new_password.minLength).toBe(14)
+    expect(bodySchema('/v1/auth/password/reset').properties.new_password.minLength).toBe(14)
+    expect(bodySchema('/v1/auth/register').properties.password.description).toContain(
+      'at least 14 characters',
+    )
+  })
+
+  it('signs in with a password typed in another Unicode form (NFD vs NFC) of the same characters', async () => {
+    const composed = 'crème-brûlée-à-la-façon-14'.normalize('NFC')
+    const decomposed = composed.normalize('NFD')
+    expect(decomposed).not.toBe(composed)
+    const user = await registerAndLogin(t.app, { password: decomposed })
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/auth/token',
+      payload: { username: user.email, password: composed },
+    })
+    expect(res.statusCode, res.body).toBe(200)
   })
 })

@@ -4,29 +4,39 @@ import { z } from 'zod'
 import { AppError } from '../../core/errors.ts'
 import { problems, publicProblems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
+import { userActor } from '../audit/audit.ts'
 import {
   sendLoginCodeEmail,
   sendPasswordResetEmail,
   sendVerificationEmail,
 } from '../jobs/definitions/auth-emails.ts'
 import { sendMail } from '../jobs/definitions/send-mail.ts'
+import { auditAuthEvent, auditSignIn, auditSignInFailure } from './auth-audit.ts'
 import { consumeUserToken, verifyLoginCode } from './email-tokens.ts'
-import { authenticate, principalOf, tokenClaims } from './guards.ts'
-import { authRateLimit, sendTokens, sessionPolicy } from './issue.ts'
+import { authenticate, principalOf } from './guards.ts'
+import { sendTokens, sessionPolicy } from './issue.ts'
 import { assertStrongPassword } from './password-policy.ts'
-import { verifyPassword } from './passwords.ts'
+import { hashPassword, verifyPassword } from './passwords.ts'
+import { authRateLimit, byClientIp, identifierKey } from './rate-limits.ts'
 import {
   Accepted,
-  ChangePasswordBody,
+  changePasswordBody,
   EmailBody,
   LoginCodeBody,
-  ResetPasswordBody,
+  resetPasswordBody,
   TokenBodyOnly,
   TokenResponse,
   User,
 } from './schemas.ts'
 import { revokeAllSessions, revokeOtherSessions, startSession } from './sessions.ts'
-import { deactivateUser, findActiveUserByEmail, getUser, markVerified, setPassword, toUser } from './users.ts'
+import {
+  deactivateUser,
+  findActiveUserByEmail,
+  getUser,
+  markVerified,
+  setPasswordHash,
+  toUser,
+} from './users.ts'
 
 const tags = ['auth']
 const security = [{ bearer: [] }]
@@ -35,8 +45,15 @@ export const flowRoutes =
   (deps: Deps): FastifyPluginAsyncZod =>
   async (app) => {
     const { config, db, clock, jobs } = deps
-    const byEmail = authRateLimit(config, (req) => (req.body as { email?: string } | undefined)?.email)
-    const byIp = authRateLimit(config, (req) => req.ip)
+    // Per credential (the email, normalised as login does; or the client IP), and every route here
+    // counts toward the per-IP ceiling of the auth routes.
+    const byEmail = {
+      rateLimit: authRateLimit(config, (req) =>
+        identifierKey((req.body as { email?: string } | undefined)?.email),
+      ),
+      authIpCeiling: true,
+    }
+    const byIp = { rateLimit: authRateLimit(config, byClientIp), authIpCeiling: true }
     const accepted = { status: 'accepted' as const }
 
     app.post(
@@ -52,7 +69,7 @@ export const flowRoutes =
           response: { 202: Accepted, ...problems },
         },
         preHandler: authenticate(deps),
-        config: { rateLimit: byIp },
+        config: byIp,
       },
       async (req, reply) => {
         const user = await getUser(db, principalOf(req).userId)
@@ -74,7 +91,7 @@ export const flowRoutes =
           body: TokenBodyOnly,
           response: { 200: User, ...publicProblems },
         },
-        config: { rateLimit: byIp },
+        config: byIp,
       },
       async (req) => {
         const now = clock.now()
@@ -97,7 +114,7 @@ export const flowRoutes =
           body: EmailBody,
           response: { 202: Accepted, ...publicProblems },
         },
-        config: { rateLimit: byEmail },
+        config: byEmail,
       },
       async (req, reply) => {
         await jobs.enqueue(db, sendPasswordResetEmail, { email: req.body.email })
@@ -114,21 +131,30 @@ export const flowRoutes =
           description:
             'Consumes the `token` of a reset link (single use, 30 minutes), sets the new password, ends every session of the user and sends a "password changed" email.',
           operationId: 'resetPassword',
-          body: ResetPasswordBody,
+          body: resetPasswordBody(config.PASSWORD_MIN_LENGTH),
           response: { 204: z.null(), ...publicProblems },
         },
-        config: { rateLimit: byIp },
+        config: byIp,
       },
       async (req, reply) => {
         const { token, new_password } = req.body
         assertStrongPassword(new_password, config.PASSWORD_MIN_LENGTH, [], 'body.new_password')
+        // Hashed before the transaction: no argon2 while a connection is held.
+        const passwordHash = await hashPassword(new_password)
         const now = clock.now()
         await db.transaction(async (tx) => {
           const userId = await consumeUserToken(tx, token, 'reset_password', now)
-          await setPassword(tx, userId, new_password, now)
+          await setPasswordHash(tx, userId, passwordHash, now)
           // Following the emailed link proves the address, as a verification link would.
           const user = await markVerified(tx, userId, now)
           await revokeAllSessions(tx, userId, 'password_reset', now)
+          await auditAuthEvent(tx, {
+            action: 'auth.password_reset',
+            userId,
+            actor: userActor(userId),
+            ip: req.ip,
+            at: now,
+          })
           await jobs.enqueue(tx, sendMail, { to: user.email, mail: { template: 'password_changed' } })
         })
         return reply.code(204).send(null)
@@ -145,14 +171,14 @@ export const flowRoutes =
             'Needs the current password (403 when wrong). Ends every other session of the user and sends a "password changed" email.',
           operationId: 'changePassword',
           security,
-          body: ChangePasswordBody,
+          body: changePasswordBody(config.PASSWORD_MIN_LENGTH),
           response: { 204: z.null(), ...problems },
         },
         preHandler: authenticate(deps),
-        config: { rateLimit: byIp },
+        config: byIp,
       },
       async (req, reply) => {
-        const { userId } = principalOf(req)
+        const { userId, sessionId } = principalOf(req)
         const { current_password, new_password } = req.body
         const user = await getUser(db, userId)
         if (!(await verifyPassword(user.passwordHash, current_password))) {
@@ -164,11 +190,20 @@ export const flowRoutes =
           [user.email, user.username, user.name],
           'body.new_password',
         )
+        // Verified, checked and hashed before the transaction: no argon2 or zxcvbn while a connection is held.
+        const passwordHash = await hashPassword(new_password)
         const now = clock.now()
-        const sessionId = (await tokenClaims(deps, req))?.sessionId ?? ''
         await db.transaction(async (tx) => {
-          await setPassword(tx, userId, new_password, now)
+          await setPasswordHash(tx, userId, passwordHash, now)
           await revokeOtherSessions(tx, userId, sessionId, 'password_changed', now)
+          await auditAuthEvent(tx, {
+            action: 'auth.password_changed',
+            userId,
+            actor: userActor(userId),
+            ip: req.ip,
+            data: { kept_session_id: sessionId },
+            at: now,
+          })
           await jobs.enqueue(tx, sendMail, { to: user.email, mail: { template: 'password_changed' } })
         })
         return reply.code(204).send(null)
@@ -187,7 +222,7 @@ export const flowRoutes =
           body: EmailBody,
           response: { 202: Accepted, ...publicProblems },
         },
-        config: { rateLimit: byEmail },
+        config: byEmail,
       },
       async (req, reply) => {
         await jobs.enqueue(db, sendLoginCodeEmail, { email: req.body.email })
@@ -207,15 +242,35 @@ export const flowRoutes =
           body: LoginCodeBody,
           response: { 200: TokenResponse, ...publicProblems, 401: problems[401] },
         },
-        config: { rateLimit: byEmail },
+        config: byEmail,
       },
       async (req, reply) => {
         const now = clock.now()
-        // The try is counted and committed even when the code is wrong; only then is 401 thrown.
+        // The try is counted and committed even when the code is wrong (and the failure audited);
+        // only then is 401 thrown.
         const issued = await db.transaction(async (tx) => {
           const user = await findActiveUserByEmail(tx, req.body.email)
           const ok = await verifyLoginCode(tx, user?.id, req.body.code, now)
-          return ok && user ? startSession(tx, user.id, sessionPolicy(config), now) : undefined
+          if (!ok || !user) {
+            await auditSignInFailure(tx, {
+              userId: user?.id,
+              identifier: req.body.email,
+              method: 'login_code',
+              reason: user ? 'wrong_code' : 'unknown_user',
+              ip: req.ip,
+              at: now,
+            })
+            return undefined
+          }
+          const session = await startSession(tx, user.id, sessionPolicy(config), now)
+          await auditSignIn(tx, {
+            userId: user.id,
+            sessionId: session.familyId,
+            method: 'login_code',
+            ip: req.ip,
+            at: now,
+          })
+          return session
         })
         if (!issued) throw new AppError('unauthorized', 'The code is wrong, expired or already used')
         return sendTokens(deps, reply, issued)
@@ -242,6 +297,13 @@ export const flowRoutes =
         await db.transaction(async (tx) => {
           await deactivateUser(tx, userId, now)
           await revokeAllSessions(tx, userId, 'deactivated', now)
+          await auditAuthEvent(tx, {
+            action: 'auth.deactivated',
+            userId,
+            actor: userActor(userId),
+            ip: req.ip,
+            at: now,
+          })
         })
         return reply.code(204).send(null)
       },

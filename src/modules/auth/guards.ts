@@ -1,16 +1,25 @@
-import { eq } from 'drizzle-orm'
+import { eq, sql } from 'drizzle-orm'
 import type { FastifyRequest } from 'fastify'
 import { AppError } from '../../core/errors.ts'
 import type { Deps } from '../../deps.ts'
+import { sessionLiveSql } from './sessions.ts'
 import { users } from './tables.ts'
 import type { AccessClaims } from './tokens.ts'
+
+/** Who is calling: the token's user and the sign-in (refresh family) the token was issued for. */
+export interface Caller {
+  userId: string
+  sessionId: string
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The verified token's claims, cached so the rate limiter and the guards verify once. */
     tokenClaims?: AccessClaims | null
-    /** The authenticated, active user. */
-    principal?: { userId: string; isAdmin: boolean }
+    /** The authenticated, active user and their live session. */
+    principal?: Principal
   }
 }
 
@@ -36,10 +45,18 @@ export async function tokenUserId(deps: Deps, req: FastifyRequest): Promise<stri
   return (await tokenClaims(deps, req))?.userId ?? null
 }
 
-/** The user id of a valid token, or 401. Does not touch the database (hot paths check activity in SQL). */
-export async function requireToken(deps: Deps, req: FastifyRequest): Promise<string> {
-  const userId = await tokenUserId(deps, req)
-  if (!userId) {
+export interface Principal extends Caller {
+  isAdmin: boolean
+}
+
+/**
+ * The caller of a valid token, or 401. Does not touch the database: whoever uses the caller checks
+ * in its own statement that the user is active and the session live (`sessionLiveSql`), as the
+ * guards below and the hot-path statements do.
+ */
+export async function requireCaller(deps: Deps, req: FastifyRequest): Promise<Caller> {
+  const claims = await tokenClaims(deps, req)
+  if (!claims) {
     throw new AppError(
       'unauthorized',
       req.headers.authorization
@@ -47,19 +64,34 @@ export async function requireToken(deps: Deps, req: FastifyRequest): Promise<str
         : 'A Bearer access token is required',
     )
   }
-  return userId
+  // Every access token names its session; one without a usable `sid` cannot be revoked, so it is refused.
+  if (!uuidPattern.test(claims.sessionId)) {
+    throw new AppError('unauthorized', 'The access token is invalid or expired')
+  }
+  return { userId: claims.userId, sessionId: claims.sessionId }
 }
 
-/** preHandler: a valid token of an active user (deactivation takes effect on the next request). */
+/** The 401 for a deactivated user or an ended session (logout, password reset or change, deactivation). */
+export const sessionEnded = () =>
+  new AppError('unauthorized', 'The session has ended or the user is deactivated; sign in again')
+
+/**
+ * preHandler: a valid token of an active user whose session is live. One query checks both, so a
+ * deactivation or a revoked session takes effect on the next request.
+ */
 export function authenticate(deps: Deps) {
   return async (req: FastifyRequest): Promise<void> => {
-    const userId = await requireToken(deps, req)
+    const caller = await requireCaller(deps, req)
     const [user] = await deps.db
-      .select({ isAdmin: users.isAdmin, isActive: users.isActive })
+      .select({
+        isAdmin: users.isAdmin,
+        isActive: users.isActive,
+        sessionLive: sql<boolean>`${sessionLiveSql(sql`${users.id}`, caller.sessionId)}`,
+      })
       .from(users)
-      .where(eq(users.id, userId))
-    if (!user?.isActive) throw new AppError('unauthorized', 'The user is unknown or deactivated')
-    req.principal = { userId, isAdmin: user.isAdmin }
+      .where(eq(users.id, caller.userId))
+    if (!user?.isActive || !user.sessionLive) throw sessionEnded()
+    req.principal = { ...caller, isAdmin: user.isAdmin }
   }
 }
 
@@ -73,7 +105,7 @@ export function requireAdmin(deps: Deps) {
 }
 
 /** The principal set by `authenticate`; a programming error if the guard was not installed. */
-export function principalOf(req: FastifyRequest): { userId: string; isAdmin: boolean } {
+export function principalOf(req: FastifyRequest): Principal {
   if (!req.principal) throw new Error('route is missing the authenticate guard')
   return req.principal
 }

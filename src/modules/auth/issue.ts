@@ -1,6 +1,6 @@
-// What every sign-in method shares: the session policy, the credential rate limit, and the
+// What every sign-in method shares: the session policy and the
 // response that hands out an access token plus a refresh token (body and httpOnly cookie).
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply } from 'fastify'
 import type { Config } from '../../config.ts'
 import type { Deps } from '../../deps.ts'
 import type { TokenResponse } from './schemas.ts'
@@ -13,21 +13,6 @@ export const sessionPolicy = (config: Config): SessionPolicy => ({
   refreshTtlSeconds: config.REFRESH_TOKEN_TTL,
   sessionMaxAgeSeconds: config.SESSION_MAX_AGE,
 })
-
-/**
- * Route config for credential endpoints: AUTH_RATE_LIMIT_PER_MINUTE per client IP + identifier
- * (TRUST_PROXY decides what the client IP is). Runs after parsing so the identifier is known.
- */
-export function authRateLimit(config: Config, identifier: (req: FastifyRequest) => string | undefined) {
-  if (config.AUTH_RATE_LIMIT_PER_MINUTE === 0) return false
-  return {
-    max: config.AUTH_RATE_LIMIT_PER_MINUTE,
-    timeWindow: 60_000,
-    hook: 'preHandler' as const,
-    groupId: 'auth',
-    keyGenerator: (req: FastifyRequest) => `auth:${req.ip}:${(identifier(req) ?? '').toLowerCase()}`,
-  }
-}
 
 /** Signs an access token for a session and sets the refresh cookie; returns the token response body. */
 export async function sendTokens(

@@ -1,14 +1,15 @@
 // Google and GitHub sign-in: /start sends the browser to the provider with a state and a PKCE
 // challenge (kept in a short-lived cookie), /callback checks the state, exchanges the code and signs in.
 import { generateCodeVerifier, generateState } from 'arctic'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { digestsEqual, sha256 } from '../../core/crypto.ts'
 import { AppError } from '../../core/errors.ts'
 import { ProblemSchema, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
-import { authRateLimit, sendTokens, sessionPolicy } from './issue.ts'
+import { auditSignIn } from './auth-audit.ts'
+import { sendTokens, sessionPolicy } from './issue.ts'
 import {
   authorizationUrl,
   exchangeCode,
@@ -19,6 +20,7 @@ import {
   providers,
   resolveOAuthUser,
 } from './oauth.ts'
+import { authRateLimit, byClientIp } from './rate-limits.ts'
 import { TokenResponse } from './schemas.ts'
 import { startSession } from './sessions.ts'
 
@@ -131,7 +133,7 @@ export const oauthRoutes =
             409: problems[409],
           },
         },
-        config: { rateLimit: authRateLimit(config, (req: FastifyRequest) => req.ip) },
+        config: { rateLimit: authRateLimit(config, byClientIp), authIpCeiling: true },
       },
       async (req, reply) => {
         const { provider } = req.params
@@ -157,8 +159,16 @@ export const oauthRoutes =
         const profile = await fetchProfile(config, provider, accessToken)
         const now = clock.now()
         const issued = await db.transaction(async (tx) => {
-          const user = await resolveOAuthUser(tx, profile, now)
-          return startSession(tx, user.id, policy, now)
+          const user = await resolveOAuthUser(tx, profile, now, req.ip)
+          const session = await startSession(tx, user.id, policy, now)
+          await auditSignIn(tx, {
+            userId: user.id,
+            sessionId: session.familyId,
+            method: `oauth_${provider}`,
+            ip: req.ip,
+            at: now,
+          })
+          return session
         })
         const tokens = await sendTokens(deps, reply, issued)
         // Redirecting, the tokens stay out of the URL: the page gets an access token from /v1/auth/refresh.

@@ -21,6 +21,7 @@ import {
   startFakeOAuth,
 } from '../../../test/helpers/fake-oauth.ts'
 import type { App } from '../../app.ts'
+import { auditLog } from '../audit/tables.ts'
 import { oauthAccounts, users } from './tables.ts'
 
 let fake: FakeOAuth
@@ -377,6 +378,34 @@ describe('existing users', () => {
     expect(await usersWithEmail(owner.email)).toHaveLength(1)
     expect((await login(t.app, owner.email, owner.password)).token).toEqual(expect.any(String))
     expect((await me(owner.token)).statusCode).toBe(200)
+  })
+
+  it('audits the link of a Google identity to an existing user and the sign-in it starts', async () => {
+    const owner = await registerAndLogin(t.app)
+    await t.deps.db.update(users).set({ isVerified: true }).where(eq(users.id, owner.id))
+    const person = googleUser({ email: owner.email })
+    expect((await signIn('google', person)).statusCode).toBe(200)
+    const entries = await t.deps.db
+      .select()
+      .from(auditLog)
+      .where(
+        and(
+          eq(auditLog.subjectId, owner.id),
+          sql`${auditLog.action} in ('auth.oauth_linked', 'auth.sign_in')`,
+        ),
+      )
+    expect(entries.map((entry) => [entry.action, entry.data.provider ?? entry.data.method]).sort()).toEqual([
+      ['auth.oauth_linked', 'google'],
+      ['auth.sign_in', 'oauth_google'],
+      ['auth.sign_in', 'password'],
+    ])
+    // A second sign-in through the same identity links nothing new.
+    expect((await signIn('google', person)).statusCode).toBe(200)
+    const links = await t.deps.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.subjectId, owner.id), eq(auditLog.action, 'auth.oauth_linked')))
+    expect(links).toHaveLength(1)
   })
 
   it("links a verified address to an unverified password user and ends the unproven password's access (pre-hijacking)", async () => {

@@ -15,6 +15,8 @@ import type { Config } from '../../config.ts'
 import type { Executor } from '../../core/db.ts'
 import { AppError } from '../../core/errors.ts'
 import { newId } from '../../core/ids.ts'
+import { userActor } from '../audit/audit.ts'
+import { auditAuthEvent } from './auth-audit.ts'
 import { revokeAllSessions } from './sessions.ts'
 import { oauthAccounts, users } from './tables.ts'
 import type { UserRow } from './users.ts'
@@ -305,7 +307,12 @@ const deactivated = () => new AppError('unauthorized', 'The user is deactivated'
  * Deactivated users are refused with 401. Concurrent sign-ins are settled by the unique keys
  * (insert or nothing, then read again), never by a check before the insert.
  */
-export async function resolveOAuthUser(tx: Executor, profile: OAuthProfile, now: Date): Promise<UserRow> {
+export async function resolveOAuthUser(
+  tx: Executor,
+  profile: OAuthProfile,
+  now: Date,
+  ip: string,
+): Promise<UserRow> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const [linked] = await tx
       .select({ user: users })
@@ -354,6 +361,14 @@ export async function resolveOAuthUser(tx: Executor, profile: OAuthProfile, now:
         .returning()
       // Linked by a concurrent sign-in meanwhile: read it again.
       if (!link) continue
+      await auditAuthEvent(tx, {
+        action: 'auth.oauth_linked',
+        userId: existing.id,
+        actor: userActor(existing.id),
+        ip,
+        data: { provider: profile.provider, email_was_verified: existing.isVerified },
+        at: now,
+      })
       if (existing.isVerified) return existing
       await revokeAllSessions(tx, existing.id, 'oauth_link_unverified', now)
       const [proven] = await tx

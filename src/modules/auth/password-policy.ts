@@ -6,6 +6,8 @@ import { ZxcvbnFactory } from '@zxcvbn-ts/core'
 import * as common from '@zxcvbn-ts/language-common'
 import * as english from '@zxcvbn-ts/language-en'
 import { AppError } from '../../core/errors.ts'
+import { normalizePassword } from './credentials.ts'
+import { passwordLengthRule } from './schemas.ts'
 
 const minimumScore = 3
 
@@ -27,9 +29,10 @@ export function assertStrongPassword(
 ): void {
   const invalid = (message: string) =>
     new AppError('validation_failed', message, { errors: [{ location, message }] })
-  if (password.length < minLength) throw invalid(`at least ${minLength} characters`)
+  const normalized = normalizePassword(password)
+  if (normalized.length < minLength) throw invalid(passwordLengthRule(minLength))
   const inputs = userInputs.flatMap((input) => (input ? [input, ...input.split(/[@._\s-]+/)] : []))
-  const result = zxcvbn.check(password, inputs)
+  const result = zxcvbn.check(normalized, inputs)
   if (result.score < minimumScore) {
     const hint =
       result.feedback.warning ?? result.feedback.suggestions[0] ?? 'use a longer, less common password'

@@ -4,23 +4,20 @@ import { z } from 'zod'
 import { AppError } from '../../core/errors.ts'
 import { problems, publicProblems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
+import { anonymousActor, userActor } from '../audit/audit.ts'
 import { sendVerificationEmail } from '../jobs/definitions/auth-emails.ts'
 import { sendMail } from '../jobs/definitions/send-mail.ts'
+import { auditAuthEvent, auditSignIn, auditSignInFailure } from './auth-audit.ts'
 import { authenticate, principalOf } from './guards.ts'
-import {
-  authRateLimit as credentialRateLimit,
-  refreshCookie,
-  refreshCookiePath,
-  sendTokens,
-  sessionPolicy,
-} from './issue.ts'
+import { refreshCookie, refreshCookiePath, sendTokens, sessionPolicy } from './issue.ts'
 import { assertStrongPassword } from './password-policy.ts'
 import { hashPassword } from './passwords.ts'
+import { authRateLimit, identifierKey, refreshTokenKey } from './rate-limits.ts'
 import {
   Accepted,
   Jwks,
   RefreshBody,
-  RegisterBody,
+  registerBody,
   TokenBody,
   TokenResponse,
   UpdateMeBody,
@@ -29,19 +26,36 @@ import {
 import { revokeSessionOf, rotateSession, startSession } from './sessions.ts'
 import { checkPasswordLogin, getUser, registerUser, toUser, updateUser } from './users.ts'
 
+/** The refresh token of a request: the body's, else the cookie's. */
+const presentedRefreshToken = (req: FastifyRequest): string | undefined =>
+  (req.body as { refresh_token?: string } | null | undefined)?.refresh_token ?? req.cookies[refreshCookie]
+
 export const authRoutes =
   (deps: Deps): FastifyPluginAsyncZod =>
   async (app) => {
     const { config, db, clock } = deps
     const policy = sessionPolicy(config)
-    const authRateLimit = (identifier: (req: FastifyRequest) => string | undefined) =>
-      credentialRateLimit(config, identifier)
+    const isRefreshGrant = (req: FastifyRequest) =>
+      (req.body as { grant_type?: string } | undefined)?.grant_type === 'refresh_token'
 
-    /** Rotates a refresh token; reuse of a rotated one commits the family's revocation, then answers 401. */
-    async function refresh(reply: FastifyReply, token: string | undefined) {
+    /** Rotates a refresh token; reuse of a rotated one commits the family's revocation (audited), then answers 401. */
+    async function refresh(req: FastifyRequest, reply: FastifyReply, token: string | undefined) {
       if (!token) throw new AppError('unauthorized', 'A refresh token is required')
       const now = clock.now()
-      const result = await db.transaction((tx) => rotateSession(tx, token, policy, now))
+      const result = await db.transaction(async (tx) => {
+        const rotated = await rotateSession(tx, token, policy, now)
+        if ('reused' in rotated) {
+          await auditAuthEvent(tx, {
+            action: 'auth.refresh_reuse_detected',
+            userId: rotated.userId,
+            actor: anonymousActor,
+            ip: req.ip,
+            data: { session_id: rotated.familyId },
+            at: now,
+          })
+        }
+        return rotated
+      })
       if ('reused' in result) {
         reply.clearCookie(refreshCookie, { path: refreshCookiePath })
         throw new AppError(
@@ -61,10 +75,15 @@ export const authRoutes =
           description:
             'Always 202 with the same body, whether or not the email is taken, so registration never tells which addresses have a user. A new address gets a user (argon2id password hash), a verification email and a welcome email; a taken one gets a "someone tried to sign up with your email" notice (at most one an hour) and nothing else changes. Sign in with `POST /v1/auth/token` afterwards. A taken username is a 409, whatever the email.',
           operationId: 'register',
-          body: RegisterBody,
+          body: registerBody(config.PASSWORD_MIN_LENGTH),
           response: { 202: Accepted, ...publicProblems, 409: problems[409] },
         },
-        config: { rateLimit: authRateLimit((req) => (req.body as { email?: string } | undefined)?.email) },
+        config: {
+          rateLimit: authRateLimit(config, (req) =>
+            identifierKey((req.body as { email?: string } | undefined)?.email),
+          ),
+          authIpCeiling: true,
+        },
       },
       async (req, reply) => {
         const { email, password, username, name } = req.body
@@ -107,25 +126,50 @@ export const authRoutes =
           tags: ['auth'],
           summary: 'Get tokens',
           description:
-            'OAuth2-style token endpoint: `grant_type=password` (username may be the email) or `grant_type=refresh_token`, as JSON or a form. Also sets the refresh token as an httpOnly cookie.',
+            'OAuth2-style token endpoint: `grant_type=password` (the default) with `username` (the email or the username) or, in JSON, `email`; or `grant_type=refresh_token`. JSON or a form. Also sets the refresh token as an httpOnly cookie. Rate limited per client IP + identifier (refresh: per token) and per client IP over all identifiers.',
           operationId: 'token',
           body: TokenBody,
           response: { 200: TokenResponse, ...publicProblems, 401: problems[401] },
         },
         config: {
-          rateLimit: authRateLimit((req) => {
-            const body = req.body as { username?: string; refresh_token?: string } | undefined
-            return body?.username ?? body?.refresh_token?.slice(0, 16)
+          // The password grant is keyed by the user it names, the refresh grant by its token.
+          rateLimit: authRateLimit(config, (req) => {
+            const body = req.body as { username?: string; email?: string; refresh_token?: string } | undefined
+            return isRefreshGrant(req)
+              ? refreshTokenKey(req, presentedRefreshToken(req))
+              : identifierKey(body?.username ?? body?.email)
           }),
+          authIpCeiling: (req) => !isRefreshGrant(req),
         },
       },
       async (req, reply) => {
         const body = req.body
-        if (body.grant_type === 'refresh_token') return refresh(reply, body.refresh_token)
+        if (body.grant_type === 'refresh_token') return refresh(req, reply, body.refresh_token)
+        const identifier = body.username ?? body.email ?? ''
         const now = clock.now()
+        // Looked up and verified before any transaction: argon2 never runs while a connection is held.
+        const login = await checkPasswordLogin(db, identifier, body.password ?? '')
+        if (!login.ok) {
+          await auditSignInFailure(db, {
+            userId: login.user?.id,
+            identifier,
+            method: 'password',
+            reason: login.reason,
+            ip: req.ip,
+            at: now,
+          })
+          throw new AppError('unauthorized', 'Invalid username or password')
+        }
         const issued = await db.transaction(async (tx) => {
-          const user = await checkPasswordLogin(tx, body.username ?? '', body.password ?? '')
-          return startSession(tx, user.id, policy, now)
+          const session = await startSession(tx, login.user.id, policy, now)
+          await auditSignIn(tx, {
+            userId: login.user.id,
+            sessionId: session.familyId,
+            method: 'password',
+            ip: req.ip,
+            at: now,
+          })
+          return session
         })
         return sendTokens(deps, reply, issued)
       },
@@ -143,9 +187,11 @@ export const authRoutes =
           body: RefreshBody,
           response: { 200: TokenResponse, ...publicProblems, 401: problems[401] },
         },
-        config: { rateLimit: authRateLimit((req) => req.ip) },
+        config: {
+          rateLimit: authRateLimit(config, (req) => refreshTokenKey(req, presentedRefreshToken(req))),
+        },
       },
-      async (req, reply) => refresh(reply, req.body?.refresh_token ?? req.cookies[refreshCookie]),
+      async (req, reply) => refresh(req, reply, presentedRefreshToken(req)),
     )
 
     app.post(
@@ -162,8 +208,23 @@ export const authRoutes =
         },
       },
       async (req, reply) => {
-        const token = req.body?.refresh_token ?? req.cookies[refreshCookie]
-        if (token) await revokeSessionOf(db, token, clock.now())
+        const token = presentedRefreshToken(req)
+        if (token) {
+          const now = clock.now()
+          await db.transaction(async (tx) => {
+            const ended = await revokeSessionOf(tx, token, now)
+            if (ended) {
+              await auditAuthEvent(tx, {
+                action: 'auth.logout',
+                userId: ended.userId,
+                actor: userActor(ended.userId),
+                ip: req.ip,
+                data: { session_id: ended.familyId },
+                at: now,
+              })
+            }
+          })
+        }
         reply.clearCookie(refreshCookie, { path: refreshCookiePath })
         return reply.code(204).send(null)
       },

@@ -6,7 +6,24 @@ export const Email = z
   .transform((value) => value.trim())
   .describe('Email address (unique, case-insensitive).')
 
-export const Password = z.string().min(8, 'at least 8 characters').max(256, 'at most 256 characters')
+export const passwordMaxLength = 256
+
+/** The one wording of the length rule; the number is PASSWORD_MIN_LENGTH, wherever it is shown. */
+export const passwordLengthRule = (minLength: number) => `at least ${minLength} characters`
+
+/**
+ * A new password. The minimum comes from PASSWORD_MIN_LENGTH (config), so validation, its error
+ * message and the OpenAPI document (`minLength`) all show the configured number; the strength
+ * check (zxcvbn) follows in `assertStrongPassword`.
+ */
+export const newPassword = (minLength: number) =>
+  z
+    .string()
+    .min(minLength, passwordLengthRule(minLength))
+    .max(passwordMaxLength, `at most ${passwordMaxLength} characters`)
+    .describe(
+      `${passwordLengthRule(minLength)} (at most ${passwordMaxLength}), and hard to guess: common and breached passwords, names and patterns are refused.`,
+    )
 
 export const Username = z
   .string()
@@ -14,28 +31,42 @@ export const Username = z
   .max(40)
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, dot, dash and underscore')
 
-export const RegisterBody = z.object({
-  email: Email,
-  password: Password,
-  username: Username.optional(),
-  name: z.string().trim().min(1).max(120).optional(),
-})
-export type RegisterBody = z.infer<typeof RegisterBody>
+export const registerBody = (passwordMinLength: number) =>
+  z.object({
+    email: Email,
+    password: newPassword(passwordMinLength),
+    username: Username.optional(),
+    name: z.string().trim().min(1).max(120).optional(),
+  })
+export type RegisterBody = z.infer<ReturnType<typeof registerBody>>
 
 export const TokenBody = z
   .object({
     grant_type: z.enum(['password', 'refresh_token']).optional().describe('Defaults to `password`.'),
     username: z.string().min(1).max(254).optional().describe('Email or username.'),
-    password: z.string().min(1).max(256).optional(),
+    email: z
+      .string()
+      .min(1)
+      .max(254)
+      .optional()
+      .describe('The email, as registration takes it; the same as `username` (send one of the two).'),
+    password: z.string().min(1).max(passwordMaxLength).optional(),
     refresh_token: z.string().min(1).max(200).optional(),
   })
   .superRefine((body, ctx) => {
     if ((body.grant_type ?? 'password') === 'password') {
-      if (!body.username) ctx.addIssue({ code: 'custom', path: ['username'], message: 'required' })
+      if (!body.username && !body.email)
+        ctx.addIssue({ code: 'custom', path: ['username'], message: 'required (or `email`)' })
+      if (body.username && body.email)
+        ctx.addIssue({ code: 'custom', path: ['email'], message: 'send `username` or `email`, not both' })
       if (!body.password) ctx.addIssue({ code: 'custom', path: ['password'], message: 'required' })
     }
   })
-  .describe('JSON or application/x-www-form-urlencoded, as an OAuth2 token endpoint.')
+  .meta({
+    description:
+      'JSON or application/x-www-form-urlencoded, as an OAuth2 token endpoint. With the password grant, the user is named by `username` (email or username) or `email`.',
+    example: { email: 'owner@example.com', password: 'a long passphrase' },
+  })
 export type TokenBody = z.infer<typeof TokenBody>
 
 export const RefreshBody = z
@@ -89,15 +120,17 @@ export const TokenBodyOnly = z.object({
 
 export const EmailBody = z.object({ email: z.string().trim().min(3).max(254).describe('The account email.') })
 
-export const ResetPasswordBody = z.object({
-  token: z.string().min(1).max(200).describe('The `token` of the reset link.'),
-  new_password: z.string().min(1).max(256),
-})
+export const resetPasswordBody = (passwordMinLength: number) =>
+  z.object({
+    token: z.string().min(1).max(200).describe('The `token` of the reset link.'),
+    new_password: newPassword(passwordMinLength),
+  })
 
-export const ChangePasswordBody = z.object({
-  current_password: z.string().min(1).max(256),
-  new_password: z.string().min(1).max(256),
-})
+export const changePasswordBody = (passwordMinLength: number) =>
+  z.object({
+    current_password: z.string().min(1).max(passwordMaxLength),
+    new_password: newPassword(passwordMinLength),
+  })
 
 export const LoginCodeBody = z.object({
   email: z.string().trim().min(3).max(254),

@@ -1,6 +1,6 @@
 // Refresh-token sessions: a family per sign-in, a new opaque token on every use, and reuse of a
 // rotated token treated as theft (the whole family is revoked).
-import { and, eq, isNull, sql } from 'drizzle-orm'
+import { and, eq, isNull, type SQL, sql } from 'drizzle-orm'
 import { newOpaqueToken, sha256 } from '../../core/crypto.ts'
 import type { Executor } from '../../core/db.ts'
 import { AppError } from '../../core/errors.ts'
@@ -65,7 +65,7 @@ export async function rotateSession(
   refreshToken: string,
   policy: SessionPolicy,
   now: Date,
-): Promise<IssuedRefresh | { reused: true; familyId: string }> {
+): Promise<IssuedRefresh | { reused: true; familyId: string; userId: string }> {
   const tokenHash = sha256(refreshToken)
   const [current] = await tx
     .update(refreshTokens)
@@ -74,12 +74,13 @@ export async function rotateSession(
     .returning({ familyId: refreshTokens.familyId, expiresAt: refreshTokens.expiresAt })
   if (!current) {
     const [known] = await tx
-      .select({ familyId: refreshTokens.familyId })
+      .select({ familyId: refreshTokens.familyId, userId: refreshFamilies.userId })
       .from(refreshTokens)
+      .innerJoin(refreshFamilies, eq(refreshFamilies.id, refreshTokens.familyId))
       .where(eq(refreshTokens.tokenHash, tokenHash))
     if (known) {
       await revokeFamily(tx, known.familyId, 'reuse_detected', now)
-      return { reused: true, familyId: known.familyId }
+      return { reused: true, familyId: known.familyId, userId: known.userId }
     }
     throw invalidRefresh()
   }
@@ -111,16 +112,43 @@ export async function rotateSession(
   )
 }
 
-export async function revokeFamily(tx: Executor, familyId: string, reason: string, now: Date): Promise<void> {
-  await tx
+/**
+ * SQL condition: the access token's session (refresh family) `sessionId` belongs to `userId` and is
+ * not revoked. Guards and hot-path statements put it beside `users.is_active`, so a logout, a
+ * password reset or change, or a deactivation stops that session's access tokens on the next
+ * request on every instance, without a round trip of its own. `sessionId` must be a UUID (the
+ * guards refuse a token whose `sid` is not one).
+ */
+export function sessionLiveSql(userId: SQL, sessionId: string): SQL {
+  return sql`exists (select 1 from refresh_families f
+    where f.id = ${sessionId}::uuid and f.user_id = ${userId} and f.revoked_at is null)`
+}
+
+/** Revokes one family; returns its user when it was live until now. */
+export async function revokeFamily(
+  tx: Executor,
+  familyId: string,
+  reason: string,
+  now: Date,
+): Promise<string | undefined> {
+  const [row] = await tx
     .update(refreshFamilies)
     .set({ revokedAt: now, revokedReason: reason })
     .where(and(eq(refreshFamilies.id, familyId), isNull(refreshFamilies.revokedAt)))
+    .returning({ userId: refreshFamilies.userId })
+  return row?.userId
 }
 
-/** Revokes the family a refresh token belongs to (logout); unknown tokens are ignored. */
-export async function revokeSessionOf(tx: Executor, refreshToken: string, now: Date): Promise<void> {
-  await tx
+/**
+ * Revokes the family a refresh token belongs to (logout); unknown tokens are ignored. Returns the
+ * ended session when one was live.
+ */
+export async function revokeSessionOf(
+  tx: Executor,
+  refreshToken: string,
+  now: Date,
+): Promise<{ familyId: string; userId: string } | undefined> {
+  const [row] = await tx
     .update(refreshFamilies)
     .set({ revokedAt: now, revokedReason: 'logout' })
     .where(
@@ -129,6 +157,8 @@ export async function revokeSessionOf(tx: Executor, refreshToken: string, now: D
         sql`${refreshFamilies.id} = (select ${refreshTokens.familyId} from ${refreshTokens} where ${refreshTokens.tokenHash} = ${sha256(refreshToken)})`,
       ),
     )
+    .returning({ familyId: refreshFamilies.id, userId: refreshFamilies.userId })
+  return row
 }
 
 /** Revokes every session of a user (password reset, deactivation). */

@@ -2,7 +2,8 @@ import { eq, or, sql } from 'drizzle-orm'
 import type { Executor } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import { newId } from '../../core/ids.ts'
-import { hashPassword, verifyPassword } from './passwords.ts'
+import { normalizeIdentifier } from './credentials.ts'
+import { verifyPassword } from './passwords.ts'
 import type { RegisterBody, UpdateMeBody, User } from './schemas.ts'
 import { users } from './tables.ts'
 
@@ -66,26 +67,35 @@ export async function registerUser(
   return { existing }
 }
 
-const invalidCredentials = () => new AppError('unauthorized', 'Invalid username or password')
+/** Why a password login failed; recorded in the audit log, never told to the caller. */
+export type LoginFailure = 'unknown_user' | 'wrong_password' | 'deactivated'
+
+export type LoginCheck =
+  | { ok: true; user: UserRow }
+  | { ok: false; user: UserRow | undefined; reason: LoginFailure }
 
 /**
- * Checks a password login. An unknown user, a wrong password and a deactivated user all give the
- * same 401 after the same amount of hashing work.
+ * Checks a password login. The lookup is one statement on `executor` (pass the pool, not an open
+ * transaction: the argon2 verification that follows must not hold a connection). An unknown user,
+ * a wrong password and a deactivated user take the same hashing work; the caller answers all three
+ * with the same 401.
  */
 export async function checkPasswordLogin(
-  tx: Executor,
+  executor: Executor,
   identifier: string,
   password: string,
-): Promise<UserRow> {
-  const needle = identifier.trim().toLowerCase()
-  const [row] = await tx
+): Promise<LoginCheck> {
+  const needle = normalizeIdentifier(identifier)
+  const [row] = await executor
     .select()
     .from(users)
     .where(or(sql`lower(${users.email}) = ${needle}`, sql`lower(${users.username}) = ${needle}`))
     .limit(1)
   const ok = await verifyPassword(row?.passwordHash, password)
-  if (!row || !ok || !row.isActive) throw invalidCredentials()
-  return row
+  if (!row) return { ok: false, user: undefined, reason: 'unknown_user' }
+  if (!ok) return { ok: false, user: row, reason: 'wrong_password' }
+  if (!row.isActive) return { ok: false, user: row, reason: 'deactivated' }
+  return { ok: true, user: row }
 }
 
 export async function getUser(tx: Executor, userId: string): Promise<UserRow> {
@@ -114,16 +124,19 @@ export async function updateUser(
   return row
 }
 
-/** Sets a new password hash (the caller has checked the policy and revokes sessions). */
-export async function setPassword(
+/**
+ * Stores a new password hash, made with `hashPassword` before the transaction opened (the caller
+ * has checked the policy and revokes sessions).
+ */
+export async function setPasswordHash(
   tx: Executor,
   userId: string,
-  password: string,
+  passwordHash: string,
   now: Date,
 ): Promise<UserRow> {
   const [row] = await tx
     .update(users)
-    .set({ passwordHash: await hashPassword(password), updatedAt: now })
+    .set({ passwordHash, updatedAt: now })
     .where(eq(users.id, userId))
     .returning()
   if (!row) throw notFound('User')
@@ -150,6 +163,6 @@ export async function findActiveUserByEmail(tx: Executor, email: string): Promis
   const [row] = await tx
     .select()
     .from(users)
-    .where(sql`lower(${users.email}) = ${email.trim().toLowerCase()}`)
+    .where(sql`lower(${users.email}) = ${normalizeIdentifier(email)}`)
   return row?.isActive ? row : undefined
 }

@@ -109,7 +109,7 @@ export async function announceInvoice(
   row: typeof invoices.$inferSelect,
   change: 'created' | 'paid' | 'failed',
 ): Promise<void> {
-  const type = change === 'failed' ? 'invoice.payment_failed' : `invoice.${change}`
+  const type = change === 'failed' ? ('invoice.payment_failed' as const) : (`invoice.${change}` as const)
   await audit(tx, {
     actor: ctx.actor,
     accountId: row.accountId,

@@ -4,6 +4,7 @@ import { AppError, notFound } from '../../core/errors.ts'
 import { decodeCursor, toPage } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
 import { activeUserColumn, assertActiveMember, memberCtes } from '../accounts/access.ts'
+import type { Caller } from '../auth/guards.ts'
 import {
   assertGranted,
   type ConsumeSpec,
@@ -51,7 +52,7 @@ function toBooking(row: BookingRow): Booking {
 /** The consume spec of a booking creation: membership, the staff check, the counter and the insert. */
 function bookingSpec(
   accountId: string,
-  userId: string,
+  caller: Caller,
   input: CreateBookingBody,
   now: Date,
   bookingId: string,
@@ -60,7 +61,7 @@ function bookingSpec(
   const staffId = input.staff_id ?? null
   return {
     accountId,
-    userId,
+    caller,
     minRole: 'member',
     feature,
     quantity: 1,
@@ -84,12 +85,12 @@ function bookingSpec(
  */
 export function bookingInsertSql(
   accountId: string,
-  userId: string,
+  caller: Caller,
   input: CreateBookingBody,
   now: Date,
   bookingId: string,
 ): SQL {
-  return consumeUnitsSql(bookingSpec(accountId, userId, input, now, bookingId))
+  return consumeUnitsSql(bookingSpec(accountId, caller, input, now, bookingId))
 }
 
 /**
@@ -100,11 +101,11 @@ export function bookingInsertSql(
 export async function createBooking(
   executor: Executor,
   accountId: string,
-  userId: string,
+  caller: Caller,
   input: CreateBookingBody,
   now: Date,
 ): Promise<Booking> {
-  const spec = bookingSpec(accountId, userId, input, now, newId())
+  const spec = bookingSpec(accountId, caller, input, now, newId())
   const outcome = await consumeUnits<BookingRow>(executor, spec)
   assertGranted(
     outcome,
@@ -164,13 +165,13 @@ export async function listBookings(executor: Executor, accountId: string, query:
 export async function cancelBooking(
   executor: Executor,
   accountId: string,
-  userId: string,
+  caller: Caller,
   bookingId: string,
   now: Date,
 ): Promise<Booking> {
   const row = await queryRow<BookingRow & { _role: string | null; _active: boolean; _was: string | null }>(
     executor,
-    sql`with ${memberCtes(accountId, userId)},
+    sql`with ${memberCtes(accountId, caller)},
       c as (
         update bookings set status = 'canceled', canceled_at = ${now.toISOString()}::timestamptz
         where id = ${bookingId}::uuid and account_id = ${accountId}::uuid and status = 'confirmed'

@@ -3,7 +3,7 @@ import { IdempotencyHeaders, idempotent, page, problems } from '../../core/http.
 import type { Deps } from '../../deps.ts'
 import { requireMember } from '../accounts/access.ts'
 import { AccountParams } from '../accounts/schemas.ts'
-import { requireToken } from '../auth/guards.ts'
+import { requireCaller } from '../auth/guards.ts'
 import { cancelBooking, createBooking, listBookings } from './bookings.ts'
 import { Booking, BookingParams, CreateBookingBody, ListBookingsQuery } from './schemas.ts'
 
@@ -33,10 +33,10 @@ export const bookingRoutes =
         },
       },
       async (req, reply) => {
-        const userId = await requireToken(deps, req)
-        return idempotent(db, req, reply, userId, async (executor) => ({
+        const caller = await requireCaller(deps, req)
+        return idempotent(db, req, reply, caller.userId, async (executor) => ({
           status: 201,
-          body: await createBooking(executor, req.params.accountId, userId, req.body, clock.now()),
+          body: await createBooking(executor, req.params.accountId, caller, req.body, clock.now()),
         }))
       },
     )
@@ -73,8 +73,8 @@ export const bookingRoutes =
         },
       },
       async (req) => {
-        const userId = await requireToken(deps, req)
-        return cancelBooking(db, req.params.accountId, userId, req.params.bookingId, clock.now())
+        const caller = await requireCaller(deps, req)
+        return cancelBooking(db, req.params.accountId, caller, req.params.bookingId, clock.now())
       },
     )
   }

@@ -8,6 +8,7 @@ import { type Executor, queryRow } from '../../core/db.ts'
 import { AppError, limitExceeded, notFound } from '../../core/errors.ts'
 import { activeUserColumn, assertActiveMember, memberCtes } from '../accounts/access.ts'
 import { type Role, roleAtLeast, rolesFrom } from '../accounts/roles.ts'
+import type { Caller } from '../auth/guards.ts'
 import { grantsAccessSql } from '../subscriptions/access.ts'
 import {
   type CatalogueEntry,
@@ -19,8 +20,8 @@ import {
 
 export interface ConsumeSpec {
   accountId: string
-  /** The acting user; must be an active member with at least `minRole`. */
-  userId: string
+  /** The acting user and token session; must be an active member with at least `minRole`, in a live session. */
+  caller: Caller
   minRole: Role
   feature: string
   quantity: number
@@ -38,7 +39,7 @@ export interface ConsumeSpec {
 
 export interface ConsumeOutcome<Row> {
   role: Role | null
-  /** The acting user exists and is active. */
+  /** The acting user exists and is active, and the token's session is live. */
   active: boolean
   hasAccess: boolean
   gateOk: boolean
@@ -57,8 +58,8 @@ const limitOf = (feature: string) => sql`case
   else 0 end`
 
 /** CTE fragments shared by consume and read: the member's role, the account's time zone, the plan limit. */
-function contextCtes(accountId: string, userId: string, feature: string, now: Date): SQL {
-  return sql`${memberCtes(accountId, userId)},
+function contextCtes(accountId: string, caller: Caller, feature: string, now: Date): SQL {
+  return sql`${memberCtes(accountId, caller)},
     acct as (select a.timezone from accounts a where a.id = ${accountId}::uuid),
     ent as (
       select ${limitOf(feature)} as lim
@@ -103,7 +104,7 @@ const roleList = (minimum: Role) =>
 export function consumeUnitsSql(spec: ConsumeSpec): SQL {
   const { accountId, feature, quantity, now } = spec
   const insertCte = spec.insert ?? sql`select 1 as granted from ctr`
-  return sql`with ${contextCtes(accountId, spec.userId, feature, now)},
+  return sql`with ${contextCtes(accountId, spec.caller, feature, now)},
     gate as (select 1 as ok from mem where mem.role in (${roleList(spec.minRole)}) and (${spec.gate ?? sql`true`})),
     per as (select (${spec.period})::text as period from acct),
     ctr as (
@@ -180,11 +181,11 @@ export function assertGranted<Row>(
 export async function memberStanding(
   executor: Executor,
   accountId: string,
-  userId: string,
+  caller: Caller,
 ): Promise<{ role: Role | null; active: boolean }> {
   const row = await queryRow<{ role: Role | null; active: boolean }>(
     executor,
-    sql`with ${memberCtes(accountId, userId)} select (select role from mem) as role, ${activeUserColumn} as active`,
+    sql`with ${memberCtes(accountId, caller)} select (select role from mem) as role, ${activeUserColumn} as active`,
   )
   return { role: row?.role ?? null, active: Boolean(row?.active) }
 }
@@ -245,7 +246,7 @@ export async function releaseUnits(
   const { accountId, feature, quantity, now } = spec
   const row = await queryRow<Record<string, unknown>>(
     executor,
-    sql`with ${contextCtes(accountId, spec.userId, feature, now)},
+    sql`with ${contextCtes(accountId, spec.caller, feature, now)},
     per as (select (${spec.period})::text as period from acct),
     cat as (select ${catalogueSql(feature)} as entry),
     rel as (${releaseUnitsSql(accountId, feature, sql`(select period from per)`, quantity, now, sql`exists (select 1 from mem where mem.role in (${roleList(spec.minRole)})) and (select entry from cat) = 'limit'`)})

@@ -1,8 +1,10 @@
 import { type SQL, sql } from 'drizzle-orm'
 import { type Executor, queryRow } from '../../core/db.ts'
-import { AppError, notFound } from '../../core/errors.ts'
+import { notFound } from '../../core/errors.ts'
 import { assertActiveMember } from '../accounts/access.ts'
 import type { Role } from '../accounts/roles.ts'
+import { type Caller, sessionEnded } from '../auth/guards.ts'
+import { sessionLiveSql } from '../auth/sessions.ts'
 import { effectiveStatus, grantsAccessSql } from '../subscriptions/access.ts'
 import type { SubscriptionStatus } from '../subscriptions/tables.ts'
 import {
@@ -43,15 +45,18 @@ interface EntitlementRow {
 export async function readEntitlements(
   executor: Executor,
   accountId: string,
-  userId: string,
+  caller: Caller,
   now: Date,
   date: string | undefined,
 ): Promise<Entitlements> {
   const row = await queryRow<EntitlementRow>(
     executor,
     sql`with
-      mem as (select m.role from account_members m where m.account_id = ${accountId}::uuid and m.user_id = ${userId}::uuid),
-      usr as (select u.is_admin from users u where u.id = ${userId}::uuid and u.is_active),
+      mem as (select m.role from account_members m where m.account_id = ${accountId}::uuid and m.user_id = ${caller.userId}::uuid),
+      usr as (
+        select u.is_admin from users u
+        where u.id = ${caller.userId}::uuid and u.is_active and ${sessionLiveSql(sql`u.id`, caller.sessionId)}
+      ),
       acct as (select a.timezone from accounts a where a.id = ${accountId}::uuid),
       day as (
         select coalesce(${date ?? null}::date, (${now.toISOString()}::timestamptz at time zone acct.timezone)::date) as d,
@@ -81,7 +86,7 @@ export async function readEntitlements(
     from day left join sub on true`,
   )
   if (!row || (row.role === null && !row.is_admin)) throw notFound('Account')
-  if (row.is_admin === null) throw new AppError('unauthorized', 'The user is unknown or deactivated')
+  if (row.is_admin === null) throw sessionEnded()
   const hasAccess = Boolean(row.has_access)
   const used = new Map(
     (row.counters ?? []).map((counter) => [`${counter.feature}/${counter.period}`, Number(counter.used)]),
@@ -159,20 +164,20 @@ function usagePeriod(feature: string, date: string | undefined, now: Date): SQL 
 export async function recordUsage(
   executor: Executor,
   accountId: string,
-  userId: string,
+  caller: Caller,
   input: UsageBody,
   now: Date,
 ): Promise<UsageResult> {
   if (isResourceFeature(input.feature)) {
     // Refused whatever the quantity, and without touching a counter; the caller's standing is
     // still checked first so a deactivated user gets 401 and a non-member 404, as elsewhere.
-    const standing = await memberStanding(executor, accountId, userId)
+    const standing = await memberStanding(executor, accountId, caller)
     assertActiveMember(standing.active, standing.role)
     throw featureNotMetered(input.feature)
   }
   const spec = {
     accountId,
-    userId,
+    caller,
     minRole: 'member',
     feature: input.feature,
     quantity: Math.abs(input.quantity),

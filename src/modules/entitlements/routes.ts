@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { IdempotencyHeaders, idempotent, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { AccountParams } from '../accounts/schemas.ts'
-import { requireToken } from '../auth/guards.ts'
+import { requireCaller } from '../auth/guards.ts'
 import { readEntitlements, recordUsage } from './entitlements.ts'
 import { resourceFeatureKeys, resourceFeatures } from './features.ts'
 import { Entitlements, EntitlementsQuery, UsageBody, UsageResult } from './schemas.ts'
@@ -41,8 +41,8 @@ export const entitlementRoutes =
         },
       },
       async (req) => {
-        const userId = await requireToken(deps, req)
-        return readEntitlements(db, req.params.accountId, userId, clock.now(), req.query.date)
+        const caller = await requireCaller(deps, req)
+        return readEntitlements(db, req.params.accountId, caller, clock.now(), req.query.date)
       },
     )
 
@@ -62,10 +62,10 @@ export const entitlementRoutes =
         },
       },
       async (req, reply) => {
-        const userId = await requireToken(deps, req)
-        return idempotent(db, req, reply, userId, async (executor) => ({
+        const caller = await requireCaller(deps, req)
+        return idempotent(db, req, reply, caller.userId, async (executor) => ({
           status: 200,
-          body: await recordUsage(executor, req.params.accountId, userId, req.body, clock.now()),
+          body: await recordUsage(executor, req.params.accountId, caller, req.body, clock.now()),
         }))
       },
     )

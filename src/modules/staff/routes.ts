@@ -4,7 +4,7 @@ import { IdempotencyHeaders, idempotent, PaginationQuery, page, problems } from 
 import type { Deps } from '../../deps.ts'
 import { requireMember } from '../accounts/access.ts'
 import { AccountParams } from '../accounts/schemas.ts'
-import { requireToken } from '../auth/guards.ts'
+import { requireCaller } from '../auth/guards.ts'
 import { CreateStaffBody, Staff, StaffParams } from './schemas.ts'
 import { createStaff, deleteStaff, listStaff } from './staff.ts'
 
@@ -33,10 +33,10 @@ export const staffRoutes =
         },
       },
       async (req, reply) => {
-        const userId = await requireToken(deps, req)
-        return idempotent(db, req, reply, userId, async (executor) => ({
+        const caller = await requireCaller(deps, req)
+        return idempotent(db, req, reply, caller.userId, async (executor) => ({
           status: 201,
-          body: await createStaff(executor, req.params.accountId, userId, req.body, clock.now()),
+          body: await createStaff(executor, req.params.accountId, caller, req.body, clock.now()),
         }))
       },
     )
@@ -72,8 +72,8 @@ export const staffRoutes =
         },
       },
       async (req, reply) => {
-        const userId = await requireToken(deps, req)
-        await deleteStaff(db, req.params.accountId, userId, req.params.staffId, clock.now())
+        const caller = await requireCaller(deps, req)
+        await deleteStaff(db, req.params.accountId, caller, req.params.staffId, clock.now())
         return reply.code(204).send(null)
       },
     )

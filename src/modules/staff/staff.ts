@@ -5,6 +5,7 @@ import { decodeCursor, type PaginationQuery, toPage } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
 import { activeUserColumn, assertActiveMember, memberCtes } from '../accounts/access.ts'
 import { rolesFrom } from '../accounts/roles.ts'
+import type { Caller } from '../auth/guards.ts'
 import { assertGranted, consumeUnits, releaseUnitsSql } from '../entitlements/engine.ts'
 import type { CreateStaffBody, Staff } from './schemas.ts'
 import { staff } from './tables.ts'
@@ -38,11 +39,11 @@ function toStaff(row: StaffRow): Staff {
 export async function createStaff(
   executor: Executor,
   accountId: string,
-  userId: string,
+  caller: Caller,
   input: CreateStaffBody,
   now: Date,
 ): Promise<Staff> {
-  const spec = { accountId, userId, minRole: 'admin' as const, feature, quantity: 1, period: sql`''`, now }
+  const spec = { accountId, caller, minRole: 'admin' as const, feature, quantity: 1, period: sql`''`, now }
   const outcome = await consumeUnits<StaffRow>(executor, {
     ...spec,
     insert: sql`insert into staff (id, account_id, name, email, is_active, created_at)
@@ -89,7 +90,7 @@ export async function listStaff(executor: Executor, accountId: string, query: Pa
 export async function deleteStaff(
   executor: Executor,
   accountId: string,
-  userId: string,
+  caller: Caller,
   staffId: string,
   now: Date,
 ): Promise<void> {
@@ -99,7 +100,7 @@ export async function deleteStaff(
   )
   const row = await queryRow<{ role: string | null; active: boolean; deleted: boolean }>(
     executor,
-    sql`with ${memberCtes(accountId, userId)},
+    sql`with ${memberCtes(accountId, caller)},
       del as (
         update staff set deleted_at = ${now.toISOString()}::timestamptz
         where id = ${staffId}::uuid and account_id = ${accountId}::uuid and deleted_at is null
