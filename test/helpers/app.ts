@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { LightMyRequestResponse } from 'fastify'
-import { pino } from 'pino'
+import { type Logger, pino } from 'pino'
 import { type App, buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { ManualClock } from '../../src/core/clock.ts'
@@ -26,7 +26,7 @@ export interface TestApp {
  */
 export async function buildTestApp(
   env: Record<string, string> = {},
-  options: { testDb?: TestDatabase } = {},
+  options: { testDb?: TestDatabase; log?: Logger } = {},
 ): Promise<TestApp> {
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -41,7 +41,7 @@ export async function buildTestApp(
     ...env,
   })
   const testDb = options.testDb ?? (await createTestDatabase())
-  const log = pino({ level: 'silent' })
+  const log = options.log ?? pino({ level: 'silent' })
   const clock = new ManualClock(new Date())
   const deps = await createDeps(config, log, { database: testDb.database, clock })
   // Jobs are not polled in tests and nothing is scheduled: a test runs what is due with

@@ -83,6 +83,7 @@ export const authRoutes =
           description:
             'OAuth2-style token endpoint: `grant_type=password` (username may be the email) or `grant_type=refresh_token`, as JSON or a form. Also sets the refresh token as an httpOnly cookie.',
           operationId: 'token',
+          consumes: ['application/json', 'application/x-www-form-urlencoded'],
           body: TokenBody,
           response: { 200: TokenResponse, ...publicProblems, 401: problems[401] },
         },

@@ -85,5 +85,5 @@ export const billingRoutes =
       )
     }
 
-    if (deps.billing.stripe) await app.register(stripeWebhookRoutes(deps, deps.billing.stripe))
+    await app.register(stripeWebhookRoutes(deps, deps.billing.stripe))
   }
