@@ -53,11 +53,15 @@ export const PaginationQuery = z.object({
 })
 export type PaginationQuery = z.infer<typeof PaginationQuery>
 
-export const page = <T extends z.ZodType>(item: T) =>
-  z.object({
+/** A page of `item`s; its OpenAPI example is the item's example on a last page. */
+export const page = <T extends z.ZodType>(item: T) => {
+  const schema = z.object({
     data: z.array(item),
     next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
   })
+  const example = item.meta()?.example
+  return example === undefined ? schema : schema.meta({ example: { data: [example], next_cursor: null } })
+}
 
 /** Opaque cursors: base64url JSON of the sort key of the last row. */
 export function encodeCursor(values: (string | number)[]): string {

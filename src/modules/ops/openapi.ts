@@ -68,12 +68,22 @@ export function openapiOptions(config: Config): FastifyDynamicSwaggerOptions {
  * Mutates a generated document:
  * - an operation that declares no `security` is public and says so with `security: []` (routes
  *   behind a guard declare the bearer requirement next to their guard);
- * - a 204 has no body;
+ * - a 204 or a redirect has no body, and a request body that may be null is optional;
  * - the request body and each 2xx media type carry the example of their schema (a `.meta({ example })`
  *   on the zod schema, inline or behind a `$ref`) as the media type's `example`;
  * - component schemas nothing refers to (the zod provider emits an input and an output variant of
  *   every named schema) are dropped.
  */
+const acceptsNull = (content: unknown): boolean =>
+  isObject(content) &&
+  Object.values(content).some(
+    (media) =>
+      isObject(media) &&
+      isObject(media.schema) &&
+      Array.isArray(media.schema.anyOf) &&
+      media.schema.anyOf.some((option) => isObject(option) && option.type === 'null'),
+  )
+
 export function finishDocument(document: object): void {
   const root = document as Json
   const schemas =
@@ -104,11 +114,15 @@ export function finishDocument(document: object): void {
     for (const operation of Object.values(methods)) {
       if (!isObject(operation)) continue
       operation.security ??= []
-      if (isObject(operation.requestBody)) withExample(operation.requestBody.content)
+      if (isObject(operation.requestBody)) {
+        withExample(operation.requestBody.content)
+        // A body schema that admits null (refresh, logout, cancel) means the body may be left out.
+        if (acceptsNull(operation.requestBody.content)) operation.requestBody.required = false
+      }
       const responses = isObject(operation.responses) ? operation.responses : {}
       for (const [status, response] of Object.entries(responses)) {
         if (!isObject(response)) continue
-        if (status === '204') delete response.content
+        if (status === '204' || status.startsWith('3')) delete response.content
         else if (status.startsWith('2')) withExample(response.content)
       }
     }

@@ -14,10 +14,12 @@ const Envelope = z.object({
   data: z.object({ object: z.looseObject({ id: z.string().max(255).nullish() }) }),
 })
 
-const Received = z.object({
-  received: z.literal(true),
-  duplicate: z.boolean().describe('True when this event id was already processed: nothing was done again.'),
-})
+const Received = z
+  .object({
+    received: z.literal(true),
+    duplicate: z.boolean().describe('True when this event id was already processed: nothing was done again.'),
+  })
+  .meta({ example: { received: true, duplicate: false } })
 
 /**
  * `POST /v1/billing/webhooks/stripe`. Without Stripe configured the route still exists and says so
