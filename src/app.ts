@@ -1,9 +1,9 @@
 // buildApp(deps): the Fastify instance with its plugins, error handling and the explicit list of
 // route modules. server.ts gives it real dependencies; tests give it theirs.
 import { randomUUID } from 'node:crypto'
+import { parse as parseQueryString } from 'node:querystring'
 import cookie from '@fastify/cookie'
 import cors from '@fastify/cors'
-import formbody from '@fastify/formbody'
 import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
@@ -17,8 +17,6 @@ import Fastify, {
 import {
   hasZodFastifySchemaValidationErrors,
   isResponseSerializationError,
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
@@ -39,6 +37,7 @@ import { invitationRoutes } from './modules/invitations/routes.ts'
 import { jobRoutes } from './modules/jobs/routes.ts'
 import { mailRoutes } from './modules/mail/routes.ts'
 import { createMetrics } from './modules/ops/metrics.ts'
+import { openapiOptions } from './modules/ops/openapi.ts'
 import { opsRoutes } from './modules/ops/routes.ts'
 import { planRoutes } from './modules/plans/routes.ts'
 import { staffRoutes } from './modules/staff/routes.ts'
@@ -46,6 +45,45 @@ import { subscriptionRoutes } from './modules/subscriptions/routes.ts'
 import { webhookRoutes } from './modules/webhooks/routes.ts'
 
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/
+
+const json = 'application/json'
+const form = 'application/x-www-form-urlencoded'
+
+/** What a browser on an allowed origin may send, and read back, across origins. */
+const corsMethods = ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE']
+const corsRequestHeaders = ['authorization', 'content-type', 'idempotency-key', 'x-request-id']
+const corsExposedHeaders = [
+  'ratelimit-limit',
+  'ratelimit-remaining',
+  'ratelimit-reset',
+  'retry-after',
+  'idempotent-replayed',
+  'location',
+  'x-request-id',
+]
+
+/**
+ * The body types a route accepts: JSON, unless its schema lists others in `consumes` (the token
+ * endpoint also takes an OAuth2 form). The same list is the route's request media types in OpenAPI.
+ */
+function acceptedTypes(req: FastifyRequest): string[] {
+  const consumes = (req.routeOptions.schema as { consumes?: unknown } | undefined)?.consumes
+  return Array.isArray(consumes) && consumes.every((type) => typeof type === 'string') ? consumes : [json]
+}
+
+function unsupportedMediaType(req: FastifyRequest): AppError {
+  const types = acceptedTypes(req)
+  return new AppError(
+    'unsupported_media_type',
+    types.length === 1
+      ? `This endpoint accepts ${types[0]} only: send the body as JSON with Content-Type: ${types[0]}`
+      : `This endpoint accepts ${types.join(' or ')}: send the body with one of these Content-Types`,
+  )
+}
+
+/** A request that carries credentials gets an answer no cache may keep (PRODUCT.md §6). */
+const carriesCredentials = (req: FastifyRequest) =>
+  req.headers.authorization !== undefined || req.headers.cookie !== undefined
 
 export type App = Awaited<ReturnType<typeof buildApp>>
 
@@ -75,9 +113,26 @@ export async function buildApp(deps: Deps) {
     reply.header('x-request-id', req.id)
   })
 
+  // Forms are parsed only for a route that lists them in `consumes`; elsewhere a form is a 415 like
+  // any other type, so a cross-site HTML form cannot reach a JSON route.
+  app.addContentTypeParser(
+    form,
+    { parseAs: 'string', bodyLimit: config.BODY_LIMIT_BYTES },
+    (req, body, done) => {
+      if (!acceptedTypes(req).includes(form)) return done(unsupportedMediaType(req), undefined)
+      done(null, { ...parseQueryString(String(body)) })
+    },
+  )
+  app.addHook('onSend', async (req, reply, payload) => {
+    // A route that declared its own caching (the public JWKS) keeps it.
+    if (carriesCredentials(req) && !reply.hasHeader('cache-control'))
+      reply.header('cache-control', 'no-store')
+    return payload
+  })
+
   const metrics = createMetrics(deps)
   app.setErrorHandler((error: FastifyError, req, reply) => {
-    const { status, body } = toProblem(error)
+    const { status, body } = toProblem(error, req)
     if (status >= 500 && body.code === 'internal_error') req.log.error({ err: error }, 'unhandled error')
     else if (status >= 500) req.log.warn({ err: error }, body.detail)
     // Overload is counted apart from outages: it calls for more capacity, not for a restart.
@@ -87,12 +142,21 @@ export async function buildApp(deps: Deps) {
     return reply.code(status).type('application/problem+json').send(body)
   })
   await app.register(helmet, { global: true })
+  // Only the listed origins get CORS headers, on preflights and real responses alike; any other
+  // origin (or none) gets none at all, and its preflight is a 404.
+  const corsOrigins = new Set(config.CORS_ORIGINS)
   await app.register(cors, {
-    origin: config.CORS_ORIGINS.length > 0 ? config.CORS_ORIGINS : false,
+    origin: (origin, callback) => {
+      if (corsOrigins.has('*')) callback(null, '*')
+      else callback(null, origin !== undefined && corsOrigins.has(origin) ? origin : false)
+    },
     credentials: true,
+    methods: corsMethods,
+    allowedHeaders: corsRequestHeaders,
+    exposedHeaders: corsExposedHeaders,
+    maxAge: 600,
   })
   await app.register(cookie)
-  await app.register(formbody, { bodyLimit: config.BODY_LIMIT_BYTES })
   await app.register(rateLimit, {
     global: config.RATE_LIMIT_PER_MINUTE > 0,
     max: Math.max(config.RATE_LIMIT_PER_MINUTE, 1),
@@ -119,22 +183,7 @@ export async function buildApp(deps: Deps) {
         .send(problemFor('not_found', `No route for ${req.method} ${req.url.split('?')[0]}`)),
   )
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'plangate',
-        version: '0.1.0',
-        description:
-          'Accounts, plans with limits, subscriptions and entitlements. Errors are RFC 9457 problem+json with a stable `code`.',
-      },
-      components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-      },
-    },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
-  })
+  await app.register(swagger, openapiOptions(config))
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
 
   app.addHook('onResponse', async (req, reply) => {
@@ -175,7 +224,10 @@ function onRouterError(error: FastifyError, _req: FastifyRequest, reply: Fastify
 }
 
 /** Every error, whatever its origin, becomes a problem with a stable code. */
-function toProblem(error: FastifyError): { status: number; body: ReturnType<typeof problemFor> } {
+function toProblem(
+  error: FastifyError,
+  req: FastifyRequest,
+): { status: number; body: ReturnType<typeof problemFor> } {
   if (error instanceof AppError) {
     return { status: error.status, body: problemFor(error.code, error.detail, error.extra) }
   }
@@ -203,8 +255,10 @@ function toProblem(error: FastifyError): { status: number; body: ReturnType<type
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, body: problemFor('payload_too_large', 'The request body is too large') }
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, body: problemFor('unsupported_media_type', 'Send application/json') }
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': {
+      const problem = unsupportedMediaType(req)
+      return { status: 415, body: problemFor(problem.code, problem.detail) }
+    }
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { status: 400, body: problemFor('validation_failed', 'The JSON body is empty') }
   }

@@ -3,11 +3,10 @@ import 'dotenv/config'
 import { randomBytes } from 'node:crypto'
 import closeWithGrace from 'close-with-grace'
 import { eq, sql } from 'drizzle-orm'
-import { pino } from 'pino'
 import { bootstrap, createAdmin as createAdminUser } from './bootstrap.ts'
 import { ConfigError, configOrExit, loadConfig } from './config.ts'
 import { openDatabase } from './core/db.ts'
-import { redactPaths } from './logging.ts'
+import { createLogger } from './logging.ts'
 import { users } from './modules/auth/tables.ts'
 import { closeDeps, createDeps } from './wiring.ts'
 
@@ -26,7 +25,7 @@ async function withDatabase<T>(
   const config = loadConfig()
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 2 })
   try {
-    await bootstrap(database, config, pino({ level: config.LOG_LEVEL }), new Date())
+    await bootstrap(database, config, createLogger(config.LOG_LEVEL), new Date())
     return await work(database)
   } finally {
     await database.close()
@@ -55,7 +54,7 @@ async function createAdmin(email: string, password: string | undefined): Promise
 /** Polls and runs jobs until SIGTERM/SIGINT; running jobs finish before the process exits. */
 async function runWorker(): Promise<void> {
   const config = configOrExit()
-  const log = pino({ level: config.LOG_LEVEL, redact: redactPaths })
+  const log = createLogger(config.LOG_LEVEL)
   const deps = await createDeps(config, log)
   await deps.jobs.start(deps, { work: true })
   log.info({ database: deps.database.kind }, 'plangate worker running')

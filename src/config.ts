@@ -109,6 +109,8 @@ export const ConfigSchema = z.object({
           .filter(Boolean)
       : [],
   ),
+  /** Bearer token Prometheus sends to scrape /metrics; unset: /metrics answers 404 (see docs/decisions.md). */
+  METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'at least 16 characters').optional()),
   RATE_LIMIT_PER_MINUTE: limitPerMinute(100),
   AUTH_RATE_LIMIT_PER_MINUTE: limitPerMinute(10),
   /** Requests per minute from one client IP to the auth routes together, whatever the identifiers. */

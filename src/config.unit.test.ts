@@ -20,6 +20,13 @@ describe('configuration', () => {
     expect(config.DATABASE_URL).toBeUndefined()
   })
 
+  it('leaves /metrics off without METRICS_TOKEN and refuses a short one', () => {
+    expect(loadConfig({}).METRICS_TOKEN).toBeUndefined()
+    expect(loadConfig({ METRICS_TOKEN: '  ' }).METRICS_TOKEN).toBeUndefined()
+    expect(loadConfig({ METRICS_TOKEN: 'a-long-enough-token' }).METRICS_TOKEN).toBe('a-long-enough-token')
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN: at least 16 characters/)
+  })
+
   it('lists every bad variable at once', () => {
     let error: unknown
     try {

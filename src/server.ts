@@ -1,15 +1,14 @@
 // Process entry: config → dependencies → buildApp → listen; graceful shutdown on signals.
 import closeWithGrace from 'close-with-grace'
 import 'dotenv/config'
-import { pino } from 'pino'
 import { buildApp } from './app.ts'
 import { configOrExit } from './config.ts'
-import { redactPaths } from './logging.ts'
+import { createLogger } from './logging.ts'
 import { closeDeps, createDeps } from './wiring.ts'
 
 async function main(): Promise<void> {
   const config = configOrExit()
-  const log = pino({ level: config.LOG_LEVEL, redact: redactPaths })
+  const log = createLogger(config.LOG_LEVEL)
   const deps = await createDeps(config, log)
   const app = await buildApp(deps)
   await deps.jobs.start(deps, { work: config.JOBS_IN_PROCESS })

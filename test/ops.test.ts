@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildTestApp, type TestApp } from './helpers/app.ts'
+import { bearer, buildTestApp, type TestApp } from './helpers/app.ts'
+
+const metricsToken = 'metrics-token-for-the-ops-tests'
 
 describe('ops endpoints', () => {
   let t: TestApp
   beforeAll(async () => {
-    t = await buildTestApp()
+    t = await buildTestApp({ METRICS_TOKEN: metricsToken })
   })
   afterAll(async () => {
     await t?.close()
@@ -19,7 +21,7 @@ describe('ops endpoints', () => {
 
   it('exposes Prometheus metrics with HTTP latency histograms by route', async () => {
     await t.app.inject({ method: 'GET', url: '/v1/plans' })
-    const res = await t.app.inject({ method: 'GET', url: '/metrics' })
+    const res = await t.app.inject({ method: 'GET', url: '/metrics', headers: bearer(metricsToken) })
     expect(res.statusCode).toBe(200)
     expect(res.headers['content-type']).toContain('text/plain')
     expect(res.body).toContain('http_request_duration_seconds_bucket')

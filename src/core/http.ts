@@ -19,16 +19,26 @@ export const ProblemSchema = z
   .loose()
   .meta({ id: 'Problem', description: 'RFC 9457 problem details, with a stable `code`.' })
 
+/**
+ * One error response as OpenAPI and Fastify read it: an RFC 9457 body under the
+ * `application/problem+json` media type, which is the type the error handler sends. Use it for a
+ * route-specific description; `problems` has the common ones.
+ */
+export const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: ProblemSchema } },
+})
+
 /** The error responses every route can give, spread into each route's `response` map. */
 export const problems = {
-  400: ProblemSchema.describe('validation_failed'),
-  401: ProblemSchema.describe('unauthorized'),
-  403: ProblemSchema.describe('forbidden, subscription_required or limit_exceeded'),
-  404: ProblemSchema.describe('not_found'),
-  409: ProblemSchema.describe('conflict'),
-  429: ProblemSchema.describe('rate_limited'),
-  503: ProblemSchema.describe(
-    'service_busy (with Retry-After: overloaded) or service_unavailable (the database is down)',
+  400: problem('`validation_failed`: the input does not match the schema (see `errors[]`).'),
+  401: problem('`unauthorized`: no credentials, or invalid, expired or revoked ones.'),
+  403: problem('`forbidden`, `subscription_required` or `limit_exceeded`.'),
+  404: problem('`not_found`: no such resource, or not one the caller may see.'),
+  409: problem('`conflict`: the request conflicts with the current state.'),
+  429: problem('`rate_limited`: retry after `Retry-After` seconds.'),
+  503: problem(
+    '`service_busy` (with `Retry-After`: overloaded), `service_unavailable` (the database is down) or `provider_unavailable`: retry later.',
   ),
 }
 
@@ -45,11 +55,15 @@ export const PaginationQuery = z.object({
 })
 export type PaginationQuery = z.infer<typeof PaginationQuery>
 
-export const page = <T extends z.ZodType>(item: T) =>
-  z.object({
+/** A page of `item`s; its OpenAPI example is the item's example on a last page. */
+export const page = <T extends z.ZodType>(item: T) => {
+  const schema = z.object({
     data: z.array(item),
     next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page.'),
   })
+  const example = item.meta()?.example
+  return example === undefined ? schema : schema.meta({ example: { data: [example], next_cursor: null } })
+}
 
 /** Opaque cursors: base64url JSON of the sort key of the last row. */
 export function encodeCursor(values: (string | number)[]): string {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { LightMyRequestResponse } from 'fastify'
 import { decodeJwt } from 'jose'
-import { pino } from 'pino'
+import { type Logger, pino } from 'pino'
 import { type App, buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { ManualClock } from '../../src/core/clock.ts'
@@ -29,7 +29,11 @@ export interface TestApp {
  */
 export async function buildTestApp(
   env: Record<string, string> = {},
-  options: { testDb?: TestDatabase; webhookNetwork?: WiringOptions['webhookNetwork'] } = {},
+  options: {
+    testDb?: TestDatabase
+    webhookNetwork?: WiringOptions['webhookNetwork']
+    log?: Logger
+  } = {},
 ): Promise<TestApp> {
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -47,7 +51,7 @@ export async function buildTestApp(
     ...env,
   })
   const testDb = options.testDb ?? (await createTestDatabase())
-  const log = pino({ level: 'silent' })
+  const log = options.log ?? pino({ level: 'silent' })
   const clock = new ManualClock(new Date())
   const deps = await createDeps(config, log, {
     database: testDb.database,

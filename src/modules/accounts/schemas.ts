@@ -10,15 +10,18 @@ export const TimeZone = z
   .refine(isTimeZone, 'an IANA time zone such as Europe/Paris')
   .describe('IANA time zone; per-day limits count days in it.')
 
-export const CreateAccountBody = z.object({
-  name: z.string().trim().min(1).max(120),
-  timezone: TimeZone.default('UTC'),
-})
+export const CreateAccountBody = z
+  .object({
+    name: z.string().trim().min(1).max(120),
+    timezone: TimeZone.default('UTC'),
+  })
+  .meta({ example: { name: 'Chic-Chic', timezone: 'Europe/Paris' } })
 export type CreateAccountBody = z.infer<typeof CreateAccountBody>
 
 export const UpdateAccountBody = z
   .object({ name: z.string().trim().min(1).max(120).optional(), timezone: TimeZone.optional() })
   .strict()
+  .meta({ example: { name: 'Chic-Chic Paris', timezone: 'Europe/Paris' } })
 export type UpdateAccountBody = z.infer<typeof UpdateAccountBody>
 
 export const Account = z
@@ -30,7 +33,17 @@ export const Account = z
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
   })
-  .meta({ id: 'Account' })
+  .meta({
+    id: 'Account',
+    example: {
+      id: '0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01',
+      name: 'Chic-Chic',
+      timezone: 'Europe/Paris',
+      role: 'owner',
+      created_at: '2026-11-01T09:00:00.000Z',
+      updated_at: '2026-11-01T09:00:00.000Z',
+    },
+  })
 export type Account = z.infer<typeof Account>
 
 export const MemberParams = AccountParams.extend({ userId: z.uuid() })

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { PaginationQuery } from '../../core/http.ts'
 import { auditActorTypes } from '../audit/audit.ts'
 import { PlanCode } from '../plans/schemas.ts'
-import { Subscription } from '../subscriptions/schemas.ts'
+import { Subscription, subscriptionExample } from '../subscriptions/schemas.ts'
 import { subscriptionStatuses } from '../subscriptions/tables.ts'
 
 /** The currency `mrr_cents` is reported in; other currencies appear in `mrr_by_currency` only. */
@@ -27,6 +27,7 @@ export type ListSubscriptionsQuery = z.infer<typeof ListSubscriptionsQuery>
 
 export const AdminSubscription = Subscription.extend({ account_name: z.string() }).meta({
   id: 'AdminSubscription',
+  example: { ...subscriptionExample, account_name: 'Chic-Chic' },
 })
 export type AdminSubscription = z.infer<typeof AdminSubscription>
 
@@ -55,7 +56,25 @@ export const AdminAccount = z
       .nullable()
       .describe("The account's latest subscription, live or not; null if it never had one."),
   })
-  .meta({ id: 'AdminAccount' })
+  .meta({
+    id: 'AdminAccount',
+    example: {
+      id: '0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01',
+      name: 'Chic-Chic',
+      timezone: 'Europe/Paris',
+      created_at: '2026-11-01T09:00:00.000Z',
+      stripe_customer_id: null,
+      member_count: 2,
+      owner_email: 'ann@example.com',
+      subscription: {
+        id: '0192f5c4-9c3a-7e5d-9f4a-6b7c8d9e0f12',
+        plan: 'basic',
+        status: 'active',
+        has_access: true,
+        current_period_end: '2026-12-01T09:00:00.000Z',
+      },
+    },
+  })
 export type AdminAccount = z.infer<typeof AdminAccount>
 
 export const Metrics = z
@@ -99,7 +118,24 @@ export const Metrics = z
         .describe('`canceled_or_expired / active_at_start`, 4 decimals; 0 when nothing was active.'),
     }),
   })
-  .meta({ id: 'AdminMetrics' })
+  .meta({
+    id: 'AdminMetrics',
+    example: {
+      as_of: '2026-11-28T12:00:00.000Z',
+      currency: 'usd',
+      mrr_cents: 68800,
+      mrr_by_currency: { usd: 68800 },
+      active_by_plan: [
+        { plan: 'pro', currency: 'usd', count: 8, mrr_cents: 39200 },
+        { plan: 'basic', currency: 'usd', count: 16, mrr_cents: 29600 },
+      ],
+      trialing: 3,
+      past_due: 1,
+      active: 24,
+      canceled_pending: 2,
+      churn_30d: { canceled_or_expired: 1, active_at_start: 22, rate: 0.0455 },
+    },
+  })
 export type Metrics = z.infer<typeof Metrics>
 
 export const ListWebhookEventsQuery = PaginationQuery.extend({
@@ -127,7 +163,18 @@ export const ReceivedWebhookEvent = z
     last_error: z.string().nullable(),
     payload: z.record(z.string(), z.unknown()).optional().describe('With `include=payload` only.'),
   })
-  .meta({ id: 'ReceivedWebhookEvent' })
+  .meta({
+    id: 'ReceivedWebhookEvent',
+    example: {
+      id: 'evt_1QbCdEfGhIjKlMnO',
+      type: 'invoice.paid',
+      event_created_at: '2026-11-01T09:00:00.000Z',
+      received_at: '2026-11-01T09:00:01.000Z',
+      processed_at: '2026-11-01T09:00:01.000Z',
+      attempts: 1,
+      last_error: null,
+    },
+  })
 export type ReceivedWebhookEvent = z.infer<typeof ReceivedWebhookEvent>
 
 export const ListAuditLogQuery = PaginationQuery.extend({
@@ -161,5 +208,18 @@ export const AuditEntry = z
     data: z.record(z.string(), z.unknown()),
     created_at: z.iso.datetime(),
   })
-  .meta({ id: 'AuditEntry' })
+  .meta({
+    id: 'AuditEntry',
+    example: {
+      id: '0192f5c5-6da1-7fc4-86b1-3c4d5e6f7a89',
+      actor_type: 'user',
+      actor_user_id: '0192f5c4-7a1e-7c3b-9d2e-4f5a6b7c8d90',
+      account_id: '0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01',
+      action: 'subscription.canceled',
+      subject_type: 'subscription',
+      subject_id: '0192f5c4-9c3a-7e5d-9f4a-6b7c8d9e0f12',
+      data: { at_period_end: true },
+      created_at: '2026-11-20T15:04:00.000Z',
+    },
+  })
 export type AuditEntry = z.infer<typeof AuditEntry>

@@ -6,7 +6,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { digestsEqual, sha256 } from '../../core/crypto.ts'
 import { AppError } from '../../core/errors.ts'
-import { ProblemSchema, problems } from '../../core/http.ts'
+import { problem, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { auditSignIn } from './auth-audit.ts'
 import { sendTokens, sessionPolicy } from './issue.ts'
@@ -46,9 +46,9 @@ const CallbackQuery = z.object({
 const oauthProblems = {
   400: problems[400],
   401: problems[401],
-  404: ProblemSchema.describe('not_found: the provider is not configured'),
+  404: problem('`not_found`: the provider is not configured.'),
   429: problems[429],
-  503: ProblemSchema.describe('provider_unavailable, service_busy or service_unavailable'),
+  503: problem('`provider_unavailable`, `service_busy` or `service_unavailable`.'),
 }
 
 function readFlow(value: string | undefined) {

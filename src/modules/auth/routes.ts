@@ -128,6 +128,7 @@ export const authRoutes =
           description:
             'OAuth2-style token endpoint: `grant_type=password` (the default) with `username` (the email or the username) or, in JSON, `email`; or `grant_type=refresh_token`. JSON or a form. Also sets the refresh token as an httpOnly cookie. Rate limited per client IP + identifier (refresh: per token) and per client IP over all identifiers.',
           operationId: 'token',
+          consumes: ['application/json', 'application/x-www-form-urlencoded'],
           body: TokenBody,
           response: { 200: TokenResponse, ...publicProblems, 401: problems[401] },
         },

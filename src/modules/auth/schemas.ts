@@ -32,12 +32,21 @@ export const Username = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, dot, dash and underscore')
 
 export const registerBody = (passwordMinLength: number) =>
-  z.object({
-    email: Email,
-    password: newPassword(passwordMinLength),
-    username: Username.optional(),
-    name: z.string().trim().min(1).max(120).optional(),
-  })
+  z
+    .object({
+      email: Email,
+      password: newPassword(passwordMinLength),
+      username: Username.optional(),
+      name: z.string().trim().min(1).max(120).optional(),
+    })
+    .meta({
+      example: {
+        email: 'ann@example.com',
+        password: 'a long passphrase of mine',
+        username: 'ann',
+        name: 'Ann Smith',
+      },
+    })
 export type RegisterBody = z.infer<ReturnType<typeof registerBody>>
 
 export const TokenBody = z
@@ -73,13 +82,23 @@ export const RefreshBody = z
   .object({ refresh_token: z.string().min(1).max(200).optional().describe('Or the `refresh_token` cookie.') })
   // Fastify validates a request without a body as `null`: a cookie-only refresh or logout has none.
   .nullish()
+  .meta({ example: { refresh_token: 'pgr_Yp3Vb8sKq2mN5tW9xZ1aC4dF7gH0jL6e' } })
 
-export const TokenResponse = z.object({
-  access_token: z.string(),
-  token_type: z.literal('bearer'),
-  expires_in: z.number().int().describe('Seconds until the access token expires.'),
-  refresh_token: z.string().describe('Opaque; single use: every refresh returns a new one.'),
-})
+export const TokenResponse = z
+  .object({
+    access_token: z.string(),
+    token_type: z.literal('bearer'),
+    expires_in: z.number().int().describe('Seconds until the access token expires.'),
+    refresh_token: z.string().describe('Opaque; single use: every refresh returns a new one.'),
+  })
+  .meta({
+    example: {
+      access_token: 'eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.eyJzdWIiOiIwMTkyZjVjNCJ9.c2lnbmF0dXJl',
+      token_type: 'bearer',
+      expires_in: 900,
+      refresh_token: 'pgr_Yp3Vb8sKq2mN5tW9xZ1aC4dF7gH0jL6e',
+    },
+  })
 export type TokenResponse = z.infer<typeof TokenResponse>
 
 export const User = z
@@ -96,7 +115,22 @@ export const User = z
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
   })
-  .meta({ id: 'User' })
+  .meta({
+    id: 'User',
+    example: {
+      id: '0192f5c4-7a1e-7c3b-9d2e-4f5a6b7c8d90',
+      email: 'ann@example.com',
+      username: 'ann',
+      name: 'Ann Smith',
+      image_url: null,
+      provider: 'local',
+      is_verified: true,
+      is_admin: false,
+      is_active: true,
+      created_at: '2026-11-01T09:00:00.000Z',
+      updated_at: '2026-11-02T10:30:00.000Z',
+    },
+  })
 export type User = z.infer<typeof User>
 
 export const UpdateMeBody = z
@@ -110,36 +144,65 @@ export const UpdateMeBody = z
       .optional(),
   })
   .strict()
+  .meta({ example: { name: 'Ann Smith', username: 'ann', image_url: 'https://images.example.com/ann.png' } })
 export type UpdateMeBody = z.infer<typeof UpdateMeBody>
 
-export const Jwks = z.object({ keys: z.array(z.record(z.string(), z.unknown())) })
-
-export const TokenBodyOnly = z.object({
-  token: z.string().min(1).max(200).describe('The `token` of the emailed link.'),
+export const Jwks = z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).meta({
+  example: {
+    keys: [
+      {
+        kty: 'OKP',
+        crv: 'Ed25519',
+        x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo',
+        kid: 'k1',
+        alg: 'EdDSA',
+        use: 'sig',
+      },
+    ],
+  },
 })
 
-export const EmailBody = z.object({ email: z.string().trim().min(3).max(254).describe('The account email.') })
+export const TokenBodyOnly = z
+  .object({
+    token: z.string().min(1).max(200).describe('The `token` of the emailed link.'),
+  })
+  .meta({ example: { token: 'pgv_Q8wE3rT6yU9iO2pA5sD8fG1hJ4kL7zX0' } })
+
+export const EmailBody = z
+  .object({ email: z.string().trim().min(3).max(254).describe('The account email.') })
+  .meta({ example: { email: 'ann@example.com' } })
 
 export const resetPasswordBody = (passwordMinLength: number) =>
-  z.object({
-    token: z.string().min(1).max(200).describe('The `token` of the reset link.'),
-    new_password: newPassword(passwordMinLength),
-  })
+  z
+    .object({
+      token: z.string().min(1).max(200).describe('The `token` of the reset link.'),
+      new_password: newPassword(passwordMinLength),
+    })
+    .meta({
+      example: { token: 'pgr_M3nB6vC9xZ2lK5jH8gF1dS4aP7oI0uY', new_password: 'another long passphrase' },
+    })
 
 export const changePasswordBody = (passwordMinLength: number) =>
-  z.object({
-    current_password: z.string().min(1).max(passwordMaxLength),
-    new_password: newPassword(passwordMinLength),
-  })
+  z
+    .object({
+      current_password: z.string().min(1).max(passwordMaxLength),
+      new_password: newPassword(passwordMinLength),
+    })
+    .meta({
+      example: { current_password: 'a long passphrase of mine', new_password: 'another long passphrase' },
+    })
 
-export const LoginCodeBody = z.object({
-  email: z.string().trim().min(3).max(254),
-  code: z
-    .string()
-    .regex(/^\d{6}$/, 'six digits')
-    .describe('The 6-digit code from the email.'),
-})
+export const LoginCodeBody = z
+  .object({
+    email: z.string().trim().min(3).max(254),
+    code: z
+      .string()
+      .regex(/^\d{6}$/, 'six digits')
+      .describe('The 6-digit code from the email.'),
+  })
+  .meta({ example: { email: 'ann@example.com', code: '493817' } })
 
 export const Accepted = z
   .object({ status: z.literal('accepted') })
   .describe('Accepted; an email follows if the address belongs to an active account.')
+  .meta({ example: { status: 'accepted' } })

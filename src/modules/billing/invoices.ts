@@ -25,7 +25,25 @@ export const Invoice = z
     paid_at: z.iso.datetime().nullable(),
     created_at: z.iso.datetime(),
   })
-  .meta({ id: 'Invoice' })
+  .meta({
+    id: 'Invoice',
+    example: {
+      id: '0192f5c5-2f6d-7b80-827d-9e0f1a2b3c45',
+      account_id: '0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01',
+      subscription_id: '0192f5c4-9c3a-7e5d-9f4a-6b7c8d9e0f12',
+      provider: 'manual',
+      provider_invoice_id: 'manual_0192f5c5',
+      amount_cents: 1900,
+      currency: 'usd',
+      status: 'paid',
+      description: 'Basic, Nov 1 – Dec 1, 2026',
+      period_start: '2026-11-01T09:00:00.000Z',
+      period_end: '2026-12-01T09:00:00.000Z',
+      hosted_url: null,
+      paid_at: '2026-11-01T09:05:00.000Z',
+      created_at: '2026-11-01T09:00:00.000Z',
+    },
+  })
 export type Invoice = z.infer<typeof Invoice>
 
 type InvoiceRow = typeof invoices.$inferSelect

@@ -11,9 +11,11 @@ import { stripeWebhookRoutes } from './stripe/routes.ts'
 
 const security = [{ bearer: [] }]
 const InvoiceParams = z.object({ id: z.uuid() })
-const PortalSession = z.object({
-  url: z.string().describe("Send the customer here: Stripe's Customer Portal."),
-})
+const PortalSession = z
+  .object({
+    url: z.string().describe("Send the customer here: Stripe's Customer Portal."),
+  })
+  .meta({ example: { url: 'https://billing.stripe.com/p/session/test_YWNjdF8xTjhx' } })
 
 export const billingRoutes =
   (deps: Deps): FastifyPluginAsyncZod =>
@@ -85,5 +87,5 @@ export const billingRoutes =
       )
     }
 
-    if (deps.billing.stripe) await app.register(stripeWebhookRoutes(deps, deps.billing.stripe))
+    await app.register(stripeWebhookRoutes(deps, deps.billing.stripe))
   }

@@ -44,25 +44,49 @@ export const Entitlements = z
     timezone: z.string(),
     features: z.record(z.string(), FeatureEntitlement),
   })
-  .meta({ id: 'Entitlements' })
+  .meta({
+    id: 'Entitlements',
+    example: {
+      account_id: '0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01',
+      plan: 'basic',
+      status: 'active',
+      has_access: true,
+      timezone: 'Europe/Paris',
+      features: {
+        staff: { kind: 'count', limit: 2, used: 1, remaining: 1, over_limit: false },
+        bookings_per_day: {
+          kind: 'per_day',
+          date: '2026-11-28',
+          resets_at: '2026-11-28T23:00:00.000Z',
+          limit: 5,
+          used: 3,
+          remaining: 2,
+          over_limit: false,
+        },
+        sms_reminders: { kind: 'boolean', enabled: false },
+      },
+    },
+  })
 export type Entitlements = z.infer<typeof Entitlements>
 
-export const UsageBody = z.object({
-  feature: z
-    .string()
-    .regex(featureKeyPattern, 'a lowercase feature key')
-    .describe('A metered feature: a key some plan names in `limits` and not a resource-backed one.'),
-  quantity: z
-    .number()
-    .int()
-    .min(-1_000_000)
-    .max(1_000_000)
-    .refine((value) => value !== 0, 'not zero')
-    .describe('Units to consume; negative to release units (never below zero).'),
-  date: IsoDate.optional().describe(
-    'For per-period features: the account-local day to count on; default today.',
-  ),
-})
+export const UsageBody = z
+  .object({
+    feature: z
+      .string()
+      .regex(featureKeyPattern, 'a lowercase feature key')
+      .describe('A metered feature: a key some plan names in `limits` and not a resource-backed one.'),
+    quantity: z
+      .number()
+      .int()
+      .min(-1_000_000)
+      .max(1_000_000)
+      .refine((value) => value !== 0, 'not zero')
+      .describe('Units to consume; negative to release units (never below zero).'),
+    date: IsoDate.optional().describe(
+      'For per-period features: the account-local day to count on; default today.',
+    ),
+  })
+  .meta({ example: { feature: 'api_calls_per_month', quantity: 1 } })
 export type UsageBody = z.infer<typeof UsageBody>
 
 export const UsageResult = z
@@ -74,5 +98,15 @@ export const UsageResult = z
     used: z.number().int(),
     remaining: z.number().int().nullable(),
   })
-  .meta({ id: 'UsageResult' })
+  .meta({
+    id: 'UsageResult',
+    example: {
+      feature: 'api_calls_per_month',
+      kind: 'per_month',
+      period: '2026-11',
+      limit: 10000,
+      used: 4211,
+      remaining: 5789,
+    },
+  })
 export type UsageResult = z.infer<typeof UsageResult>

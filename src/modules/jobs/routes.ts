@@ -23,7 +23,22 @@ const Job = z
     completed_on: z.iso.datetime().nullable(),
     start_after: z.iso.datetime(),
   })
-  .meta({ id: 'Job' })
+  .meta({
+    id: 'Job',
+    example: {
+      id: '0192f5c5-8fc3-71e6-a8d3-5e6f7a8b9c01',
+      name: 'mail.send',
+      state: 'failed',
+      data: { to: 'ann@example.com' },
+      retry_count: 5,
+      retry_limit: 5,
+      output: { message: 'SMTP server did not answer within 10 s' },
+      created_on: '2026-11-01T09:00:00.000Z',
+      started_on: '2026-11-01T09:31:00.000Z',
+      completed_on: '2026-11-01T09:31:10.000Z',
+      start_after: '2026-11-01T09:31:00.000Z',
+    },
+  })
 
 const ListJobsQuery = PaginationQuery.extend({
   state: z.enum(jobStates).optional(),

@@ -1,11 +1,15 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { digestsEqual, sha256 } from '../../core/crypto.ts'
+import { AppError } from '../../core/errors.ts'
 import { problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import type { Metrics } from './metrics.ts'
 
-const Health = z.object({ status: z.literal('ok') })
-const Ready = z.object({ status: z.enum(['ok', 'unavailable']), database: z.enum(['ok', 'unavailable']) })
+const Health = z.object({ status: z.literal('ok') }).meta({ example: { status: 'ok' } })
+const Ready = z
+  .object({ status: z.enum(['ok', 'unavailable']), database: z.enum(['ok', 'unavailable']) })
+  .meta({ example: { status: 'ok', database: 'ok' } })
 
 export const opsRoutes =
   (deps: Deps, metrics: Metrics): FastifyPluginAsyncZod =>
@@ -48,19 +52,38 @@ export const opsRoutes =
       },
     )
 
+    // /metrics shows traffic by route and process internals: only a scraper holding METRICS_TOKEN
+    // reads it. The token is compared as SHA-256 digests in constant time.
+    const metricsDigest = deps.config.METRICS_TOKEN ? sha256(deps.config.METRICS_TOKEN) : undefined
     app.get(
       '/metrics',
       {
         schema: {
           tags: ['ops'],
           summary: 'Prometheus metrics',
-          description: 'Process metrics and HTTP latency histograms in the Prometheus text format.',
+          description:
+            'Process metrics and HTTP latency histograms in the Prometheus text format, for a scraper sending `Authorization: Bearer <METRICS_TOKEN>`. 401 without it or with another token; 404 when METRICS_TOKEN is not set (metrics are off).',
           operationId: 'metrics',
-          response: { 200: z.string(), 429: problems[429] },
+          security: [{ metricsToken: [] }],
+          produces: ['text/plain'],
+          response: {
+            200: z.string().meta({
+              example:
+                '# HELP http_request_duration_seconds HTTP request latency by method, route template and status code\n# TYPE http_request_duration_seconds histogram\nhttp_request_duration_seconds_count{method="GET",route="/v1/plans",status_code="200"} 3\n',
+            }),
+            401: problems[401],
+            404: problems[404],
+          },
         },
         config: { rateLimit: false },
       },
-      async (_req, reply) => {
+      async (req, reply) => {
+        if (!metricsDigest) throw new AppError('not_found', 'Metrics are disabled: METRICS_TOKEN is not set')
+        const token = /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? '')?.[1]
+        if (!token || !digestsEqual(sha256(token), metricsDigest)) {
+          reply.header('www-authenticate', 'Bearer realm="metrics"')
+          throw new AppError('unauthorized', 'Send the METRICS_TOKEN as a bearer token')
+        }
         reply.type(metrics.registry.contentType)
         return metrics.registry.metrics()
       },

@@ -6,7 +6,7 @@ import type { Deps } from '../../deps.ts'
 import { principalOf, requireAdmin, tokenUserId } from '../auth/guards.ts'
 import { createPlan, getPlan, listPlans, retirePlan, toPlan, updatePlan } from './plans.ts'
 import { publishPlan } from './publish.ts'
-import { CreatePlanBody, ListPlansQuery, Plan, PlanParams, UpdatePlanBody } from './schemas.ts'
+import { CreatePlanBody, ListPlansQuery, Plan, PlanList, PlanParams, UpdatePlanBody } from './schemas.ts'
 
 const security = [{ bearer: [] }]
 
@@ -26,7 +26,7 @@ export const planRoutes =
           operationId: 'listPlans',
           querystring: ListPlansQuery,
           response: {
-            200: z.object({ data: z.array(Plan) }),
+            200: PlanList,
             ...publicProblems,
             401: problems[401],
             403: problems[403],

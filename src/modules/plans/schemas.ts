@@ -32,8 +32,25 @@ export const Plan = z
     features: z.record(z.string(), z.boolean()),
     is_active: z.boolean(),
   })
-  .meta({ id: 'Plan' })
+  .meta({
+    id: 'Plan',
+    example: {
+      code: 'basic',
+      name: 'Basic',
+      description: 'For a small salon.',
+      price_cents: 1900,
+      currency: 'usd',
+      interval: 'month',
+      tier: 1,
+      trial_days: 14,
+      limits: { staff: 2, bookings_per_day: 5 },
+      features: { sms_reminders: false },
+      is_active: true,
+    },
+  })
 export type Plan = z.infer<typeof Plan>
+
+export const PlanList = z.object({ data: z.array(Plan) }).meta({ example: { data: [Plan.meta()?.example] } })
 
 // The editable fields without defaults: an update must only touch the fields it names (with
 // defaults, Zod 4 fills every omitted field of a `.partial()` object and a PATCH would reset them).
@@ -52,17 +69,32 @@ const planFields = {
   features: Features,
 }
 
-export const CreatePlanBody = z.object({
-  code: PlanCode,
-  ...planFields,
-  description: planFields.description.default(''),
-  currency: planFields.currency.default('usd'),
-  interval: planFields.interval.default('month'),
-  tier: planFields.tier.default(0),
-  trial_days: planFields.trial_days.default(0),
-  limits: planFields.limits.default({}),
-  features: planFields.features.default({}),
-})
+export const CreatePlanBody = z
+  .object({
+    code: PlanCode,
+    ...planFields,
+    description: planFields.description.default(''),
+    currency: planFields.currency.default('usd'),
+    interval: planFields.interval.default('month'),
+    tier: planFields.tier.default(0),
+    trial_days: planFields.trial_days.default(0),
+    limits: planFields.limits.default({}),
+    features: planFields.features.default({}),
+  })
+  .meta({
+    example: {
+      code: 'team',
+      name: 'Team',
+      description: 'For a growing salon.',
+      price_cents: 4900,
+      currency: 'usd',
+      interval: 'month',
+      tier: 2,
+      trial_days: 14,
+      limits: { staff: 10, bookings_per_day: null },
+      features: { sms_reminders: true },
+    },
+  })
 export type CreatePlanBody = z.infer<typeof CreatePlanBody>
 
 export const UpdatePlanBody = z
@@ -70,6 +102,7 @@ export const UpdatePlanBody = z
   .partial()
   .extend({ is_active: z.boolean().optional().describe('Set true to bring back a retired plan.') })
   .strict()
+  .meta({ example: { price_cents: 2400, limits: { staff: 3, bookings_per_day: 8 } } })
 export type UpdatePlanBody = z.infer<typeof UpdatePlanBody>
 
 export const ListPlansQuery = z.object({

@@ -39,7 +39,20 @@ export const ChangePreview = z
         'Limits of the target plan the account is over today; creations would be refused until it is back under.',
       ),
   })
-  .meta({ id: 'ChangePreview' })
+  .meta({
+    id: 'ChangePreview',
+    example: {
+      plan: 'pro',
+      current_plan: 'basic',
+      change: 'upgrade',
+      currency: 'usd',
+      amount_due_now_cents: 1500,
+      price_difference_cents: 3000,
+      next_period_price_cents: 4900,
+      period_end: '2026-12-01T09:00:00.000Z',
+      exceeded_limits: [],
+    },
+  })
 export type ChangePreview = z.infer<typeof ChangePreview>
 
 export async function previewChange(

@@ -2,6 +2,27 @@ import { z } from 'zod'
 import { PlanCode } from '../plans/schemas.ts'
 import { subscriptionStatuses } from './tables.ts'
 
+/** The subscription every example in the document shows. */
+export const subscriptionExample = {
+  id: '0192f5c4-9c3a-7e5d-9f4a-6b7c8d9e0f12',
+  account_id: '0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01',
+  plan: 'basic',
+  status: 'active',
+  has_access: true,
+  provider: 'manual',
+  current_period_start: '2026-11-01T09:00:00.000Z',
+  current_period_end: '2026-12-01T09:00:00.000Z',
+  cancel_at_period_end: false,
+  canceled_at: null,
+  ended_at: null,
+  trial_end: null,
+  grace_until: null,
+  pending_plan: null,
+  checkout_url: null,
+  created_at: '2026-11-01T09:00:00.000Z',
+  updated_at: '2026-11-01T09:00:00.000Z',
+}
+
 export const Subscription = z
   .object({
     id: z.uuid(),
@@ -37,7 +58,7 @@ export const Subscription = z
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
   })
-  .meta({ id: 'Subscription' })
+  .meta({ id: 'Subscription', example: subscriptionExample })
 export type Subscription = z.infer<typeof Subscription>
 
 export const CheckoutStarted = z
@@ -48,19 +69,36 @@ export const CheckoutStarted = z
       '`incomplete` until Stripe confirms the payment (or the trial) by webhook.',
     ),
   })
-  .meta({ id: 'CheckoutStarted' })
+  .meta({
+    id: 'CheckoutStarted',
+    example: {
+      checkout_url: 'https://checkout.stripe.com/c/pay/cs_test_a1B2c3D4',
+      checkout_expires_at: '2026-11-02T09:00:00.000Z',
+      subscription: {
+        ...subscriptionExample,
+        status: 'incomplete',
+        has_access: false,
+        provider: 'stripe',
+        checkout_url: 'https://checkout.stripe.com/c/pay/cs_test_a1B2c3D4',
+      },
+    },
+  })
 export type CheckoutStarted = z.infer<typeof CheckoutStarted>
 
-export const SubscribeBody = z.object({ plan: PlanCode })
+export const SubscribeBody = z.object({ plan: PlanCode }).meta({ example: { plan: 'basic' } })
 export type SubscribeBody = z.infer<typeof SubscribeBody>
 
-export const ChangePlanBody = z.object({
-  plan: PlanCode,
-  when: z
-    .enum(['now', 'period_end'])
-    .default('now')
-    .describe('`now`: switch at once (an upgrade is invoiced pro rata); `period_end`: schedule the change.'),
-})
+export const ChangePlanBody = z
+  .object({
+    plan: PlanCode,
+    when: z
+      .enum(['now', 'period_end'])
+      .default('now')
+      .describe(
+        '`now`: switch at once (an upgrade is invoiced pro rata); `period_end`: schedule the change.',
+      ),
+  })
+  .meta({ example: { plan: 'pro', when: 'now' } })
 export type ChangePlanBody = z.infer<typeof ChangePlanBody>
 
 export const CancelBody = z
@@ -73,4 +111,5 @@ export const CancelBody = z
   // Fastify validates a request without a body as `null`: no body means the defaults.
   .nullish()
   .transform((body) => body ?? { at_period_end: true })
+  .meta({ example: { at_period_end: true } })
 export type CancelBody = z.infer<typeof CancelBody>

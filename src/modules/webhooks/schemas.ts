@@ -22,20 +22,37 @@ export const webhookEventFilters = [...webhookEventTypes, '*', 'subscription.*',
 
 export const EndpointParams = z.object({ id: z.uuid() })
 
-export const CreateEndpointBody = z.object({
-  url: z
-    .url({ protocol: /^https?$/, error: 'an http or https URL' })
-    .max(2000)
-    .describe('Where events are POSTed; redirects are not followed.'),
-  events: z
-    .array(z.enum(webhookEventFilters))
-    .min(1)
-    .max(webhookEventFilters.length)
-    .default(['*'])
-    .transform((events) => [...new Set(events)])
-    .describe('Event types to receive; `*` for all, `subscription.*` or `invoice.*` for a family.'),
-  description: z.string().trim().max(500).default(''),
-})
+const endpointExample = {
+  id: '0192f5c5-3a7e-7c91-938e-0f1a2b3c4d56',
+  url: 'https://hooks.example.com/plangate',
+  events: ['subscription.*', 'invoice.paid'],
+  description: 'Provisioning service',
+  is_active: true,
+  created_at: '2026-11-01T09:00:00.000Z',
+}
+
+export const CreateEndpointBody = z
+  .object({
+    url: z
+      .url({ protocol: /^https?$/, error: 'an http or https URL' })
+      .max(2000)
+      .describe('Where events are POSTed; redirects are not followed.'),
+    events: z
+      .array(z.enum(webhookEventFilters))
+      .min(1)
+      .max(webhookEventFilters.length)
+      .default(['*'])
+      .transform((events) => [...new Set(events)])
+      .describe('Event types to receive; `*` for all, `subscription.*` or `invoice.*` for a family.'),
+    description: z.string().trim().max(500).default(''),
+  })
+  .meta({
+    example: {
+      url: 'https://hooks.example.com/plangate',
+      events: ['subscription.*', 'invoice.paid'],
+      description: 'Provisioning service',
+    },
+  })
 export type CreateEndpointBody = z.infer<typeof CreateEndpointBody>
 
 export const ListEndpointsQuery = PaginationQuery.extend({
@@ -56,14 +73,17 @@ export const WebhookEndpoint = z
     is_active: z.boolean().describe('False once deleted: nothing more is delivered to it.'),
     created_at: z.iso.datetime(),
   })
-  .meta({ id: 'WebhookEndpoint' })
+  .meta({ id: 'WebhookEndpoint', example: endpointExample })
 export type WebhookEndpoint = z.infer<typeof WebhookEndpoint>
 
 export const CreatedWebhookEndpoint = WebhookEndpoint.extend({
   secret: z
     .string()
     .describe('Signs every delivery (`plangate-signature`). Shown in this response only: store it now.'),
-}).meta({ id: 'CreatedWebhookEndpoint' })
+}).meta({
+  id: 'CreatedWebhookEndpoint',
+  example: { ...endpointExample, secret: 'whsec_pg_4f9a2c7e1b8d3f6a0c5e9b2d7f1a4c8e' },
+})
 
 export const deliveryStatuses = ['pending', 'delivered', 'failed'] as const
 
@@ -108,5 +128,20 @@ export const WebhookDelivery = z
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
   })
-  .meta({ id: 'WebhookDelivery' })
+  .meta({
+    id: 'WebhookDelivery',
+    example: {
+      id: '0192f5c5-4b8f-7da2-a49f-1a2b3c4d5e67',
+      event_id: '0192f5c5-5c90-7eb3-b5a0-2b3c4d5e6f78',
+      event_type: 'subscription.renewed',
+      status: 'delivered',
+      attempts: 2,
+      last_status_code: 200,
+      last_error: null,
+      last_duration_ms: 184,
+      delivered_at: '2026-11-01T09:00:31.000Z',
+      created_at: '2026-11-01T09:00:00.000Z',
+      updated_at: '2026-11-01T09:00:31.000Z',
+    },
+  })
 export type WebhookDelivery = z.infer<typeof WebhookDelivery>

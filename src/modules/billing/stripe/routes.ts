@@ -14,14 +14,19 @@ const Envelope = z.object({
   data: z.object({ object: z.looseObject({ id: z.string().max(255).nullish() }) }),
 })
 
-const Received = z.object({
-  received: z.literal(true),
-  duplicate: z.boolean().describe('True when this event id was already processed: nothing was done again.'),
-})
+const Received = z
+  .object({
+    received: z.literal(true),
+    duplicate: z.boolean().describe('True when this event id was already processed: nothing was done again.'),
+  })
+  .meta({ example: { received: true, duplicate: false } })
 
-/** `POST /v1/billing/webhooks/stripe`, registered when Stripe is configured. */
+/**
+ * `POST /v1/billing/webhooks/stripe`. Without Stripe configured the route still exists and says so
+ * (404 `not_found`), so a misdirected Stripe endpoint is diagnosed from its delivery log.
+ */
 export const stripeWebhookRoutes =
-  (deps: Deps, stripe: StripeProvider): FastifyPluginAsyncZod =>
+  (deps: Deps, stripe: StripeProvider | null): FastifyPluginAsyncZod =>
   async (app) => {
     // The signature covers the exact bytes Stripe sent: this route keeps the raw body.
     app.removeAllContentTypeParsers()
@@ -35,13 +40,19 @@ export const stripeWebhookRoutes =
           tags: ['billing'],
           summary: 'Receive a Stripe webhook',
           description:
-            "Stripe's endpoint (see the README for the events to enable). The `Stripe-Signature` header is checked on the raw body with STRIPE_WEBHOOK_SECRET; a missing, wrong or stale signature is answered 400 and nothing is written. Each event id is processed once: a redelivery (even many at once) answers 200 and changes nothing. A failure answers non-2xx so Stripe retries; a job also retries stored events that are still unprocessed. Not rate limited.",
+            "Stripe's endpoint (see the README for the events to enable). The `Stripe-Signature` header is checked on the raw body with STRIPE_WEBHOOK_SECRET; a missing, wrong or stale signature is answered 400 and nothing is written. Each event id is processed once: a redelivery (even many at once) answers 200 and changes nothing. A failure answers non-2xx so Stripe retries; a job also retries stored events that are still unprocessed. Not rate limited. 404 `not_found` when this server has no Stripe configuration.",
           operationId: 'receiveStripeWebhook',
           headers: z.object({ 'stripe-signature': z.string().max(4000).optional() }),
-          response: { 200: Received, 400: problems[400], 503: problems[503] },
+          response: { 200: Received, 400: problems[400], 404: problems[404], 503: problems[503] },
         },
       },
       async (req) => {
+        if (!stripe) {
+          throw new AppError(
+            'not_found',
+            'Stripe is not configured on this server (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET are unset): it receives no Stripe webhooks',
+          )
+        }
         const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
         let event: ReturnType<StripeProvider['verifyWebhook']>
         try {
