@@ -14,6 +14,9 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import pg from 'pg'
 import * as schema from '../db/schema.ts'
+import { lockDataDir } from './data-dir-lock.ts'
+import { waitForPostgres } from './db-connect.ts'
+import { StartupError } from './startup.ts'
 
 export type Schema = typeof schema
 export type Db = PgDatabase<PgQueryResultHKT, Schema>
@@ -49,6 +52,9 @@ export interface DatabaseOptions {
   dataDir?: string | undefined
   poolSize?: number
   onPoolError?: (error: Error) => void
+  /** How long start-up keeps retrying an unreachable PostgreSQL (default: one attempt). */
+  connectTimeoutSeconds?: number
+  onConnectRetry?: (message: string, delayMs: number) => void
 }
 
 // Postgres types that pg would otherwise turn into strings or lossy values.
@@ -60,6 +66,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 }
 
 async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
+  await waitForPostgres(url, {
+    timeoutSeconds: options.connectTimeoutSeconds ?? 0,
+    ...(options.onConnectRetry && { onRetry: options.onConnectRetry }),
+  })
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 20,
@@ -106,14 +116,26 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
 
 async function openPglite(dataDir: string | undefined): Promise<Database> {
   let client: PGlite
+  let unlock = () => {}
   if (dataDir) {
     const folder = join(resolve(dataDir), 'pglite')
-    mkdirSync(folder, { recursive: true })
+    try {
+      mkdirSync(folder, { recursive: true })
+    } catch (error) {
+      throw new StartupError(`DATA_DIR: cannot create ${folder} (${(error as NodeJS.ErrnoException).code})`)
+    }
+    // One process per data directory (see data-dir-lock.ts), held until close or exit.
+    unlock = lockDataDir(join(resolve(dataDir), 'pglite.lock'), dataDir)
     client = new PGlite(folder)
   } else {
     client = new PGlite()
   }
-  await client.waitReady
+  try {
+    await client.waitReady
+  } catch (error) {
+    unlock()
+    throw error
+  }
   const db = drizzlePglite(client, { schema }) as unknown as Db
   return {
     db,
@@ -135,7 +157,11 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
       await client.query('select 1')
     },
     async close() {
-      await client.close()
+      try {
+        await client.close()
+      } finally {
+        unlock()
+      }
     },
   }
 }
