@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
-import { dirname, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { ConfigSchema } from '../../src/config.ts'
@@ -22,13 +22,18 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * The test runner's environment without any plangate setting (nor a `.env` in the repository's
- * way: dotenv never overrides what is set), plus `settings`.
+ * The test runner's environment without any plangate setting, plus `settings`. A developer's
+ * `.env` is not read either (dotenv is pointed at a file that does not exist).
  */
 export function processEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env }
   for (const name of Object.keys(ConfigSchema.shape)) delete env[name]
-  return { ...env, LOG_LEVEL: 'warn', ...settings }
+  return {
+    ...env,
+    DOTENV_CONFIG_PATH: join(repoRoot, 'test', 'helpers', 'no-such.env'),
+    LOG_LEVEL: 'warn',
+    ...settings,
+  }
 }
 
 export interface Finished {
