@@ -2,7 +2,10 @@
 // in use) end the process with one line naming the setting and the problem, never a stack trace.
 import { ConfigError } from '../config.ts'
 
-/** A start-up failure with a one-line message that starts with the setting to fix (`DATABASE_URL: …`). */
+/**
+ * A failure the operator can fix, with a one-line message that starts with what to fix: a
+ * setting (`DATABASE_URL: …`) or a command's argument (`password: …`).
+ */
 export class StartupError extends Error {
   override name = 'StartupError'
 }
