@@ -1,9 +1,12 @@
 // Start-up failures an operator can fix end with one line naming the setting, no stack trace,
 // and a non-zero exit, within the configured bound (the server run as a real process).
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
 import { mkdtempSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testDbKind } from './helpers/db.ts'
 import { type FakePostgres, startFakePostgres } from './helpers/fake-postgres.ts'
@@ -112,4 +115,35 @@ describe.runIf(testDbKind === 'postgres')('start-up failures on a real PostgreSQ
     const result = await serve({ DATABASE_URL: url.toString(), PORT: String(await freePort()) })
     expect(expectOneLineNaming(result, 'DATABASE_URL')).toContain(`refused user "${url.username}"`)
   })
+
+  it('a port already in use is one line naming PORT, not a stack trace', async () => {
+    const name = `plangate_port_${randomBytes(4).toString('hex')}`
+    const admin = async (statement: string) => {
+      const client = new pg.Client({ connectionString: serverUrl.toString() })
+      await client.connect()
+      try {
+        await client.query(statement)
+      } finally {
+        await client.end()
+      }
+    }
+    await admin(`create database ${name}`)
+    const squatter = createServer()
+    squatter.listen(0, '127.0.0.1')
+    await once(squatter, 'listening')
+    const address = squatter.address()
+    const port = typeof address === 'object' && address ? address.port : 0
+    try {
+      const url = new URL(serverUrl)
+      url.pathname = `/${name}`
+      const result = await serve(
+        { DATABASE_URL: url.toString(), HOST: '127.0.0.1', PORT: String(port) },
+        180_000,
+      )
+      expect(expectOneLineNaming(result, 'PORT')).toBe(`plangate: PORT: 127.0.0.1:${port} is already in use`)
+    } finally {
+      squatter.close()
+      await admin(`drop database if exists ${name} with (force)`)
+    }
+  }, 240_000)
 })
