@@ -1,5 +1,6 @@
 // The service under test, in its own process so the load generator does not share its event loop.
 import { type ChildProcess, spawn } from 'node:child_process'
+import { generateKeyPairSync } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -7,6 +8,11 @@ import { BenchError } from './config.ts'
 
 export const adminEmail = 'bench-admin@bench.plangate.test'
 export const adminPassword = 'bench-admin-password-0123'
+
+// Production mode requires the signing key from the environment; every instance of one run shares it.
+const signingKey = generateKeyPairSync('ed25519')
+  .privateKey.export({ format: 'pem', type: 'pkcs8' })
+  .toString()
 
 export interface RunningService {
   baseUrl: string
@@ -42,6 +48,7 @@ export async function startService(
       PORT: String(port),
       HOST: '127.0.0.1',
       APP_URL: `http://127.0.0.1:${port}`,
+      JWT_PRIVATE_KEY: signingKey,
       RATE_LIMIT_PER_MINUTE: '0',
       AUTH_RATE_LIMIT_PER_MINUTE: '0',
       LOG_LEVEL: 'warn',

@@ -1,5 +1,6 @@
 // The only place that reads process.env: every setting is parsed, defaulted and validated here,
 // and a bad environment stops the process with every problem listed at once.
+import { createPrivateKey } from 'node:crypto'
 import { z } from 'zod'
 
 /** Parses "900", "900s", "15m", "12h", "30d" into seconds. */
@@ -65,14 +66,20 @@ export const ConfigSchema = z.object({
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
   /** How long a request waits for a pooled PostgreSQL connection before a 503 `service_busy`. */
   DATABASE_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2_000),
+  /** How long start-up keeps retrying a PostgreSQL that cannot be reached yet (0: one attempt). */
+  DATABASE_CONNECT_TIMEOUT_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   DATA_DIR: z.string().min(1).default('./data'),
   REDIS_URL: url(['redis:', 'rediss:']),
   SMTP_URL: url(['smtp:', 'smtps:']),
   MAIL_FROM: z.string().min(3).default('plangate <no-reply@localhost>'),
-  APP_URL: url(['http:', 'https:']).transform((value) => value ?? 'http://localhost:8000'),
+  /** Unset: the address actually served, from HOST and PORT (see appUrlFor). */
+  APP_URL: url(['http:', 'https:']),
   ADMIN_EMAIL: optionalString.pipe(z.email().optional()),
   ADMIN_PASSWORD: optionalString,
-  JWT_PRIVATE_KEY: optionalString,
+  JWT_PRIVATE_KEY: optionalString.superRefine((pem, ctx) => {
+    const problem = pem === undefined ? undefined : privateKeyProblem(pem)
+    if (problem) ctx.addIssue({ code: 'custom', message: problem })
+  }),
   ACCESS_TOKEN_TTL: duration('15m'),
   REFRESH_TOKEN_TTL: duration('30d'),
   SESSION_MAX_AGE: duration('90d'),
@@ -145,6 +152,32 @@ export const ConfigSchema = z.object({
   PASSWORD_MIN_LENGTH: passwordMinLength,
 })
 
+/** The PEM as the token module reads it: `\\n` escapes (one-line env files) become newlines. */
+const pemFromEnv = (value: string) => value.replace(/\\n/g, '\n')
+
+/** Why JWT_PRIVATE_KEY cannot be used as a private key, or undefined when it can. */
+function privateKeyProblem(value: string): string | undefined {
+  const pem = pemFromEnv(value)
+  if (!pem.includes('-----BEGIN')) return 'expected a PEM private key (-----BEGIN PRIVATE KEY----- …)'
+  try {
+    createPrivateKey(pem)
+    return undefined
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] : 'unreadable'
+    return `not a readable PEM private key (${reason})`
+  }
+}
+
+/**
+ * The public URL when APP_URL is unset: the host and port actually served. A wildcard bind
+ * address (0.0.0.0, ::) is reached as localhost; an IPv6 address is bracketed.
+ */
+export function appUrlFor(host: string, port: number): string {
+  const wildcard = host === '0.0.0.0' || host === '::' || host === '[::]'
+  const name = wildcard ? 'localhost' : host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
+  return `http://${name}:${port}`
+}
+
 /**
  * Rules across variables, checked on the raw environment so they are reported together with the
  * per-variable problems (a failed object schema would skip its refinements).
@@ -159,6 +192,19 @@ function crossFieldProblems(env: Record<string, string | undefined>): string[] {
   if (set('ADMIN_PASSWORD') && (env.ADMIN_PASSWORD ?? '').length < minLength) {
     problems.push(`ADMIN_PASSWORD: must be at least ${minLength} characters (PASSWORD_MIN_LENGTH)`)
   }
+  if (env.NODE_ENV === 'production') {
+    // A production service must not guess its public address, nor keep its signing key only in
+    // the database it signs for.
+    if (!set('APP_URL'))
+      problems.push('APP_URL: required when NODE_ENV=production (the public URL of this service)')
+    if (!set('JWT_PRIVATE_KEY'))
+      problems.push(
+        'JWT_PRIVATE_KEY: required when NODE_ENV=production (a PEM private key that signs access tokens)',
+      )
+  }
+  if (!set('APP_URL') && (env.PORT ?? '').trim() === '0') {
+    problems.push('APP_URL: required when PORT is 0 (the port is only known after start)')
+  }
   if (set('STRIPE_SECRET_KEY') !== set('STRIPE_WEBHOOK_SECRET')) {
     const missing = set('STRIPE_SECRET_KEY') ? 'STRIPE_WEBHOOK_SECRET' : 'STRIPE_SECRET_KEY'
     problems.push(`${missing}: STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET go together`)
@@ -166,7 +212,9 @@ function crossFieldProblems(env: Record<string, string | undefined>): string[] {
   return problems
 }
 
-export type Config = z.output<typeof ConfigSchema> & {
+export type Config = Omit<z.output<typeof ConfigSchema>, 'APP_URL'> & {
+  /** The public URL: APP_URL, or the address served (HOST and PORT). */
+  APP_URL: string
   /** Cookies get the Secure attribute (default: in production). */
   cookieSecure: boolean
   /** Fastify's trustProxy value derived from TRUST_PROXY. */
@@ -188,9 +236,10 @@ function trustProxyOption(value: string | undefined): Config['trustProxy'] {
     .filter(Boolean)
 }
 
+/** Every problem of the environment, one line each, starting with the variable's name. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`)
+    super(problems.join('\n'))
   }
 }
 
@@ -206,20 +255,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const parsed = result.data
   return {
     ...parsed,
+    APP_URL: parsed.APP_URL ?? appUrlFor(parsed.HOST, parsed.PORT),
     cookieSecure: parsed.COOKIE_SECURE ?? parsed.NODE_ENV === 'production',
     trustProxy: trustProxyOption(parsed.TRUST_PROXY),
-  }
-}
-
-/** Loads the configuration, or prints every problem and exits (process entry points). */
-export function configOrExit(): Config {
-  try {
-    return loadConfig()
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`)
-      process.exit(1)
-    }
-    throw error
   }
 }

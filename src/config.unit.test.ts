@@ -1,5 +1,18 @@
+import { generateKeyPairSync } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, loadConfig, parseDuration } from './config.ts'
+
+const pem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString()
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems
+    throw error
+  }
+  return []
+}
 
 describe('configuration', () => {
   it('defaults to the embedded mode on 127.0.0.1:8000', () => {
@@ -63,6 +76,8 @@ describe('configuration', () => {
     expect(parseDuration('1w')).toBeUndefined()
     const config = loadConfig({
       NODE_ENV: 'production',
+      APP_URL: 'https://plangate.example',
+      JWT_PRIVATE_KEY: pem,
       CORS_ORIGINS: 'https://a.example, https://b.example',
       TRUST_PROXY: '10.0.0.0/8,127.0.0.1',
     })
@@ -88,6 +103,45 @@ describe('configuration', () => {
     ])
     expect(problemsOf({ ADMIN_PASSWORD: 'fifteen-chars!!', PASSWORD_MIN_LENGTH: '16' })).toEqual([
       'ADMIN_PASSWORD: must be at least 16 characters (PASSWORD_MIN_LENGTH)',
+    ])
+  })
+
+  it('defaults APP_URL to the host and port actually served, so links and the token issuer follow PORT', () => {
+    expect(loadConfig({}).APP_URL).toBe('http://127.0.0.1:8000')
+    expect(loadConfig({ PORT: '9123' }).APP_URL).toBe('http://127.0.0.1:9123')
+    expect(loadConfig({ HOST: '0.0.0.0', PORT: '9124' }).APP_URL).toBe('http://localhost:9124')
+    expect(loadConfig({ HOST: '::1', PORT: '9125' }).APP_URL).toBe('http://[::1]:9125')
+    expect(loadConfig({ PORT: '9126', APP_URL: 'https://app.example' }).APP_URL).toBe('https://app.example')
+    expect(problemsOf({ PORT: '0' })).toEqual([expect.stringMatching(/^APP_URL: required when PORT is 0/)])
+  })
+
+  it('refuses to start in production without an explicit APP_URL and signing key', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' })
+    expect(problems).toEqual([
+      expect.stringMatching(/^APP_URL: required when NODE_ENV=production/),
+      expect.stringMatching(/^JWT_PRIVATE_KEY: required when NODE_ENV=production/),
+    ])
+    expect(
+      problemsOf({ NODE_ENV: 'production', APP_URL: 'https://plangate.example', JWT_PRIVATE_KEY: pem }),
+    ).toEqual([])
+  })
+
+  it('names JWT_PRIVATE_KEY when it is not a readable PEM private key, and reads one with escaped newlines', () => {
+    expect(problemsOf({ JWT_PRIVATE_KEY: 'not a key' })).toEqual([
+      expect.stringMatching(/^JWT_PRIVATE_KEY: expected a PEM private key/),
+    ])
+    const truncated = pem.slice(0, 60)
+    expect(problemsOf({ JWT_PRIVATE_KEY: `${truncated}\n-----END PRIVATE KEY-----` })).toEqual([
+      expect.stringMatching(/^JWT_PRIVATE_KEY: not a readable PEM private key/),
+    ])
+    expect(problemsOf({ JWT_PRIVATE_KEY: pem.replace(/\n/g, '\\n') })).toEqual([])
+  })
+
+  it('bounds the database connect retries at 30 s by default, and takes 0 for a single attempt', () => {
+    expect(loadConfig({}).DATABASE_CONNECT_TIMEOUT_SECONDS).toBe(30)
+    expect(loadConfig({ DATABASE_CONNECT_TIMEOUT_SECONDS: '0' }).DATABASE_CONNECT_TIMEOUT_SECONDS).toBe(0)
+    expect(problemsOf({ DATABASE_CONNECT_TIMEOUT_SECONDS: 'soon' })).toEqual([
+      expect.stringMatching(/^DATABASE_CONNECT_TIMEOUT_SECONDS: /),
     ])
   })
 })

@@ -5,6 +5,7 @@ import { bootstrap } from './bootstrap.ts'
 import type { Config } from './config.ts'
 import { type Clock, systemClock } from './core/clock.ts'
 import { type Database, openDatabase } from './core/db.ts'
+import { StartupError } from './core/startup.ts'
 import type { Deps } from './deps.ts'
 import { createTokenService, loadSigningKey } from './modules/auth/tokens.ts'
 import { createBilling } from './modules/billing/index.ts'
@@ -33,9 +34,27 @@ export async function createDeps(config: Config, log: Logger, options: WiringOpt
       poolSize: config.DATABASE_POOL_SIZE,
       acquireTimeoutMs: config.DATABASE_ACQUIRE_TIMEOUT_MS,
       onPoolError: (error) => log.warn({ err: error }, 'database connection lost'),
+      connectTimeoutSeconds: config.DATABASE_CONNECT_TIMEOUT_SECONDS,
+      onConnectRetry: (message, delayMs) =>
+        log.warn(`${message}; retrying in ${delayMs} ms (up to DATABASE_CONNECT_TIMEOUT_SECONDS)`),
     }))
-  await bootstrap(database, config, log, clock.now())
-  const key = await loadSigningKey(database.db, config.JWT_PRIVATE_KEY)
+  let key: Awaited<ReturnType<typeof loadSigningKey>>
+  try {
+    await bootstrap(database, config, log, clock.now())
+    key = await loadSigningKey(database.db, config.JWT_PRIVATE_KEY).catch((error: unknown) => {
+      // A key the configuration could read but tokens cannot use (an unsupported key type).
+      if (config.JWT_PRIVATE_KEY && error instanceof Error) {
+        throw new StartupError(
+          error.message.startsWith('JWT_PRIVATE_KEY') ? error.message : `JWT_PRIVATE_KEY: ${error.message}`,
+        )
+      }
+      throw error
+    })
+  } catch (error) {
+    // A database opened here is closed again (and an embedded one's lock released).
+    if (!options.database) await database.close().catch(() => undefined)
+    throw error
+  }
   return {
     config,
     database,

@@ -14,6 +14,9 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import pg from 'pg'
 import * as schema from '../db/schema.ts'
+import { lockDataDir } from './data-dir-lock.ts'
+import { waitForPostgres } from './db-connect.ts'
+import { StartupError } from './startup.ts'
 
 export type Schema = typeof schema
 export type Db = PgDatabase<PgQueryResultHKT, Schema>
@@ -66,6 +69,9 @@ export interface DatabaseOptions {
    */
   acquireTimeoutMs?: number
   onPoolError?: (error: Error) => void
+  /** How long start-up keeps retrying an unreachable PostgreSQL (default: one attempt). */
+  connectTimeoutSeconds?: number
+  onConnectRetry?: (message: string, delayMs: number) => void
 }
 
 // Postgres types that pg would otherwise turn into strings or lossy values.
@@ -77,6 +83,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 }
 
 async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
+  await waitForPostgres(url, {
+    timeoutSeconds: options.connectTimeoutSeconds ?? 0,
+    ...(options.onConnectRetry && { onRetry: options.onConnectRetry }),
+  })
   const max = options.poolSize ?? 20
   const pool = new pg.Pool({
     connectionString: url,
@@ -125,14 +135,26 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
 
 async function openPglite(dataDir: string | undefined): Promise<Database> {
   let client: PGlite
+  let unlock = () => {}
   if (dataDir) {
     const folder = join(resolve(dataDir), 'pglite')
-    mkdirSync(folder, { recursive: true })
+    try {
+      mkdirSync(folder, { recursive: true })
+    } catch (error) {
+      throw new StartupError(`DATA_DIR: cannot create ${folder} (${(error as NodeJS.ErrnoException).code})`)
+    }
+    // One process per data directory (see data-dir-lock.ts), held until close or exit.
+    unlock = lockDataDir(join(resolve(dataDir), 'pglite.lock'), dataDir)
     client = new PGlite(folder)
   } else {
     client = new PGlite()
   }
-  await client.waitReady
+  try {
+    await client.waitReady
+  } catch (error) {
+    unlock()
+    throw error
+  }
   const db = drizzlePglite(client, { schema }) as unknown as Db
   return {
     db,
@@ -155,7 +177,11 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     },
     poolStats: () => undefined,
     async close() {
-      await client.close()
+      try {
+        await client.close()
+      } finally {
+        unlock()
+      }
     },
   }
 }

@@ -147,8 +147,15 @@ export const seedPlans: CreatePlanBody[] = [
   },
 ]
 
-export async function ensureSeedPlans(tx: Executor, now: Date): Promise<void> {
+export async function ensureSeedPlans(tx: Executor, now: Date): Promise<string[]> {
+  const created: string[] = []
   for (const plan of seedPlans) {
-    await tx.insert(plans).values(planValues(plan, now)).onConflictDoNothing({ target: plans.code })
+    const rows = await tx
+      .insert(plans)
+      .values(planValues(plan, now))
+      .onConflictDoNothing({ target: plans.code })
+      .returning({ code: plans.code })
+    created.push(...rows.map((row) => row.code))
   }
+  return created
 }
