@@ -77,6 +77,7 @@ export async function buildApp(deps: Deps) {
     const { status, body } = toProblem(error)
     if (status >= 500 && body.code === 'internal_error') req.log.error({ err: error }, 'unhandled error')
     else if (status >= 500) req.log.warn({ err: error }, body.detail)
+    if (error instanceof AppError && error.retryAfter) reply.header('retry-after', String(error.retryAfter))
     return reply.code(status).type('application/problem+json').send(body)
   })
   await app.register(helmet, { global: true })
@@ -129,6 +130,7 @@ export async function buildApp(deps: Deps) {
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
 
   const metrics = createMetrics()
+  if (deps.billing.stripe) metrics.trackStripe(deps.billing.stripe.guard)
   app.addHook('onResponse', async (req, reply) => {
     metrics.observe(
       req.method,
