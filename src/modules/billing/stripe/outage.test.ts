@@ -16,6 +16,7 @@ import { billingCustomer, createPlan } from '../../../../test/helpers/billing.ts
 import { type FakeStripe, startFakeStripe } from '../../../../test/helpers/fake-stripe.ts'
 import { idempotencyKeys } from '../../../core/tables.ts'
 import { accounts } from '../../accounts/tables.ts'
+import { plans } from '../../plans/tables.ts'
 import { subscriptions } from '../../subscriptions/tables.ts'
 import { reconcileStripe } from './reconcile.ts'
 
@@ -293,6 +294,47 @@ describe('a crash between the Stripe call and the local write', () => {
   })
 })
 
+describe('a subscribe retried while its first attempt waits on Stripe', () => {
+  let t: TestApp
+  let fake: FakeStripe
+
+  beforeAll(async () => {
+    fake = await startFakeStripe()
+    t = await stripeApp(fake, {})
+  })
+  afterAll(async () => {
+    await t?.close()
+    await fake?.close()
+  })
+
+  it('answers 409 idempotency_in_progress at once instead of waiting, then the first answer is replayed', async () => {
+    const plan = await createPlan(t)
+    const c = await billingCustomer(t)
+    const send = () =>
+      t.app.inject({
+        method: 'POST',
+        url: `/v1/accounts/${c.account.id}/subscription`,
+        headers: { ...bearer(c.user.token), 'idempotency-key': `slow-${c.account.id}` },
+        payload: { plan },
+      })
+    fake.failNext(1, { match: /^POST \/v1\/checkout\/sessions$/, hangMs: 2000 })
+    const first = send()
+    await sleep(500)
+    const at = Date.now()
+    const concurrent = await send()
+    expect(Date.now() - at).toBeLessThan(1000)
+    expect(concurrent.statusCode, concurrent.body).toBe(409)
+    expect(concurrent.json().code).toBe('idempotency_in_progress')
+    expect(Number(concurrent.headers['retry-after'])).toBeGreaterThan(0)
+    const answered = await first
+    expect(answered.statusCode, answered.body).toBe(202)
+    const replayed = await send()
+    expect(replayed.headers['idempotent-replayed']).toBe('true')
+    expect(replayed.json().checkout_url).toBe(answered.json().checkout_url)
+    expect(sessionsOf(fake, c.account.id)).toHaveLength(1)
+  })
+})
+
 describe('Stripe webhooks with a slow Stripe', () => {
   let t: TestApp
   let fake: FakeStripe
@@ -326,5 +368,43 @@ describe('Stripe webhooks with a slow Stripe', () => {
     const delivered = await delivery
     expect(delivered.statusCode, delivered.body).toBe(200)
     expect((await c.get()).status).toBe('active')
+  })
+
+  it('cancels at Stripe with no transaction open: the account is readable while Stripe takes its time', async () => {
+    const plan = await createPlan(t)
+    const c = await billingCustomer(t)
+    expect((await c.subscribe(plan)).statusCode).toBe(202)
+    for (const event of fake.completeCheckout((await c.row()).checkoutSessionId ?? '')) {
+      const { payload, headers } = fake.signed(event)
+      await t.app.inject({ method: 'POST', url: '/v1/billing/webhooks/stripe', headers, payload })
+    }
+    expect((await c.get()).status).toBe('active')
+    fake.failNext(1, { match: /^POST \/v1\/subscriptions\//, hangMs: 3000 })
+    const canceling = c.cancel(true)
+    await sleep(300)
+    const at = Date.now()
+    // The subscription row is not held either: reading it answers at once.
+    expect((await c.get()).status).toBe('active')
+    expect((await t.app.inject({ method: 'GET', url: '/v1/plans' })).statusCode).toBe(200)
+    expect(Date.now() - at).toBeLessThan(1500)
+    const canceled = await canceling
+    expect(canceled.statusCode, canceled.body).toBe(200)
+    expect(canceled.json()).toMatchObject({ status: 'canceled', cancel_at_period_end: true })
+  })
+
+  it('saves a plan while Stripe does not answer, and makes its Price at the first Checkout', async () => {
+    fake.failNext(3, { match: /^POST \/v1\/products$/ })
+    const plan = await createPlan(t, { price_cents: 3100 })
+    const c = await billingCustomer(t)
+    const res = await c.subscribe(plan)
+    expect(res.statusCode, res.body).toBe(202)
+    const customer = fake.checkoutSessions.get((await c.row()).checkoutSessionId ?? '')?.customer
+    const created = fake.requests.find(
+      (r) => r.method === 'POST' && r.path === '/v1/checkout/sessions' && r.body.customer === customer,
+    )
+    const lineItems = created?.body.line_items as { price?: string }[] | undefined
+    expect(fake.prices.get(lineItems?.[0]?.price ?? '')?.unit_amount).toBe(3100)
+    const [row] = await t.deps.db.select().from(plans).where(eq(plans.code, plan))
+    expect(row?.stripePriceId).toBe(lineItems?.[0]?.price)
   })
 })
