@@ -184,7 +184,7 @@ export async function recordCharge(
 export type SubscribeOutcome = { status: 201; body: Subscription } | { status: 202; body: CheckoutStarted }
 
 /** A provider that calls out over the network: its calls are made outside any transaction. */
-const callsOut = (provider: string) => provider !== 'manual'
+export const callsOut = (provider: string) => provider !== 'manual'
 
 /** Two reads of a row are the same version: nothing was applied to it in between. */
 export const sameRow = (a: SubscriptionRow, b: SubscriptionRow) => JSON.stringify(a) === JSON.stringify(b)
@@ -204,7 +204,7 @@ const changingMeanwhile = () =>
  * outside any transaction, with an idempotency key derived from that row; (3) a second short
  * transaction links the session to the row if it is still waiting for it. A retry (the client's,
  * or the reconciliation job after a crash) finds the row without a session and resumes at (2):
- * Stripe replays the same session.
+ * Stripe replays the same session. `db` must then be the database itself, not a transaction.
  */
 export async function subscribe(
   db: Db,

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { IdempotencyHeaders, idempotentResumable, problems } from '../../core/http.ts'
+import { IdempotencyHeaders, idempotent, idempotentResumable, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { requireMember } from '../accounts/access.ts'
 import { AccountParams } from '../accounts/schemas.ts'
 import { principalOf } from '../auth/guards.ts'
-import { cancel, changePlan, getCurrentSubscription, resume, subscribe } from './lifecycle.ts'
+import { callsOut, cancel, changePlan, getCurrentSubscription, resume, subscribe } from './lifecycle.ts'
 import { ChangePreview, PreviewQuery, previewChange } from './preview.ts'
 import { CancelBody, ChangePlanBody, CheckoutStarted, SubscribeBody, Subscription } from './schemas.ts'
 
@@ -56,15 +56,19 @@ export const subscriptionRoutes =
         },
         preHandler: manage,
       },
-      async (req, reply) =>
-        // Stripe is called between two short transactions; the key keeps the request's progress.
-        idempotentResumable<Subscription | CheckoutStarted>(
-          db,
-          req,
-          reply,
-          principalOf(req).userId,
-          (progress) => subscribe(db, deps, actorOf(req), req.body.plan, progress),
-        ),
+      async (req, reply) => {
+        const principal = principalOf(req).userId
+        // Manual: one transaction, so a concurrent retry with the key waits and replays the answer.
+        // Stripe: called between two short transactions; the key keeps the request's progress.
+        if (!callsOut(deps.billing.default.name)) {
+          return idempotent<Subscription | CheckoutStarted>(db, req, reply, principal, (executor) =>
+            subscribe(executor, deps, actorOf(req), req.body.plan),
+          )
+        }
+        return idempotentResumable<Subscription | CheckoutStarted>(db, req, reply, principal, (progress) =>
+          subscribe(db, deps, actorOf(req), req.body.plan, progress),
+        )
+      },
     )
 
     app.patch(
