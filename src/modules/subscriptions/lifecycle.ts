@@ -186,6 +186,17 @@ export type SubscribeOutcome = { status: 201; body: Subscription } | { status: 2
 /** A provider that calls out over the network: its calls are made outside any transaction. */
 export const callsOut = (provider: string) => provider !== 'manual'
 
+/**
+ * Records that a state read from the provider was applied to the row, changed or not (see
+ * `syncVersion`): whoever read the provider before this is applied against an older version.
+ */
+export async function markSynced(tx: Executor, subscriptionId: string): Promise<void> {
+  await tx
+    .update(subscriptions)
+    .set({ syncVersion: sql`${subscriptions.syncVersion} + 1` })
+    .where(eq(subscriptions.id, subscriptionId))
+}
+
 /** Two reads of a row are the same version: nothing was applied to it in between. */
 export const sameRow = (a: SubscriptionRow, b: SubscriptionRow) => JSON.stringify(a) === JSON.stringify(b)
 
@@ -464,7 +475,9 @@ async function operate<A>(
       .for('update')
     if (!locked) throw notFound('Subscription')
     if (!sameRow(locked, expected)) return { changed: locked, done: null }
-    return { changed: locked, done: await present(tx, await op.apply(tx, locked, answer), now) }
+    const after = await op.apply(tx, locked, answer)
+    if (callsOut(locked.provider)) await markSynced(tx, locked.id)
+    return { changed: locked, done: await present(tx, after, now) }
   })
   if (first.done) return first.done
   expected = first.changed
@@ -485,6 +498,7 @@ async function operate<A>(
       if (!locked) throw notFound('Subscription')
       if (!sameRow(locked, snapshot)) return { changed: locked, done: null }
       const after = await applyState(tx, userContext(deps, actor), locked, state)
+      await markSynced(tx, locked.id)
       return { changed: locked, done: await present(tx, after, now) }
     })
     if (synced.done) return synced.done

@@ -13,7 +13,7 @@ import {
   type TestApp,
 } from '../../../../test/helpers/app.ts'
 import { billingCustomer, createPlan } from '../../../../test/helpers/billing.ts'
-import { type FakeStripe, startFakeStripe } from '../../../../test/helpers/fake-stripe.ts'
+import { type FakeStripe, type StripeEvent, startFakeStripe } from '../../../../test/helpers/fake-stripe.ts'
 import { idempotencyKeys } from '../../../core/tables.ts'
 import { accounts } from '../../accounts/tables.ts'
 import { plans } from '../../plans/tables.ts'
@@ -368,6 +368,29 @@ describe('Stripe webhooks with a slow Stripe', () => {
     const delivered = await delivery
     expect(delivered.statusCode, delivered.body).toBe(200)
     expect((await c.get()).status).toBe('active')
+  })
+
+  it('never lands a re-read that began before another event was applied: it is read again', async () => {
+    const plan = await createPlan(t)
+    const c = await billingCustomer(t)
+    expect((await c.subscribe(plan)).statusCode).toBe(202)
+    const sessionId = (await c.row()).checkoutSessionId ?? ''
+    const deliver = (event: StripeEvent) => {
+      const { payload, headers } = fake.signed(event)
+      return t.app.inject({ method: 'POST', url: '/v1/billing/webhooks/stripe', headers, payload })
+    }
+    for (const event of fake.completeCheckout(sessionId)) expect((await deliver(event)).statusCode).toBe(200)
+    const stripeId = fake.checkoutSessions.get(sessionId)?.subscription ?? ''
+    // Set to cancel: its re-read sees that state, but answers late.
+    const [canceling] = fake.dashboardUpdate(stripeId, { cancel_at_period_end: true })
+    fake.failNext(1, { match: /^GET \/v1\/subscriptions\//, hangMs: 1500 })
+    const late = deliver(canceling as StripeEvent)
+    await sleep(300)
+    // Resumed meanwhile: this event reads and applies the newer state first (no local change).
+    const [resumed] = fake.dashboardUpdate(stripeId, { cancel_at_period_end: false })
+    expect((await deliver(resumed as StripeEvent)).statusCode).toBe(200)
+    expect((await late).statusCode).toBe(200)
+    expect(await c.get()).toMatchObject({ status: 'active', cancel_at_period_end: false })
   })
 
   it('cancels at Stripe with no transaction open: the account is readable while Stripe takes its time', async () => {

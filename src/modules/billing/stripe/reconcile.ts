@@ -6,7 +6,7 @@
 import { and, asc, eq, gt, ne } from 'drizzle-orm'
 import type { Deps } from '../../../deps.ts'
 import { systemActor } from '../../audit/audit.ts'
-import { finishCheckout, sameRow } from '../../subscriptions/lifecycle.ts'
+import { finishCheckout, markSynced, sameRow } from '../../subscriptions/lifecycle.ts'
 import { subscriptions, trials } from '../../subscriptions/tables.ts'
 import { applyState, type TransitionContext } from '../../subscriptions/transitions.ts'
 import { idOf } from './client.ts'
@@ -98,6 +98,7 @@ export async function reconcileOne(deps: ReconcileDeps, id: string): Promise<boo
     if (!fresh) return false
     const state = await deps.stripe.stateOf(tx, fresh, locked)
     const repaired = await applyState(tx, ctx, locked, state, { data: { reconciled: true } })
+    await markSynced(tx, locked.id)
     if (repaired === locked) return false
     deps.log.info(
       { subscription: locked.id, stripeSubscription: stripeId, from: locked.status, to: repaired.status },

@@ -14,6 +14,7 @@ import type { Deps } from '../../../deps.ts'
 import { accounts } from '../../accounts/tables.ts'
 import { providerActor } from '../../audit/audit.ts'
 import { getPlanById } from '../../plans/plans.ts'
+import { markSynced } from '../../subscriptions/lifecycle.ts'
 import { remindTrialEnding } from '../../subscriptions/sweep.ts'
 import { subscriptions, trials } from '../../subscriptions/tables.ts'
 import { applyState, mailAccountOwners, type TransitionContext } from '../../subscriptions/transitions.ts'
@@ -344,7 +345,9 @@ async function syncSubscription(
   fresh: Stripe.Subscription,
 ): Promise<SubscriptionRow> {
   const state = await deps.stripe.stateOf(tx, fresh, row)
-  return applyState(tx, ctx, row, state)
+  const after = await applyState(tx, ctx, row, state)
+  await markSynced(tx, row.id)
+  return after
 }
 
 function invoiceStatusOf(invoice: Stripe.Invoice, eventType: string): InvoiceStatus | null {
@@ -440,8 +443,7 @@ async function handleInvoice(
   const pending = !linked && fresh ? await linkedSubscription(tx, fresh, true) : null
   if (pending) unchanged(reads, pending)
   const local = linked ?? pending
-  const after =
-    local && fresh ? await applyState(tx, ctx, local, await deps.stripe.stateOf(tx, fresh, local)) : null
+  const after = local && fresh ? await syncSubscription(tx, deps, ctx, local, fresh) : null
   if (local && !linked && invoice.id) {
     await tx
       .update(invoices)

@@ -1,3 +1,0 @@
-ALTER TABLE "idempotency_keys" ADD COLUMN "progress" text;--> statement-breakpoint
-ALTER TABLE "idempotency_keys" ADD COLUMN "resource_id" text;--> statement-breakpoint
-ALTER TABLE "idempotency_keys" ADD COLUMN "locked_until" timestamp with time zone;
