@@ -9,6 +9,7 @@
 import { and, asc, eq, isNull, lt, sql } from 'drizzle-orm'
 import type Stripe from 'stripe'
 import type { Executor } from '../../../core/db.ts'
+import { AppError, retryAfter } from '../../../core/errors.ts'
 import { newId } from '../../../core/ids.ts'
 import type { Deps } from '../../../deps.ts'
 import { accounts } from '../../accounts/tables.ts'
@@ -80,7 +81,14 @@ export async function processStripeEvent(
           return 'processed'
         })
       } catch (error) {
-        if (!(error instanceof ChangedMeanwhile) || attempt >= 4) throw error
+        if (!(error instanceof ChangedMeanwhile)) throw error
+        if (attempt >= 4) {
+          // Stripe redelivers after the non-2xx, and the retry job tries again.
+          throw retryAfter(
+            new AppError('conflict', 'The subscription kept changing while this event was processed'),
+            5,
+          )
+        }
       }
     }
   } catch (error) {
