@@ -31,6 +31,9 @@ describe('Stripe provider', () => {
       STRIPE_TIMEOUT_MS: '1000',
       STRIPE_MAX_NETWORK_RETRIES: '1',
       GRACE_PERIOD_DAYS: '5',
+      // These tests inject Stripe failures one after another; the breaker (tested on its own in
+      // outage.test.ts) must not open on them and refuse the next test's calls.
+      STRIPE_BREAKER_FAILURES: '1000',
     })
   })
   afterEach(() => t.clock.set(new Date()))
