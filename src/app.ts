@@ -131,13 +131,14 @@ export async function buildApp(deps: Deps) {
   })
 
   const metrics = createMetrics(deps)
+  if (deps.billing.stripe) metrics.trackStripe(deps.billing.stripe.guard)
   app.setErrorHandler((error: FastifyError, req, reply) => {
     const { status, body } = toProblem(error, req)
     if (status >= 500 && body.code === 'internal_error') req.log.error({ err: error }, 'unhandled error')
     else if (status >= 500) req.log.warn({ err: error }, body.detail)
     // Overload is counted apart from outages: it calls for more capacity, not for a restart.
     if (body.code === 'service_busy') metrics.countBusy()
-    const retryAfter = retryAfterFor(body.code)
+    const retryAfter = (error instanceof AppError ? error.retryAfter : undefined) ?? retryAfterFor(body.code)
     if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
     return reply.code(status).type('application/problem+json').send(body)
   })

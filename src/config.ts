@@ -89,6 +89,20 @@ export const ConfigSchema = z.object({
   /** How long one Stripe call may take, and how many times a failed one is retried (same idempotency key). */
   STRIPE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   STRIPE_MAX_NETWORK_RETRIES: z.coerce.number().int().min(0).max(5).default(2),
+  /**
+   * Total time an interactive Stripe call (a customer's request) may take, retries included;
+   * background jobs use STRIPE_TIMEOUT_MS × (1 + STRIPE_MAX_NETWORK_RETRIES) instead.
+   */
+  STRIPE_INTERACTIVE_BUDGET_MS: z.coerce.number().int().min(100).max(60_000).default(8_000),
+  /** Interactive Stripe calls in flight at once per instance; more are answered 503 at once. */
+  STRIPE_MAX_CONCURRENT_CALLS: z.coerce.number().int().min(1).max(1000).default(10),
+  /** Failures or timeouts within STRIPE_BREAKER_WINDOW_MS that open the Stripe circuit breaker. */
+  STRIPE_BREAKER_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
+  STRIPE_BREAKER_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  /** How long an open breaker answers at once before one probe call goes through. */
+  STRIPE_BREAKER_COOLDOWN_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  /** An interrupted Stripe operation (crash between the call and its write) is finished after this long. */
+  STRIPE_INTENT_STALE_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
   /** Where Checkout and the Customer Portal send the customer back to (default: APP_URL). */
   BILLING_RETURN_URL: url(['http:', 'https:']),
   /** Seconds a Stripe webhook signature stays valid (Stripe's default tolerance is 300). */

@@ -42,6 +42,8 @@ export const errorCodes = {
   invitation_revoked: { status: 410, title: 'Invitation revoked' },
   /** The invitation was already accepted (each works once). */
   invitation_used: { status: 410, title: 'Invitation already used' },
+  /** The first request with this Idempotency-Key is still running; carries Retry-After. */
+  idempotency_in_progress: { status: 409, title: 'Idempotency key in use' },
   /** The body is larger than BODY_LIMIT_BYTES. */
   payload_too_large: { status: 413, title: 'Payload too large' },
   /** The Content-Type is not one the route accepts. */
@@ -77,6 +79,8 @@ export interface FieldError {
 
 export class AppError extends Error {
   readonly status: number
+  /** Seconds after which a retry may succeed, sent as the Retry-After header. */
+  retryAfter?: number
   constructor(
     readonly code: ErrorCode,
     readonly detail?: string,
@@ -86,6 +90,12 @@ export class AppError extends Error {
     this.name = 'AppError'
     this.status = errorCodes[code].status
   }
+}
+
+/** The error with a Retry-After (whole seconds, at least 1). */
+export function retryAfter(error: AppError, seconds: number): AppError {
+  error.retryAfter = Math.max(1, Math.ceil(seconds))
+  return error
 }
 
 export const notFound = (what = 'Resource') => new AppError('not_found', `${what} not found`)

@@ -4,8 +4,8 @@ import { and, eq, sql } from 'drizzle-orm'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import type { Db, Executor } from './db.ts'
-import { AppError, type ErrorCode, errorCodes } from './errors.ts'
-import { idempotencyKeys } from './tables.ts'
+import { AppError, type ErrorCode, errorCodes, retryAfter } from './errors.ts'
+import { type IdempotencyProgress, idempotencyKeys } from './tables.ts'
 
 export const ProblemSchema = z
   .object({
@@ -35,7 +35,9 @@ export const problems = {
   401: problem('`unauthorized`: no credentials, or invalid, expired or revoked ones.'),
   403: problem('`forbidden`, `subscription_required` or `limit_exceeded`.'),
   404: problem('`not_found`: no such resource, or not one the caller may see.'),
-  409: problem('`conflict`: the request conflicts with the current state.'),
+  409: problem(
+    '`conflict` (the request conflicts with the current state) or `idempotency_in_progress` (with `Retry-After`).',
+  ),
   429: problem('`rate_limited`: retry after `Retry-After` seconds.'),
   503: problem(
     '`service_busy` (with `Retry-After`: overloaded), `service_unavailable` (the database is down) or `provider_unavailable`: retry later.',
@@ -119,6 +121,14 @@ export interface Outcome<T> {
 
 const idempotencyWindowHours = 24
 
+function fingerprintOf(req: FastifyRequest): string {
+  return createHash('sha256')
+    .update(
+      `${req.method} ${req.routeOptions.url ?? req.url} ${req.url}\n${JSON.stringify(req.body ?? null)}`,
+    )
+    .digest('hex')
+}
+
 /**
  * Runs a creating command under the request's Idempotency-Key, if it has one.
  *
@@ -139,11 +149,7 @@ export async function idempotent<T>(
     const outcome = await work(db)
     return reply.code(outcome.status).send(outcome.body)
   }
-  const fingerprint = createHash('sha256')
-    .update(
-      `${req.method} ${req.routeOptions.url ?? req.url} ${req.url}\n${JSON.stringify(req.body ?? null)}`,
-    )
-    .digest('hex')
+  const fingerprint = fingerprintOf(req)
   const outcome = await db.transaction(async (tx) => {
     const claimed = await tx
       .insert(idempotencyKeys)
@@ -174,5 +180,116 @@ export async function idempotent<T>(
     return { ...result, replayed: false }
   })
   if (outcome.replayed) reply.header('idempotent-replayed', 'true')
+  return reply.code(outcome.status).send(outcome.body)
+}
+
+/** Records how far a request that calls a provider has got (`provider_called`, with what it works on). */
+export type ProgressRecorder = (
+  progress: Exclude<IdempotencyProgress, 'done'>,
+  resourceId?: string,
+) => Promise<void>
+
+/** How long a running attempt keeps its key; a crashed one is taken over after this. */
+const idempotencyLeaseSeconds = 60
+
+/**
+ * Runs a creating command that calls a provider under the request's Idempotency-Key, without
+ * holding a transaction across the call: the key is claimed in a short transaction (`started`),
+ * `work` runs its own short transactions around the provider call and records `provider_called`,
+ * and the response is stored at the end (`done`). A retry while the first attempt runs gets 409
+ * `idempotency_in_progress` with Retry-After; a retry after it failed (or crashed: the lease ran
+ * out) runs `work` again, which resumes from what the first attempt left (`work` must be
+ * resumable, e.g. by finding the intent it recorded), so the provider is not asked twice.
+ */
+export async function idempotentResumable<T>(
+  db: Db,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  principal: string,
+  work: (progress: ProgressRecorder) => Promise<Outcome<T>>,
+): Promise<FastifyReply> {
+  const key = req.headers['idempotency-key']
+  if (typeof key !== 'string' || key === '') {
+    const outcome = await work(async () => {})
+    return reply.code(outcome.status).send(outcome.body)
+  }
+  const fingerprint = fingerprintOf(req)
+  const lease = sql`now() + make_interval(secs => ${idempotencyLeaseSeconds})`
+  const thisKey = and(eq(idempotencyKeys.principal, principal), eq(idempotencyKeys.key, key))
+  const claimed = await db
+    .insert(idempotencyKeys)
+    .values({ principal, key, fingerprint, statusCode: 0, progress: 'started', lockedUntil: lease })
+    .onConflictDoUpdate({
+      target: [idempotencyKeys.principal, idempotencyKeys.key],
+      set: {
+        fingerprint,
+        statusCode: 0,
+        response: null,
+        progress: 'started',
+        resourceId: null,
+        lockedUntil: lease,
+        createdAt: sql`now()`,
+      },
+      where: sql`${idempotencyKeys.createdAt} < now() - make_interval(hours => ${idempotencyWindowHours})`,
+    })
+    .returning({ key: idempotencyKeys.key })
+  if (claimed.length === 0) {
+    const [stored] = await db.select().from(idempotencyKeys).where(thisKey)
+    if (!stored) throw new AppError('conflict', 'The Idempotency-Key is in use by a concurrent request')
+    if (stored.fingerprint !== fingerprint) {
+      throw new AppError('conflict', 'The Idempotency-Key was already used with a different request')
+    }
+    if (stored.statusCode > 0) {
+      reply.header('idempotent-replayed', 'true')
+      return reply.code(stored.statusCode).send(stored.response as T)
+    }
+    // Unfinished: take it over unless its first attempt is still running.
+    const taken = await db
+      .update(idempotencyKeys)
+      .set({ lockedUntil: lease })
+      .where(
+        and(
+          thisKey,
+          eq(idempotencyKeys.statusCode, 0),
+          sql`(${idempotencyKeys.lockedUntil} is null or ${idempotencyKeys.lockedUntil} <= now())`,
+        ),
+      )
+      .returning({ key: idempotencyKeys.key })
+    if (taken.length === 0) {
+      throw retryAfter(
+        new AppError(
+          'idempotency_in_progress',
+          'The first request with this Idempotency-Key is still running',
+        ),
+        2,
+      )
+    }
+  }
+  let outcome: Outcome<T>
+  try {
+    outcome = await work(async (progress, resourceId) => {
+      await db
+        .update(idempotencyKeys)
+        .set({ progress, ...(resourceId && { resourceId }) })
+        .where(thisKey)
+    })
+  } catch (error) {
+    // Released, with its progress kept: a retry resumes at once (or after the lease, if this fails too).
+    await db
+      .update(idempotencyKeys)
+      .set({ lockedUntil: null })
+      .where(thisKey)
+      .catch(() => undefined)
+    throw error
+  }
+  await db
+    .update(idempotencyKeys)
+    .set({
+      statusCode: outcome.status,
+      response: outcome.body as object,
+      progress: 'done',
+      lockedUntil: null,
+    })
+    .where(thisKey)
   return reply.code(outcome.status).send(outcome.body)
 }

@@ -1,6 +1,8 @@
 import { sql } from 'drizzle-orm'
 import { index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core'
 
+export type IdempotencyProgress = 'started' | 'provider_called' | 'done'
+
 /**
  * Stored responses of creating POSTs sent with an `Idempotency-Key`: a retry with the same key
  * returns the first response. The row is written in the same transaction as the thing created.
@@ -13,6 +15,15 @@ export const idempotencyKeys = pgTable(
     fingerprint: text('fingerprint').notNull(),
     statusCode: integer('status_code').notNull(),
     response: jsonb('response'),
+    /**
+     * For a request that calls a provider: `started` → `provider_called` → `done`, so a retry
+     * resumes where the first attempt stopped (null for requests done in one transaction).
+     */
+    progress: text('progress').$type<IdempotencyProgress>(),
+    /** What the request is working on (e.g. the subscription it created), once known. */
+    resourceId: text('resource_id'),
+    /** While set and in the future, the first attempt is still running. */
+    lockedUntil: timestamp('locked_until', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
   },
   (t) => [

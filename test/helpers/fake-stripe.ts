@@ -165,6 +165,12 @@ export interface FakeStripe {
    * idempotent replay, or with `hangMs`, processed normally and answered hangMs later.
    */
   failNext(count: number, options?: { status?: number; hangMs?: number; match?: RegExp }): void
+  /**
+   * An outage: from now on every request hangs unanswered and undone (for `hangMs`, default an
+   * hour, then answered 503), until `recover()`, which answers the hanging ones 503 at once.
+   */
+  goDown(options?: { hangMs?: number }): void
+  recover(): void
   /** The customer's payments (renewals, invoiced upgrades) fail from now on, until set back. */
   setPaymentFails(customerId: string, fails: boolean): void
   /** The customer pays at Checkout: the subscription starts, trialing or active with a paid invoice. */
@@ -571,6 +577,7 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
   const failures: { count: number; status: number; hangMs?: number; match?: RegExp }[] = []
   const idempotent = new Map<string, { fingerprint: string; status: number; body: string }>()
   const hanging = new Set<() => void>()
+  let outage: { hangMs: number } | null = null
   let invoiceCount = 0
 
   /** The request being handled, so the events it causes name it as Stripe's do. */
@@ -1187,6 +1194,19 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
         JSON.stringify(new StripeFailure(401, 'invalid_request_error', 'Invalid API Key provided.')),
       )
     }
+    if (outage) {
+      const hangMs = outage.hangMs
+      await new Promise<void>((resolve) => {
+        const release = () => {
+          clearTimeout(timer)
+          hanging.delete(release)
+          resolve()
+        }
+        const timer = setTimeout(release, hangMs)
+        hanging.add(release)
+      })
+      return send(503, JSON.stringify(new StripeFailure(503, 'api_error', 'Fake Stripe is down')))
+    }
     const failure = takeFailure(`${method} ${path}`)
     if (failure && failure.hangMs === undefined) {
       return send(
@@ -1248,6 +1268,13 @@ export async function startFakeStripe(options: FakeStripeOptions = {}): Promise<
     },
     failNext(count, { status = 500, hangMs, match } = {}) {
       failures.push({ count, status, hangMs, match })
+    },
+    goDown({ hangMs = 3_600_000 } = {}) {
+      outage = { hangMs }
+    },
+    recover() {
+      outage = null
+      for (const release of [...hanging]) release()
     },
     setPaymentFails(customerId, fails) {
       if (fails) failingCustomers.add(customerId)

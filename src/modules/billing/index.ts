@@ -5,11 +5,17 @@ import { AppError } from '../../core/errors.ts'
 import { manualProvider } from './manual.ts'
 import type { Billing, BillingDeps } from './provider.ts'
 import { createStripeClient } from './stripe/client.ts'
+import { createStripeGuard } from './stripe/guard.ts'
 import { createStripeProvider } from './stripe/provider.ts'
 
 export function createBilling(deps: BillingDeps): Billing {
-  const client = createStripeClient(deps.config)
-  const stripe = client ? createStripeProvider(client, deps) : null
+  const interactive = createStripeClient(deps.config, 'interactive')
+  const background = createStripeClient(deps.config, 'background')
+  // One guard per instance: every Stripe call of this process shares its breaker.
+  const stripe =
+    interactive && background
+      ? createStripeProvider({ interactive, background }, deps, createStripeGuard(deps.config, deps.log))
+      : null
   return {
     default: stripe ?? manualProvider,
     manual: manualProvider,

@@ -12,6 +12,8 @@ const describePlan = (plan: PlanRow) => `${plan.name} (${plan.interval}ly)`
 export const manualProvider: BillingProvider = {
   name: 'manual',
 
+  assertAvailable() {},
+
   initialState(plan, trialDays, now) {
     if (trialDays > 0) {
       const trialEnd = addDays(now, trialDays)

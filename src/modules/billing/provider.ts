@@ -52,8 +52,6 @@ export interface StartInput {
   plan: PlanRow
   /** Days of trial the account is entitled to on this plan (0: none). */
   trialDays: number
-  /** How many subscriptions the account had before this one: makes retried provider calls replay. */
-  sequence: number
   ownerEmail: string | null
   now: Date
 }
@@ -75,13 +73,22 @@ export interface ChangeOutcome {
 
 export interface BillingProvider {
   readonly name: ProviderName
+  /**
+   * Throws 503 `provider_unavailable` at once when a call would be refused now (Stripe: breaker
+   * open, or every interactive slot taken), before any intent is recorded.
+   */
+  assertAvailable(): void
   /** The values a new subscription is created with (before `start`). */
   initialState(
     plan: PlanRow,
     trialDays: number,
     now: Date,
   ): Required<Pick<ProviderState, 'status' | 'currentPeriodStart' | 'currentPeriodEnd' | 'trialEnd'>>
-  /** After the row exists: the first charge (manual) or the Checkout session to pay it (Stripe). */
+  /**
+   * After the row exists: the first charge (manual) or the Checkout session to pay it (Stripe).
+   * Provider methods that call out (Stripe) are given the database, never an open transaction:
+   * they run short statements of their own (the customer and price ids they create) around the call.
+   */
   start(tx: Executor, input: StartInput): Promise<{ charge?: Charge; checkout?: Checkout }>
   /** Gives up an unpaid `incomplete` subscription (its Checkout session is expired). */
   abandon(tx: Executor, row: SubscriptionRow): Promise<void>

@@ -56,9 +56,8 @@ export const billingRoutes =
         },
         preHandler: requireMember(deps, 'admin'),
       },
-      async (req) => ({
-        url: await db.transaction((tx) => deps.billing.default.portalUrl(tx, req.params.accountId)),
-      }),
+      // No transaction: the Stripe calls must not hold a connection (the customer id is one short write).
+      async (req) => ({ url: await deps.billing.default.portalUrl(db, req.params.accountId) }),
     )
 
     const adminOnly = requireAdmin(deps)

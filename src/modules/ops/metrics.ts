@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import type { Database } from '../../core/db.ts'
+import type { StripeGuard } from '../billing/stripe/guard.ts'
 import type { WebhookSender } from '../webhooks/sender.ts'
 
 export interface Metrics {
@@ -7,6 +8,8 @@ export interface Metrics {
   observe(method: string, route: string, status: number, seconds: number): void
   /** A request answered 503 `service_busy` (no pooled connection in time). */
   countBusy(): void
+  /** Exposes the Stripe guard: breaker state, interactive calls in flight, refused and failed calls. */
+  trackStripe(guard: StripeGuard): void
 }
 
 /** What the metrics read at scrape time. */
@@ -15,6 +18,7 @@ export interface MetricSources {
   webhooks: Pick<WebhookSender, 'breakerStates'>
 }
 
+/** One encoding for every circuit breaker gauge, ordered by severity. */
 const breakerStateValues = { closed: 0, half_open: 1, open: 2 } as const
 
 /** A registry per app instance (tests build many apps in one process). */
@@ -75,5 +79,33 @@ export function createMetrics(sources: MetricSources): Metrics {
       latency.observe({ method, route, status_code: String(status) }, seconds)
     },
     countBusy: () => busy.inc(),
+    trackStripe(guard) {
+      new Gauge({
+        name: 'plangate_stripe_breaker_state',
+        help: 'The Stripe circuit breaker of this instance: 0 closed, 1 half-open (probing), 2 open (calls fail fast)',
+        registers: [registry],
+        collect() {
+          this.set(breakerStateValues[guard.state])
+        },
+      })
+      new Gauge({
+        name: 'plangate_stripe_calls_in_flight',
+        help: 'Interactive Stripe calls in flight on this instance (bounded by STRIPE_MAX_CONCURRENT_CALLS)',
+        registers: [registry],
+        collect() {
+          this.set(guard.inFlight)
+        },
+      })
+      new Counter({
+        name: 'plangate_stripe_call_failures_total',
+        help: 'Stripe calls refused or failed, by reason: circuit_open, bulkhead_full, budget_exceeded, failed',
+        labelNames: ['reason'],
+        registers: [registry],
+        collect() {
+          this.reset()
+          for (const [reason, count] of guard.refusals) this.inc({ reason }, count)
+        },
+      })
+    },
   }
 }

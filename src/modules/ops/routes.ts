@@ -7,9 +7,25 @@ import type { Deps } from '../../deps.ts'
 import type { Metrics } from './metrics.ts'
 
 const Health = z.object({ status: z.literal('ok') }).meta({ example: { status: 'ok' } })
+const StripeDetails = z
+  .object({
+    breaker: z
+      .enum(['closed', 'open', 'half_open'])
+      .describe(
+        'The Stripe circuit breaker: open means Stripe calls are answered 503 at once until a probe succeeds.',
+      ),
+    in_flight: z.number().int().describe('Interactive Stripe calls in flight on this instance.'),
+  })
+  .describe(
+    'Present when Stripe is configured. Informational: an open breaker does not make the instance unready.',
+  )
 const Ready = z
-  .object({ status: z.enum(['ok', 'unavailable']), database: z.enum(['ok', 'unavailable']) })
-  .meta({ example: { status: 'ok', database: 'ok' } })
+  .object({
+    status: z.enum(['ok', 'unavailable']),
+    database: z.enum(['ok', 'unavailable']),
+    stripe: StripeDetails.optional(),
+  })
+  .meta({ example: { status: 'ok', database: 'ok', stripe: { breaker: 'closed', in_flight: 0 } } })
 
 export const opsRoutes =
   (deps: Deps, metrics: Metrics): FastifyPluginAsyncZod =>
@@ -35,19 +51,24 @@ export const opsRoutes =
         schema: {
           tags: ['ops'],
           summary: 'Readiness',
-          description: 'Checks the database; 503 when it does not answer.',
+          description:
+            "Checks the database; 503 when it does not answer. With Stripe configured, also reports the Stripe circuit breaker's state, which never makes the instance unready: the API keeps serving everything that does not need Stripe.",
           operationId: 'ready',
           response: { 200: Ready, 503: Ready },
         },
         config: { rateLimit: false },
       },
       async (req, reply) => {
+        const guard = deps.billing.stripe?.guard
+        const stripe = guard && { breaker: guard.state, in_flight: guard.inFlight }
         try {
           await deps.database.ping()
-          return { status: 'ok' as const, database: 'ok' as const }
+          return { status: 'ok' as const, database: 'ok' as const, ...(stripe && { stripe }) }
         } catch (error) {
           req.log.warn({ err: error }, 'readiness: database unavailable')
-          return reply.code(503).send({ status: 'unavailable', database: 'unavailable' })
+          return reply
+            .code(503)
+            .send({ status: 'unavailable', database: 'unavailable', ...(stripe && { stripe }) })
         }
       },
     )

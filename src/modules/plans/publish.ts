@@ -1,9 +1,11 @@
-// After a plan is created, changed or retired: mirror it at the payment provider (with Stripe, a
-// Product and a Price; a new price makes a new Price and archives the old one, so existing
-// subscribers keep theirs) and record it in the audit log, in the change's transaction: if Stripe
-// fails, the change is not made and the admin gets 503.
-import { eq } from 'drizzle-orm'
-import type { Executor } from '../../core/db.ts'
+// After a plan is created, changed or retired: record it in the audit log (in the change's
+// transaction), then mirror it at the payment provider after the commit, with no transaction open
+// (with Stripe, a Product and a Price; a new price makes a new Price and archives the old one, so
+// existing subscribers keep theirs). A plan whose price changed has no provider price until the
+// new one is made, so no Checkout can use the old price for the new amount; if Stripe does not
+// answer, the Price is made at the plan's first Checkout instead.
+import { and, eq } from 'drizzle-orm'
+import type { Db, Executor } from '../../core/db.ts'
 import type { Deps } from '../../deps.ts'
 import { audit, userActor } from '../audit/audit.ts'
 import { announcePlanEntitlements } from '../jobs/definitions/announce-plan-entitlements.ts'
@@ -19,12 +21,13 @@ export async function publishPlan(
   action: 'plan.created' | 'plan.updated' | 'plan.retired',
 ): Promise<PlanRow> {
   let published = row
-  if (deps.billing.stripe) {
-    const ids = await deps.billing.stripe.syncPlan(tx, row, previous)
-    if (ids.stripeProductId !== row.stripeProductId || ids.stripePriceId !== undefined) {
-      const [updated] = await tx.update(plans).set(ids).where(eq(plans.id, row.id)).returning()
-      if (updated) published = updated
-    }
+  if (deps.billing.stripe && previous && row.stripePriceId && priceChanged(previous, row)) {
+    const [updated] = await tx
+      .update(plans)
+      .set({ stripePriceId: null })
+      .where(eq(plans.id, row.id))
+      .returning()
+    if (updated) published = updated
   }
   const changed = previous
     ? Object.fromEntries(
@@ -60,8 +63,48 @@ export async function publishPlan(
     action,
     subjectType: 'plan',
     subjectId: row.code,
-    data: { ...(previous && { changed }), stripe_price_id: published.stripePriceId },
+    data: { ...(previous && { changed }), stripe_price_id: row.stripePriceId },
     at: deps.clock.now(),
   })
   return published
+}
+
+const priceChanged = (previous: PlanRow, row: PlanRow) =>
+  previous.priceCents !== row.priceCents ||
+  previous.currency !== row.currency ||
+  previous.interval !== row.interval
+
+/**
+ * After the change committed: the Product and Price at Stripe (no transaction open), and their
+ * ids stored if the plan was not changed again meanwhile. A Stripe failure is logged and leaves
+ * the plan without a price: the first Checkout makes it (see the Stripe provider's `priceOf`).
+ */
+export async function syncPlanAtProvider(
+  db: Db,
+  deps: Pick<Deps, 'billing' | 'log'>,
+  row: PlanRow,
+  previous: PlanRow | null,
+): Promise<PlanRow> {
+  const stripe = deps.billing.stripe
+  if (!stripe) return row
+  try {
+    // The price that was current before the change is the one to archive.
+    const ids = await stripe.syncPlan(
+      db,
+      { ...row, stripePriceId: previous?.stripePriceId ?? row.stripePriceId },
+      previous,
+    )
+    const [updated] = await db
+      .update(plans)
+      .set(ids)
+      .where(and(eq(plans.id, row.id), eq(plans.updatedAt, row.updatedAt)))
+      .returning()
+    return updated ?? row
+  } catch (error) {
+    deps.log.warn(
+      { err: error, plan: row.code },
+      'plan not mirrored at Stripe; its Price is made at the first Checkout',
+    )
+    return row
+  }
 }

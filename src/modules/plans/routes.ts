@@ -5,7 +5,7 @@ import { IdempotencyHeaders, idempotent, problems, publicProblems } from '../../
 import type { Deps } from '../../deps.ts'
 import { principalOf, requireAdmin, tokenUserId } from '../auth/guards.ts'
 import { createPlan, getPlan, listPlans, retirePlan, toPlan, updatePlan } from './plans.ts'
-import { publishPlan } from './publish.ts'
+import { publishPlan, syncPlanAtProvider } from './publish.ts'
 import { CreatePlanBody, ListPlansQuery, Plan, PlanList, PlanParams, UpdatePlanBody } from './schemas.ts'
 
 const security = [{ bearer: [] }]
@@ -65,7 +65,7 @@ export const planRoutes =
           tags: ['plans'],
           summary: 'Create a plan',
           description:
-            'Site admins only. With Stripe, the Product and Price are created at Stripe in the same step (503 `provider_unavailable`, and no plan, when Stripe does not answer).',
+            'Site admins only. With Stripe, the Product and Price are created at Stripe right after the plan is saved; when Stripe does not answer, the plan is saved all the same and its Price is made at its first Checkout.',
           operationId: 'createPlan',
           security,
           headers: IdempotencyHeaders,
@@ -75,13 +75,13 @@ export const planRoutes =
         preHandler: adminOnly,
       },
       async (req, reply) =>
-        idempotent(db, req, reply, principalOf(req).userId, async (executor) => ({
-          status: 201,
-          body: await executor.transaction(async (tx) => {
-            const row = await createPlan(tx, req.body, clock.now())
-            return toPlan(await publishPlan(tx, deps, row, null, principalOf(req).userId, 'plan.created'))
-          }),
-        })),
+        idempotent(db, req, reply, principalOf(req).userId, async (executor) => {
+          const row = await executor.transaction(async (tx) => {
+            const created = await createPlan(tx, req.body, clock.now())
+            return publishPlan(tx, deps, created, null, principalOf(req).userId, 'plan.created')
+          })
+          return { status: 201, body: toPlan(await syncPlanAtProvider(db, deps, row, null)) }
+        }),
     )
 
     app.patch(
@@ -100,12 +100,17 @@ export const planRoutes =
         },
         preHandler: adminOnly,
       },
-      async (req) =>
-        db.transaction(async (tx) => {
-          const previous = await getPlan(tx, req.params.code)
-          const row = await updatePlan(tx, req.params.code, req.body, clock.now())
-          return toPlan(await publishPlan(tx, deps, row, previous, principalOf(req).userId, 'plan.updated'))
-        }),
+      async (req) => {
+        const { row, previous } = await db.transaction(async (tx) => {
+          const before = await getPlan(tx, req.params.code)
+          const updated = await updatePlan(tx, req.params.code, req.body, clock.now())
+          return {
+            row: await publishPlan(tx, deps, updated, before, principalOf(req).userId, 'plan.updated'),
+            previous: before,
+          }
+        })
+        return toPlan(await syncPlanAtProvider(db, deps, row, previous))
+      },
     )
 
     app.delete(
@@ -124,12 +129,14 @@ export const planRoutes =
         preHandler: adminOnly,
       },
       async (req, reply) => {
-        await db.transaction(async (tx) => {
-          const previous = await getPlan(tx, req.params.code)
+        const { row, previous } = await db.transaction(async (tx) => {
+          const before = await getPlan(tx, req.params.code)
           await retirePlan(tx, req.params.code, clock.now())
-          const row = await getPlan(tx, req.params.code)
-          await publishPlan(tx, deps, row, previous, principalOf(req).userId, 'plan.retired')
+          const retired = await getPlan(tx, req.params.code)
+          await publishPlan(tx, deps, retired, before, principalOf(req).userId, 'plan.retired')
+          return { row: retired, previous: before }
         })
+        await syncPlanAtProvider(db, deps, row, previous)
         return reply.code(204).send(null)
       },
     )

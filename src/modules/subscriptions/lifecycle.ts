@@ -1,18 +1,25 @@
 // The subscription rules, the same for every payment provider: one live subscription per account,
 // one trial per account and owner, what each operation allows. The provider (see billing/provider)
 // only says what the subscription looks like afterwards; `applyState` records every change.
-import { and, asc, count, desc, eq, ne, sql } from 'drizzle-orm'
-import type { Executor } from '../../core/db.ts'
+import { and, asc, desc, eq, ne, sql } from 'drizzle-orm'
+import type { Db, Executor } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
+import type { ProgressRecorder } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
 import type { Deps } from '../../deps.ts'
 import { accountMembers } from '../accounts/tables.ts'
 import { type AuditActor, systemActor } from '../audit/audit.ts'
 import { users } from '../auth/tables.ts'
 import { announceInvoice, recordInvoice } from '../billing/invoices.ts'
-import type { BillingProvider, Charge, SubscriptionRow } from '../billing/provider.ts'
+import type {
+  BillingProvider,
+  ChangeOutcome,
+  Charge,
+  ProviderState,
+  SubscriptionRow,
+} from '../billing/provider.ts'
 import { endProviderSubscription } from '../jobs/definitions/end-provider-subscription.ts'
-import { getPlanById, getSubscribablePlan } from '../plans/plans.ts'
+import { getPlanById, getSubscribablePlan, type PlanRow } from '../plans/plans.ts'
 import { grantsAccess } from './access.ts'
 import type { ChangePlanBody, CheckoutStarted, Subscription } from './schemas.ts'
 import { subscriptions, trials } from './tables.ts'
@@ -176,18 +183,86 @@ export async function recordCharge(
 
 export type SubscribeOutcome = { status: 201; body: Subscription } | { status: 202; body: CheckoutStarted }
 
+/** A provider that calls out over the network: its calls are made outside any transaction. */
+export const callsOut = (provider: string) => provider !== 'manual'
+
 /**
- * Subscribes an account to a plan. Manual: active (or trialing) at once, with an open invoice.
- * Stripe: `incomplete` with a Checkout session to pay; the webhook makes it live. The partial
- * unique index admits one live subscription per account: of concurrent subscribes one wins and
- * the rest get 409. A subscribe repeated while its Checkout is open returns the same session.
+ * Records that a state read from the provider was applied to the row, changed or not (see
+ * `syncVersion`): whoever read the provider before this is applied against an older version.
+ */
+export async function markSynced(tx: Executor, subscriptionId: string): Promise<void> {
+  await tx
+    .update(subscriptions)
+    .set({ syncVersion: sql`${subscriptions.syncVersion} + 1` })
+    .where(eq(subscriptions.id, subscriptionId))
+}
+
+/** Two reads of a row are the same version: nothing was applied to it in between. */
+export const sameRow = (a: SubscriptionRow, b: SubscriptionRow) => JSON.stringify(a) === JSON.stringify(b)
+
+const changingMeanwhile = () =>
+  new AppError('conflict', 'The subscription is changing at the payment provider; try again in a moment')
+
+/**
+ * Subscribes an account to a plan. Manual: active (or trialing) at once, with an open invoice, in
+ * one transaction. Stripe: `incomplete` with a Checkout session to pay; the webhook makes it live.
+ * The partial unique index admits one live subscription per account: of concurrent subscribes one
+ * wins and the rest get 409 (or the same Checkout). A subscribe repeated while its Checkout is open
+ * returns the same session.
+ *
+ * With Stripe it runs in three steps, so no connection is held while Stripe answers: (1) a short
+ * transaction records the intent, the `incomplete` row; (2) the Checkout session is created
+ * outside any transaction, with an idempotency key derived from that row; (3) a second short
+ * transaction links the session to the row if it is still waiting for it. A retry (the client's,
+ * or the reconciliation job after a crash) finds the row without a session and resumes at (2):
+ * Stripe replays the same session. `db` must then be the database itself, not a transaction.
  */
 export async function subscribe(
+  db: Db,
+  deps: LifecycleDeps,
+  actor: Actor,
+  planCode: string,
+  progress: ProgressRecorder = async () => {},
+): Promise<SubscribeOutcome> {
+  const provider = deps.billing.default
+  if (!callsOut(provider.name)) return db.transaction((tx) => subscribeLocally(tx, deps, actor, planCode))
+  provider.assertAvailable()
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const step = await db.transaction((tx) => recordSubscribeIntent(tx, deps, actor, planCode))
+    if (step.kind === 'done') return step.outcome
+    if (step.kind === 'replace') {
+      // The unpaid Checkout is given up at Stripe first (refused if it was just paid), then here.
+      await deps.billing.of(step.row.provider).abandon(db, step.row)
+      await db.transaction(async (tx) => {
+        const [locked] = await tx
+          .select()
+          .from(subscriptions)
+          .where(eq(subscriptions.id, step.row.id))
+          .for('update')
+        if (!locked || !sameRow(locked, step.row)) return
+        await applyState(tx, userContext(deps, actor), locked, { status: 'expired', endedAt: actor.now })
+        await tx.delete(trials).where(eq(trials.subscriptionId, locked.id))
+      })
+      continue
+    }
+    await progress('provider_called', step.row.id)
+    return finishCheckout(db, provider, userContext(deps, actor), step.row.id, step.intent)
+  }
+  throw changingMeanwhile()
+}
+
+type SubscribeStep =
+  | { kind: 'done'; outcome: SubscribeOutcome }
+  | { kind: 'replace'; row: SubscriptionRow }
+  | { kind: 'call'; row: SubscriptionRow; intent: CheckoutIntent }
+
+/** Step 1 of a Stripe subscribe: the checks, and the `incomplete` row as the recorded intent. */
+async function recordSubscribeIntent(
   tx: Executor,
   deps: LifecycleDeps,
   actor: Actor,
   planCode: string,
-): Promise<SubscribeOutcome> {
+): Promise<SubscribeStep> {
   const { accountId, now } = actor
   const plan = await getSubscribablePlan(tx, planCode)
   await expireLapsed(tx, deps, { accountId }, now)
@@ -197,27 +272,30 @@ export async function subscribe(
     .where(and(eq(subscriptions.accountId, accountId), ne(subscriptions.status, 'expired')))
     .for('update')
   if (live?.status === 'incomplete') {
+    if (live.planId === plan.id && !live.checkoutSessionId) {
+      // An earlier attempt recorded the intent and did not get (or keep) Stripe's answer: resume it.
+      const intent = await checkoutIntentOf(tx, live.id)
+      if (intent) return { kind: 'call', row: live, intent }
+    }
     if (
       live.planId === plan.id &&
       live.checkoutUrl &&
       live.checkoutExpiresAt &&
       live.checkoutExpiresAt > now
     ) {
-      return { status: 202, body: await checkoutStarted(tx, live, now) }
+      return { kind: 'done', outcome: { status: 202, body: await checkoutStarted(tx, live, now) } }
     }
     // A different plan (or a stale session): the unpaid Checkout is given up for a new one.
-    await deps.billing.of(live.provider).abandon(tx, live)
-    await applyState(tx, userContext(deps, actor), live, { status: 'expired', endedAt: now })
-    await tx.delete(trials).where(eq(trials.subscriptionId, live.id))
-  } else if (live) {
-    throw new AppError('conflict', 'The account already has a live subscription')
+    return { kind: 'replace', row: live }
   }
+  if (live) throw new AppError('conflict', 'The account already has a live subscription')
+  const { row, trialDays, owner } = await insertSubscription(tx, actor, plan, deps.billing.default)
+  return { kind: 'call', row, intent: { row, plan, trialDays, ownerEmail: owner?.email ?? null } }
+}
 
-  const provider: BillingProvider = deps.billing.default
-  const [{ previous = 0 } = {}] = await tx
-    .select({ previous: count() })
-    .from(subscriptions)
-    .where(eq(subscriptions.accountId, accountId))
+/** Inserts the new subscription (the partial unique index refuses a second live one) and claims its trial. */
+async function insertSubscription(tx: Executor, actor: Actor, plan: PlanRow, provider: BillingProvider) {
+  const { accountId, now } = actor
   const owner = await accountOwner(tx, accountId)
   const trialDays =
     plan.trialDays > 0 && (await claimTrial(tx, accountId, owner?.id ?? null, now)) ? plan.trialDays : 0
@@ -238,34 +316,109 @@ export async function subscribe(
   if (!row) throw new AppError('conflict', 'The account already has a live subscription')
   if (trialDays > 0)
     await tx.update(trials).set({ subscriptionId: row.id }).where(eq(trials.accountId, accountId))
+  return { row, trialDays, owner }
+}
 
-  const started = await provider.start(tx, {
-    row,
-    plan,
-    trialDays,
-    sequence: previous,
-    ownerEmail: owner?.email ?? null,
-    now,
-  })
-  let current = row
-  if (started.checkout) {
-    const [withCheckout] = await tx
+interface CheckoutIntent {
+  row: SubscriptionRow
+  plan: PlanRow
+  trialDays: number
+  ownerEmail: string | null
+}
+
+/** What the Checkout of a recorded `incomplete` subscription is made from; null when it is no longer waiting. */
+async function checkoutIntentOf(tx: Executor, subscriptionId: string): Promise<CheckoutIntent | null> {
+  const [row] = await tx.select().from(subscriptions).where(eq(subscriptions.id, subscriptionId))
+  if (row?.status !== 'incomplete') return null
+  const plan = await getPlanById(tx, row.planId)
+  const owner = await accountOwner(tx, row.accountId)
+  return { row, plan, trialDays: await trialDaysOf(tx, row, plan), ownerEmail: owner?.email ?? null }
+}
+
+/** The trial days a recorded subscription was granted (its claimed trial), for resuming it. */
+async function trialDaysOf(tx: Executor, row: SubscriptionRow, plan: PlanRow): Promise<number> {
+  const [trial] = await tx
+    .select({ accountId: trials.accountId })
+    .from(trials)
+    .where(eq(trials.subscriptionId, row.id))
+  return trial ? plan.trialDays : 0
+}
+
+/**
+ * Steps 2 and 3 of a Stripe subscribe, for a recorded `incomplete` row without its session: the
+ * Checkout session is created (or replayed) outside any transaction, then linked under lock.
+ * Also how the reconciliation job finishes a subscribe interrupted half-way.
+ */
+export async function finishCheckout(
+  db: Db,
+  provider: BillingProvider,
+  ctx: TransitionContext,
+  subscriptionId: string,
+  recorded?: CheckoutIntent,
+): Promise<SubscribeOutcome> {
+  const now = ctx.now
+  const intent = recorded ?? (await db.transaction((tx) => checkoutIntentOf(tx, subscriptionId)))
+  if (!intent) throw new AppError('conflict', 'The Checkout was given up meanwhile; subscribe again')
+  const started = await provider.start(db, { ...intent, now })
+  const checkout = started.checkout
+  if (!checkout) throw new Error(`provider ${provider.name} started no Checkout`)
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .select()
+      .from(subscriptions)
+      .where(eq(subscriptions.id, subscriptionId))
+      .for('update')
+    if (row?.status !== 'incomplete') {
+      throw new AppError('conflict', 'The Checkout was given up meanwhile; subscribe again')
+    }
+    if (row.checkoutSessionId) return { status: 202, body: await checkoutStarted(tx, row, now) }
+    const [linked] = await tx
       .update(subscriptions)
       .set({
-        checkoutSessionId: started.checkout.sessionId,
-        checkoutUrl: started.checkout.url,
-        checkoutExpiresAt: started.checkout.expiresAt,
+        checkoutSessionId: checkout.sessionId,
+        checkoutUrl: checkout.url,
+        checkoutExpiresAt: checkout.expiresAt,
       })
       .where(eq(subscriptions.id, row.id))
       .returning()
-    current = withCheckout ?? row
+    const current = linked ?? row
+    await recordTransition(tx, ctx, null, current, 'created', {
+      ...(intent.trialDays > 0 && { trial_days: intent.trialDays }),
+    })
+    return { status: 202, body: await checkoutStarted(tx, current, now) }
+  })
+}
+
+/** The manual provider's subscribe: nothing leaves the process, so it is one transaction. */
+async function subscribeLocally(
+  tx: Executor,
+  deps: LifecycleDeps,
+  actor: Actor,
+  planCode: string,
+): Promise<SubscribeOutcome> {
+  const { accountId, now } = actor
+  const plan = await getSubscribablePlan(tx, planCode)
+  await expireLapsed(tx, deps, { accountId }, now)
+  const [live] = await tx
+    .select()
+    .from(subscriptions)
+    .where(and(eq(subscriptions.accountId, accountId), ne(subscriptions.status, 'expired')))
+    .for('update')
+  if (live?.status === 'incomplete') {
+    // Left by Stripe before it was switched off: given up for the new one.
+    await applyState(tx, userContext(deps, actor), live, { status: 'expired', endedAt: now })
+    await tx.delete(trials).where(eq(trials.subscriptionId, live.id))
+  } else if (live) {
+    throw new AppError('conflict', 'The account already has a live subscription')
   }
-  await recordTransition(tx, userContext(deps, actor), null, current, 'created', {
+  const provider = deps.billing.default
+  const { row, trialDays, owner } = await insertSubscription(tx, actor, plan, provider)
+  const started = await provider.start(tx, { row, plan, trialDays, ownerEmail: owner?.email ?? null, now })
+  await recordTransition(tx, userContext(deps, actor), null, row, 'created', {
     ...(trialDays > 0 && { trial_days: trialDays }),
   })
-  if (started.charge) await recordCharge(tx, userContext(deps, actor), current, started.charge)
-  if (started.checkout) return { status: 202, body: await checkoutStarted(tx, current, now) }
-  return { status: 201, body: await present(tx, current, now) }
+  if (started.charge) await recordCharge(tx, userContext(deps, actor), row, started.charge)
+  return { status: 201, body: await present(tx, row, now) }
 }
 
 async function checkoutStarted(tx: Executor, row: SubscriptionRow, now: Date): Promise<CheckoutStarted> {
@@ -287,95 +440,196 @@ async function lockWithAccess(tx: Executor, accountId: string, now: Date): Promi
 }
 
 /**
+ * One operation on a live subscription in three steps: `check` under lock (refusals are thrown
+ * there), `call` the provider outside any transaction, then `apply` its answer under lock if the
+ * row is still the version that was checked. If something else was applied meanwhile (a webhook
+ * landed), the provider's current state is read and applied instead: it includes this change.
+ * The manual provider computes locally, so its three steps share one transaction.
+ */
+async function operate<A>(
+  db: Db,
+  deps: LifecycleDeps,
+  actor: Actor,
+  op: {
+    check(tx: Executor): Promise<SubscriptionRow>
+    call(executor: Executor, row: SubscriptionRow): Promise<A>
+    apply(tx: Executor, row: SubscriptionRow, answer: A): Promise<SubscriptionRow>
+  },
+): Promise<Subscription> {
+  const { now } = actor
+  // Answered at once while Stripe is known to be unavailable (a manual subscription never asks it).
+  const checked = await db.transaction(async (tx) => {
+    const row = await op.check(tx)
+    if (callsOut(row.provider)) deps.billing.of(row.provider).assertAvailable()
+    if (callsOut(row.provider)) return { row, done: null }
+    return { row, done: await present(tx, await op.apply(tx, row, await op.call(tx, row)), now) }
+  })
+  if (checked.done) return checked.done
+  let expected = checked.row
+  const answer = await op.call(db, expected)
+  const first = await db.transaction(async (tx) => {
+    const [locked] = await tx
+      .select()
+      .from(subscriptions)
+      .where(eq(subscriptions.id, expected.id))
+      .for('update')
+    if (!locked) throw notFound('Subscription')
+    if (!sameRow(locked, expected)) return { changed: locked, done: null }
+    const after = await op.apply(tx, locked, answer)
+    if (callsOut(locked.provider)) await markSynced(tx, locked.id)
+    return { changed: locked, done: await present(tx, after, now) }
+  })
+  if (first.done) return first.done
+  expected = first.changed
+  const stripe = deps.billing.stripe
+  for (let attempt = 0; attempt < 3 && stripe && expected.providerSubscriptionId; attempt++) {
+    const snapshot = expected
+    const state = await stripe.stateOf(
+      db,
+      await stripe.retrieveSubscription(expected.providerSubscriptionId),
+      snapshot,
+    )
+    const synced = await db.transaction(async (tx) => {
+      const [locked] = await tx
+        .select()
+        .from(subscriptions)
+        .where(eq(subscriptions.id, snapshot.id))
+        .for('update')
+      if (!locked) throw notFound('Subscription')
+      if (!sameRow(locked, snapshot)) return { changed: locked, done: null }
+      const after = await applyState(tx, userContext(deps, actor), locked, state)
+      await markSynced(tx, locked.id)
+      return { changed: locked, done: await present(tx, after, now) }
+    })
+    if (synced.done) return synced.done
+    expected = synced.changed
+  }
+  throw changingMeanwhile()
+}
+
+/**
  * Changes plan now (an upgrade is charged pro rata and, with Stripe, granted only once paid; a
  * downgrade is not refunded) or schedules it for period end. Nothing is deleted on a downgrade:
  * the account may be over its new limits, and new creations are refused until it is back under.
  */
 export async function changePlan(
-  tx: Executor,
+  db: Db,
   deps: LifecycleDeps,
   actor: Actor,
   input: ChangePlanBody,
 ): Promise<Subscription> {
   const { now } = actor
-  const current = await lockWithAccess(tx, actor.accountId, now)
-  if (current.status === 'canceled' || current.cancelAtPeriodEnd) {
-    throw new AppError('conflict', 'The subscription is canceled; resume it first')
-  }
-  const provider = deps.billing.of(current.provider)
-  const target = await getSubscribablePlan(tx, input.plan)
-  const from = await getPlanById(tx, current.planId)
   const ctx = userContext(deps, actor)
-  if (target.id === from.id) {
-    if (!current.pendingPlanId)
-      throw new AppError('conflict', `The subscription is already on ${target.code}`)
-    // Choosing the current plan again cancels a scheduled change.
-    const state = await provider.unscheduleChange(tx, current, from, now)
-    return present(tx, await applyState(tx, ctx, current, state, { type: 'scheduled_change_canceled' }), now)
-  }
-  // A change now replaces any change scheduled for period end (also for the same plan: it is then paid now).
-  const row = input.when === 'now' ? { ...current, pendingPlanId: null } : current
-  const outcome = await provider.changePlan(tx, { row, from, to: target, when: input.when, now })
-  const after = await applyState(tx, ctx, current, outcome.state, {
-    ...(outcome.charge && { data: { amount_cents: outcome.charge.amountCents } }),
-    ...(input.when === 'period_end' && { data: { pending_plan: target.code } }),
+  let plans: { from: PlanRow; target: PlanRow } | undefined
+  return operate<ChangeOutcome & { unscheduled?: boolean }>(db, deps, actor, {
+    async check(tx) {
+      const current = await lockWithAccess(tx, actor.accountId, now)
+      if (current.status === 'canceled' || current.cancelAtPeriodEnd) {
+        throw new AppError('conflict', 'The subscription is canceled; resume it first')
+      }
+      const target = await getSubscribablePlan(tx, input.plan)
+      const from = await getPlanById(tx, current.planId)
+      if (target.id === from.id && !current.pendingPlanId)
+        throw new AppError('conflict', `The subscription is already on ${target.code}`)
+      plans = { from, target }
+      return current
+    },
+    async call(executor, current) {
+      if (!plans) throw new Error('changePlan: check did not run')
+      const provider = deps.billing.of(current.provider)
+      if (plans.target.id === plans.from.id) {
+        // Choosing the current plan again cancels a scheduled change.
+        return {
+          state: await provider.unscheduleChange(executor, current, plans.from, now),
+          unscheduled: true,
+        }
+      }
+      // A change now replaces any change scheduled for period end (also for the same plan: it is then paid now).
+      const row = input.when === 'now' ? { ...current, pendingPlanId: null } : current
+      return provider.changePlan(executor, { row, from: plans.from, to: plans.target, when: input.when, now })
+    },
+    async apply(tx, current, outcome) {
+      if (!plans) throw new Error('changePlan: check did not run')
+      const { target } = plans
+      if (outcome.unscheduled) {
+        return applyState(tx, ctx, current, outcome.state, { type: 'scheduled_change_canceled' })
+      }
+      const after = await applyState(tx, ctx, current, outcome.state, {
+        ...(outcome.charge && { data: { amount_cents: outcome.charge.amountCents } }),
+        ...(input.when === 'period_end' && { data: { pending_plan: target.code } }),
+      })
+      if (outcome.awaitingPayment) {
+        // Touching the row makes a retried upgrade (after the card is fixed) a new Stripe request.
+        const [touched] = await tx
+          .update(subscriptions)
+          .set({ updatedAt: now })
+          .where(eq(subscriptions.id, after.id))
+          .returning()
+        await recordTransition(tx, ctx, current, touched ?? after, 'upgrade_awaiting_payment', {
+          plan: target.code,
+        })
+        return touched ?? after
+      }
+      if (outcome.charge) await recordCharge(tx, ctx, after, outcome.charge)
+      return after
+    },
   })
-  if (outcome.awaitingPayment) {
-    // Touching the row makes a retried upgrade (after the card is fixed) a new Stripe request.
-    const [touched] = await tx
-      .update(subscriptions)
-      .set({ updatedAt: now })
-      .where(eq(subscriptions.id, after.id))
-      .returning()
-    await recordTransition(tx, ctx, current, touched ?? after, 'upgrade_awaiting_payment', {
-      plan: target.code,
-    })
-    return present(tx, touched ?? after, now)
-  }
-  if (outcome.charge) await recordCharge(tx, ctx, after, outcome.charge)
-  return present(tx, after, now)
 }
 
 /** Cancels at period end (access until then, resumable) or now (access ends at once). */
 export async function cancel(
-  tx: Executor,
+  db: Db,
   deps: LifecycleDeps,
   actor: Actor,
   atPeriodEnd: boolean,
 ): Promise<Subscription> {
   const { now } = actor
-  const current = await lockLive(tx, actor.accountId)
-  if (current.status !== 'incomplete' && !grantsAccess(current, now)) throw notFound('Subscription')
-  if ((current.status === 'canceled' || current.cancelAtPeriodEnd) && (atPeriodEnd || current.endedAt)) {
-    throw new AppError('conflict', 'The subscription is already canceled')
-  }
   const ctx = userContext(deps, actor)
-  if (current.status === 'incomplete') {
-    // Nothing was paid: the Checkout is given up and the subscription ends.
-    await deps.billing.of(current.provider).abandon(tx, current)
-    await tx.delete(trials).where(eq(trials.subscriptionId, current.id))
-    return present(tx, await applyState(tx, ctx, current, { status: 'expired', endedAt: now }), now)
-  }
-  const state = await deps.billing.of(current.provider).cancel(tx, current, atPeriodEnd, now)
-  return present(tx, await applyState(tx, ctx, current, state), now)
+  return operate<ProviderState | null>(db, deps, actor, {
+    async check(tx) {
+      const current = await lockLive(tx, actor.accountId)
+      if (current.status !== 'incomplete' && !grantsAccess(current, now)) throw notFound('Subscription')
+      if ((current.status === 'canceled' || current.cancelAtPeriodEnd) && (atPeriodEnd || current.endedAt)) {
+        throw new AppError('conflict', 'The subscription is already canceled')
+      }
+      return current
+    },
+    async call(executor, current) {
+      const provider = deps.billing.of(current.provider)
+      if (current.status !== 'incomplete') return provider.cancel(executor, current, atPeriodEnd, now)
+      // Nothing was paid: the Checkout is given up and the subscription ends.
+      await provider.abandon(executor, current)
+      return null
+    },
+    async apply(tx, current, state) {
+      if (state) return applyState(tx, ctx, current, state)
+      await tx.delete(trials).where(eq(trials.subscriptionId, current.id))
+      return applyState(tx, ctx, current, { status: 'expired', endedAt: now })
+    },
+  })
 }
 
 /** Undoes a cancel-at-period-end before the period is over. */
-export async function resume(tx: Executor, deps: LifecycleDeps, actor: Actor): Promise<Subscription> {
+export async function resume(db: Db, deps: LifecycleDeps, actor: Actor): Promise<Subscription> {
   const { now } = actor
-  const current = await lockLive(tx, actor.accountId)
-  // A past_due subscription set to end stays past_due: resuming it does not pay what it owes.
-  if (
-    !['canceled', 'past_due'].includes(current.status) ||
-    !current.cancelAtPeriodEnd ||
-    !grantsAccess(current, now)
-  ) {
-    throw new AppError(
-      'conflict',
-      'Only a subscription canceled at period end can be resumed before its period ends',
-    )
-  }
-  const state = await deps.billing.of(current.provider).resume(tx, current, now)
-  return present(tx, await applyState(tx, userContext(deps, actor), current, state), now)
+  return operate<ProviderState>(db, deps, actor, {
+    async check(tx) {
+      const current = await lockLive(tx, actor.accountId)
+      // A past_due subscription set to end stays past_due: resuming it does not pay what it owes.
+      if (
+        !['canceled', 'past_due'].includes(current.status) ||
+        !current.cancelAtPeriodEnd ||
+        !grantsAccess(current, now)
+      ) {
+        throw new AppError(
+          'conflict',
+          'Only a subscription canceled at period end can be resumed before its period ends',
+        )
+      }
+      return current
+    },
+    call: (executor, current) => deps.billing.of(current.provider).resume(executor, current, now),
+    apply: (tx, current, state) => applyState(tx, userContext(deps, actor), current, state),
+  })
 }
 export { present, toSubscription } from './transitions.ts'

@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { IdempotencyHeaders, idempotent, problems } from '../../core/http.ts'
+import { IdempotencyHeaders, idempotent, idempotentResumable, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { requireMember } from '../accounts/access.ts'
 import { AccountParams } from '../accounts/schemas.ts'
 import { principalOf } from '../auth/guards.ts'
-import { cancel, changePlan, getCurrentSubscription, resume, subscribe } from './lifecycle.ts'
+import { callsOut, cancel, changePlan, getCurrentSubscription, resume, subscribe } from './lifecycle.ts'
 import { ChangePreview, PreviewQuery, previewChange } from './preview.ts'
 import { CancelBody, ChangePlanBody, CheckoutStarted, SubscribeBody, Subscription } from './schemas.ts'
 
@@ -46,7 +46,7 @@ export const subscriptionRoutes =
           tags,
           summary: 'Subscribe',
           description:
-            "Starts a subscription to a plan. Manual provider: 201, active at once (or trialing when the plan has trial days and the account and its owner never had a trial), with an open invoice. Stripe: 202 with a Checkout URL; the subscription stays `incomplete` until Stripe's webhook confirms the payment or the trial. Repeating the request while that Checkout is open returns the same session; another plan replaces it. 409 when the account already has a live subscription.",
+            "Starts a subscription to a plan. Manual provider: 201, active at once (or trialing when the plan has trial days and the account and its owner never had a trial), with an open invoice. Stripe: 202 with a Checkout URL; the subscription stays `incomplete` until Stripe's webhook confirms the payment or the trial. Repeating the request while that Checkout is open returns the same session; another plan replaces it. 409 when the account already has a live subscription. When Stripe does not answer (503 `provider_unavailable` with Retry-After), the subscription stays `incomplete` without a Checkout and a retry (best with the same Idempotency-Key) resumes it: Stripe is never asked for a second session. 409 `idempotency_in_progress` while the first request with the key is still running.",
           operationId: 'subscribe',
           security,
           params: AccountParams,
@@ -56,10 +56,19 @@ export const subscriptionRoutes =
         },
         preHandler: manage,
       },
-      async (req, reply) =>
-        idempotent<Subscription | CheckoutStarted>(db, req, reply, principalOf(req).userId, (executor) =>
-          executor.transaction((tx) => subscribe(tx, deps, actorOf(req), req.body.plan)),
-        ),
+      async (req, reply) => {
+        const principal = principalOf(req).userId
+        // Manual: one transaction, so a concurrent retry with the key waits and replays the answer.
+        // Stripe: called between two short transactions; the key keeps the request's progress.
+        if (!callsOut(deps.billing.default.name)) {
+          return idempotent<Subscription | CheckoutStarted>(db, req, reply, principal, (executor) =>
+            subscribe(executor, deps, actorOf(req), req.body.plan),
+          )
+        }
+        return idempotentResumable<Subscription | CheckoutStarted>(db, req, reply, principal, (progress) =>
+          subscribe(db, deps, actorOf(req), req.body.plan, progress),
+        )
+      },
     )
 
     app.patch(
@@ -78,7 +87,7 @@ export const subscriptionRoutes =
         },
         preHandler: manage,
       },
-      async (req) => db.transaction((tx) => changePlan(tx, deps, actorOf(req), req.body)),
+      async (req) => changePlan(db, deps, actorOf(req), req.body),
     )
 
     app.get(
@@ -115,7 +124,7 @@ export const subscriptionRoutes =
         },
         preHandler: manage,
       },
-      async (req) => db.transaction((tx) => cancel(tx, deps, actorOf(req), req.body.at_period_end)),
+      async (req) => cancel(db, deps, actorOf(req), req.body.at_period_end),
     )
 
     app.post(
@@ -132,6 +141,6 @@ export const subscriptionRoutes =
         },
         preHandler: manage,
       },
-      async (req) => db.transaction((tx) => resume(tx, deps, actorOf(req))),
+      async (req) => resume(db, deps, actorOf(req)),
     )
   }

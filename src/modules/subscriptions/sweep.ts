@@ -159,7 +159,7 @@ export async function sweep(deps: SweepDeps, now: Date): Promise<SweepResult> {
 
 /** Stripe: changes scheduled for period end go to Stripe shortly before Stripe renews. */
 async function handOverScheduledChanges(deps: SweepDeps, now: Date, before: Date): Promise<number> {
-  const stripe = deps.billing.stripe
+  const stripe = deps.billing.stripe?.background
   if (!stripe) return 0
   const due = await deps.db
     .select({ id: subscriptions.id })
@@ -182,16 +182,12 @@ async function handOverScheduledChanges(deps: SweepDeps, now: Date, before: Date
   for (const { id } of due) {
     if (Date.now() > deadline) break
     try {
-      await deps.db.transaction(async (tx) => {
-        const [row] = await tx
-          .select()
-          .from(subscriptions)
-          .where(eq(subscriptions.id, id))
-          .for('update', { skipLocked: true })
-        if (!row?.pendingPlanId || row.cancelAtPeriodEnd) return
-        await stripe.applyScheduledChange(tx, row, await getPlanById(tx, row.pendingPlanId))
-        handed++
-      })
+      // Read, then call Stripe with no transaction open; nothing is written here. Two sweeps
+      // handing over the same change send the same idempotency key: Stripe does it once.
+      const [row] = await deps.db.select().from(subscriptions).where(eq(subscriptions.id, id))
+      if (!row?.pendingPlanId || row.cancelAtPeriodEnd) continue
+      await stripe.applyScheduledChange(deps.db, row, await getPlanById(deps.db, row.pendingPlanId))
+      handed++
     } catch (error) {
       deps.log.warn({ err: error, subscription: id }, 'could not hand a scheduled change to Stripe')
     }

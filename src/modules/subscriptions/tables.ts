@@ -3,6 +3,7 @@ import {
   boolean,
   check,
   index,
+  integer,
   jsonb,
   pgTable,
   text,
@@ -53,6 +54,11 @@ export const subscriptions = pgTable(
     checkoutSessionId: text('checkout_session_id'),
     checkoutUrl: text('checkout_url'),
     checkoutExpiresAt: timestamp('checkout_expires_at', { withTimezone: true }),
+    /**
+     * Bumped whenever a state read from the provider is applied, changed or not: a provider read
+     * that began before the bump may be older than what was applied, and is read again.
+     */
+    syncVersion: integer('sync_version').notNull().default(0),
     /** A plan change scheduled for the end of the current period. */
     pendingPlanId: uuid('pending_plan_id').references(() => plans.id),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),

@@ -1,16 +1,22 @@
 // The Stripe SDK client and the one way plangate calls it: every call has a timeout and bounded
-// retries (the SDK retries with the same idempotency key), and any Stripe failure becomes a 503
-// `provider_unavailable` whose text never repeats Stripe's.
+// retries (the SDK retries with the same idempotency key), goes through the guard (circuit
+// breaker; for interactive calls a bulkhead and a total budget), and any Stripe failure becomes a
+// 503 `provider_unavailable` with Retry-After whose text never repeats Stripe's.
 import type { Logger } from 'pino'
 import Stripe from 'stripe'
 import type { Config } from '../../../config.ts'
-import { AppError } from '../../../core/errors.ts'
+import { AppError, retryAfter } from '../../../core/errors.ts'
+import type { CallMode, StripeGuard } from './guard.ts'
 
-export function createStripeClient(config: Config): Stripe | null {
+/** A client for interactive calls (each attempt within the budget) or for background work. */
+export function createStripeClient(config: Config, mode: CallMode = 'background'): Stripe | null {
   if (!config.STRIPE_SECRET_KEY) return null
   const api = config.STRIPE_API_URL ? new URL(config.STRIPE_API_URL) : null
   return new Stripe(config.STRIPE_SECRET_KEY, {
-    timeout: config.STRIPE_TIMEOUT_MS,
+    timeout:
+      mode === 'interactive'
+        ? Math.min(config.STRIPE_TIMEOUT_MS, config.STRIPE_INTERACTIVE_BUDGET_MS)
+        : config.STRIPE_TIMEOUT_MS,
     maxNetworkRetries: config.STRIPE_MAX_NETWORK_RETRIES,
     appInfo: { name: 'plangate' },
     ...(api && {
@@ -24,10 +30,16 @@ export function createStripeClient(config: Config): Stripe | null {
 export const isStripeError = (error: unknown): error is Stripe.errors.StripeError =>
   error instanceof Stripe.errors.StripeError
 
-/** Runs one Stripe operation; a Stripe error is logged and answered as 503 `provider_unavailable`. */
-export async function callStripe<T>(log: Logger, operation: string, call: () => Promise<T>): Promise<T> {
+/** Runs one Stripe operation through the guard; a Stripe error is logged and answered as 503 `provider_unavailable`. */
+export async function callStripe<T>(
+  log: Logger,
+  guard: StripeGuard,
+  mode: CallMode,
+  operation: string,
+  call: () => Promise<T>,
+): Promise<T> {
   try {
-    return await call()
+    return await guard.run(operation, mode, call)
   } catch (error) {
     if (!isStripeError(error)) throw error
     log.warn(
@@ -38,9 +50,9 @@ export async function callStripe<T>(log: Logger, operation: string, call: () => 
       },
       'stripe call failed',
     )
-    throw new AppError(
-      'provider_unavailable',
-      'The payment provider did not answer; please try again shortly',
+    throw retryAfter(
+      new AppError('provider_unavailable', 'The payment provider did not answer; please try again shortly'),
+      5,
     )
   }
 }

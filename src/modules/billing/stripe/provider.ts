@@ -19,10 +19,15 @@ import {
   scheduledChangeLeadMs,
 } from '../provider.ts'
 import { callStripe, fromUnix, idOf, isStripeError } from './client.ts'
+import type { CallMode, StripeGuard } from './guard.ts'
 import { periodOf, stateFromStripe } from './mapping.ts'
 
 export interface StripeProvider extends BillingProvider {
   readonly client: Stripe
+  /** The breaker (shared by both modes), bulkhead and budget every call goes through. */
+  readonly guard: StripeGuard
+  /** The same provider for jobs (reconciliation, sweep, webhook retries): no bulkhead or budget, longer retries. */
+  readonly background: StripeProvider
   retrieveSubscription(id: string): Promise<Stripe.Subscription>
   retrieveCheckoutSession(id: string): Promise<Stripe.Checkout.Session>
   /** The invoice, or null when Stripe no longer has it (a deleted draft). */
@@ -50,10 +55,24 @@ function unexpectedAnswer(what: string): AppError {
   return error
 }
 
-export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeProvider {
+/**
+ * The Stripe provider. Its methods make Stripe calls and short single statements on the executor
+ * they are given (the customer and price ids they create); callers never hold a transaction open
+ * around them: they record the intent, call, then apply the answer in a second transaction.
+ */
+export function createStripeProvider(
+  clients: { interactive: Stripe; background: Stripe },
+  deps: BillingDeps,
+  guard: StripeGuard,
+  mode: CallMode = 'interactive',
+  other?: StripeProvider,
+): StripeProvider {
   const { config, log } = deps
-  const call = <T>(operation: string, run: () => Promise<T>) => callStripe(log, operation, run)
+  const client = mode === 'interactive' ? clients.interactive : clients.background
+  const call = <T>(operation: string, run: () => Promise<T>) => callStripe(log, guard, mode, operation, run)
   const returnUrl = config.BILLING_RETURN_URL ?? config.APP_URL
+
+  let backgroundProvider: StripeProvider | undefined
 
   async function subscriptionOf(row: SubscriptionRow): Promise<Stripe.Subscription> {
     if (!row.providerSubscriptionId) {
@@ -69,34 +88,47 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
       .from(accounts)
       .where(eq(accounts.id, accountId))
     if (!account) throw notFound('Account')
-    if (account.customer) return account.customer
+    // An existing customer still gets the owner's email when one is known: it may have been made
+    // without it (by the portal), and the id is stored as soon as Stripe made it.
+    if (account.customer && !email) return account.customer
     // The parameters never vary for one key (Stripe refuses a key reused with others): name and
     // email are set by a separate update.
-    const customer = await call('customers.create', () =>
-      client.customers.create(
-        { metadata: { plangate_account_id: accountId } },
-        { idempotencyKey: `plangate:customer:${accountId}` },
-      ),
-    )
+    const customerId =
+      account.customer ??
+      (
+        await call('customers.create', () =>
+          client.customers.create(
+            { metadata: { plangate_account_id: accountId } },
+            { idempotencyKey: `plangate:customer:${accountId}` },
+          ),
+        )
+      ).id
+    if (!account.customer) {
+      // Stored at once (one statement, no transaction held): a later call reuses it.
+      await tx
+        .update(accounts)
+        .set({ stripeCustomerId: customerId })
+        .where(and(eq(accounts.id, accountId), isNull(accounts.stripeCustomerId)))
+    }
     const name = account.name
     const details = { name, ...(email && { email }) }
     const digest = createHash('sha256').update(JSON.stringify(details)).digest('hex')
     await call('customers.update', () =>
-      client.customers.update(customer.id, details, {
-        idempotencyKey: `plangate:customer-details:${customer.id}:${digest}`,
+      client.customers.update(customerId, details, {
+        idempotencyKey: `plangate:customer-details:${customerId}:${digest}`,
       }),
     )
-    await tx
-      .update(accounts)
-      .set({ stripeCustomerId: customer.id })
-      .where(and(eq(accounts.id, accountId), isNull(accounts.stripeCustomerId)))
-    return customer.id
+    return customerId
   }
 
   async function priceOf(tx: Executor, plan: PlanRow): Promise<string> {
     if (plan.stripePriceId) return plan.stripePriceId
     const ids = await provider.syncPlan(tx, plan, null)
-    await tx.update(plans).set(ids).where(eq(plans.id, plan.id))
+    // Stored unless the plan changed meanwhile (a newer price gets its own Price).
+    await tx
+      .update(plans)
+      .set(ids)
+      .where(and(eq(plans.id, plan.id), eq(plans.updatedAt, plan.updatedAt)))
     if (!ids.stripePriceId) throw unexpectedAnswer(`plan ${plan.code} got no Stripe price`)
     return ids.stripePriceId
   }
@@ -104,13 +136,23 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
   const provider: StripeProvider = {
     name: 'stripe',
     client,
+    guard,
+    get background(): StripeProvider {
+      if (mode === 'background') return provider
+      backgroundProvider ??= other ?? createStripeProvider(clients, deps, guard, 'background', provider)
+      return backgroundProvider
+    },
+
+    assertAvailable() {
+      guard.assertAvailable(mode)
+    },
 
     initialState(_plan, _trialDays, now) {
       // Nothing is granted until the webhook confirms the payment (or the trial).
       return { status: 'incomplete', currentPeriodStart: now, currentPeriodEnd: now, trialEnd: null }
     },
 
-    async start(tx, { row, plan, trialDays, sequence, ownerEmail }) {
+    async start(tx, { row, plan, trialDays, ownerEmail }) {
       const customer = await ensureCustomer(tx, row.accountId, ownerEmail)
       const price = await priceOf(tx, plan)
       const metadata = { plangate_account_id: row.accountId, plan: plan.code }
@@ -126,10 +168,9 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
             metadata,
             subscription_data: { metadata, ...(trialDays > 0 && { trial_period_days: trialDays }) },
           },
-          // The same subscribe retried (after a timeout, say) replays the same session.
-          {
-            idempotencyKey: `plangate:checkout:${row.accountId}:${sequence}:${plan.id}:${price}:${trialDays}`,
-          },
+          // The same subscribe resumed (a retry after a timeout, or reconciliation after a crash)
+          // replays the same session: the key is the recorded subscription's.
+          { idempotencyKey: `plangate:checkout:${row.id}:${price}:${trialDays}` },
         ),
       )
       if (!session.url) throw unexpectedAnswer('a Checkout session without a URL')
@@ -371,16 +412,20 @@ export function createStripeProvider(client: Stripe, deps: BillingDeps): StripeP
 
     async cancelNow(subscriptionId) {
       try {
-        await client.subscriptions.cancel(
-          subscriptionId,
-          {},
-          { idempotencyKey: `plangate:end:${subscriptionId}` },
+        await guard.run('subscriptions.cancel', mode, () =>
+          client.subscriptions.cancel(
+            subscriptionId,
+            {},
+            { idempotencyKey: `plangate:end:${subscriptionId}` },
+          ),
         )
       } catch (error) {
         if (!isStripeError(error) || error.statusCode === undefined || error.statusCode >= 500) throw error
         // Done if it is already over or gone; any other refusal (rate limit, keys) is retried by the job.
         if (error.code === 'resource_missing') return
-        const current = await client.subscriptions.retrieve(subscriptionId)
+        const current = await guard.run('subscriptions.retrieve', mode, () =>
+          client.subscriptions.retrieve(subscriptionId),
+        )
         if (current.status !== 'canceled' && current.status !== 'incomplete_expired') throw error
       }
     },

@@ -1,12 +1,15 @@
 // Reconciliation: every live Stripe subscription is compared with Stripe and repaired where they
 // drifted apart (a webhook that never arrived, a change in the Stripe dashboard or portal). Each
 // repair is an ordinary transition (history, audit log with `reconciled: true`, events, email)
-// and is logged. Unpaid Checkouts are checked too: paid ones are linked, expired ones expire.
+// and is logged. Unpaid Checkouts are checked too: paid ones are linked, expired ones expire, and
+// subscribes interrupted between their Stripe call and their write are finished.
 import { and, asc, eq, gt, ne } from 'drizzle-orm'
 import type { Deps } from '../../../deps.ts'
 import { systemActor } from '../../audit/audit.ts'
+import { finishCheckout, markSynced, sameRow } from '../../subscriptions/lifecycle.ts'
 import { subscriptions, trials } from '../../subscriptions/tables.ts'
 import { applyState, type TransitionContext } from '../../subscriptions/transitions.ts'
+import { idOf } from './client.ts'
 import type { StripeProvider } from './provider.ts'
 
 type ReconcileDeps = Pick<Deps, 'db' | 'config' | 'jobs' | 'clock' | 'log'> & { stripe: StripeProvider }
@@ -49,36 +52,56 @@ export async function reconcileStripe(deps: ReconcileDeps): Promise<ReconcileRes
   return result
 }
 
-/** Compares one subscription with Stripe; true when it was repaired, null when it was busy or gone. */
+/**
+ * Compares one subscription with Stripe; true when it was repaired, null when it was busy or gone.
+ * Stripe is read with no transaction open; the answer is applied under lock only if the row is
+ * still the version that was read (else the next run looks again). A subscribe interrupted
+ * between its Stripe call and its write (the row is `incomplete` without a Checkout session for
+ * longer than STRIPE_INTENT_STALE_MS) is finished: the same idempotency key makes Stripe replay
+ * the session it made, or make the one it never made, and it is linked.
+ */
 export async function reconcileOne(deps: ReconcileDeps, id: string): Promise<boolean | null> {
+  const [row] = await deps.db
+    .select()
+    .from(subscriptions)
+    .where(and(eq(subscriptions.id, id), ne(subscriptions.status, 'expired')))
+  if (!row) return null
+  const now = deps.clock.now()
+  const ctx: TransitionContext = { deps, actor: systemActor, now }
+  if (row.status === 'incomplete' && !row.checkoutSessionId && !row.providerSubscriptionId) {
+    if (row.createdAt.getTime() > now.getTime() - deps.config.STRIPE_INTENT_STALE_MS) return false
+    await finishCheckout(deps.db, deps.stripe, ctx, row.id)
+    deps.log.info({ subscription: row.id }, 'reconciliation finished an interrupted subscribe')
+    return true
+  }
+  let stripeId = row.providerSubscriptionId
+  let sessionExpired = false
+  if (!stripeId && row.checkoutSessionId) {
+    const session = await deps.stripe.retrieveCheckoutSession(row.checkoutSessionId)
+    sessionExpired = session.status === 'expired'
+    stripeId = idOf(session.subscription)
+  }
+  const fresh = !sessionExpired && stripeId ? await deps.stripe.retrieveSubscription(stripeId) : null
   return deps.db.transaction(async (tx) => {
-    const [row] = await tx
+    const [locked] = await tx
       .select()
       .from(subscriptions)
-      .where(and(eq(subscriptions.id, id), ne(subscriptions.status, 'expired')))
+      .where(eq(subscriptions.id, id))
       .for('update', { skipLocked: true })
-    if (!row) return null
-    const now = deps.clock.now()
-    const ctx: TransitionContext = { deps, actor: systemActor, now }
-    let stripeId = row.providerSubscriptionId
-    if (!stripeId && row.checkoutSessionId) {
-      const session = await deps.stripe.retrieveCheckoutSession(row.checkoutSessionId)
-      if (session.status === 'expired') {
-        await applyState(tx, ctx, row, { status: 'expired', endedAt: now }, { data: { reconciled: true } })
-        await tx.delete(trials).where(eq(trials.subscriptionId, row.id))
-        deps.log.info({ subscription: row.id }, 'reconciliation expired an abandoned Checkout')
-        return true
-      }
-      stripeId =
-        typeof session.subscription === 'string' ? session.subscription : (session.subscription?.id ?? null)
+    if (!locked || !sameRow(locked, row)) return null
+    if (sessionExpired) {
+      await applyState(tx, ctx, locked, { status: 'expired', endedAt: now }, { data: { reconciled: true } })
+      await tx.delete(trials).where(eq(trials.subscriptionId, locked.id))
+      deps.log.info({ subscription: locked.id }, 'reconciliation expired an abandoned Checkout')
+      return true
     }
-    if (!stripeId) return false
-    const fresh = await deps.stripe.retrieveSubscription(stripeId)
-    const state = await deps.stripe.stateOf(tx, fresh, row)
-    const repaired = await applyState(tx, ctx, row, state, { data: { reconciled: true } })
-    if (repaired === row) return false
+    if (!fresh) return false
+    const state = await deps.stripe.stateOf(tx, fresh, locked)
+    const repaired = await applyState(tx, ctx, locked, state, { data: { reconciled: true } })
+    await markSynced(tx, locked.id)
+    if (repaired === locked) return false
     deps.log.info(
-      { subscription: row.id, stripeSubscription: stripeId, from: row.status, to: repaired.status },
+      { subscription: locked.id, stripeSubscription: stripeId, from: locked.status, to: repaired.status },
       'reconciliation repaired a subscription',
     )
     return true

@@ -43,7 +43,13 @@ export const stripeWebhookRoutes =
             "Stripe's endpoint (see the README for the events to enable). The `Stripe-Signature` header is checked on the raw body with STRIPE_WEBHOOK_SECRET; a missing, wrong or stale signature is answered 400 and nothing is written. Each event id is processed once: a redelivery (even many at once) answers 200 and changes nothing. A failure answers non-2xx so Stripe retries; a job also retries stored events that are still unprocessed. Not rate limited. 404 `not_found` when this server has no Stripe configuration.",
           operationId: 'receiveStripeWebhook',
           headers: z.object({ 'stripe-signature': z.string().max(4000).optional() }),
-          response: { 200: Received, 400: problems[400], 404: problems[404], 503: problems[503] },
+          response: {
+            200: Received,
+            400: problems[400],
+            404: problems[404],
+            409: problems[409],
+            503: problems[503],
+          },
         },
       },
       async (req) => {

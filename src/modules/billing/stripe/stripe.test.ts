@@ -31,6 +31,9 @@ describe('Stripe provider', () => {
       STRIPE_TIMEOUT_MS: '1000',
       STRIPE_MAX_NETWORK_RETRIES: '1',
       GRACE_PERIOD_DAYS: '5',
+      // These tests inject Stripe failures one after another; the breaker (tested on its own in
+      // outage.test.ts) must not open on them and refuse the next test's calls.
+      STRIPE_BREAKER_FAILURES: '1000',
     })
   })
   afterEach(() => t.clock.set(new Date()))
@@ -321,21 +324,29 @@ describe('Stripe provider', () => {
   })
 
   describe('Stripe failures', () => {
-    it('answers 503 without Stripe’s text when Stripe answers 500, and creates nothing', async () => {
+    it('answers 503 without Stripe’s text when Stripe answers 500; the recorded subscribe grants nothing and a retry makes one session', async () => {
       const plan = await createPlan(t)
       const c = await customer()
       fake.failNext(2, { match: /^POST \/v1\/checkout\/sessions$/ })
       const res = await c.subscribe(plan)
       expect(res.statusCode).toBe(503)
       expect(res.json().code).toBe('provider_unavailable')
+      expect(res.headers['retry-after']).toBeDefined()
       expect(res.body).not.toContain('Fake Stripe')
+      // The intent stays recorded (incomplete, no Checkout, no access), so a retry resumes it.
       const [row] = await t.deps.db
         .select()
         .from(subscriptions)
         .where(eq(subscriptions.accountId, c.account.id))
-      expect(row).toBeUndefined()
+      expect(row).toMatchObject({ status: 'incomplete', checkoutSessionId: null })
+      expect((await c.entitlements()).has_access).toBe(false)
       const customerId = await customerIdOf(c)
-      expect([...fake.checkoutSessions.values()].filter((s) => s.customer === customerId)).toHaveLength(0)
+      const sessions = () => [...fake.checkoutSessions.values()].filter((s) => s.customer === customerId)
+      expect(sessions()).toHaveLength(0)
+      const retried = await c.subscribe(plan)
+      expect(retried.statusCode, retried.body).toBe(202)
+      expect(sessions()).toHaveLength(1)
+      expect((await c.row()).id).toBe(row?.id)
     })
 
     it('answers 503 on a timeout, and the retried subscribe returns the session Stripe made: no duplicate', async () => {

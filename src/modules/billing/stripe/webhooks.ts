@@ -1,17 +1,21 @@
 // Stripe webhooks in. An event is stored first under its unique id (ten copies at once store
-// one), then processed in one transaction that locks the stored row: copies wait and find it
-// processed; a failure rolls the whole change back, stays unprocessed and is retried (Stripe
-// redelivers after our non-2xx, and a job picks up what is still unprocessed). Subscriptions and
-// invoices are re-read from Stripe under the row lock, so a late or reordered event can only
-// ever apply Stripe's newest state.
+// one), then processed: the subscription (and invoice) it names are re-read from Stripe with no
+// transaction open, then one short transaction locks the stored event row (copies wait and find
+// it processed) and the local subscription, and applies what was read only if that subscription
+// is still the version seen before the re-read; if anything was applied to it meanwhile, it is
+// read again. So a late or reordered event can only ever apply Stripe's newest state, and a slow
+// Stripe never holds a connection. A failure rolls the whole change back, stays unprocessed and
+// is retried (Stripe redelivers after our non-2xx, and a job picks up what is still unprocessed).
 import { and, asc, eq, isNull, lt, sql } from 'drizzle-orm'
 import type Stripe from 'stripe'
 import type { Executor } from '../../../core/db.ts'
+import { AppError, retryAfter } from '../../../core/errors.ts'
 import { newId } from '../../../core/ids.ts'
 import type { Deps } from '../../../deps.ts'
 import { accounts } from '../../accounts/tables.ts'
 import { providerActor } from '../../audit/audit.ts'
 import { getPlanById } from '../../plans/plans.ts'
+import { markSynced } from '../../subscriptions/lifecycle.ts'
 import { remindTrialEnding } from '../../subscriptions/sweep.ts'
 import { subscriptions, trials } from '../../subscriptions/tables.ts'
 import { applyState, mailAccountOwners, type TransitionContext } from '../../subscriptions/transitions.ts'
@@ -43,6 +47,9 @@ export async function receiveStripeEvent(
   return { duplicate: (await processStripeEvent(deps, event.id, { wait: true })) !== 'processed' }
 }
 
+/** Something was applied to a subscription while its Stripe state was being read: read again. */
+class ChangedMeanwhile extends Error {}
+
 /** Processes one stored event once; throws (and records the error) when it fails. */
 export async function processStripeEvent(
   deps: WebhookDeps,
@@ -50,18 +57,40 @@ export async function processStripeEvent(
   options: { wait: boolean } = { wait: false },
 ): Promise<'processed' | 'already'> {
   try {
-    return await deps.db.transaction(async (tx) => {
-      // A request waits for a copy being processed; the retry job skips it.
-      const query = tx.select().from(stripeEvents).where(eq(stripeEvents.id, eventId))
-      const [row] = await (options.wait ? query.for('update') : query.for('update', { skipLocked: true }))
-      if (!row || row.processedAt) return 'already'
-      await handleEvent(tx, deps, row.payload as unknown as Stripe.Event)
-      await tx
-        .update(stripeEvents)
-        .set({ processedAt: deps.clock.now(), attempts: sql`${stripeEvents.attempts} + 1`, lastError: null })
-        .where(eq(stripeEvents.id, eventId))
-      return 'processed'
-    })
+    for (let attempt = 0; ; attempt++) {
+      const [stored] = await deps.db.select().from(stripeEvents).where(eq(stripeEvents.id, eventId))
+      if (!stored || stored.processedAt) return 'already'
+      const event = stored.payload as unknown as Stripe.Event
+      // Outside any transaction: what the event is about, as Stripe has it now.
+      const reads = await readFromStripe(deps, event)
+      try {
+        return await deps.db.transaction(async (tx) => {
+          // A request waits for a copy being processed; the retry job skips it.
+          const query = tx.select().from(stripeEvents).where(eq(stripeEvents.id, eventId))
+          const [row] = await (options.wait ? query.for('update') : query.for('update', { skipLocked: true }))
+          if (!row || row.processedAt) return 'already'
+          await handleEvent(tx, deps, event, reads)
+          await tx
+            .update(stripeEvents)
+            .set({
+              processedAt: deps.clock.now(),
+              attempts: sql`${stripeEvents.attempts} + 1`,
+              lastError: null,
+            })
+            .where(eq(stripeEvents.id, eventId))
+          return 'processed'
+        })
+      } catch (error) {
+        if (!(error instanceof ChangedMeanwhile)) throw error
+        if (attempt >= 4) {
+          // Stripe redelivers after the non-2xx, and the retry job tries again.
+          throw retryAfter(
+            new AppError('conflict', 'The subscription kept changing while this event was processed'),
+            5,
+          )
+        }
+      }
+    }
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
     await deps.db
@@ -70,6 +99,69 @@ export async function processStripeEvent(
       .where(eq(stripeEvents.id, eventId))
     throw error
   }
+}
+
+/**
+ * Stripe's current objects for one event, read before the transaction, with the local rows they
+ * were read against: a row is applied to only if it is still the version in `seen`.
+ */
+interface StripeReads {
+  subscriptions: Map<string, Stripe.Subscription>
+  invoices: Map<string, Stripe.Invoice | null>
+  seen: Map<string, SubscriptionRow>
+}
+
+/** The Stripe reads an event needs, made with no transaction open (see StripeReads). */
+async function readFromStripe(deps: WebhookDeps, event: Stripe.Event): Promise<StripeReads> {
+  const reads: StripeReads = { subscriptions: new Map(), invoices: new Map(), seen: new Map() }
+  const see = (row: SubscriptionRow | null | undefined) => {
+    if (row) reads.seen.set(row.id, row)
+  }
+  const readSubscription = async (id: string) => {
+    const fresh = await deps.stripe.retrieveSubscription(id)
+    reads.subscriptions.set(id, fresh)
+    return fresh
+  }
+  const db = deps.db
+  if (event.type === 'checkout.session.completed') {
+    const session = event.data.object as Stripe.Checkout.Session
+    const subscriptionId = idOf(session.subscription)
+    if (session.mode !== 'subscription' || !subscriptionId) return reads
+    const row = await rowOfSession(db, session.id, false)
+    // Not ours: nothing to ask Stripe (should it become ours meanwhile, the transaction reads again).
+    if (!row) return reads
+    see(row)
+    await readSubscription(subscriptionId)
+  } else if (subscriptionEvents.has(event.type) || event.type === 'customer.subscription.trial_will_end') {
+    const object = event.data.object as Stripe.Subscription
+    const row = await linkedSubscription(db, object, false)
+    if (!row) return reads
+    see(row)
+    await readSubscription(object.id)
+  } else if (invoiceEvents.has(event.type)) {
+    const sent = event.data.object as Stripe.Invoice
+    if (!sent.id || !(await accountOfCustomer(db, idOf(sent.customer)))) return reads
+    const invoice = await deps.stripe.retrieveInvoice(sent.id)
+    reads.invoices.set(sent.id, invoice)
+    const subscriptionId = invoice ? subscriptionOfInvoice(invoice) : null
+    if (subscriptionId) {
+      see(await rowOfStripeSubscription(db, subscriptionId, false))
+      see(await linkedSubscription(db, await readSubscription(subscriptionId), false))
+    }
+  }
+  return reads
+}
+
+/** The row as read before Stripe was asked, or ChangedMeanwhile (the read may be older than what was applied). */
+function unchanged(reads: StripeReads, row: SubscriptionRow): SubscriptionRow {
+  const seen = reads.seen.get(row.id)
+  if (!seen || JSON.stringify(seen) !== JSON.stringify(row)) throw new ChangedMeanwhile()
+  return row
+}
+
+function readOf<T>(map: Map<string, T>, id: string): T {
+  if (!map.has(id)) throw new Error(`Stripe object ${id} was not read before processing`)
+  return map.get(id) as T
 }
 
 /** After this many failed attempts an event is left for an operator (`GET /v1/admin/webhook-events?processed=false`). */
@@ -123,17 +215,18 @@ const invoiceEvents = new Set([
   'invoice.marked_uncollectible',
 ])
 
-async function handleEvent(tx: Executor, deps: WebhookDeps, event: Stripe.Event): Promise<void> {
+async function handleEvent(
+  tx: Executor,
+  deps: WebhookDeps,
+  event: Stripe.Event,
+  reads: StripeReads,
+): Promise<void> {
   const ctx: TransitionContext = { deps, actor: providerActor, now: deps.clock.now() }
   const object = event.data.object as unknown as Record<string, unknown> & { id: string }
   if (event.type === 'checkout.session.completed' || event.type === 'checkout.session.expired') {
     const session = event.data.object as Stripe.Checkout.Session
     if (session.mode !== 'subscription') return
-    const [row] = await tx
-      .select()
-      .from(subscriptions)
-      .where(and(eq(subscriptions.provider, 'stripe'), eq(subscriptions.checkoutSessionId, session.id)))
-      .for('update')
+    const row = await rowOfSession(tx, session.id, true)
     if (!row) return ignore(deps, event, 'no subscription of ours has this Checkout session')
     if (event.type === 'checkout.session.expired') {
       if (row.status !== 'incomplete') return
@@ -146,20 +239,29 @@ async function handleEvent(tx: Executor, deps: WebhookDeps, event: Stripe.Event)
     if (row.providerSubscriptionId && row.providerSubscriptionId !== subscriptionId) {
       return ignore(deps, event, 'the subscription is linked to another Stripe subscription')
     }
-    await syncSubscription(tx, deps, ctx, row, subscriptionId)
+    await syncSubscription(tx, deps, ctx, unchanged(reads, row), readOf(reads.subscriptions, subscriptionId))
     return
   }
   if (subscriptionEvents.has(event.type) || event.type === 'customer.subscription.trial_will_end') {
-    const row = await linkedSubscription(tx, object as unknown as Stripe.Subscription)
-    if (!row) return ignore(deps, event, 'not a subscription plangate created')
-    const after = await syncSubscription(tx, deps, ctx, row, object.id)
+    const row = await linkedSubscription(tx, object as unknown as Stripe.Subscription, true)
+    if (!row) {
+      if (reads.seen.size > 0) throw new ChangedMeanwhile()
+      return ignore(deps, event, 'not a subscription plangate created')
+    }
+    const after = await syncSubscription(
+      tx,
+      deps,
+      ctx,
+      unchanged(reads, row),
+      readOf(reads.subscriptions, object.id),
+    )
     if (event.type === 'customer.subscription.trial_will_end' && after.status === 'trialing') {
       await remindTrialEnding(tx, deps, after, ctx.now)
     }
     return
   }
   if (invoiceEvents.has(event.type)) {
-    await handleInvoice(tx, deps, ctx, event)
+    await handleInvoice(tx, deps, ctx, event, reads)
     return
   }
   // Anything else is acknowledged and ignored.
@@ -177,19 +279,14 @@ function ignore(deps: WebhookDeps, event: Stripe.Event, reason: string): void {
 async function linkedSubscription(
   tx: Executor,
   subscription: Stripe.Subscription,
+  lock: boolean,
 ): Promise<SubscriptionRow | null> {
-  const [linked] = await tx
-    .select()
-    .from(subscriptions)
-    .where(
-      and(eq(subscriptions.provider, 'stripe'), eq(subscriptions.providerSubscriptionId, subscription.id)),
-    )
-    .for('update')
+  const linked = await rowOfStripeSubscription(tx, subscription.id, lock)
   if (linked) return linked
   const accountId = subscription.metadata?.plangate_account_id
   const customer = idOf(subscription.customer)
   if (!accountId || !customer || !/^[0-9a-f-]{36}$/i.test(accountId)) return null
-  const [pending] = await tx
+  const query = tx
     .select({ row: subscriptions })
     .from(subscriptions)
     .innerJoin(accounts, eq(accounts.id, subscriptions.accountId))
@@ -202,21 +299,63 @@ async function linkedSubscription(
         isNull(subscriptions.providerSubscriptionId),
       ),
     )
-    .for('update')
+  const [pending] = await (lock ? query.for('update', { of: subscriptions }) : query)
   return pending?.row ?? null
 }
 
-/** Re-reads the Stripe subscription and applies it to the (locked) row. */
-export async function syncSubscription(
+async function rowOfStripeSubscription(
+  tx: Executor,
+  stripeSubscriptionId: string,
+  lock: boolean,
+): Promise<SubscriptionRow | null> {
+  const query = tx
+    .select()
+    .from(subscriptions)
+    .where(
+      and(
+        eq(subscriptions.provider, 'stripe'),
+        eq(subscriptions.providerSubscriptionId, stripeSubscriptionId),
+      ),
+    )
+  const [row] = await (lock ? query.for('update') : query)
+  return row ?? null
+}
+
+async function rowOfSession(tx: Executor, sessionId: string, lock: boolean): Promise<SubscriptionRow | null> {
+  const query = tx
+    .select()
+    .from(subscriptions)
+    .where(and(eq(subscriptions.provider, 'stripe'), eq(subscriptions.checkoutSessionId, sessionId)))
+  const [row] = await (lock ? query.for('update') : query)
+  return row ?? null
+}
+
+async function accountOfCustomer(tx: Executor, customer: string | null): Promise<{ id: string } | null> {
+  if (!customer) return null
+  const [account] = await tx
+    .select({ id: accounts.id })
+    .from(accounts)
+    .where(eq(accounts.stripeCustomerId, customer))
+  return account ?? null
+}
+
+function subscriptionOfInvoice(invoice: Stripe.Invoice): string | null {
+  const legacy = invoice as unknown as { subscription?: string | { id: string } | null }
+  return idOf(invoice.parent?.subscription_details?.subscription ?? legacy.subscription)
+}
+
+/** Applies the re-read Stripe subscription to the (locked, unchanged since the read) row. */
+async function syncSubscription(
   tx: Executor,
   deps: WebhookDeps,
   ctx: TransitionContext,
   row: SubscriptionRow,
-  stripeSubscriptionId: string,
+  fresh: Stripe.Subscription,
 ): Promise<SubscriptionRow> {
-  const fresh = await deps.stripe.retrieveSubscription(stripeSubscriptionId)
   const state = await deps.stripe.stateOf(tx, fresh, row)
-  return applyState(tx, ctx, row, state)
+  const after = await applyState(tx, ctx, row, state)
+  await markSynced(tx, row.id)
+  return after
 }
 
 function invoiceStatusOf(invoice: Stripe.Invoice, eventType: string): InvoiceStatus | null {
@@ -237,30 +376,22 @@ function invoiceStatusOf(invoice: Stripe.Invoice, eventType: string): InvoiceSta
 /** A later status may replace an earlier one, never the other way (a late `payment_failed` never un-pays). */
 const finalStatuses: InvoiceStatus[] = ['paid', 'void', 'refunded']
 
-async function handleInvoice(tx: Executor, deps: WebhookDeps, ctx: TransitionContext, event: Stripe.Event) {
+async function handleInvoice(
+  tx: Executor,
+  deps: WebhookDeps,
+  ctx: TransitionContext,
+  event: Stripe.Event,
+  reads: StripeReads,
+) {
   const sent = event.data.object as Stripe.Invoice
-  const customer = idOf(sent.customer)
-  const [account] = customer
-    ? await tx.select({ id: accounts.id }).from(accounts).where(eq(accounts.stripeCustomerId, customer))
-    : []
+  const account = await accountOfCustomer(tx, idOf(sent.customer))
   if (!account || !sent.id) return ignore(deps, event, 'the customer is not an account of ours')
-  const invoice = await deps.stripe.retrieveInvoice(sent.id)
+  const invoice = readOf(reads.invoices, sent.id)
   // Deleted since (a draft): nothing to record.
   if (!invoice) return ignore(deps, event, 'the invoice no longer exists')
-  const legacy = invoice as unknown as { subscription?: string | { id: string } | null }
-  const stripeSubscriptionId = idOf(invoice.parent?.subscription_details?.subscription ?? legacy.subscription)
-  const [linked] = stripeSubscriptionId
-    ? await tx
-        .select()
-        .from(subscriptions)
-        .where(
-          and(
-            eq(subscriptions.provider, 'stripe'),
-            eq(subscriptions.providerSubscriptionId, stripeSubscriptionId),
-          ),
-        )
-        .for('update')
-    : []
+  const stripeSubscriptionId = subscriptionOfInvoice(invoice)
+  const linked = stripeSubscriptionId ? await rowOfStripeSubscription(tx, stripeSubscriptionId, true) : null
+  if (linked) unchanged(reads, linked)
 
   const status = invoiceStatusOf(invoice, event.type)
   let change: 'created' | 'paid' | 'failed' | null = null
@@ -316,10 +447,11 @@ async function handleInvoice(tx: Executor, deps: WebhookDeps, ctx: TransitionCon
   // The subscription it bills, as Stripe has it now (past_due after a failure, active after a
   // payment). Before the Checkout completion is processed it is found as the account's Checkout
   // named in the subscription's metadata, and the invoice is attached to it.
-  const fresh = stripeSubscriptionId ? await deps.stripe.retrieveSubscription(stripeSubscriptionId) : null
-  const local = linked ?? (fresh ? await linkedSubscription(tx, fresh) : null)
-  const after =
-    local && fresh ? await applyState(tx, ctx, local, await deps.stripe.stateOf(tx, fresh, local)) : null
+  const fresh = stripeSubscriptionId ? readOf(reads.subscriptions, stripeSubscriptionId) : null
+  const pending = !linked && fresh ? await linkedSubscription(tx, fresh, true) : null
+  if (pending) unchanged(reads, pending)
+  const local = linked ?? pending
+  const after = local && fresh ? await syncSubscription(tx, deps, ctx, local, fresh) : null
   if (local && !linked && invoice.id) {
     await tx
       .update(invoices)

@@ -26,7 +26,7 @@ export const reconcileBilling = defineJob({
   expireInSeconds: 3600,
   async handler({ deps }) {
     if (!deps.billing.stripe) return
-    const result = await reconcileStripe({ ...deps, stripe: deps.billing.stripe })
+    const result = await reconcileStripe({ ...deps, stripe: deps.billing.stripe.background })
     deps.log.info(result, 'stripe reconciliation done')
   },
 })
@@ -40,6 +40,6 @@ export const retryStripeEvents = defineJob({
   expireInSeconds: 600,
   async handler({ deps }) {
     if (!deps.billing.stripe) return
-    await retryUnprocessed({ ...deps, stripe: deps.billing.stripe }, 60_000)
+    await retryUnprocessed({ ...deps, stripe: deps.billing.stripe.background }, 60_000)
   },
 })

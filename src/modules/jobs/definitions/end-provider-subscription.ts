@@ -10,6 +10,6 @@ export const endProviderSubscription = defineJob({
   retryDelaySeconds: 60,
   async handler({ deps }, { subscription_id }) {
     if (!deps.billing.stripe) throw new Error('Stripe is not configured')
-    await deps.billing.stripe.cancelNow(subscription_id)
+    await deps.billing.stripe.background.cancelNow(subscription_id)
   },
 })
