@@ -4,11 +4,12 @@
 import { once } from 'node:events'
 import { createServer, type Socket } from 'node:net'
 import { sql } from 'drizzle-orm'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.ts'
 import { openDatabase } from '../src/core/db.ts'
 import { fromDatabaseError } from '../src/core/errors.ts'
-import { buildTestApp, login, type TestApp, uniqueEmail } from './helpers/app.ts'
+import { buildTestApp, login, scrapeMetrics, type TestApp, uniqueEmail } from './helpers/app.ts'
 import { createTestDatabase, type TestDatabase, testDbKind } from './helpers/db.ts'
 
 describe('how database errors are classified', () => {
@@ -39,20 +40,22 @@ describe('how database errors are classified', () => {
     silent.listen(0, '127.0.0.1')
     await once(silent, 'listening')
     const { port } = silent.address() as { port: number }
-    const database = await openDatabase({
-      url: `postgres://plangate@127.0.0.1:${port}/plangate`,
-      poolSize: 1,
-      acquireTimeoutMs: 200,
+    // A pool as openDatabase builds it (start-up itself refuses such a server before any pool
+    // exists): the runtime error of a connection that cannot be opened in time.
+    const pool = new pg.Pool({
+      connectionString: `postgres://plangate@127.0.0.1:${port}/plangate`,
+      max: 1,
+      connectionTimeoutMillis: 200,
     })
     try {
-      const error = await database.db.execute(sql`select 1`).then(
+      const error = await pool.query('select 1').then(
         () => undefined,
         (caught: unknown) => caught,
       )
       expect(error).toBeInstanceOf(Error)
       expect(fromDatabaseError(error)?.code).toBe('service_unavailable')
     } finally {
-      await database.close()
+      await pool.end()
       for (const socket of sockets) socket.destroy()
       silent.close()
     }
@@ -91,7 +94,7 @@ describe.skipIf(testDbKind !== 'postgres')('a PostgreSQL pool with no free conne
     expect(res.headers['retry-after']).toBe('2')
     await Promise.all(holders)
     expect(await busyCount(t)).toBe(before + 1)
-    const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body
+    const metrics = await scrapeMetrics(t.app)
     expect(metrics).toMatch(/^plangate_db_pool_connections\{state="max"\} 2$/m)
     expect(metrics).toMatch(/^plangate_db_pool_waiting 0$/m)
 
@@ -145,7 +148,7 @@ describe.skipIf(testDbKind !== 'postgres')('a burst of sign-ups at the default p
 })
 
 async function busyCount(t: TestApp): Promise<number> {
-  const body = (await t.app.inject({ method: 'GET', url: '/metrics' })).body
+  const body = await scrapeMetrics(t.app)
   const line = body.split('\n').find((row) => row.startsWith('plangate_service_busy_total '))
   return Number(line?.split(' ')[1] ?? 0)
 }

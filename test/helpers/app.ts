@@ -48,6 +48,8 @@ export async function buildTestApp(
     DATA_DIR: mkdtempSync(join(tmpdir(), 'plangate-test-')),
     // Test receivers listen on 127.0.0.1; the address rule itself is tested with this set to false.
     WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
+    // /metrics is served only to this bearer (see scrapeMetrics).
+    METRICS_TOKEN: testMetricsToken,
     ...env,
   })
   const testDb = options.testDb ?? (await createTestDatabase())
@@ -77,6 +79,16 @@ export async function buildTestApp(
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+
+/** The METRICS_TOKEN test apps are built with, unless a test passes its own. */
+export const testMetricsToken = 'metrics-token-for-tests'
+
+/** The Prometheus text of a test app built with the default METRICS_TOKEN. */
+export async function scrapeMetrics(app: App): Promise<string> {
+  const res = await app.inject({ method: 'GET', url: '/metrics', headers: bearer(testMetricsToken) })
+  if (res.statusCode !== 200) throw new Error(`/metrics answered ${res.statusCode}: ${res.body}`)
+  return res.body
+}
 
 let sequence = 0
 /** A unique slug per call (plan codes and the like). */

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { IdempotencyHeaders, idempotent, ProblemSchema, page, problems } from '../../core/http.ts'
+import { IdempotencyHeaders, idempotent, page, problem, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { requireMember } from '../accounts/access.ts'
 import { AccountParams } from '../accounts/schemas.ts'
@@ -20,15 +20,15 @@ const security = [{ bearer: [] }]
 
 const inviteProblems = {
   ...problems,
-  409: ProblemSchema.describe('already_member, or conflict (Idempotency-Key reused)'),
+  409: problem('already_member, or conflict (Idempotency-Key reused)'),
 }
 
 const acceptProblems = {
   ...problems,
-  403: ProblemSchema.describe('invitation_email_mismatch or email_not_verified'),
-  404: ProblemSchema.describe('invitation_not_found'),
-  409: ProblemSchema.describe('already_member, or conflict (Idempotency-Key reused)'),
-  410: ProblemSchema.describe('invitation_expired, invitation_revoked or invitation_used'),
+  403: problem('invitation_email_mismatch or email_not_verified'),
+  404: problem('invitation_not_found'),
+  409: problem('already_member, or conflict (Idempotency-Key reused)'),
+  410: problem('invitation_expired, invitation_revoked or invitation_used'),
 }
 
 export const invitationRoutes =

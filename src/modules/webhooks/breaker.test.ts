@@ -10,6 +10,7 @@ import {
   buildTestApp,
   login,
   loginAdmin,
+  scrapeMetrics,
   subscribedAccount,
   type TestApp,
 } from '../../../test/helpers/app.ts'
@@ -86,8 +87,7 @@ describe('a hanging webhook endpoint', () => {
     }[]
   }
   const breakerState = async (endpointId: string) => {
-    const res = await t.app.inject({ method: 'GET', url: '/metrics' })
-    const line = res.body
+    const line = (await scrapeMetrics(t.app))
       .split('\n')
       .find((row) => row.startsWith(`plangate_webhook_breaker_state{endpoint_id="${endpointId}"}`))
     return line ? Number(line.split(' ').at(-1)) : undefined

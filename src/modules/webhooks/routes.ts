@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { IdempotencyHeaders, idempotent, ProblemSchema, page, problems } from '../../core/http.ts'
+import { IdempotencyHeaders, idempotent, page, problem, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { audit, userActor } from '../audit/audit.ts'
 import { principalOf, requireAdmin } from '../auth/guards.ts'
@@ -41,9 +41,7 @@ export const webhookRoutes =
           response: {
             201: CreatedWebhookEndpoint,
             ...adminProblems,
-            400: ProblemSchema.describe(
-              'validation_failed, or url_not_allowed: an internal address or localhost',
-            ),
+            400: problem('validation_failed, or url_not_allowed: an internal address or localhost'),
             409: problems[409],
           },
         },
