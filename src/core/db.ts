@@ -2,7 +2,7 @@
 // Business functions take an `Executor` (the database or an open transaction) and never know which.
 
 import { createHash } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { chmodSync, mkdirSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
@@ -139,7 +139,11 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
   if (dataDir) {
     const folder = join(resolve(dataDir), 'pglite')
     try {
-      mkdirSync(folder, { recursive: true })
+      mkdirSync(folder, { recursive: true, mode: 0o700 })
+      // PGlite writes its files readable and writable by everyone (0666, whatever the umask), and
+      // they hold password hashes and the generated signing key: the folder itself is closed to
+      // other users, also when an older version created it open.
+      chmodSync(folder, 0o700)
     } catch (error) {
       throw new StartupError(`DATA_DIR: cannot create ${folder} (${(error as NodeJS.ErrnoException).code})`)
     }
