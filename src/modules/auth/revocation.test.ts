@@ -109,6 +109,26 @@ describe('access tokens of an ended session', () => {
     expect(await auditActions(owner.id, 'auth.logout')).toHaveLength(1)
   })
 
+  it('after logout with only the access token, that sign-in ends, and no other sign-in does', async () => {
+    const { owner, accountId } = await ownerWithAccount()
+    const other = await login(t.app, owner.email, owner.password)
+    const logout = await t.app.inject({
+      method: 'POST',
+      url: '/v1/auth/logout',
+      headers: bearer(owner.token),
+    })
+    expect(logout.statusCode).toBe(204)
+    expect(await probe(owner.token, accountId)).toEqual(refused)
+    const refresh = await t.app.inject({
+      method: 'POST',
+      url: '/v1/auth/refresh',
+      payload: { refresh_token: owner.refreshToken },
+    })
+    expect(refresh.statusCode).toBe(401)
+    expect(await probe(other.token, accountId)).toEqual(working)
+    expect(await auditActions(owner.id, 'auth.logout')).toHaveLength(1)
+  })
+
   it("after an account-recovery password reset, the attacker's access token gets 401 everywhere", async () => {
     const { owner, accountId } = await ownerWithAccount()
     // The attacker signed in with the stolen password; the owner then recovers the account.

@@ -8,7 +8,7 @@ import { anonymousActor, userActor } from '../audit/audit.ts'
 import { sendVerificationEmail } from '../jobs/definitions/auth-emails.ts'
 import { sendMail } from '../jobs/definitions/send-mail.ts'
 import { auditAuthEvent, auditSignIn, auditSignInFailure } from './auth-audit.ts'
-import { authenticate, principalOf } from './guards.ts'
+import { authenticate, principalOf, tokenClaims } from './guards.ts'
 import { refreshCookie, refreshCookiePath, sendTokens, sessionPolicy } from './issue.ts'
 import { assertStrongPassword } from './password-policy.ts'
 import { hashPassword } from './passwords.ts'
@@ -23,7 +23,7 @@ import {
   UpdateMeBody,
   User,
 } from './schemas.ts'
-import { revokeSessionOf, rotateSession, startSession } from './sessions.ts'
+import { revokeSessionById, revokeSessionOf, rotateSession, startSession } from './sessions.ts'
 import { checkPasswordLogin, getUser, registerUser, toUser, updateUser } from './users.ts'
 
 /** The refresh token of a request: the body's, else the cookie's. */
@@ -202,7 +202,7 @@ export const authRoutes =
           tags: ['auth'],
           summary: 'Log out',
           description:
-            'Revokes the sign-in (refresh family) of the given refresh token or cookie. Always 204.',
+            'Revokes the sign-in (refresh family) of the given refresh token or cookie, or else of the Bearer access token: its access tokens stop working at once. Always 204.',
           operationId: 'logout',
           body: RefreshBody,
           response: { 204: z.null(), ...publicProblems },
@@ -210,10 +210,15 @@ export const authRoutes =
       },
       async (req, reply) => {
         const token = presentedRefreshToken(req)
-        if (token) {
+        // Without a refresh token, the session named by a valid access token is the one to end:
+        // a client that only kept its access token must still be able to sign out.
+        const claims = token ? null : await tokenClaims(deps, req)
+        if (token || claims) {
           const now = clock.now()
           await db.transaction(async (tx) => {
-            const ended = await revokeSessionOf(tx, token, now)
+            const ended = token
+              ? await revokeSessionOf(tx, token, now)
+              : claims && (await revokeSessionById(tx, claims, now))
             if (ended) {
               await auditAuthEvent(tx, {
                 action: 'auth.logout',

@@ -174,6 +174,26 @@ export async function revokeAllSessions(
     .where(and(eq(refreshFamilies.userId, userId), isNull(refreshFamilies.revokedAt)))
 }
 
+/** Revokes the session an access token names (logout without a refresh token); only the user's own. */
+export async function revokeSessionById(
+  tx: Executor,
+  claims: { userId: string; sessionId: string },
+  now: Date,
+): Promise<{ familyId: string; userId: string } | undefined> {
+  const [row] = await tx
+    .update(refreshFamilies)
+    .set({ revokedAt: now, revokedReason: 'logout' })
+    .where(
+      and(
+        eq(refreshFamilies.id, claims.sessionId),
+        eq(refreshFamilies.userId, claims.userId),
+        isNull(refreshFamilies.revokedAt),
+      ),
+    )
+    .returning({ familyId: refreshFamilies.id, userId: refreshFamilies.userId })
+  return row
+}
+
 /** Revokes every session of a user but one (a password change keeps the session that made it). */
 export async function revokeOtherSessions(
   tx: Executor,

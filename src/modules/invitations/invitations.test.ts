@@ -337,6 +337,14 @@ describe('invitations', () => {
         status: 403,
         code: 'forbidden',
       })
+      // Nor can an admin re-invite that address as a member: it would downgrade the owner's
+      // invitation and void its link, a revocation by another name.
+      const reinvite = await inviteRaw(admin.token, account, { email: ownerInvitation.email, role: 'member' })
+      expect(problemOf(reinvite)).toMatchObject({ status: 403, code: 'forbidden' })
+      const still = (await list(owner.token, account, '?status=pending'))
+        .json()
+        .data.find((i: { id: string }) => i.id === ownerInvitation.id)
+      expect(still).toMatchObject({ role: 'owner', updated_at: ownerInvitation.updated_at })
     })
 
     it('refuses a plain member: 403 to invite, list and revoke', async () => {

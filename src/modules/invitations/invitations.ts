@@ -85,9 +85,12 @@ export async function createInvitation(
       do update set email = excluded.email, role = excluded.role, invited_by = excluded.invited_by,
         expires_at = excluded.expires_at, updated_at = excluded.updated_at,
         token_hash = null, version = invitations.version + 1
+      where invitations.role <> 'owner' or ${inviter.role} = 'owner'
       returning id, version, (xmax = 0) as inserted`,
   )
-  if (!upserted) throw new Error('invitation upsert returned nothing')
+  // The insert always returns its row; nothing comes back only when the pending invitation is an
+  // owner's and the inviter is not one (re-inviting must not be a way round revoking).
+  if (!upserted) throw new AppError('forbidden', 'Only an owner can change an owner invitation')
   await deps.jobs.enqueue(
     tx,
     sendInvitationEmail,
