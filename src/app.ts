@@ -2,6 +2,7 @@
 // route modules. server.ts gives it real dependencies; tests give it theirs.
 import { randomUUID } from 'node:crypto'
 import { parse as parseQueryString } from 'node:querystring'
+import type { Duplex } from 'node:stream'
 import cookie from '@fastify/cookie'
 import cors from '@fastify/cors'
 import helmet from '@fastify/helmet'
@@ -102,6 +103,9 @@ export async function buildApp(deps: Deps) {
     // The router's own errors (malformed percent-encoding, a path parameter over maxParamLength) are
     // raised before any route or error handler; without this they get Fastify's bare JSON.
     frameworkErrors: onRouterError,
+    // Requests Node's HTTP parser rejects (a control byte in a header, an unknown method) never
+    // reach Fastify's handlers; without this they get Fastify's own JSON instead of a problem.
+    clientErrorHandler: onClientError,
   }).withTypeProvider<ZodTypeProvider>()
 
   // Fastify parses text/plain by default; the API speaks JSON (and forms on the token endpoint), so
@@ -222,6 +226,25 @@ function onRouterError(error: FastifyError, _req: FastifyRequest, reply: Fastify
     ? problemFor('validation_failed', 'The request path is malformed or too long')
     : problemFor('internal_error', 'An unexpected error occurred')
   reply.code(body.status).type('application/problem+json').send(body)
+}
+
+function onClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const body = JSON.stringify(
+    problemFor(
+      'validation_failed',
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? 'The request headers are too large'
+        : 'The request is not valid HTTP (method, header or framing)',
+    ),
+  )
+  socket.end(
+    'HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  )
 }
 
 /** Every error, whatever its origin, becomes a problem with a stable code. */

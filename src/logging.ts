@@ -40,7 +40,13 @@ function isSecretParam(rawName: string): boolean {
   } catch {
     // a malformed name is compared as sent
   }
-  name = name.trim().toLowerCase()
+  // `token[]=`, `code[a]=` and `token%00=` reach the same parsers as `token=`: judged by the name
+  // before any bracket, without control characters.
+  name = name
+    .replace(/\p{Cc}/gu, '')
+    .replace(/\[.*$/, '')
+    .trim()
+    .toLowerCase()
   return secretParams.has(name) || secretSuffix.test(name)
 }
 

@@ -2,6 +2,7 @@
 // the allowed origins only, no secret query parameter in any log line, /metrics behind its own
 // token, no-store on credentialed answers, and errors that say what to do instead of misleading.
 import { randomUUID } from 'node:crypto'
+import { type AddressInfo, connect } from 'node:net'
 import type { DestinationStream } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger, redactQuery } from '../src/logging.ts'
@@ -152,6 +153,12 @@ describe('logs (issue item 6a: OAuth codes and tokens in logged URLs)', () => {
     )
     expect(redactQuery('/x?to%6Ben=a')).toBe('/x?to%6Ben=[redacted]')
   })
+
+  it('masks secret names written as arrays, objects or with control characters', () => {
+    expect(redactQuery('/v1/plans?token[]=s1&code[a]=s2&access_token[0]=s3&token%00=s4&page[size]=9')).toBe(
+      '/v1/plans?token[]=[redacted]&code[a]=[redacted]&access_token[0]=[redacted]&token%00=[redacted]&page[size]=9',
+    )
+  })
 })
 
 describe('/metrics (issue item 8: public metrics)', () => {
@@ -188,7 +195,7 @@ describe('/metrics (issue item 8: public metrics)', () => {
   })
 
   it('answers 404 when METRICS_TOKEN is not set, whatever the request carries', async () => {
-    const off = await buildTestApp()
+    const off = await buildTestApp({ METRICS_TOKEN: '' })
     try {
       for (const headers of [{}, bearer(metricsToken)]) {
         const res = await off.app.inject({ method: 'GET', url: '/metrics', headers })
@@ -285,6 +292,41 @@ describe('caching, content types and the Stripe route (issue items 8 and 11b)', 
       expect(problem, type).toMatchObject({ status: 404, code: 'not_found' })
       expect(problem.contentType).toMatch(/^application\/problem\+json/)
       expect(problem.body.detail).toMatch(/^Stripe is not configured on this server/)
+    }
+  })
+})
+
+describe('requests the HTTP parser rejects', () => {
+  let t: TestApp
+  let port: number
+  beforeAll(async () => {
+    t = await buildTestApp()
+    await t.app.listen({ port: 0, host: '127.0.0.1' })
+    port = (t.app.server.address() as AddressInfo).port
+  })
+  afterAll(async () => {
+    await t?.close()
+  })
+
+  /** Sends raw bytes and returns the whole answer (the server closes the connection). */
+  async function raw(request: string): Promise<string> {
+    const socket = connect(port, '127.0.0.1')
+    socket.end(request)
+    const chunks: Buffer[] = []
+    for await (const chunk of socket) chunks.push(chunk as Buffer)
+    return Buffer.concat(chunks).toString('utf8')
+  }
+
+  it('answers a control byte in a header and an unknown method with a 400 problem, not Fastify JSON', async () => {
+    for (const request of [
+      'GET /v1/plans HTTP/1.1\r\nHost: x\r\nIdempotency-Key: a\x01b\r\n\r\n',
+      'BREW /v1/plans HTTP/1.1\r\nHost: x\r\n\r\n',
+    ]) {
+      const answer = await raw(request)
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /)
+      expect(answer).toContain('Content-Type: application/problem+json')
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))
+      expect(body).toMatchObject({ status: 400, code: 'validation_failed' })
     }
   })
 })
