@@ -16,7 +16,7 @@ describe('ops endpoints', () => {
     expect((await t.app.inject({ method: 'GET', url: '/health' })).json()).toEqual({ status: 'ok' })
     const ready = await t.app.inject({ method: 'GET', url: '/ready' })
     expect(ready.statusCode).toBe(200)
-    expect(ready.json()).toEqual({ status: 'ok', database: 'ok' })
+    expect(ready.json()).toEqual({ status: 'ok', database: 'ok', webhooks: { open: 0, half_open: 0 } })
   })
 
   it('exposes Prometheus metrics with HTTP latency histograms by route', async () => {

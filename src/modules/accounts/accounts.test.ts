@@ -354,6 +354,34 @@ describe('accounts', () => {
       )
     })
 
+    it('never leaves an account without an owner when two owners demote or remove each other at once', async () => {
+      for (const action of ['demote', 'remove'] as const) {
+        const first = await registerAndLogin(t.app)
+        const id = (await createAccount(t.app, first.token)).id
+        const second = await registerAndLogin(t.app)
+        await addMember(t, first.token, id, second, 'owner')
+        const act = (actor: TestUser, target: TestUser) =>
+          action === 'demote'
+            ? t.app.inject({
+                method: 'PATCH',
+                url: `/v1/accounts/${id}/members/${target.id}`,
+                headers: bearer(actor.token),
+                payload: { role: 'member' },
+              })
+            : removeMember(actor.token, id, target.id)
+        const answers = await Promise.all([act(first, second), act(second, first)])
+        // One wins; the other is refused: 409 (the last owner) when both passed their guards first,
+        // 403 or 404 when it ran after losing its own ownership or membership.
+        const [a, b] = answers.map((res) => res.statusCode)
+        const won = action === 'demote' ? 200 : 204
+        expect([a, b].filter((status) => status === won)).toHaveLength(1)
+        expect([a, b].filter((status) => status !== won)).toEqual([expect.toBeOneOf([403, 404, 409])])
+        const survivor = a === won ? first : second
+        const owners = (await listMembers(survivor.token, id)).filter((m) => m.role === 'owner')
+        expect(owners).toHaveLength(1)
+      }
+    })
+
     it('pages through members without duplicates or gaps', async () => {
       const boss = await registerAndLogin(t.app)
       const id = (await createAccount(t.app, boss.token)).id

@@ -19,13 +19,38 @@ const StripeDetails = z
   .describe(
     'Present when Stripe is configured. Informational: an open breaker does not make the instance unready.',
   )
+const WebhookDetails = z
+  .object({
+    open: z.number().int().describe('Endpoints whose breaker is open: their deliveries wait for a probe.'),
+    half_open: z.number().int().describe('Endpoints being probed after their cool-down.'),
+  })
+  .describe(
+    "The outgoing webhook endpoints' circuit breakers in this process (closed ones are not counted). Informational, like `stripe`.",
+  )
 const Ready = z
   .object({
     status: z.enum(['ok', 'unavailable']),
     database: z.enum(['ok', 'unavailable']),
     stripe: StripeDetails.optional(),
+    webhooks: WebhookDetails,
   })
-  .meta({ example: { status: 'ok', database: 'ok', stripe: { breaker: 'closed', in_flight: 0 } } })
+  .meta({
+    example: {
+      status: 'ok',
+      database: 'ok',
+      stripe: { breaker: 'closed', in_flight: 0 },
+      webhooks: { open: 0, half_open: 0 },
+    },
+  })
+
+/** How many endpoint breakers are not closed; ids stay out of this public answer. */
+function webhookBreakers(deps: Deps): { open: number; half_open: number } {
+  const states = deps.webhooks.breakerStates()
+  return {
+    open: states.filter((breaker) => breaker.state === 'open').length,
+    half_open: states.filter((breaker) => breaker.state === 'half_open').length,
+  }
+}
 
 export const opsRoutes =
   (deps: Deps, metrics: Metrics): FastifyPluginAsyncZod =>
@@ -52,7 +77,7 @@ export const opsRoutes =
           tags: ['ops'],
           summary: 'Readiness',
           description:
-            "Checks the database; 503 when it does not answer. With Stripe configured, also reports the Stripe circuit breaker's state, which never makes the instance unready: the API keeps serving everything that does not need Stripe.",
+            'Checks the database; 503 when it does not answer. Also reports the circuit breakers of the providers this process calls (Stripe when configured, outgoing webhook endpoints), which never make the instance unready: the API keeps serving everything that does not need them.',
           operationId: 'ready',
           response: { 200: Ready, 503: Ready },
         },
@@ -60,15 +85,16 @@ export const opsRoutes =
       },
       async (req, reply) => {
         const guard = deps.billing.stripe?.guard
-        const stripe = guard && { breaker: guard.state, in_flight: guard.inFlight }
+        const providers = {
+          ...(guard && { stripe: { breaker: guard.state, in_flight: guard.inFlight } }),
+          webhooks: webhookBreakers(deps),
+        }
         try {
           await deps.database.ping()
-          return { status: 'ok' as const, database: 'ok' as const, ...(stripe && { stripe }) }
+          return { status: 'ok' as const, database: 'ok' as const, ...providers }
         } catch (error) {
           req.log.warn({ err: error }, 'readiness: database unavailable')
-          return reply
-            .code(503)
-            .send({ status: 'unavailable', database: 'unavailable', ...(stripe && { stripe }) })
+          return reply.code(503).send({ status: 'unavailable', database: 'unavailable', ...providers })
         }
       },
     )

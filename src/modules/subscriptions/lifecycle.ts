@@ -256,13 +256,16 @@ type SubscribeStep =
   | { kind: 'replace'; row: SubscriptionRow }
   | { kind: 'call'; row: SubscriptionRow; intent: CheckoutIntent }
 
-/** Step 1 of a Stripe subscribe: the checks, and the `incomplete` row as the recorded intent. */
-async function recordSubscribeIntent(
+/**
+ * What every subscribe starts from: the plan asked for, and the account's live subscription locked
+ * (one that lapsed is expired first, so it does not count as live).
+ */
+async function planAndLiveSubscription(
   tx: Executor,
   deps: LifecycleDeps,
   actor: Actor,
   planCode: string,
-): Promise<SubscribeStep> {
+): Promise<{ plan: Awaited<ReturnType<typeof getSubscribablePlan>>; live: SubscriptionRow | undefined }> {
   const { accountId, now } = actor
   const plan = await getSubscribablePlan(tx, planCode)
   await expireLapsed(tx, deps, { accountId }, now)
@@ -271,6 +274,18 @@ async function recordSubscribeIntent(
     .from(subscriptions)
     .where(and(eq(subscriptions.accountId, accountId), ne(subscriptions.status, 'expired')))
     .for('update')
+  return { plan, live }
+}
+
+/** Step 1 of a Stripe subscribe: the checks, and the `incomplete` row as the recorded intent. */
+async function recordSubscribeIntent(
+  tx: Executor,
+  deps: LifecycleDeps,
+  actor: Actor,
+  planCode: string,
+): Promise<SubscribeStep> {
+  const { now } = actor
+  const { plan, live } = await planAndLiveSubscription(tx, deps, actor, planCode)
   if (live?.status === 'incomplete') {
     if (live.planId === plan.id && !live.checkoutSessionId) {
       // An earlier attempt recorded the intent and did not get (or keep) Stripe's answer: resume it.
@@ -396,14 +411,8 @@ async function subscribeLocally(
   actor: Actor,
   planCode: string,
 ): Promise<SubscribeOutcome> {
-  const { accountId, now } = actor
-  const plan = await getSubscribablePlan(tx, planCode)
-  await expireLapsed(tx, deps, { accountId }, now)
-  const [live] = await tx
-    .select()
-    .from(subscriptions)
-    .where(and(eq(subscriptions.accountId, accountId), ne(subscriptions.status, 'expired')))
-    .for('update')
+  const { now } = actor
+  const { plan, live } = await planAndLiveSubscription(tx, deps, actor, planCode)
   if (live?.status === 'incomplete') {
     // Left by Stripe before it was switched off: given up for the new one.
     await applyState(tx, userContext(deps, actor), live, { status: 'expired', endedAt: now })

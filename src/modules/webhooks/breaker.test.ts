@@ -163,6 +163,10 @@ describe('a hanging webhook endpoint', () => {
     for (const delivery of skipped) expect(delivery.last_duration_ms).toBeNull()
     expect(first.every((delivery) => delivery.status === 'pending' && delivery.attempts === 1)).toBe(true)
     expect(await breakerState(endpointId)).toBe(2)
+    // Reported by /ready too, without making the instance unready.
+    const ready = await t.app.inject({ method: 'GET', url: '/ready' })
+    expect(ready.statusCode).toBe(200)
+    expect(ready.json()).toMatchObject({ status: 'ok', webhooks: { open: 1, half_open: 0 } })
 
     // While open, a new delivery is not sent either: it answers at once and waits for its retry.
     await emit(3)
@@ -183,5 +187,9 @@ describe('a hanging webhook endpoint', () => {
     expect(deliveries.map((delivery) => delivery.status)).toEqual(Array(4).fill('delivered'))
     expect(receiver.received()).toBe(2 + 4)
     expect(await breakerState(endpointId)).toBe(0)
+    expect((await t.app.inject({ method: 'GET', url: '/ready' })).json().webhooks).toEqual({
+      open: 0,
+      half_open: 0,
+    })
   })
 })
