@@ -8,16 +8,37 @@ import type { Config } from '../../../config.ts'
 import { AppError, retryAfter } from '../../../core/errors.ts'
 import type { CallMode, StripeGuard } from './guard.ts'
 
-/** A client for interactive calls (each attempt within the budget) or for background work. */
+// The SDK sleeps before its nth retry at most min(0.5 s × 2^(n-1), 5 s) (jitter only shortens it).
+const retrySleepMs = (retry: number) => Math.min(500 * 2 ** (retry - 1), 5_000)
+const minAttemptMs = 1_000
+
+/**
+ * How an interactive call's attempts fit in its budget: as many of the configured retries as leave
+ * every attempt at least a second, each attempt getting an equal share of what the sleeps leave.
+ * So every attempt has ended when the budget runs out: nothing keeps calling Stripe after the
+ * customer has had the 503, outside the bulkhead's count.
+ */
+export function interactiveAttempts(config: Config): { retries: number; timeoutMs: number } {
+  const budget = config.STRIPE_INTERACTIVE_BUDGET_MS
+  const sleeps = (retries: number) =>
+    Array.from({ length: retries }, (_, i) => retrySleepMs(i + 1)).reduce((a, b) => a + b, 0)
+  let retries = config.STRIPE_MAX_NETWORK_RETRIES
+  while (retries > 0 && sleeps(retries) + (retries + 1) * minAttemptMs > budget) retries--
+  const share = Math.floor((budget - sleeps(retries)) / (retries + 1))
+  return { retries, timeoutMs: Math.min(config.STRIPE_TIMEOUT_MS, share) }
+}
+
+/** A client for interactive calls (all attempts within the budget) or for background work. */
 export function createStripeClient(config: Config, mode: CallMode = 'background'): Stripe | null {
   if (!config.STRIPE_SECRET_KEY) return null
   const api = config.STRIPE_API_URL ? new URL(config.STRIPE_API_URL) : null
+  const attempts =
+    mode === 'interactive'
+      ? interactiveAttempts(config)
+      : { retries: config.STRIPE_MAX_NETWORK_RETRIES, timeoutMs: config.STRIPE_TIMEOUT_MS }
   return new Stripe(config.STRIPE_SECRET_KEY, {
-    timeout:
-      mode === 'interactive'
-        ? Math.min(config.STRIPE_TIMEOUT_MS, config.STRIPE_INTERACTIVE_BUDGET_MS)
-        : config.STRIPE_TIMEOUT_MS,
-    maxNetworkRetries: config.STRIPE_MAX_NETWORK_RETRIES,
+    timeout: attempts.timeoutMs,
+    maxNetworkRetries: attempts.retries,
     appInfo: { name: 'plangate' },
     ...(api && {
       host: api.hostname,
