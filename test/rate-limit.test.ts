@@ -227,42 +227,43 @@ describe('auth rate limits against password guessing', () => {
     }
   })
 
-  it('keys refresh by the refresh token behind one untrusted proxy, so one client cannot exhaust the others', async () => {
+  it('keys refresh by the sign-in behind one untrusted proxy: one client cannot exhaust the others, nor rotate its way past its budget', async () => {
     const t = await buildTestApp({ AUTH_RATE_LIMIT_PER_MINUTE: '2', AUTH_IP_RATE_LIMIT_PER_MINUTE: '100' })
     try {
       const proxy = '10.20.30.40'
       const people = await Promise.all([1, 2, 3].map(() => registerAndLogin(t.app)))
+      const refresh = (refreshToken: string, viaToken = false) =>
+        t.app.inject({
+          method: 'POST',
+          url: viaToken ? '/v1/auth/token' : '/v1/auth/refresh',
+          remoteAddress: proxy,
+          payload: viaToken
+            ? { grant_type: 'refresh_token', refresh_token: refreshToken }
+            : { refresh_token: refreshToken },
+        })
       const statuses: number[] = []
+      const latest: string[] = []
       for (const person of people) {
         let refreshToken = person.refreshToken
         for (let i = 0; i < 2; i++) {
-          const res = await t.app.inject({
-            method: 'POST',
-            url: i === 0 ? '/v1/auth/refresh' : '/v1/auth/token',
-            remoteAddress: proxy,
-            payload:
-              i === 0
-                ? { refresh_token: refreshToken }
-                : { grant_type: 'refresh_token', refresh_token: refreshToken },
-          })
+          const res = await refresh(refreshToken)
           statuses.push(res.statusCode)
           refreshToken = res.json().refresh_token
         }
+        latest.push(refreshToken)
       }
-      // Six refreshes from one address with a budget of two: each token has a bucket of its own.
+      // Six refreshes from one address with a budget of two: each sign-in has a bucket of its own.
       expect(statuses).toEqual([200, 200, 200, 200, 200, 200])
-      // One token hammered is still limited.
-      const hammered = []
+      // A third refresh of one sign-in is refused although its token is brand new (rotation does
+      // not reset the budget); the other sign-ins are untouched.
+      expect((await refresh(latest[0] ?? '')).statusCode).toBe(429)
+      expect((await refresh(latest[1] ?? '', true)).statusCode).toBe(200)
+      // Tokens that belong to no sign-in share their address's bucket: guessing is capped.
+      const guessed = []
       for (let i = 0; i < 3; i++) {
-        const res = await t.app.inject({
-          method: 'POST',
-          url: '/v1/auth/refresh',
-          remoteAddress: proxy,
-          payload: { refresh_token: 'not-a-real-refresh-token-0123456789' },
-        })
-        hammered.push(res.statusCode)
+        guessed.push((await refresh(`not-a-real-refresh-token-${i}-0123456789`)).statusCode)
       }
-      expect(hammered).toEqual([401, 401, 429])
+      expect(guessed).toEqual([401, 401, 429])
     } finally {
       await t.close()
     }

@@ -2,20 +2,23 @@
 // shared store unchanged):
 // - per credential: AUTH_RATE_LIMIT_PER_MINUTE per client IP + identifier, the identifier normalised
 //   exactly as login normalises it (route config `rateLimit`, after parsing); refresh is keyed by
-//   the presented refresh token's hash instead, so many people behind one address do not share a
-//   budget;
+//   the sign-in (refresh family) of the presented token instead, so many people behind one address
+//   do not share a budget, and unknown tokens by the client IP;
 // - per client IP: AUTH_IP_RATE_LIMIT_PER_MINUTE over every identifier and every auth route (route
 //   config `authIpCeiling`), so spraying many usernames or registrations from one address is capped.
 // The first 429 of each key and window is written to the audit log (`auth.rate_limited`).
 import type { RateLimitOptions } from '@fastify/rate-limit'
+import { eq } from 'drizzle-orm'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Config } from '../../config.ts'
 import { sha256 } from '../../core/crypto.ts'
+import type { Executor } from '../../core/db.ts'
 import { AppError } from '../../core/errors.ts'
 import type { Deps } from '../../deps.ts'
 import { anonymousActor } from '../audit/audit.ts'
 import { auditAuthEvent } from './auth-audit.ts'
 import { normalizeIdentifier } from './credentials.ts'
+import { refreshTokens } from './tables.ts'
 
 type Lockout = 'per_ip' | 'per_identifier'
 
@@ -38,26 +41,37 @@ const windowMs = 60_000
 /** The key part of a sign-in identifier (email or username), as login normalises it. */
 export const identifierKey = (value: string | undefined): string => `id:${normalizeIdentifier(value ?? '')}`
 
-/** The key part of a refresh token: its hash (no database round trip), or the IP when none was sent. */
-export const refreshTokenKey = (req: FastifyRequest, token: string | undefined): string =>
-  token ? `refresh:${sha256(token)}` : `refresh-ip:${req.ip}`
+/**
+ * The key part of a refresh: the sign-in (refresh family) the token belongs to, so rotating does
+ * not buy a fresh budget and people behind one address do not share one. A token that belongs to
+ * no sign-in (guessed, garbage) and a request without one are keyed by the client IP instead, so
+ * guessing is capped per address. One indexed read; refresh is not a hot path.
+ */
+export async function refreshKey(db: Executor, token: string | undefined): Promise<string> {
+  if (!token) return 'refresh-none'
+  const [row] = await db
+    .select({ familyId: refreshTokens.familyId })
+    .from(refreshTokens)
+    .where(eq(refreshTokens.tokenHash, sha256(token)))
+  return row ? `refresh:${row.familyId}` : 'refresh-unknown'
+}
 
 /**
  * Route config for a credential endpoint: AUTH_RATE_LIMIT_PER_MINUTE per key. `key` names what the
- * attempt is for (see `identifierKey`, `refreshTokenKey`); identifier keys are combined with the
- * client IP (TRUST_PROXY decides what it is), refresh keys are not. Runs after parsing.
+ * attempt is for (see `identifierKey`, `refreshKey`); identifier keys are combined with the client
+ * IP (TRUST_PROXY decides what it is), a sign-in's refresh key is not. Runs after parsing.
  */
 export function authRateLimit(
   config: Config,
-  key: (req: FastifyRequest) => string,
+  key: (req: FastifyRequest) => string | Promise<string>,
 ): RateLimitOptions | false {
   if (config.AUTH_RATE_LIMIT_PER_MINUTE === 0) return false
   return {
     max: config.AUTH_RATE_LIMIT_PER_MINUTE,
     timeWindow: windowMs,
     hook: 'preHandler',
-    keyGenerator: (req: FastifyRequest) => {
-      const part = key(req)
+    keyGenerator: async (req: FastifyRequest) => {
+      const part = await key(req)
       return part.startsWith('refresh:') ? `auth:${part}` : `auth:${req.ip}:${part}`
     },
     onExceeded: (req: FastifyRequest, limiterKey: string) => {

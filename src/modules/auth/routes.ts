@@ -12,7 +12,7 @@ import { authenticate, principalOf, tokenClaims } from './guards.ts'
 import { refreshCookie, refreshCookiePath, sendTokens, sessionPolicy } from './issue.ts'
 import { assertStrongPassword } from './password-policy.ts'
 import { hashPassword } from './passwords.ts'
-import { authRateLimit, identifierKey, refreshTokenKey } from './rate-limits.ts'
+import { authRateLimit, identifierKey, refreshKey } from './rate-limits.ts'
 import {
   Accepted,
   Jwks,
@@ -126,18 +126,18 @@ export const authRoutes =
           tags: ['auth'],
           summary: 'Get tokens',
           description:
-            'OAuth2-style token endpoint: `grant_type=password` (the default) with `username` (the email or the username) or, in JSON, `email`; or `grant_type=refresh_token`. JSON or a form. Also sets the refresh token as an httpOnly cookie. Rate limited per client IP + identifier (refresh: per token) and per client IP over all identifiers.',
+            'OAuth2-style token endpoint: `grant_type=password` (the default) with `username` (the email or the username) or, in JSON, `email`; or `grant_type=refresh_token`. JSON or a form. Also sets the refresh token as an httpOnly cookie. Rate limited per client IP + identifier (refresh: per sign-in) and per client IP over all identifiers.',
           operationId: 'token',
           consumes: ['application/json', 'application/x-www-form-urlencoded'],
           body: TokenBody,
           response: { 200: TokenResponse, ...publicProblems, 401: problems[401] },
         },
         config: {
-          // The password grant is keyed by the user it names, the refresh grant by its token.
+          // The password grant is keyed by the user it names, the refresh grant by its sign-in.
           rateLimit: authRateLimit(config, (req) => {
             const body = req.body as { username?: string; email?: string; refresh_token?: string } | undefined
             return isRefreshGrant(req)
-              ? refreshTokenKey(req, presentedRefreshToken(req))
+              ? refreshKey(db, presentedRefreshToken(req))
               : identifierKey(body?.username ?? body?.email)
           }),
           authIpCeiling: (req) => !isRefreshGrant(req),
@@ -189,7 +189,7 @@ export const authRoutes =
           response: { 200: TokenResponse, ...publicProblems, 401: problems[401] },
         },
         config: {
-          rateLimit: authRateLimit(config, (req) => refreshTokenKey(req, presentedRefreshToken(req))),
+          rateLimit: authRateLimit(config, (req) => refreshKey(db, presentedRefreshToken(req))),
         },
       },
       async (req, reply) => refresh(req, reply, presentedRefreshToken(req)),
