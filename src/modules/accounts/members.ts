@@ -85,6 +85,15 @@ export async function isMemberByEmail(tx: Executor, accountId: string, email: st
   return row !== undefined
 }
 
+/** 409 unless the account has another owner; the caller holds the account row's lock. */
+async function assertAnotherOwner(tx: Executor, accountId: string): Promise<void> {
+  const [owners] = await tx
+    .select({ count: sql<number>`count(*)::int` })
+    .from(accountMembers)
+    .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.role, 'owner')))
+  if ((owners?.count ?? 0) <= 1) throw new AppError('conflict', 'An account must keep at least one owner')
+}
+
 /**
  * Changes a member's role. Owners and admins; only an owner makes or unmakes an owner. The account
  * row is locked so concurrent demotions cannot leave it without an owner.
@@ -106,13 +115,7 @@ export async function changeMemberRole(
   if ((target.role === 'owner' || role === 'owner') && actor.role !== 'owner') {
     throw new AppError('forbidden', 'Only an owner can make or unmake an owner')
   }
-  if (target.role === 'owner' && role !== 'owner') {
-    const [owners] = await tx
-      .select({ count: sql<number>`count(*)::int` })
-      .from(accountMembers)
-      .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.role, 'owner')))
-    if ((owners?.count ?? 0) <= 1) throw new AppError('conflict', 'An account must keep at least one owner')
-  }
+  if (target.role === 'owner' && role !== 'owner') await assertAnotherOwner(tx, accountId)
   await tx
     .update(accountMembers)
     .set({ role })
@@ -159,13 +162,7 @@ export async function removeMember(
   if (!leaving && target.role === 'owner' && actor.role !== 'owner') {
     throw new AppError('forbidden', 'Only an owner can remove an owner')
   }
-  if (target.role === 'owner') {
-    const [owners] = await tx
-      .select({ count: sql<number>`count(*)::int` })
-      .from(accountMembers)
-      .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.role, 'owner')))
-    if ((owners?.count ?? 0) <= 1) throw new AppError('conflict', 'An account must keep at least one owner')
-  }
+  if (target.role === 'owner') await assertAnotherOwner(tx, accountId)
   await tx
     .delete(accountMembers)
     .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.userId, userId)))
