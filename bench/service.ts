@@ -51,6 +51,7 @@ export async function startService(
       JWT_PRIVATE_KEY: signingKey,
       RATE_LIMIT_PER_MINUTE: '0',
       AUTH_RATE_LIMIT_PER_MINUTE: '0',
+      AUTH_IP_RATE_LIMIT_PER_MINUTE: '0',
       LOG_LEVEL: 'warn',
       ADMIN_EMAIL: adminEmail,
       ADMIN_PASSWORD: adminPassword,
