@@ -7,9 +7,9 @@ import { type Clock, systemClock } from './core/clock.ts'
 import { type Database, openDatabase } from './core/db.ts'
 import { StartupError } from './core/startup.ts'
 import type { Deps } from './deps.ts'
+import { jobHandlers } from './jobs.ts'
 import { createTokenService, loadSigningKey } from './modules/auth/tokens.ts'
 import { createBilling } from './modules/billing/index.ts'
-import { jobDefinitions } from './modules/jobs/definitions/index.ts'
 import { createJobQueue } from './modules/jobs/queue.ts'
 import { createMailer } from './modules/mail/index.ts'
 import { createWebhookSender } from './modules/webhooks/sender.ts'
@@ -61,7 +61,7 @@ export async function createDeps(config: Config, log: Logger, options: WiringOpt
     db: database.db,
     clock,
     tokens: createTokenService(key, { issuer: config.APP_URL, ttlSeconds: config.ACCESS_TOKEN_TTL }),
-    jobs: createJobQueue(database, jobDefinitions, log),
+    jobs: createJobQueue(database, jobHandlers, log),
     mailer: createMailer(config, log),
     billing: createBilling({ config, clock, log }),
     webhooks: createWebhookSender(config, options.webhookNetwork),
