@@ -27,7 +27,7 @@ import type { Deps } from './deps.ts'
 import { accountRoutes } from './modules/accounts/routes.ts'
 import { adminRoutes } from './modules/admin/routes.ts'
 import { flowRoutes } from './modules/auth/flow-routes.ts'
-import { tokenUserId } from './modules/auth/guards.ts'
+import { requireAdmin, tokenUserId } from './modules/auth/guards.ts'
 import { oauthRoutes } from './modules/auth/oauth-routes.ts'
 import { installAuthRateLimits } from './modules/auth/rate-limits.ts'
 import { authRoutes } from './modules/auth/routes.ts'
@@ -212,7 +212,7 @@ export async function buildApp(deps: Deps) {
   await app.register(entitlementRoutes(deps))
   await app.register(staffRoutes(deps))
   await app.register(bookingRoutes(deps))
-  await app.register(jobRoutes(deps))
+  await app.register(jobRoutes(deps, requireAdmin(deps)))
   await app.register(mailRoutes(deps))
   await app.register(webhookRoutes(deps))
   await app.register(adminRoutes(deps))

@@ -1,19 +1,18 @@
 // The `plangate` commands that work on the database, loaded only when one of them runs (so that
 // `--help` and `--version` answer at once). Refusals are StartupErrors: one line, exit status 1.
-import { randomBytes } from 'node:crypto'
 import closeWithGrace from 'close-with-grace'
-import { eq, sql } from 'drizzle-orm'
 import { type Level, pino } from 'pino'
 import { z } from 'zod'
-import { bootstrap, createAdmin as createAdminUser } from './bootstrap.ts'
+import { bootstrap, showGeneratedAdmin } from './bootstrap.ts'
 import type { Config } from './config.ts'
 import { type Database, openDatabase } from './core/db.ts'
 import { AppError } from './core/errors.ts'
 import { StartupError } from './core/startup.ts'
+import type { Deps } from './deps.ts'
 import { createLogger } from './logging.ts'
+import { grantAdmin } from './modules/auth/admins.ts'
 import { assertStrongPassword } from './modules/auth/password-policy.ts'
-import { users } from './modules/auth/tables.ts'
-import { closeDeps, createDeps } from './wiring.ts'
+import { closeDeps, createDeps, openConfiguredDatabase } from './wiring.ts'
 
 const say = (line: string) => process.stdout.write(`${line}\n`)
 
@@ -71,26 +70,29 @@ export async function createAdmin(
   }
   await withDatabase(config, async (database) => {
     await bootstrap(database, config, commandLog(config), new Date(), { admin: false })
-    const { db } = database
-    const [existing] = await db
-      .select({ id: users.id })
-      .from(users)
-      .where(sql`lower(${users.email}) = ${email.toLowerCase()}`)
-    if (existing) {
-      await db.update(users).set({ isAdmin: true, updatedAt: new Date() }).where(eq(users.id, existing.id))
+    const grant = await grantAdmin(database.db, email, password, new Date())
+    if (grant.outcome === 'promoted')
       say(`${email} is now a site admin${password ? ' (the existing password is unchanged)' : ''}`)
-      return
-    }
-    const secret = password ?? randomBytes(18).toString('base64url')
-    await createAdminUser(db, email, secret, new Date())
-    say(password ? `created admin ${email}` : `created admin ${email} with password ${secret}`)
+    else
+      say(
+        grant.generated ? `created admin ${email} with password ${grant.password}` : `created admin ${email}`,
+      )
   })
 }
 
 /** Polls and runs jobs until SIGTERM/SIGINT; running jobs finish before the process exits. */
 export async function runWorker(config: Config): Promise<void> {
   const log = createLogger(config.LOG_LEVEL)
-  const deps = await createDeps(config, log)
+  const database = await openConfiguredDatabase(config, log)
+  let deps: Deps
+  try {
+    const { generatedAdmin } = await bootstrap(database, config, log, new Date())
+    if (generatedAdmin) showGeneratedAdmin(generatedAdmin, log)
+    deps = await createDeps(config, log, { database })
+  } catch (error) {
+    await database.close().catch(() => undefined)
+    throw error
+  }
   await deps.jobs.start(deps, { work: true })
   log.info({ database: deps.database.kind }, 'plangate worker running')
   closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {

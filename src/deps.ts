@@ -15,7 +15,7 @@ export interface Deps {
   db: Db
   clock: Clock
   tokens: TokenService
-  jobs: JobQueue
+  jobs: JobQueue<Deps>
   mailer: Mailer
   billing: Billing
   /** Outgoing webhook POSTs: the address rule and a circuit breaker per endpoint. */

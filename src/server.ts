@@ -1,13 +1,16 @@
-// Process entry: config → deps → buildApp → listen; graceful shutdown on signals. A failure an
-// operator can fix (a bad setting, the database, the port) ends it with one line, no stack trace.
+// Process entry: config → database → bootstrap → deps → buildApp → listen; graceful shutdown on
+// signals. A failure an operator can fix (a bad setting, the database, the port) ends it with one
+// line, no stack trace.
 import closeWithGrace from 'close-with-grace'
 import 'dotenv/config'
 import type { Logger } from 'pino'
 import { buildApp } from './app.ts'
+import { bootstrap, showGeneratedAdmin } from './bootstrap.ts'
 import { type Config, loadConfig } from './config.ts'
 import { exitOnStartupError, StartupError } from './core/startup.ts'
+import type { Deps } from './deps.ts'
 import { createLogger } from './logging.ts'
-import { closeDeps, createDeps } from './wiring.ts'
+import { closeDeps, createDeps, openConfiguredDatabase } from './wiring.ts'
 
 /** The embedded defaults are fine on a laptop; in production they deserve a warning at each start. */
 function warnAboutEmbeddedDefaults(config: Config, log: Logger): void {
@@ -43,7 +46,17 @@ async function main(): Promise<void> {
   const config = loadConfig()
   const log = createLogger(config.LOG_LEVEL)
   warnAboutEmbeddedDefaults(config, log)
-  const deps = await createDeps(config, log)
+  const database = await openConfiguredDatabase(config, log)
+  let deps: Deps
+  try {
+    const { generatedAdmin } = await bootstrap(database, config, log, new Date())
+    if (generatedAdmin) showGeneratedAdmin(generatedAdmin, log)
+    deps = await createDeps(config, log, { database })
+  } catch (error) {
+    // Closed again (and an embedded database's lock released) before the process ends.
+    await database.close().catch(() => undefined)
+    throw error
+  }
   const app = await buildApp(deps)
   await deps.jobs.start(deps, { work: config.JOBS_IN_PROCESS })
 

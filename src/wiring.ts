@@ -1,67 +1,66 @@
 // Builds the dependencies shared by the API server, the worker and the tests: one place that
-// chooses each seam's implementation from the configuration.
+// chooses each seam's implementation from the configuration. It only opens and constructs; the
+// schema, seed plans and admin are the bootstrap step's (bootstrap.ts), run before createDeps.
 import type { Logger } from 'pino'
-import { bootstrap } from './bootstrap.ts'
 import type { Config } from './config.ts'
 import { type Clock, systemClock } from './core/clock.ts'
 import { type Database, openDatabase } from './core/db.ts'
 import { StartupError } from './core/startup.ts'
 import type { Deps } from './deps.ts'
+import { jobHandlers } from './jobs.ts'
 import { createTokenService, loadSigningKey } from './modules/auth/tokens.ts'
 import { createBilling } from './modules/billing/index.ts'
-import { jobDefinitions } from './modules/jobs/definitions/index.ts'
 import { createJobQueue } from './modules/jobs/queue.ts'
 import { createMailer } from './modules/mail/index.ts'
 import { createWebhookSender } from './modules/webhooks/sender.ts'
 import type { WebhookNetwork } from './modules/webhooks/transport.ts'
 
 export interface WiringOptions {
-  /** An already open database (tests); otherwise opened from DATABASE_URL / DATA_DIR. */
-  database?: Database
+  /** The open, bootstrapped database (see `openConfiguredDatabase` and `bootstrap`). */
+  database: Database
   clock?: Clock
   /** How webhook deliveries resolve names and open sockets (tests count and steer them). */
   webhookNetwork?: WebhookNetwork
 }
 
-/** Opens the database, applies migrations and seeds, and builds every dependency. */
-export async function createDeps(config: Config, log: Logger, options: WiringOptions = {}): Promise<Deps> {
+/** Opens the database of DATABASE_URL (PostgreSQL), or else the embedded one in DATA_DIR. */
+export function openConfiguredDatabase(config: Config, log: Logger): Promise<Database> {
+  return openDatabase({
+    url: config.DATABASE_URL,
+    dataDir: config.DATA_DIR,
+    poolSize: config.DATABASE_POOL_SIZE,
+    acquireTimeoutMs: config.DATABASE_ACQUIRE_TIMEOUT_MS,
+    onPoolError: (error) => log.warn({ err: error }, 'database connection lost'),
+    connectTimeoutSeconds: config.DATABASE_CONNECT_TIMEOUT_SECONDS,
+    onConnectRetry: (message, delayMs) =>
+      log.warn(`${message}; retrying in ${delayMs} ms (up to DATABASE_CONNECT_TIMEOUT_SECONDS)`),
+  })
+}
+
+/**
+ * Builds every dependency over a bootstrapped database. The database stays the caller's to close
+ * if this throws (after that, `closeDeps` closes it).
+ */
+export async function createDeps(config: Config, log: Logger, options: WiringOptions): Promise<Deps> {
+  const { database } = options
   const clock = options.clock ?? systemClock
-  const database =
-    options.database ??
-    (await openDatabase({
-      url: config.DATABASE_URL,
-      dataDir: config.DATA_DIR,
-      poolSize: config.DATABASE_POOL_SIZE,
-      acquireTimeoutMs: config.DATABASE_ACQUIRE_TIMEOUT_MS,
-      onPoolError: (error) => log.warn({ err: error }, 'database connection lost'),
-      connectTimeoutSeconds: config.DATABASE_CONNECT_TIMEOUT_SECONDS,
-      onConnectRetry: (message, delayMs) =>
-        log.warn(`${message}; retrying in ${delayMs} ms (up to DATABASE_CONNECT_TIMEOUT_SECONDS)`),
-    }))
-  let key: Awaited<ReturnType<typeof loadSigningKey>>
-  try {
-    await bootstrap(database, config, log, clock.now())
-    key = await loadSigningKey(database.db, config.JWT_PRIVATE_KEY).catch((error: unknown) => {
-      // A key the configuration could read but tokens cannot use (an unsupported key type).
-      if (config.JWT_PRIVATE_KEY && error instanceof Error) {
-        throw new StartupError(
-          error.message.startsWith('JWT_PRIVATE_KEY') ? error.message : `JWT_PRIVATE_KEY: ${error.message}`,
-        )
-      }
-      throw error
-    })
-  } catch (error) {
-    // A database opened here is closed again (and an embedded one's lock released).
-    if (!options.database) await database.close().catch(() => undefined)
+  // The key is read (or, on a first run without JWT_PRIVATE_KEY, generated and stored).
+  const key = await loadSigningKey(database.db, config.JWT_PRIVATE_KEY).catch((error: unknown) => {
+    // A key the configuration could read but tokens cannot use (an unsupported key type).
+    if (config.JWT_PRIVATE_KEY && error instanceof Error) {
+      throw new StartupError(
+        error.message.startsWith('JWT_PRIVATE_KEY') ? error.message : `JWT_PRIVATE_KEY: ${error.message}`,
+      )
+    }
     throw error
-  }
+  })
   return {
     config,
     database,
     db: database.db,
     clock,
     tokens: createTokenService(key, { issuer: config.APP_URL, ttlSeconds: config.ACCESS_TOKEN_TTL }),
-    jobs: createJobQueue(database, jobDefinitions, log),
+    jobs: createJobQueue(database, jobHandlers, log),
     mailer: createMailer(config, log),
     billing: createBilling({ config, clock, log }),
     webhooks: createWebhookSender(config, options.webhookNetwork),

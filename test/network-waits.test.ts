@@ -3,7 +3,7 @@
 // single connection, any call made inside a transaction would stall every other request.
 import { createServer, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { sendVerificationEmail } from '../src/modules/jobs/definitions/auth-emails.ts'
+import { sendVerificationEmail } from '../src/modules/auth/jobs.ts'
 import { createMailer } from '../src/modules/mail/index.ts'
 import { createSmtpMailer } from '../src/modules/mail/smtp.ts'
 import {

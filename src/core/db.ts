@@ -1,5 +1,7 @@
 // The database seam: one Drizzle API over two drivers, PostgreSQL (`pg`) and embedded PGlite.
 // Business functions take an `Executor` (the database or an open transaction) and never know which.
+// Drizzle is built without the table list (no `db.query.*` relational API): queries name the
+// tables they use, so this seam depends on no module. src/db/schema.ts is drizzle-kit's alone.
 
 import { createHash } from 'node:crypto'
 import { chmodSync, mkdirSync } from 'node:fs'
@@ -13,14 +15,13 @@ import { type PgDatabase, PgDialect, type PgQueryResultHKT, type PgTransaction }
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import pg from 'pg'
-import * as schema from '../db/schema.ts'
 import { lockDataDir } from './data-dir-lock.ts'
 import { waitForPostgres } from './db-connect.ts'
 import { StartupError } from './startup.ts'
 
-export type Schema = typeof schema
-export type Db = PgDatabase<PgQueryResultHKT, Schema>
-export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>
+type NoSchema = Record<string, never>
+export type Db = PgDatabase<PgQueryResultHKT, NoSchema>
+export type Tx = PgTransaction<PgQueryResultHKT, NoSchema, ExtractTablesWithRelations<NoSchema>>
 /** Anything that runs queries: the database itself or an open transaction. */
 export type Executor = Db | Tx
 
@@ -98,7 +99,7 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   })
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', (error) => options.onPoolError?.(error))
-  const db = drizzlePg(pool, { schema }) as unknown as Db
+  const db = drizzlePg(pool) as unknown as Db
   // Raw statements on the pool run as named prepared statements: each connection parses and plans
   // a hot-path statement once instead of on every request.
   preparedRunners.set(db, async (text, values) => {
@@ -117,7 +118,7 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
       const client = await pool.connect()
       try {
         await client.query('select pg_advisory_lock(7244019)')
-        await migratePg(drizzlePg(client, { schema }), { migrationsFolder })
+        await migratePg(drizzlePg(client), { migrationsFolder })
       } finally {
         await client.query('select pg_advisory_unlock(7244019)').catch(() => undefined)
         client.release()
@@ -159,7 +160,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     unlock()
     throw error
   }
-  const db = drizzlePglite(client, { schema }) as unknown as Db
+  const db = drizzlePglite(client) as unknown as Db
   return {
     db,
     kind: 'pglite',
@@ -174,7 +175,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
       },
     }),
     async migrate() {
-      await migratePglite(drizzlePglite(client, { schema }), { migrationsFolder })
+      await migratePglite(drizzlePglite(client), { migrationsFolder })
     },
     async ping() {
       await client.query('select 1')

@@ -1,4 +1,5 @@
-// Every table, for Drizzle's typed API and for drizzle-kit; each module owns its own file.
+// Every table, for drizzle-kit (drizzle.config.ts) only: the app builds Drizzle without it
+// (core/db.ts). Each module owns its own file.
 export * from '../core/tables.ts'
 export * from '../modules/accounts/tables.ts'
 export * from '../modules/audit/tables.ts'

@@ -5,6 +5,7 @@ import type { LightMyRequestResponse } from 'fastify'
 import { decodeJwt } from 'jose'
 import { type Logger, pino } from 'pino'
 import { type App, buildApp } from '../../src/app.ts'
+import { bootstrap } from '../../src/bootstrap.ts'
 import { loadConfig } from '../../src/config.ts'
 import { ManualClock } from '../../src/core/clock.ts'
 import type { Deps } from '../../src/deps.ts'
@@ -55,6 +56,7 @@ export async function buildTestApp(
   const testDb = options.testDb ?? (await createTestDatabase())
   const log = options.log ?? pino({ level: 'silent' })
   const clock = new ManualClock(new Date())
+  await bootstrap(testDb.database, config, log, clock.now())
   const deps = await createDeps(config, log, {
     database: testDb.database,
     clock,

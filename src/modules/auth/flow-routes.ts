@@ -5,16 +5,12 @@ import { AppError } from '../../core/errors.ts'
 import { problems, publicProblems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { userActor } from '../audit/audit.ts'
-import {
-  sendLoginCodeEmail,
-  sendPasswordResetEmail,
-  sendVerificationEmail,
-} from '../jobs/definitions/auth-emails.ts'
-import { sendMail } from '../jobs/definitions/send-mail.ts'
+import { sendMail } from '../mail/jobs.ts'
 import { auditAuthEvent, auditSignIn, auditSignInFailure } from './auth-audit.ts'
 import { consumeUserToken, verifyLoginCode } from './email-tokens.ts'
 import { authenticate, principalOf } from './guards.ts'
 import { sendTokens, sessionPolicy } from './issue.ts'
+import { sendLoginCodeEmail, sendPasswordResetEmail, sendVerificationEmail } from './jobs.ts'
 import { assertStrongPassword } from './password-policy.ts'
 import { hashPassword, verifyPassword } from './passwords.ts'
 import { authRateLimit, byClientIp, identifierKey } from './rate-limits.ts'

@@ -13,7 +13,7 @@ import { addMembership, isMemberByEmail } from '../accounts/members.ts'
 import type { Role } from '../accounts/roles.ts'
 import { audit, userActor } from '../audit/audit.ts'
 import { getUser } from '../auth/users.ts'
-import { sendInvitationEmail } from '../jobs/definitions/invitation-email.ts'
+import { sendInvitationEmail } from './jobs.ts'
 import type {
   AcceptedInvitation,
   CreateInvitationBody,

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { bearer, buildTestApp, loginAdmin, type TestApp } from '../../../test/helpers/app.ts'
 import { queryRow } from '../../core/db.ts'
-import { defineJob } from './define.ts'
+import type { Deps } from '../../deps.ts'
+import { defineJob, handleJob } from './define.ts'
 import { createJobQueue, type JobQueue } from './queue.ts'
 
 const log = pino({ level: 'silent' })
@@ -15,9 +16,9 @@ const recordRun = defineJob({
   name: 'test.record-run',
   payload: z.object({ label: z.string() }),
   retryLimit: 0,
-  async handler({ deps, jobId }, payload) {
-    await deps.db.execute(sql`insert into test_job_runs (job_id, label) values (${jobId}, ${payload.label})`)
-  },
+})
+const recordRunHandler = handleJob(recordRun, async (deps: Deps, payload, { jobId }) => {
+  await deps.db.execute(sql`insert into test_job_runs (job_id, label) values (${jobId}, ${payload.label})`)
 })
 
 const alwaysFails = defineJob({
@@ -26,21 +27,21 @@ const alwaysFails = defineJob({
   retryLimit: 2,
   retryDelaySeconds: 0,
   retryBackoff: false,
-  async handler() {
-    throw new Error('the downstream service said no')
-  },
+})
+const alwaysFailsHandler = handleJob(alwaysFails, async () => {
+  throw new Error('the downstream service said no')
 })
 
 const scheduled = defineJob({
   name: 'test.hourly',
   payload: z.object({}),
   schedule: '0 * * * *',
-  async handler() {},
 })
+const scheduledHandler = handleJob(scheduled, async () => {})
 
 describe('job queue', () => {
   let t: TestApp
-  let queue: JobQueue
+  let queue: JobQueue<Deps>
   const runs = async (label: string) =>
     Number(
       (
@@ -54,7 +55,11 @@ describe('job queue', () => {
   beforeAll(async () => {
     t = await buildTestApp()
     await t.deps.db.execute(sql`create table test_job_runs (job_id text not null, label text not null)`)
-    queue = createJobQueue(t.testDb.database, [recordRun, alwaysFails, scheduled], log)
+    queue = createJobQueue<Deps>(
+      t.testDb.database,
+      [recordRunHandler, alwaysFailsHandler, scheduledHandler],
+      log,
+    )
     await queue.start(t.deps, { work: false })
   })
   afterAll(async () => {
@@ -125,8 +130,8 @@ describe('job queue', () => {
   })
 
   it('never runs a job twice when two workers compete for it', async () => {
-    const second = createJobQueue(t.testDb.database, [recordRun], log)
-    const first = createJobQueue(t.testDb.database, [recordRun], log)
+    const second = createJobQueue(t.testDb.database, [recordRunHandler], log)
+    const first = createJobQueue(t.testDb.database, [recordRunHandler], log)
     await t.deps.db.transaction(async (tx) => {
       for (let i = 0; i < 40; i++) await queue.enqueue(tx, recordRun, { label: 'competing' })
     })

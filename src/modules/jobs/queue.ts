@@ -1,13 +1,14 @@
 // The job queue seam: pg-boss, on PostgreSQL through its own pool, on PGlite through an adapter
 // over the embedded client. Jobs are inserted with the caller's transaction, so a rolled-back
-// change enqueues nothing and a committed one is never lost.
+// change enqueues nothing and a committed one is never lost. The queue is generic over the context
+// its handlers run with; the composition root gives it the handlers and that context.
 import { type SQL, sql } from 'drizzle-orm'
 import PgBoss from 'pg-boss'
 import type { Logger } from 'pino'
 import { v5 as uuidv5 } from 'uuid'
+import type { Config } from '../../config.ts'
 import { type Database, type Executor, queryRows } from '../../core/db.ts'
-import type { Deps } from '../../deps.ts'
-import type { JobDefinition } from './define.ts'
+import type { JobDefinition, JobHandler } from './define.ts'
 
 export interface EnqueueOptions {
   /**
@@ -21,7 +22,8 @@ export interface EnqueueOptions {
 // Namespace for job ids derived from business keys (UUIDv5).
 const jobKeyNamespace = '5b0f6f3e-7a43-4b8e-9a51-0c7f4f2d9a11'
 
-export interface JobQueue {
+/** The part of the queue that code enqueueing work needs. */
+export interface JobSender {
   /** Inserts a job in the same transaction as `executor`'s work. */
   enqueue<P>(
     executor: Executor,
@@ -29,13 +31,21 @@ export interface JobQueue {
     payload: P,
     options?: EnqueueOptions,
   ): Promise<string | null>
+}
+
+/** What the queue itself reads from the handlers' context: the settings of configurable retries. */
+export interface JobQueueContext {
+  config: Config
+}
+
+export interface JobQueue<Ctx extends JobQueueContext> extends JobSender {
   /**
    * Creates the queues and (unless `schedule` is false) the cron schedules; with `work`, also
-   * polls and runs jobs in this process.
+   * polls and runs jobs in this process, each handler given `ctx`.
    */
-  start(deps: Deps, options: { work: boolean; schedule?: boolean }): Promise<void>
+  start(ctx: Ctx, options: { work: boolean; schedule?: boolean }): Promise<void>
   /** Runs every job that is due now, until none is left (tests and one-off runs). Returns how many ran. */
-  drain(deps: Deps): Promise<number>
+  drain(ctx: Ctx): Promise<number>
   /** Stops polling; running handlers finish first. */
   stop(): Promise<void>
 }
@@ -57,11 +67,12 @@ const executorDb = (executor: Executor): PgBoss.Db => ({
   }),
 })
 
-export function createJobQueue(
+/** A queue that runs exactly `handlers`; enqueueing a job without one is refused. */
+export function createJobQueue<Ctx extends JobQueueContext>(
   database: Database,
-  definitions: JobDefinition<unknown>[],
+  handlers: readonly JobHandler<Ctx>[],
   log: Logger,
-): JobQueue {
+): JobQueue<Ctx> {
   const options: PgBoss.ConstructorOptions = {
     schema: jobSchema,
     application_name: 'plangate-jobs',
@@ -74,19 +85,20 @@ export function createJobQueue(
       ? new PgBoss({ ...options, connectionString: database.url, max: 4 })
       : new PgBoss({ ...options, db: database.bossDb() })
   boss.on('error', (error) => log.error({ err: error }, 'job queue error'))
-  const byName = new Map(definitions.map((definition) => [definition.name, definition]))
+  const byName = new Map(handlers.map((handler) => [handler.job.name, handler]))
   let started = false
 
   /** Runs one job and records its outcome; a failure is retried by pg-boss until its retry limit. */
-  async function runOne(deps: Deps, definition: JobDefinition<unknown>, job: PgBoss.Job<unknown>) {
+  async function runOne(ctx: Ctx, handler: JobHandler<Ctx>, job: PgBoss.Job<unknown>) {
+    const { name } = handler.job
     try {
-      const payload = definition.payload.parse(job.data)
-      await definition.handler({ deps, jobId: job.id }, payload)
-      await boss.complete(definition.name, job.id)
+      const payload = handler.job.payload.parse(job.data)
+      await handler.handle(ctx, payload, { jobId: job.id })
+      await boss.complete(name, job.id)
     } catch (error) {
-      log.warn({ err: error, job: definition.name, jobId: job.id }, 'job failed')
+      log.warn({ err: error, job: name, jobId: job.id }, 'job failed')
       const message = error instanceof Error ? error.message : String(error)
-      await boss.fail(definition.name, job.id, { message })
+      await boss.fail(name, job.id, { message })
     }
   }
 
@@ -101,13 +113,14 @@ export function createJobQueue(
       })
     },
 
-    async start(deps, { work, schedule = true }) {
+    async start(ctx, { work, schedule = true }) {
       if (!started) {
         await boss.start()
         started = true
       }
-      for (const definition of definitions) {
-        const settings = { ...definition, ...definition.retrySettings?.(deps.config) }
+      for (const handler of handlers) {
+        const definition = handler.job
+        const settings = { ...definition, ...definition.retrySettings?.(ctx.config) }
         await boss.createQueue(definition.name, {
           name: definition.name,
           retryLimit: settings.retryLimit ?? 5,
@@ -121,22 +134,22 @@ export function createJobQueue(
           // pg-boss waits the polling interval between fetches even after a full batch, so a
           // batch of ten every half second is the throughput of one worker per queue.
           await boss.work(definition.name, { pollingIntervalSeconds: 0.5, batchSize: 10 }, async (jobs) => {
-            for (const job of jobs) await runOne(deps, definition, job)
+            for (const job of jobs) await runOne(ctx, handler, job)
           })
         }
       }
     },
 
-    async drain(deps) {
+    async drain(ctx) {
       let ran = 0
       for (let round = 0; round < 100; round++) {
         let fetched = 0
-        for (const definition of definitions) {
-          const jobs = await boss.fetch<unknown>(definition.name, { batchSize: 20 })
+        for (const handler of handlers) {
+          const jobs = await boss.fetch<unknown>(handler.job.name, { batchSize: 20 })
           fetched += jobs.length
           for (const job of jobs) {
             ran++
-            await runOne(deps, definition, job)
+            await runOne(ctx, handler, job)
           }
         }
         if (fetched === 0) break

@@ -1,10 +1,9 @@
 import { sql } from 'drizzle-orm'
+import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { queryRows } from '../../core/db.ts'
+import { type Db, queryRows } from '../../core/db.ts'
 import { decodeCursor, PaginationQuery, page, problems, toPage } from '../../core/http.ts'
-import type { Deps } from '../../deps.ts'
-import { requireAdmin } from '../auth/guards.ts'
 import { jobSchema } from './queue.ts'
 
 const jobStates = ['created', 'retry', 'active', 'completed', 'cancelled', 'failed'] as const
@@ -61,8 +60,12 @@ interface JobRow {
 
 const iso = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString())
 
+/**
+ * `GET /v1/admin/jobs`. The site-admin guard is passed in by the composition root, so the queue's
+ * module depends on no other module.
+ */
 export const jobRoutes =
-  (deps: Deps): FastifyPluginAsyncZod =>
+  (deps: { db: Db }, requireAdmin: (req: FastifyRequest) => Promise<void>): FastifyPluginAsyncZod =>
   async (app) => {
     app.get(
       '/v1/admin/jobs',
@@ -77,7 +80,7 @@ export const jobRoutes =
           querystring: ListJobsQuery,
           response: { 200: page(Job), ...problems },
         },
-        preHandler: requireAdmin(deps),
+        preHandler: requireAdmin,
       },
       async (req) => {
         const { state, name, limit } = req.query

@@ -8,7 +8,7 @@ import { and, eq } from 'drizzle-orm'
 import type { Db, Executor } from '../../core/db.ts'
 import type { Deps } from '../../deps.ts'
 import { audit, userActor } from '../audit/audit.ts'
-import { announcePlanEntitlements } from '../jobs/definitions/announce-plan-entitlements.ts'
+import { announcePlanEntitlements } from './jobs.ts'
 import type { PlanRow } from './plans.ts'
 import { plans } from './tables.ts'
 

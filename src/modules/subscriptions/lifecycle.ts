@@ -11,6 +11,7 @@ import { accountMembers } from '../accounts/tables.ts'
 import { type AuditActor, systemActor } from '../audit/audit.ts'
 import { users } from '../auth/tables.ts'
 import { announceInvoice, recordInvoice } from '../billing/invoices.ts'
+import { endProviderSubscription } from '../billing/jobs.ts'
 import type {
   BillingProvider,
   ChangeOutcome,
@@ -18,7 +19,6 @@ import type {
   ProviderState,
   SubscriptionRow,
 } from '../billing/provider.ts'
-import { endProviderSubscription } from '../jobs/definitions/end-provider-subscription.ts'
 import { getPlanById, getSubscribablePlan, type PlanRow } from '../plans/plans.ts'
 import { grantsAccess } from './access.ts'
 import type { ChangePlanBody, CheckoutStarted, Subscription } from './schemas.ts'

@@ -5,7 +5,7 @@ import { eq } from 'drizzle-orm'
 import type { Executor } from '../../core/db.ts'
 import { newId } from '../../core/ids.ts'
 import type { Deps } from '../../deps.ts'
-import { deliverWebhook } from '../jobs/definitions/deliver-webhook.ts'
+import { deliverWebhook } from './jobs.ts'
 import { events, webhookDeliveries, webhookEndpoints } from './tables.ts'
 
 export interface OutgoingEvent {

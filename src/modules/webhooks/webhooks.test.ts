@@ -15,8 +15,8 @@ import {
 } from '../../../test/helpers/app.ts'
 import { newId } from '../../core/ids.ts'
 import { auditLog } from '../audit/tables.ts'
-import { deliverWebhook } from '../jobs/definitions/deliver-webhook.ts'
 import { emitEvent, type OutgoingEvent } from './events.ts'
+import { deliverWebhook } from './jobs.ts'
 import { verifySignature } from './signature.ts'
 import { events, webhookDeliveries } from './tables.ts'
 

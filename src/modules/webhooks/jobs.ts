@@ -7,10 +7,19 @@
 // and is retried like a failure.
 import { and, eq, sql } from 'drizzle-orm'
 import { z } from 'zod'
-import type { Deps } from '../../../deps.ts'
-import { signatureHeader } from '../../webhooks/signature.ts'
-import { events, webhookDeliveries, webhookEndpoints } from '../../webhooks/tables.ts'
-import { defineJob } from '../define.ts'
+import type { Clock } from '../../core/clock.ts'
+import type { Db } from '../../core/db.ts'
+import { defineJob, handleJob } from '../jobs/define.ts'
+import type { WebhookSender } from './sender.ts'
+import { signatureHeader } from './signature.ts'
+import { events, webhookDeliveries, webhookEndpoints } from './tables.ts'
+
+/** What a delivery runs with: the database, the clock and the sender (address rule + breakers). */
+export interface DeliveryContext {
+  db: Db
+  clock: Clock
+  webhooks: WebhookSender
+}
 
 const retryLimit = 8
 
@@ -27,7 +36,11 @@ export const deliverWebhook = defineJob({
     retryDelaySeconds: config.WEBHOOK_RETRY_DELAY_SECONDS,
     retryBackoff: config.WEBHOOK_RETRY_DELAY_SECONDS > 0,
   }),
-  async handler({ deps }, { delivery_id }) {
+})
+
+export const deliverWebhookHandler = handleJob(
+  deliverWebhook,
+  async (deps: DeliveryContext, { delivery_id }) => {
     const [delivery] = await deps.db
       .select({
         status: webhookDeliveries.status,
@@ -91,10 +104,10 @@ export const deliverWebhook = defineJob({
     })
     throw new Error(`webhook delivery ${delivery_id} failed: ${attempt.error}`)
   },
-})
+)
 
 async function settle(
-  deps: Deps,
+  deps: DeliveryContext,
   deliveryId: string,
   change: Partial<
     Pick<

@@ -1,7 +1,16 @@
 import { z } from 'zod'
-import { issueInvitationToken } from '../../invitations/tokens.ts'
-import { renderMail } from '../../mail/templates.ts'
-import { defineJob } from '../define.ts'
+import type { Clock } from '../../core/clock.ts'
+import type { Db } from '../../core/db.ts'
+import { defineJob, handleJob } from '../jobs/define.ts'
+import type { MailJobContext } from '../mail/jobs.ts'
+import { renderMail } from '../mail/templates.ts'
+import { issueInvitationToken } from './tokens.ts'
+
+/** What the invitation email job runs with. */
+export interface InvitationMailContext extends MailJobContext {
+  db: Db
+  clock: Clock
+}
 
 /**
  * Emails an invitation's accept link. The job makes the token (only its hash is stored); a job of
@@ -12,12 +21,16 @@ export const sendInvitationEmail = defineJob({
   payload: z.object({ invitation_id: z.uuid(), version: z.number().int().positive() }),
   retryLimit: 8,
   retryDelaySeconds: 30,
-  async handler({ deps, jobId }, { invitation_id, version }) {
-    const issued = await deps.db.transaction((tx) =>
-      issueInvitationToken(tx, invitation_id, version, deps.clock.now()),
+})
+
+export const sendInvitationEmailHandler = handleJob(
+  sendInvitationEmail,
+  async (ctx: InvitationMailContext, { invitation_id, version }, { jobId }) => {
+    const issued = await ctx.db.transaction((tx) =>
+      issueInvitationToken(tx, invitation_id, version, ctx.clock.now()),
     )
     if (!issued) return
-    await deps.mailer.send({
+    await ctx.mailer.send({
       to: issued.email,
       ...renderMail(
         {
@@ -28,9 +41,9 @@ export const sendInvitationEmail = defineJob({
           role: issued.role,
           expires_at: issued.expiresAt.toISOString(),
         },
-        deps.config,
+        ctx.config,
       ),
       reference: jobId,
     })
   },
-})
+)
