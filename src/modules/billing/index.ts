@@ -2,11 +2,11 @@
 // subscriptions use it), `manual` always (existing manual subscriptions keep it).
 
 import { AppError } from '../../core/errors.ts'
+import { createStripeClient } from '../stripe/client.ts'
+import { createStripeGuard } from '../stripe/guard.ts'
+import { createStripeProvider } from '../stripe/provider.ts'
 import { manualProvider } from './manual.ts'
 import type { Billing, BillingDeps } from './provider.ts'
-import { createStripeClient } from './stripe/client.ts'
-import { createStripeGuard } from './stripe/guard.ts'
-import { createStripeProvider } from './stripe/provider.ts'
 
 export function createBilling(deps: BillingDeps): Billing {
   const interactive = createStripeClient(deps.config, 'interactive')

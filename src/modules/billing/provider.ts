@@ -111,7 +111,7 @@ export interface Billing {
   /** The provider new subscriptions use: `stripe` when configured, else `manual`. */
   default: BillingProvider
   manual: BillingProvider
-  stripe: import('./stripe/provider.ts').StripeProvider | null
+  stripe: import('../stripe/provider.ts').StripeProvider | null
   /** The provider of an existing subscription (a manual one stays manual after Stripe is configured). */
   of(name: string): BillingProvider
 }

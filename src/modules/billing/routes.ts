@@ -5,9 +5,9 @@ import type { Deps } from '../../deps.ts'
 import { requireMember } from '../accounts/access.ts'
 import { AccountParams } from '../accounts/schemas.ts'
 import { principalOf, requireAdmin } from '../auth/guards.ts'
+import { stripeWebhookRoutes } from '../stripe/routes.ts'
 import { Invoice, listInvoices } from './invoices.ts'
 import { markFailed, markPaid } from './payments.ts'
-import { stripeWebhookRoutes } from './stripe/routes.ts'
 
 const security = [{ bearer: [] }]
 const InvoiceParams = z.object({ id: z.uuid() })

@@ -5,11 +5,9 @@
 import { createHash } from 'node:crypto'
 import { and, eq, isNull } from 'drizzle-orm'
 import type Stripe from 'stripe'
-import type { Executor } from '../../../core/db.ts'
-import { AppError, notFound } from '../../../core/errors.ts'
-import { accounts } from '../../accounts/tables.ts'
-import type { PlanRow } from '../../plans/plans.ts'
-import { plans } from '../../plans/tables.ts'
+import type { Executor } from '../../core/db.ts'
+import { AppError, notFound } from '../../core/errors.ts'
+import { accounts } from '../accounts/tables.ts'
 import {
   type BillingDeps,
   type BillingProvider,
@@ -17,7 +15,9 @@ import {
   type ProviderState,
   type SubscriptionRow,
   scheduledChangeLeadMs,
-} from '../provider.ts'
+} from '../billing/provider.ts'
+import type { PlanRow } from '../plans/plans.ts'
+import { plans } from '../plans/tables.ts'
 import { callStripe, fromUnix, idOf, isStripeError } from './client.ts'
 import type { CallMode, StripeGuard } from './guard.ts'
 import { periodOf, stateFromStripe } from './mapping.ts'

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { AppError } from '../../../core/errors.ts'
-import { problems } from '../../../core/http.ts'
-import type { Deps } from '../../../deps.ts'
+import { AppError } from '../../core/errors.ts'
+import { problems } from '../../core/http.ts'
+import type { Deps } from '../../deps.ts'
 import type { StripeProvider } from './provider.ts'
 import { receiveStripeEvent } from './webhooks.ts'
 

@@ -4,11 +4,11 @@
 // and is logged. Unpaid Checkouts are checked too: paid ones are linked, expired ones expire, and
 // subscribes interrupted between their Stripe call and their write are finished.
 import { and, asc, eq, gt, ne } from 'drizzle-orm'
-import type { Deps } from '../../../deps.ts'
-import { systemActor } from '../../audit/audit.ts'
-import { finishCheckout, markSynced, sameRow } from '../../subscriptions/lifecycle.ts'
-import { subscriptions, trials } from '../../subscriptions/tables.ts'
-import { applyState, type TransitionContext } from '../../subscriptions/transitions.ts'
+import type { Deps } from '../../deps.ts'
+import { systemActor } from '../audit/audit.ts'
+import { finishCheckout, markSynced, sameRow } from '../subscriptions/lifecycle.ts'
+import { subscriptions, trials } from '../subscriptions/tables.ts'
+import { applyState, type TransitionContext } from '../subscriptions/transitions.ts'
 import { idOf } from './client.ts'
 import type { StripeProvider } from './provider.ts'
 

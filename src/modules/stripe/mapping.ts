@@ -3,10 +3,10 @@
 // for reconciliation: one mapping, so the three always agree.
 import { eq, sql } from 'drizzle-orm'
 import type Stripe from 'stripe'
-import type { Executor } from '../../../core/db.ts'
-import { plans } from '../../plans/tables.ts'
-import type { SubscriptionStatus } from '../../subscriptions/tables.ts'
-import type { ProviderState, SubscriptionRow } from '../provider.ts'
+import type { Executor } from '../../core/db.ts'
+import type { ProviderState, SubscriptionRow } from '../billing/provider.ts'
+import { plans } from '../plans/tables.ts'
+import type { SubscriptionStatus } from '../subscriptions/tables.ts'
 import { fromUnix, idOf } from './client.ts'
 
 /** The plan a Stripe price belongs to: by the `plan_code` plangate puts on its prices, else by the plan's current price. */
