@@ -8,10 +8,10 @@ import { type Database, openDatabase } from './core/db.ts'
 import { StartupError } from './core/startup.ts'
 import type { Deps } from './deps.ts'
 import { createTokenService, loadSigningKey } from './modules/auth/tokens.ts'
-import { createBilling } from './modules/billing/index.ts'
 import { jobDefinitions } from './modules/jobs/definitions/index.ts'
 import { createJobQueue } from './modules/jobs/queue.ts'
 import { createMailer } from './modules/mail/index.ts'
+import { createBilling } from './modules/stripe/billing.ts'
 import { createWebhookSender } from './modules/webhooks/sender.ts'
 import type { WebhookNetwork } from './modules/webhooks/transport.ts'
 
@@ -63,7 +63,7 @@ export async function createDeps(config: Config, log: Logger, options: WiringOpt
     tokens: createTokenService(key, { issuer: config.APP_URL, ttlSeconds: config.ACCESS_TOKEN_TTL }),
     jobs: createJobQueue(database, jobDefinitions, log),
     mailer: createMailer(config, log),
-    billing: createBilling({ config, clock, log }),
+    billing: createBilling({ config, log }),
     webhooks: createWebhookSender(config, options.webhookNetwork),
     log,
   }

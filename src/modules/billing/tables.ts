@@ -1,7 +1,13 @@
 import { sql } from 'drizzle-orm'
 import { check, index, integer, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core'
 import { accounts } from '../accounts/tables.ts'
-import { subscriptions } from '../subscriptions/tables.ts'
+
+/**
+ * The `subscriptions` table as far as an invoice's foreign key needs it (its key). Billing sits
+ * below subscriptions, so it names the table rather than importing its definition; drizzle-kit
+ * derives the same constraint from it. Not exported: the subscriptions module owns the table.
+ */
+const subscriptionKey = pgTable('subscriptions', { id: uuid('id').primaryKey() })
 
 export const invoiceStatuses = ['paid', 'open', 'failed', 'refunded', 'void'] as const
 export type InvoiceStatus = (typeof invoiceStatuses)[number]
@@ -14,7 +20,7 @@ export const invoices = pgTable(
     accountId: uuid('account_id')
       .notNull()
       .references(() => accounts.id, { onDelete: 'cascade' }),
-    subscriptionId: uuid('subscription_id').references(() => subscriptions.id, { onDelete: 'set null' }),
+    subscriptionId: uuid('subscription_id').references(() => subscriptionKey.id, { onDelete: 'set null' }),
     provider: text('provider').notNull(),
     providerInvoiceId: text('provider_invoice_id').notNull(),
     amountCents: integer('amount_cents').notNull(),

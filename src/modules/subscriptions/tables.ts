@@ -13,17 +13,11 @@ import {
 } from 'drizzle-orm/pg-core'
 import { accounts } from '../accounts/tables.ts'
 import { users } from '../auth/tables.ts'
+import type { SubscriptionStatus } from '../billing/provider.ts'
 import { plans } from '../plans/tables.ts'
 
-export const subscriptionStatuses = [
-  'incomplete',
-  'trialing',
-  'active',
-  'past_due',
-  'canceled',
-  'expired',
-] as const
-export type SubscriptionStatus = (typeof subscriptionStatuses)[number]
+// The status vocabulary is billing's (providers report it); re-exported for this module's readers.
+export { type SubscriptionStatus, subscriptionStatuses } from '../billing/provider.ts'
 
 export const subscriptions = pgTable(
   'subscriptions',
@@ -76,6 +70,8 @@ export const subscriptions = pgTable(
     ),
   ],
 )
+
+export type SubscriptionRow = typeof subscriptions.$inferSelect
 
 /** Every transition of every subscription, oldest first. */
 export const subscriptionEvents = pgTable(

@@ -2,24 +2,31 @@
 // change records the transition in the subscription history and the audit log, emits the
 // outgoing event(s) and queues the customer's email, all in the caller's transaction.
 import { eq, inArray, sql } from 'drizzle-orm'
+import type { Config } from '../../config.ts'
+import type { Clock } from '../../core/clock.ts'
 import type { Executor } from '../../core/db.ts'
 import { newId } from '../../core/ids.ts'
 import { addDays } from '../../core/time.ts'
-import type { Deps } from '../../deps.ts'
 import { accountMembers } from '../accounts/tables.ts'
 import { type AuditActor, audit } from '../audit/audit.ts'
 import { users } from '../auth/tables.ts'
-import type { ProviderState, SubscriptionRow } from '../billing/provider.ts'
+import type { ProviderState } from '../billing/provider.ts'
 import { sendMail } from '../jobs/definitions/send-mail.ts'
+import type { JobQueue } from '../jobs/queue.ts'
 import type { MailTemplate } from '../mail/templates.ts'
 import type { PlanRow } from '../plans/plans.ts'
 import { plans } from '../plans/tables.ts'
 import { emitEvent } from '../webhooks/events.ts'
 import { effectiveStatus, grantsAccess } from './access.ts'
 import type { Subscription } from './schemas.ts'
-import { subscriptionEvents, subscriptions } from './tables.ts'
+import { type SubscriptionRow, subscriptionEvents, subscriptions } from './tables.ts'
 
-export type TransitionDeps = Pick<Deps, 'config' | 'jobs' | 'clock'>
+/** What recording a transition needs: the grace period, the queue (events, mail) and the clock. */
+export interface TransitionDeps {
+  config: Pick<Config, 'GRACE_PERIOD_DAYS'>
+  jobs: JobQueue
+  clock: Clock
+}
 
 export interface TransitionContext {
   deps: TransitionDeps
@@ -347,7 +354,7 @@ export async function ownerEmails(tx: Executor, accountId: string): Promise<stri
 /** Queues `mail` to every owner; `key` makes a repeated call for the same occasion a no-op. */
 export async function mailAccountOwners(
   tx: Executor,
-  deps: Pick<Deps, 'jobs'>,
+  deps: { jobs: JobQueue },
   accountId: string,
   mail: MailTemplate,
   key: string,
