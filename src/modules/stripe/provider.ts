@@ -17,7 +17,7 @@ import type {
 } from '../billing/provider.ts'
 import type { PlanRow } from '../plans/plans.ts'
 import { storeStripeIds } from '../plans/stripe-ids.ts'
-import { scheduledChangeLeadMs } from '../subscriptions/lifecycle.ts'
+import { scheduledChangeLeadMs } from '../subscriptions/sync.ts'
 import { callStripe, fromUnix, idOf, isStripeError } from './client.ts'
 import type { CallMode, StripeGuard } from './guard.ts'
 import { periodOf, stateFromStripe } from './mapping.ts'
@@ -35,8 +35,8 @@ export interface StripeProvider extends BillingProvider {
   listSubscriptions(customerId: string): Promise<Stripe.Subscription[]>
   /** Ends a Stripe subscription now (after plangate ended its access); an already ended one is fine. */
   cancelNow(subscriptionId: string): Promise<void>
-  /** Verifies a webhook's signature on the raw body and parses it; throws on a bad one. */
-  verifyWebhook(rawBody: Buffer | string, signature: string | undefined, now: Date): Stripe.Event
+  /** Verifies a Stripe event's signature on the raw body and parses it; throws on a bad one. */
+  verifyEvent(rawBody: Buffer | string, signature: string | undefined, now: Date): Stripe.Event
   stateOf(
     tx: Executor,
     subscription: Stripe.Subscription,
@@ -429,7 +429,7 @@ export function createStripeProvider(
       }
     },
 
-    verifyWebhook(rawBody, signature, now) {
+    verifyEvent(rawBody, signature, now) {
       if (!signature || !config.STRIPE_WEBHOOK_SECRET) throw new Error('missing Stripe-Signature')
       const tolerance = config.STRIPE_WEBHOOK_TOLERANCE_SECONDS
       // The SDK refuses signatures older than the tolerance; one from the future is refused too.

@@ -13,9 +13,9 @@ import { plans } from '../plans/tables.ts'
 import { sweep } from '../subscriptions/sweep.ts'
 import { subscriptions } from '../subscriptions/tables.ts'
 import { events as outgoingEvents } from '../webhooks/tables.ts'
+import { retryUnprocessed } from './receive.ts'
 import { reconcileStripe } from './reconcile.ts'
 import { stripeEvents } from './tables.ts'
-import { retryUnprocessed } from './webhooks.ts'
 
 const day = 86_400_000
 

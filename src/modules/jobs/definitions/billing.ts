@@ -1,8 +1,8 @@
 // Scheduled billing work: the subscription sweep, Stripe reconciliation, and retries of Stripe
 // events that could not be processed when they arrived.
 import { z } from 'zod'
+import { retryUnprocessed } from '../../stripe/receive.ts'
 import { reconcileStripe } from '../../stripe/reconcile.ts'
-import { retryUnprocessed } from '../../stripe/webhooks.ts'
 import { sweep } from '../../subscriptions/sweep.ts'
 import { defineJob } from '../define.ts'
 
