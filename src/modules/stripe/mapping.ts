@@ -30,9 +30,10 @@ function endsWithPeriod(subscription: Stripe.Subscription): boolean {
 function statusOf(subscription: Stripe.Subscription): SubscriptionStatus {
   switch (subscription.status) {
     case 'trialing':
-    case 'active':
       // plangate's `canceled` is "will end or has ended".
-      return endsWithPeriod(subscription) ? 'canceled' : (subscription.status as 'trialing' | 'active')
+      return endsWithPeriod(subscription) ? 'canceled' : 'trialing'
+    case 'active':
+      return endsWithPeriod(subscription) ? 'canceled' : 'active'
     case 'past_due':
     case 'unpaid':
     case 'paused':

@@ -73,6 +73,59 @@ export const subscriptions = pgTable(
 
 export type SubscriptionRow = typeof subscriptions.$inferSelect
 
+/**
+ * What `applyState` finds a change of the row to be. `plan_changed` is recorded as `upgraded` or
+ * `downgraded` (as itself only if either plan could not be read, which the foreign keys prevent).
+ */
+export const changeTypes = [
+  'activated',
+  'canceled',
+  'cancel_scheduled',
+  'resumed',
+  'past_due',
+  'recovered',
+  'renewed',
+  'plan_changed',
+  'change_scheduled',
+  'scheduled_change_canceled',
+  'trial_ended',
+  'expired',
+  'checkout_expired',
+  'updated',
+] as const
+export type ChangeType = (typeof changeTypes)[number]
+
+/** Reminders: recorded (and sent) once per subscription and occasion; they change nothing. */
+export const reminderTypes = ['trial_will_end', 'grace_ending'] as const
+export type ReminderType = (typeof reminderTypes)[number]
+
+/**
+ * Every kind of transition the subscription history records (and the audit log as
+ * `subscription.<type>`, and the outgoing events as their `change`).
+ */
+export const transitionTypes = [
+  'created',
+  'activated',
+  'upgraded',
+  'downgraded',
+  'upgrade_awaiting_payment',
+  'canceled',
+  'cancel_scheduled',
+  'resumed',
+  'past_due',
+  'recovered',
+  'renewed',
+  'change_scheduled',
+  'scheduled_change_canceled',
+  'trial_ended',
+  'expired',
+  'checkout_expired',
+  'updated',
+  'plan_changed',
+  ...reminderTypes,
+] as const
+export type TransitionType = (typeof transitionTypes)[number]
+
 /** Every transition of every subscription, oldest first. */
 export const subscriptionEvents = pgTable(
   'subscription_events',
@@ -84,9 +137,9 @@ export const subscriptionEvents = pgTable(
     accountId: uuid('account_id')
       .notNull()
       .references(() => accounts.id, { onDelete: 'cascade' }),
-    type: text('type').notNull(),
-    fromStatus: text('from_status'),
-    toStatus: text('to_status').notNull(),
+    type: text('type').$type<TransitionType>().notNull(),
+    fromStatus: text('from_status').$type<SubscriptionStatus>(),
+    toStatus: text('to_status').$type<SubscriptionStatus>().notNull(),
     fromPlanId: uuid('from_plan_id').references(() => plans.id),
     toPlanId: uuid('to_plan_id').references(() => plans.id),
     actorUserId: uuid('actor_user_id').references(() => users.id, { onDelete: 'set null' }),

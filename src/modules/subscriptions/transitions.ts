@@ -17,9 +17,16 @@ import type { MailTemplate } from '../mail/templates.ts'
 import type { PlanRow } from '../plans/plans.ts'
 import { plans } from '../plans/tables.ts'
 import { emitEvent } from '../webhooks/events.ts'
+import type { WebhookEventType } from '../webhooks/schemas.ts'
 import { effectiveStatus, grantsAccess } from './access.ts'
 import type { Subscription } from './schemas.ts'
-import { type SubscriptionRow, subscriptionEvents, subscriptions } from './tables.ts'
+import {
+  type ChangeType,
+  type SubscriptionRow,
+  subscriptionEvents,
+  subscriptions,
+  type TransitionType,
+} from './tables.ts'
 
 /** What recording a transition needs: the grace period, the queue (events, mail) and the clock. */
 export interface TransitionDeps {
@@ -98,7 +105,7 @@ const same = (a: unknown, b: unknown) =>
   a instanceof Date && b instanceof Date ? a.getTime() === b.getTime() : a === b
 
 /** What kind of change `before` → `after` is, for the history, the audit log and the events. */
-function changeType(before: SubscriptionRow, after: SubscriptionRow): string {
+function changeType(before: SubscriptionRow, after: SubscriptionRow): ChangeType {
   if (after.status === 'expired') return before.status === 'incomplete' ? 'checkout_expired' : 'expired'
   if (before.status === 'incomplete' && after.status !== 'incomplete') return 'activated'
   if (after.status === 'canceled' && after.endedAt && !before.endedAt) return 'canceled'
@@ -127,7 +134,7 @@ export async function applyState(
   ctx: TransitionContext,
   before: SubscriptionRow,
   state: ProviderState,
-  options: { type?: string; data?: Record<string, unknown> } = {},
+  options: { type?: TransitionType; data?: Record<string, unknown> } = {},
 ): Promise<SubscriptionRow> {
   if (before.status === 'expired') return before
   const ended = before.status === 'canceled' && before.endedAt !== null
@@ -162,7 +169,7 @@ export async function applyState(
 }
 
 /** The outgoing event of each transition type (others: `subscription.updated`; null: none). */
-const outgoingType: Record<string, string | null> = {
+const outgoingType: Partial<Record<TransitionType, WebhookEventType | null>> = {
   trial_will_end: 'subscription.trial_will_end',
   grace_ending: null,
   created: 'subscription.created',
@@ -184,14 +191,14 @@ export async function recordTransition(
   ctx: TransitionContext,
   before: SubscriptionRow | null,
   after: SubscriptionRow,
-  rawType: string,
+  rawType: TransitionType,
   data: Record<string, unknown> = {},
 ): Promise<boolean> {
   const { deps, actor, now } = ctx
   const byId = await plansById(tx, [after.planId, after.pendingPlanId, before?.planId])
   const plan = byId.get(after.planId)
   const previousPlan = before ? byId.get(before.planId) : undefined
-  const type =
+  const type: TransitionType =
     rawType === 'plan_changed' && plan && previousPlan
       ? plan.tier > previousPlan.tier ||
         (plan.tier === previousPlan.tier && plan.priceCents >= previousPlan.priceCents)
@@ -266,7 +273,7 @@ export async function recordTransition(
 }
 
 function customerMail(
-  type: string,
+  type: TransitionType,
   before: SubscriptionRow | null,
   after: SubscriptionRow,
   plan: PlanRow,
