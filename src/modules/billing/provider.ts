@@ -5,23 +5,12 @@
 // asks Stripe and mirrors the answer. Both return the same `ProviderState`.
 import type { Executor } from '../../core/db.ts'
 import type { PlanRow } from '../plans/plans.ts'
+import type { SubscriptionStatus } from './subscription-status.ts'
+
+export { type SubscriptionStatus, subscriptionStatuses } from './subscription-status.ts'
 
 export const providerNames = ['manual', 'stripe'] as const
 export type ProviderName = (typeof providerNames)[number]
-
-/**
- * The states of a subscription, as providers report them and the subscriptions module stores
- * them (its `subscriptions.status` column uses this list).
- */
-export const subscriptionStatuses = [
-  'incomplete',
-  'trialing',
-  'active',
-  'past_due',
-  'canceled',
-  'expired',
-] as const
-export type SubscriptionStatus = (typeof subscriptionStatuses)[number]
 
 /**
  * What a provider is given of a subscription: the fields providers read. The subscriptions

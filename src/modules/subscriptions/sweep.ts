@@ -4,11 +4,12 @@
 // in its own short transaction with `skip locked`, so two workers sweeping at once share the
 // work and a request holding a subscription is never waited on.
 import { and, asc, eq, gt, inArray, isNotNull, lte, sql } from 'drizzle-orm'
-import type { Executor } from '../../core/db.ts'
-import type { Deps } from '../../deps.ts'
+import type { Logger } from 'pino'
+import type { Config } from '../../config.ts'
+import type { Db, Executor } from '../../core/db.ts'
 import { systemActor } from '../audit/audit.ts'
 import { type Interval, periodEnd } from '../billing/periods.ts'
-import { getPlanById } from '../plans/plans.ts'
+import { getPlanById, type PlanRow } from '../plans/plans.ts'
 import { expireLapsed, type LifecycleDeps, recordCharge, scheduledChangeLeadMs } from './lifecycle.ts'
 import { remindGraceEnding, remindTrialEnding } from './reminders.ts'
 import { type SubscriptionRow, subscriptions } from './tables.ts'
@@ -30,7 +31,18 @@ export interface SweepResult {
   expired: number
 }
 
-type SweepDeps = Pick<Deps, 'db' | 'log' | 'config' | 'jobs' | 'clock' | 'billing'>
+/** A provider that takes changes scheduled for period end shortly before it renews (Stripe). */
+interface ScheduledChangeTaker {
+  applyScheduledChange(executor: Executor, row: SubscriptionRow, to: PlanRow): Promise<void>
+}
+
+/** What the sweep needs; `billing.stripe` when Stripe is configured (its background twin is used). */
+export interface SweepDeps extends LifecycleDeps {
+  db: Db
+  log: Logger
+  config: LifecycleDeps['config'] & Pick<Config, 'TRIAL_REMINDER_DAYS'>
+  billing: LifecycleDeps['billing'] & { stripe: { background: ScheduledChangeTaker } | null }
+}
 
 /** Renews one due manual subscription: the next period, the scheduled plan if any, an open invoice. */
 async function renewOne(tx: Executor, deps: LifecycleDeps, row: SubscriptionRow, now: Date): Promise<void> {

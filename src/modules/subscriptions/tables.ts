@@ -13,11 +13,11 @@ import {
 } from 'drizzle-orm/pg-core'
 import { accounts } from '../accounts/tables.ts'
 import { users } from '../auth/tables.ts'
-import type { SubscriptionStatus } from '../billing/provider.ts'
+import type { SubscriptionStatus } from '../billing/subscription-status.ts'
 import { plans } from '../plans/tables.ts'
 
 // The status vocabulary is billing's (providers report it); re-exported for this module's readers.
-export { type SubscriptionStatus, subscriptionStatuses } from '../billing/provider.ts'
+export { type SubscriptionStatus, subscriptionStatuses } from '../billing/subscription-status.ts'
 
 export const subscriptions = pgTable(
   'subscriptions',
