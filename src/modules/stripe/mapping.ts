@@ -54,7 +54,11 @@ export function periodOf(subscription: Stripe.Subscription): { start: Date; end:
   const item = subscription.items.data[0] as
     | (Stripe.SubscriptionItem & { current_period_start?: number; current_period_end?: number })
     | undefined
-  const legacy = subscription as unknown as { current_period_start?: number; current_period_end?: number }
+  // API versions before 2025 keep the period on the subscription itself.
+  const legacy = subscription as Stripe.Subscription & {
+    current_period_start?: number
+    current_period_end?: number
+  }
   const start = fromUnix(item?.current_period_start ?? legacy.current_period_start)
   const end = fromUnix(item?.current_period_end ?? legacy.current_period_end)
   return start && end ? { start, end } : null
