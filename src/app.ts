@@ -42,6 +42,7 @@ import { openapiOptions } from './modules/ops/openapi.ts'
 import { opsRoutes } from './modules/ops/routes.ts'
 import { planRoutes } from './modules/plans/routes.ts'
 import { staffRoutes } from './modules/staff/routes.ts'
+import { stripeEventRoutes } from './modules/stripe/routes.ts'
 import { subscriptionRoutes } from './modules/subscriptions/routes.ts'
 import { webhookRoutes } from './modules/webhooks/routes.ts'
 
@@ -209,6 +210,7 @@ export async function buildApp(deps: Deps) {
   await app.register(planRoutes(deps))
   await app.register(subscriptionRoutes(deps))
   await app.register(billingRoutes(deps))
+  await app.register(stripeEventRoutes(deps, deps.billing.stripe))
   await app.register(entitlementRoutes(deps))
   await app.register(staffRoutes(deps))
   await app.register(bookingRoutes(deps))

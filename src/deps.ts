@@ -3,9 +3,9 @@ import type { Config } from './config.ts'
 import type { Clock } from './core/clock.ts'
 import type { Database, Db } from './core/db.ts'
 import type { TokenService } from './modules/auth/tokens.ts'
-import type { Billing } from './modules/billing/provider.ts'
 import type { JobQueue } from './modules/jobs/queue.ts'
 import type { Mailer } from './modules/mail/mailer.ts'
+import type { Billing } from './modules/stripe/billing.ts'
 import type { WebhookSender } from './modules/webhooks/sender.ts'
 
 /** Everything the app needs from outside, built in wiring.ts and swapped in tests. */

@@ -6,14 +6,14 @@ import {
   sendPasswordResetEmailHandler,
   sendVerificationEmailHandler,
 } from './modules/auth/jobs.ts'
+import { sendInvitationEmailHandler } from './modules/invitations/jobs.ts'
+import type { JobHandler } from './modules/jobs/define.ts'
+import { sendMailHandler } from './modules/mail/jobs.ts'
 import {
   endProviderSubscriptionHandler,
   reconcileBillingHandler,
   retryStripeEventsHandler,
-} from './modules/billing/stripe/jobs.ts'
-import { sendInvitationEmailHandler } from './modules/invitations/jobs.ts'
-import type { JobHandler } from './modules/jobs/define.ts'
-import { sendMailHandler } from './modules/mail/jobs.ts'
+} from './modules/stripe/jobs.ts'
 import { announcePlanEntitlementsHandler, sweepSubscriptionsHandler } from './modules/subscriptions/jobs.ts'
 import { deliverWebhookHandler } from './modules/webhooks/jobs.ts'
 

@@ -9,9 +9,9 @@ import { StartupError } from './core/startup.ts'
 import type { Deps } from './deps.ts'
 import { jobHandlers } from './jobs.ts'
 import { createTokenService, loadSigningKey } from './modules/auth/tokens.ts'
-import { createBilling } from './modules/billing/index.ts'
 import { createJobQueue } from './modules/jobs/queue.ts'
 import { createMailer } from './modules/mail/index.ts'
+import { createBilling } from './modules/stripe/billing.ts'
 import { createWebhookSender } from './modules/webhooks/sender.ts'
 import type { WebhookNetwork } from './modules/webhooks/transport.ts'
 
@@ -62,7 +62,7 @@ export async function createDeps(config: Config, log: Logger, options: WiringOpt
     tokens: createTokenService(key, { issuer: config.APP_URL, ttlSeconds: config.ACCESS_TOKEN_TTL }),
     jobs: createJobQueue(database, jobHandlers, log),
     mailer: createMailer(config, log),
-    billing: createBilling({ config, clock, log }),
+    billing: createBilling({ config, log }),
     webhooks: createWebhookSender(config, options.webhookNetwork),
     log,
   }

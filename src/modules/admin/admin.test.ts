@@ -18,7 +18,7 @@ import {
 } from '../../../test/helpers/app.ts'
 import { newId } from '../../core/ids.ts'
 import { auditLog } from '../audit/tables.ts'
-import { stripeEvents } from '../billing/tables.ts'
+import { stripeEvents } from '../stripe/tables.ts'
 import { subscriptions } from '../subscriptions/tables.ts'
 
 const dayMs = 24 * 60 * 60 * 1000

@@ -9,8 +9,8 @@ import { accountMembers, accounts } from '../accounts/tables.ts'
 import type { AuditActorType } from '../audit/audit.ts'
 import { auditLog } from '../audit/tables.ts'
 import { users } from '../auth/tables.ts'
-import { stripeEvents } from '../billing/tables.ts'
 import { plans } from '../plans/tables.ts'
+import { stripeEvents } from '../stripe/tables.ts'
 import { effectiveStatus, grantsAccess, grantsAccessSql } from '../subscriptions/access.ts'
 import { toSubscription } from '../subscriptions/lifecycle.ts'
 import { subscriptions } from '../subscriptions/tables.ts'
@@ -21,10 +21,10 @@ import {
   defaultCurrency,
   type ListAccountsQuery,
   type ListAuditLogQuery,
+  type ListStripeEventsQuery,
   type ListSubscriptionsQuery,
-  type ListWebhookEventsQuery,
   type Metrics,
-  type ReceivedWebhookEvent,
+  type ReceivedStripeEvent,
 } from './schemas.ts'
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -241,7 +241,7 @@ export async function readMetrics(tx: Executor, now: Date): Promise<Metrics> {
 }
 
 /** The received Stripe events, latest received first; the payload only when asked for. */
-export async function listWebhookEvents(tx: Executor, query: ListWebhookEventsQuery) {
+export async function listStripeEvents(tx: Executor, query: ListStripeEventsQuery) {
   const values = decodeCursor(query.cursor, 2)
   let after: { receivedAt: string; id: string } | undefined
   if (values) {
@@ -277,7 +277,7 @@ export async function listWebhookEvents(tx: Executor, query: ListWebhookEventsQu
     rows,
     query.limit,
     (row) => [row.receivedKey, row.event.id],
-    ({ event }): ReceivedWebhookEvent => ({
+    ({ event }): ReceivedStripeEvent => ({
       id: event.id,
       type: event.type,
       event_created_at: event.eventCreatedAt.toISOString(),

@@ -2,17 +2,17 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { page, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { requireAdmin } from '../auth/guards.ts'
-import { listAccounts, listAuditLog, listSubscriptions, listWebhookEvents, readMetrics } from './queries.ts'
+import { listAccounts, listAuditLog, listStripeEvents, listSubscriptions, readMetrics } from './queries.ts'
 import {
   AdminAccount,
   AdminSubscription,
   AuditEntry,
   ListAccountsQuery,
   ListAuditLogQuery,
+  ListStripeEventsQuery,
   ListSubscriptionsQuery,
-  ListWebhookEventsQuery,
   Metrics,
-  ReceivedWebhookEvent,
+  ReceivedStripeEvent,
 } from './schemas.ts'
 
 const tags = ['admin']
@@ -88,12 +88,12 @@ export const adminRoutes =
             'Site admins: the Stripe webhook events as received, latest first, with how often applying them was tried and the last error. `processed=false` lists the events not applied yet; `include=payload` adds the body of each event.',
           operationId: 'adminListWebhookEvents',
           security,
-          querystring: ListWebhookEventsQuery,
-          response: { 200: page(ReceivedWebhookEvent), ...adminProblems },
+          querystring: ListStripeEventsQuery,
+          response: { 200: page(ReceivedStripeEvent), ...adminProblems },
         },
         preHandler: adminOnly,
       },
-      async (req) => listWebhookEvents(db, req.query),
+      async (req) => listStripeEvents(db, req.query),
     )
 
     app.get(

@@ -138,7 +138,7 @@ export const Metrics = z
   })
 export type Metrics = z.infer<typeof Metrics>
 
-export const ListWebhookEventsQuery = PaginationQuery.extend({
+export const ListStripeEventsQuery = PaginationQuery.extend({
   type: Filter.optional().describe('The Stripe event type, e.g. `invoice.paid`.'),
   processed: z
     .enum(['true', 'false'])
@@ -147,9 +147,9 @@ export const ListWebhookEventsQuery = PaginationQuery.extend({
     .describe('`false`: events still waiting to be applied (or failing).'),
   include: z.enum(['payload']).optional().describe('`payload` adds each event as Stripe sent it.'),
 })
-export type ListWebhookEventsQuery = z.infer<typeof ListWebhookEventsQuery>
+export type ListStripeEventsQuery = z.infer<typeof ListStripeEventsQuery>
 
-export const ReceivedWebhookEvent = z
+export const ReceivedStripeEvent = z
   .object({
     id: z.string().describe('The Stripe event id.'),
     type: z.string(),
@@ -164,6 +164,7 @@ export const ReceivedWebhookEvent = z
     payload: z.record(z.string(), z.unknown()).optional().describe('With `include=payload` only.'),
   })
   .meta({
+    // The published component name (part of the API contract) stays as it was.
     id: 'ReceivedWebhookEvent',
     example: {
       id: 'evt_1QbCdEfGhIjKlMnO',
@@ -175,7 +176,7 @@ export const ReceivedWebhookEvent = z
       last_error: null,
     },
   })
-export type ReceivedWebhookEvent = z.infer<typeof ReceivedWebhookEvent>
+export type ReceivedStripeEvent = z.infer<typeof ReceivedStripeEvent>
 
 export const ListAuditLogQuery = PaginationQuery.extend({
   action: Filter.optional().describe(

@@ -1,12 +1,30 @@
-import { and, desc, eq, lt } from 'drizzle-orm'
+import { and, desc, eq, isNull, lt } from 'drizzle-orm'
 import { z } from 'zod'
+import type { Clock } from '../../core/clock.ts'
 import type { Executor } from '../../core/db.ts'
+import { AppError, notFound } from '../../core/errors.ts'
 import { decodeCursor, type PaginationQuery, toPage } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
-import type { Deps } from '../../deps.ts'
 import { type AuditActor, audit } from '../audit/audit.ts'
+import type { JobSender } from '../jobs/queue.ts'
 import { emitEvent } from '../webhooks/events.ts'
+import type { ProviderName } from './provider.ts'
 import { type InvoiceStatus, invoiceStatuses, invoices } from './tables.ts'
+
+/** What announcing an invoice needs: the queue for the outgoing event's deliveries, and the clock. */
+export interface InvoiceContext {
+  jobs: JobSender
+  clock: Clock
+}
+
+/** Who changed an invoice, and when. */
+export interface InvoiceChange {
+  actor: AuditActor
+  now: Date
+}
+
+/** What happened to an invoice, as announced: `invoice.created`, `invoice.paid`, `invoice.payment_failed`. */
+export type InvoiceAnnouncement = 'created' | 'paid' | 'failed'
 
 export const Invoice = z
   .object({
@@ -46,7 +64,7 @@ export const Invoice = z
   })
 export type Invoice = z.infer<typeof Invoice>
 
-type InvoiceRow = typeof invoices.$inferSelect
+export type InvoiceRow = typeof invoices.$inferSelect
 
 export function toInvoice(row: InvoiceRow): Invoice {
   return {
@@ -122,10 +140,10 @@ export async function listInvoices(tx: Executor, accountId: string, query: Pagin
 /** Audit entry and outgoing `invoice.*` event for an invoice that was created, paid or failed. */
 export async function announceInvoice(
   tx: Executor,
-  deps: Pick<Deps, 'jobs' | 'clock'>,
-  ctx: { actor: AuditActor; now: Date },
-  row: typeof invoices.$inferSelect,
-  change: 'created' | 'paid' | 'failed',
+  deps: InvoiceContext,
+  ctx: InvoiceChange,
+  row: InvoiceRow,
+  change: InvoiceAnnouncement,
 ): Promise<void> {
   const type = change === 'failed' ? ('invoice.payment_failed' as const) : (`invoice.${change}` as const)
   await audit(tx, {
@@ -142,4 +160,124 @@ export async function announceInvoice(
     at: ctx.now,
   })
   await emitEvent(tx, deps, { type, accountId: row.accountId, data: { invoice: toInvoice(row) } })
+}
+
+/** The manual invoice `id`, locked; 404 when there is none, 409 for another provider's (it settles its own). */
+export async function lockManualInvoice(tx: Executor, id: string): Promise<InvoiceRow> {
+  const [row] = await tx.select().from(invoices).where(eq(invoices.id, id)).for('update')
+  if (!row) throw notFound('Invoice')
+  if (row.provider !== 'manual')
+    throw new AppError('conflict', `A ${row.provider} invoice is settled by ${row.provider}`)
+  return row
+}
+
+/** Records that an invoice was paid or that its payment failed, and announces it. */
+export async function settleInvoice(
+  tx: Executor,
+  deps: InvoiceContext,
+  ctx: InvoiceChange,
+  invoiceId: string,
+  status: 'paid' | 'failed',
+): Promise<InvoiceRow> {
+  const [invoice] = await tx
+    .update(invoices)
+    .set(status === 'paid' ? { status, paidAt: ctx.now } : { status })
+    .where(eq(invoices.id, invoiceId))
+    .returning()
+  if (!invoice) throw notFound('Invoice')
+  await announceInvoice(tx, deps, ctx, invoice, status)
+  return invoice
+}
+
+/** Whether a subscription still has an invoice whose payment failed. */
+export async function hasFailedInvoice(tx: Executor, subscriptionId: string): Promise<boolean> {
+  const unpaid = await tx
+    .select({ id: invoices.id })
+    .from(invoices)
+    .where(and(eq(invoices.subscriptionId, subscriptionId), eq(invoices.status, 'failed')))
+    .limit(1)
+  return unpaid.length > 0
+}
+
+/** What a provider says of one of its invoices. */
+export interface ProviderInvoice {
+  accountId: string
+  subscriptionId: string | null
+  provider: ProviderName
+  providerInvoiceId: string
+  amountCents: number
+  currency: string
+  status: InvoiceStatus
+  description: string
+  periodStart: Date | null
+  periodEnd: Date | null
+  hostedUrl: string | null
+  paidAt: Date | null
+}
+
+/** A later status may replace an earlier one, never the other way (a late `payment_failed` never un-pays). */
+const finalStatuses: InvoiceStatus[] = ['paid', 'void', 'refunded']
+
+/**
+ * Mirrors a provider's invoice in the ledger: recorded the first time (announced as created, and
+ * paid or failed), then updated while its status is not final. Returns what was announced of its
+ * payment (`created`, `paid`, `failed`), or null when nothing was.
+ */
+export async function recordProviderInvoice(
+  tx: Executor,
+  deps: InvoiceContext,
+  ctx: InvoiceChange,
+  input: ProviderInvoice,
+): Promise<InvoiceAnnouncement | null> {
+  const { accountId, subscriptionId, provider, providerInvoiceId, ...values } = input
+  const [created] = await tx
+    .insert(invoices)
+    .values({
+      id: newId(),
+      accountId,
+      subscriptionId,
+      provider,
+      providerInvoiceId,
+      createdAt: ctx.now,
+      ...values,
+    })
+    .onConflictDoNothing({ target: [invoices.provider, invoices.providerInvoiceId] })
+    .returning()
+  if (created) {
+    const change = values.status === 'paid' ? 'paid' : values.status === 'failed' ? 'failed' : 'created'
+    if (change !== 'created') await announceInvoice(tx, deps, ctx, created, 'created')
+    await announceInvoice(tx, deps, ctx, created, change)
+    return change
+  }
+  const [existing] = await tx
+    .select()
+    .from(invoices)
+    .where(and(eq(invoices.provider, provider), eq(invoices.providerInvoiceId, providerInvoiceId)))
+    .for('update')
+  if (!existing || existing.status === values.status || finalStatuses.includes(existing.status)) return null
+  const [updated] = await tx.update(invoices).set(values).where(eq(invoices.id, existing.id)).returning()
+  if (updated && (values.status === 'paid' || values.status === 'failed')) {
+    await announceInvoice(tx, deps, ctx, updated, values.status)
+    return values.status
+  }
+  return null
+}
+
+/** Attaches a provider's invoice recorded before its subscription was known to that subscription. */
+export async function attachInvoice(
+  tx: Executor,
+  provider: ProviderName,
+  providerInvoiceId: string,
+  subscriptionId: string,
+): Promise<void> {
+  await tx
+    .update(invoices)
+    .set({ subscriptionId })
+    .where(
+      and(
+        eq(invoices.provider, provider),
+        eq(invoices.providerInvoiceId, providerInvoiceId),
+        isNull(invoices.subscriptionId),
+      ),
+    )
 }

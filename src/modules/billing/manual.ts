@@ -4,7 +4,7 @@
 import { AppError } from '../../core/errors.ts'
 import { addDays } from '../../core/time.ts'
 import type { PlanRow } from '../plans/plans.ts'
-import { type Interval, periodEnd, prorationCents, remainingFraction } from '../subscriptions/periods.ts'
+import { type Interval, periodEnd, prorationCents, remainingFraction } from './periods.ts'
 import type { BillingProvider, ChangeOutcome } from './provider.ts'
 
 const describePlan = (plan: PlanRow) => `${plan.name} (${plan.interval}ly)`
@@ -96,6 +96,11 @@ export const manualProvider: BillingProvider = {
       cancelAtPeriodEnd: false,
       canceledAt: null,
     }
+  },
+
+  async currentState() {
+    // The row is the manual subscription's whole state: there is nothing else to read.
+    return {}
   },
 
   async portalUrl() {

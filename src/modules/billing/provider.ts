@@ -4,18 +4,36 @@
 // operation: `manual` computes it locally (payments happen elsewhere and are recorded), `stripe`
 // asks Stripe and mirrors the answer. Both return the same `ProviderState`.
 import type { Executor } from '../../core/db.ts'
-import type { Deps } from '../../deps.ts'
 import type { PlanRow } from '../plans/plans.ts'
-import type { SubscriptionStatus, subscriptions } from '../subscriptions/tables.ts'
+import type { SubscriptionStatus } from './subscription-status.ts'
 
-export type ProviderName = 'manual' | 'stripe'
+export { type SubscriptionStatus, subscriptionStatuses } from './subscription-status.ts'
+
+export const providerNames = ['manual', 'stripe'] as const
+export type ProviderName = (typeof providerNames)[number]
 
 /**
- * How long before the period ends a renewal is prepared: manual subscriptions are renewed, and
- * Stripe ones get a change scheduled for period end. The hourly sweep runs at least once within it.
+ * What a provider is given of a subscription: the fields providers read. The subscriptions
+ * module's row satisfies it; providers never write it (they return a `ProviderState`).
  */
-export const scheduledChangeLeadMs = 2 * 3_600_000
-export type SubscriptionRow = typeof subscriptions.$inferSelect
+export interface ProviderSubscription {
+  id: string
+  accountId: string
+  planId: string
+  pendingPlanId: string | null
+  status: SubscriptionStatus
+  currentPeriodStart: Date
+  currentPeriodEnd: Date
+  cancelAtPeriodEnd: boolean
+  canceledAt: Date | null
+  trialEnd: Date | null
+  providerSubscriptionId: string | null
+  providerPriceId: string | null
+  checkoutSessionId: string | null
+  createdAt: Date
+  /** Changes with every write of the subscription: part of the idempotency keys of provider calls. */
+  updatedAt: Date
+}
 
 /** What a provider says a subscription is after an operation; omitted fields stay as they are. */
 export interface ProviderState {
@@ -48,7 +66,7 @@ export interface Checkout {
 }
 
 export interface StartInput {
-  row: SubscriptionRow
+  row: ProviderSubscription
   plan: PlanRow
   /** Days of trial the account is entitled to on this plan (0: none). */
   trialDays: number
@@ -57,7 +75,7 @@ export interface StartInput {
 }
 
 export interface ChangeInput {
-  row: SubscriptionRow
+  row: ProviderSubscription
   from: PlanRow
   to: PlanRow
   when: 'now' | 'period_end'
@@ -91,12 +109,22 @@ export interface BillingProvider {
    */
   start(tx: Executor, input: StartInput): Promise<{ charge?: Charge; checkout?: Checkout }>
   /** Gives up an unpaid `incomplete` subscription (its Checkout session is expired). */
-  abandon(tx: Executor, row: SubscriptionRow): Promise<void>
+  abandon(tx: Executor, row: ProviderSubscription): Promise<void>
   changePlan(tx: Executor, input: ChangeInput): Promise<ChangeOutcome>
   /** Drops a change scheduled for period end (the current plan stays). */
-  unscheduleChange(tx: Executor, row: SubscriptionRow, current: PlanRow, now: Date): Promise<ProviderState>
-  cancel(tx: Executor, row: SubscriptionRow, atPeriodEnd: boolean, now: Date): Promise<ProviderState>
-  resume(tx: Executor, row: SubscriptionRow, now: Date): Promise<ProviderState>
+  unscheduleChange(
+    tx: Executor,
+    row: ProviderSubscription,
+    current: PlanRow,
+    now: Date,
+  ): Promise<ProviderState>
+  cancel(tx: Executor, row: ProviderSubscription, atPeriodEnd: boolean, now: Date): Promise<ProviderState>
+  resume(tx: Executor, row: ProviderSubscription, now: Date): Promise<ProviderState>
+  /**
+   * The subscription as the provider has it now (read again when something was applied to the
+   * row while a call was out). The manual provider is the state itself: nothing to read.
+   */
+  currentState(tx: Executor, row: ProviderSubscription): Promise<ProviderState>
   /** Where the customer manages payment methods and invoices. */
   portalUrl(tx: Executor, accountId: string): Promise<string>
   /** Mirrors a created or changed plan at the provider (product, price); returns provider ids to store. */
@@ -107,13 +135,10 @@ export interface BillingProvider {
   ): Promise<Partial<Pick<PlanRow, 'stripeProductId' | 'stripePriceId'>>>
 }
 
-export interface Billing {
+/** The providers the subscription rules use (built at the composition root). */
+export interface Providers {
   /** The provider new subscriptions use: `stripe` when configured, else `manual`. */
   default: BillingProvider
-  manual: BillingProvider
-  stripe: import('./stripe/provider.ts').StripeProvider | null
   /** The provider of an existing subscription (a manual one stays manual after Stripe is configured). */
   of(name: string): BillingProvider
 }
-
-export type BillingDeps = Pick<Deps, 'config' | 'clock' | 'log'>

@@ -5,9 +5,8 @@ import type { Deps } from '../../deps.ts'
 import { requireMember } from '../accounts/access.ts'
 import { AccountParams } from '../accounts/schemas.ts'
 import { principalOf, requireAdmin } from '../auth/guards.ts'
+import { markFailed, markPaid } from '../subscriptions/payments.ts'
 import { Invoice, listInvoices } from './invoices.ts'
-import { markFailed, markPaid } from './payments.ts'
-import { stripeWebhookRoutes } from './stripe/routes.ts'
 
 const security = [{ bearer: [] }]
 const InvoiceParams = z.object({ id: z.uuid() })
@@ -85,6 +84,4 @@ export const billingRoutes =
         async (req) => db.transaction((tx) => mark(tx, deps, req.params.id, principalOf(req).userId)),
       )
     }
-
-    await app.register(stripeWebhookRoutes(deps, deps.billing.stripe))
   }

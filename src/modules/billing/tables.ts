@@ -1,7 +1,13 @@
 import { sql } from 'drizzle-orm'
-import { check, index, integer, jsonb, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core'
+import { check, index, integer, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core'
 import { accounts } from '../accounts/tables.ts'
-import { subscriptions } from '../subscriptions/tables.ts'
+
+/**
+ * The `subscriptions` table as far as an invoice's foreign key needs it (its key). Billing sits
+ * below subscriptions, so it names the table rather than importing its definition; drizzle-kit
+ * derives the same constraint from it. Not exported: the subscriptions module owns the table.
+ */
+const subscriptionKey = pgTable('subscriptions', { id: uuid('id').primaryKey() })
 
 export const invoiceStatuses = ['paid', 'open', 'failed', 'refunded', 'void'] as const
 export type InvoiceStatus = (typeof invoiceStatuses)[number]
@@ -14,7 +20,7 @@ export const invoices = pgTable(
     accountId: uuid('account_id')
       .notNull()
       .references(() => accounts.id, { onDelete: 'cascade' }),
-    subscriptionId: uuid('subscription_id').references(() => subscriptions.id, { onDelete: 'set null' }),
+    subscriptionId: uuid('subscription_id').references(() => subscriptionKey.id, { onDelete: 'set null' }),
     provider: text('provider').notNull(),
     providerInvoiceId: text('provider_invoice_id').notNull(),
     amountCents: integer('amount_cents').notNull(),
@@ -32,24 +38,4 @@ export const invoices = pgTable(
     index('invoices_account_idx').on(t.accountId, t.id),
     check('invoices_status_check', sql`${t.status} in ('paid', 'open', 'failed', 'refunded', 'void')`),
   ],
-)
-
-/**
- * Stripe webhook events as received: the event id is the key, so a redelivery (even ten at once)
- * is a no-op; `processed_at` stays null until the event's change is committed.
- */
-export const stripeEvents = pgTable(
-  'stripe_events',
-  {
-    id: text('id').primaryKey(),
-    type: text('type').notNull(),
-    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
-    /** Stripe's `created` (seconds) as a timestamp, for ordering. */
-    eventCreatedAt: timestamp('event_created_at', { withTimezone: true }).notNull(),
-    receivedAt: timestamp('received_at', { withTimezone: true }).notNull().default(sql`now()`),
-    processedAt: timestamp('processed_at', { withTimezone: true }),
-    attempts: integer('attempts').notNull().default(0),
-    lastError: text('last_error'),
-  },
-  (t) => [index('stripe_events_unprocessed_idx').on(t.receivedAt).where(sql`${t.processedAt} is null`)],
 )

@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import type { Database } from '../../core/db.ts'
-import type { StripeGuard } from '../billing/stripe/guard.ts'
+import type { StripeGuard } from '../stripe/guard.ts'
 import type { WebhookSender } from '../webhooks/sender.ts'
 
 export interface Metrics {

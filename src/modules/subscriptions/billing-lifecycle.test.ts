@@ -12,7 +12,8 @@ import {
 } from '../../../test/helpers/app.ts'
 import { type BillingCustomer, billingCustomer, createPlan } from '../../../test/helpers/billing.ts'
 import { auditLog } from '../audit/tables.ts'
-import { remindTrialEnding, sweep } from './sweep.ts'
+import { remindTrialEnding } from './reminders.ts'
+import { sweep } from './sweep.ts'
 import { subscriptions } from './tables.ts'
 
 const day = 86_400_000

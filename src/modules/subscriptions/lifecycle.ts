@@ -6,26 +6,34 @@ import type { Db, Executor } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import type { ProgressRecorder } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
-import type { Deps } from '../../deps.ts'
 import { accountMembers } from '../accounts/tables.ts'
 import { type AuditActor, systemActor } from '../audit/audit.ts'
 import { users } from '../auth/tables.ts'
 import { announceInvoice, recordInvoice } from '../billing/invoices.ts'
 import { endProviderSubscription } from '../billing/jobs.ts'
-import type {
-  BillingProvider,
-  ChangeOutcome,
-  Charge,
-  ProviderState,
-  SubscriptionRow,
-} from '../billing/provider.ts'
+import type { BillingProvider, ChangeOutcome, Charge, ProviderState, Providers } from '../billing/provider.ts'
 import { getPlanById, getSubscribablePlan, type PlanRow } from '../plans/plans.ts'
 import { grantsAccess } from './access.ts'
 import type { ChangePlanBody, CheckoutStarted, Subscription } from './schemas.ts'
-import { subscriptions, trials } from './tables.ts'
-import { applyState, present, recordTransition, type TransitionContext } from './transitions.ts'
+import { type SubscriptionRow, subscriptions, trials } from './tables.ts'
+import {
+  applyState,
+  present,
+  recordTransition,
+  type TransitionContext,
+  type TransitionDeps,
+} from './transitions.ts'
 
-export type LifecycleDeps = Pick<Deps, 'config' | 'jobs' | 'clock' | 'billing'>
+/** What the subscription rules need: what transitions need, and the payment providers. */
+export interface LifecycleDeps extends TransitionDeps {
+  billing: Providers
+}
+
+/**
+ * How long before the period ends a renewal is prepared: manual subscriptions are renewed, and
+ * Stripe ones get a change scheduled for period end. The hourly sweep runs at least once within it.
+ */
+export const scheduledChangeLeadMs = 2 * 3_600_000
 
 export interface Actor {
   accountId: string
@@ -490,14 +498,11 @@ async function operate<A>(
   })
   if (first.done) return first.done
   expected = first.changed
-  const stripe = deps.billing.stripe
-  for (let attempt = 0; attempt < 3 && stripe && expected.providerSubscriptionId; attempt++) {
+  // Something was applied meanwhile (a webhook): the provider's current state includes this change.
+  const provider = deps.billing.of(expected.provider)
+  for (let attempt = 0; attempt < 3 && expected.providerSubscriptionId; attempt++) {
     const snapshot = expected
-    const state = await stripe.stateOf(
-      db,
-      await stripe.retrieveSubscription(expected.providerSubscriptionId),
-      snapshot,
-    )
+    const state = await provider.currentState(db, snapshot)
     const synced = await db.transaction(async (tx) => {
       const [locked] = await tx
         .select()

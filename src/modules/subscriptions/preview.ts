@@ -4,11 +4,11 @@
 import { and, eq, ne, sql } from 'drizzle-orm'
 import { z } from 'zod'
 import { type Executor, queryRows } from '../../core/db.ts'
+import { type Interval, periodEnd, prorationCents, remainingFraction } from '../billing/periods.ts'
 import { featureKind } from '../entitlements/features.ts'
 import { getPlanById, getSubscribablePlan } from '../plans/plans.ts'
 import { PlanCode } from '../plans/schemas.ts'
 import { grantsAccess } from './access.ts'
-import { type Interval, periodEnd, prorationCents, remainingFraction } from './periods.ts'
 import { subscriptions } from './tables.ts'
 
 export const PreviewQuery = z.object({ plan: PlanCode.describe('Code of the plan to preview.') })

@@ -4,15 +4,16 @@
 // in its own short transaction with `skip locked`, so two workers sweeping at once share the
 // work and a request holding a subscription is never waited on.
 import { and, asc, eq, gt, inArray, isNotNull, lte, sql } from 'drizzle-orm'
-import type { Executor } from '../../core/db.ts'
-import type { Deps } from '../../deps.ts'
+import type { Logger } from 'pino'
+import type { Config } from '../../config.ts'
+import type { Db, Executor } from '../../core/db.ts'
 import { systemActor } from '../audit/audit.ts'
-import { type SubscriptionRow, scheduledChangeLeadMs } from '../billing/provider.ts'
-import { getPlanById } from '../plans/plans.ts'
-import { expireLapsed, type LifecycleDeps, recordCharge } from './lifecycle.ts'
-import { type Interval, periodEnd } from './periods.ts'
-import { subscriptions } from './tables.ts'
-import { applyState, recordTransition, type TransitionDeps } from './transitions.ts'
+import { type Interval, periodEnd } from '../billing/periods.ts'
+import { getPlanById, type PlanRow } from '../plans/plans.ts'
+import { expireLapsed, type LifecycleDeps, recordCharge, scheduledChangeLeadMs } from './lifecycle.ts'
+import { remindGraceEnding, remindTrialEnding } from './reminders.ts'
+import { type SubscriptionRow, subscriptions } from './tables.ts'
+import { applyState } from './transitions.ts'
 
 /** Manual subscriptions are renewed this long before their period ends. */
 export const renewalLeadMs = scheduledChangeLeadMs
@@ -30,7 +31,18 @@ export interface SweepResult {
   expired: number
 }
 
-type SweepDeps = LifecycleDeps & Pick<Deps, 'db' | 'log'>
+/** A provider that takes changes scheduled for period end shortly before it renews (Stripe). */
+interface ScheduledChangeTaker {
+  applyScheduledChange(executor: Executor, row: SubscriptionRow, to: PlanRow): Promise<void>
+}
+
+/** What the sweep needs; `billing.stripe` when Stripe is configured (its background twin is used). */
+export interface SweepDeps extends LifecycleDeps {
+  db: Db
+  log: Logger
+  config: LifecycleDeps['config'] & Pick<Config, 'TRIAL_REMINDER_DAYS'>
+  billing: LifecycleDeps['billing'] & { stripe: { background: ScheduledChangeTaker } | null }
+}
 
 /** Renews one due manual subscription: the next period, the scheduled plan if any, an open invoice. */
 async function renewOne(tx: Executor, deps: LifecycleDeps, row: SubscriptionRow, now: Date): Promise<void> {
@@ -61,25 +73,6 @@ async function renewOne(tx: Executor, deps: LifecycleDeps, row: SubscriptionRow,
     })
   }
 }
-
-/** A reminder recorded once per subscription and occasion (`key` in the history's data). */
-async function remindOnce(
-  tx: Executor,
-  deps: TransitionDeps,
-  row: SubscriptionRow,
-  type: string,
-  key: string,
-  now: Date,
-) {
-  // The unique reminder index makes a second record (a concurrent sweep, Stripe's notice) a no-op.
-  return recordTransition(tx, { deps, actor: systemActor, now }, row, row, type, { key })
-}
-
-/** The trial-ending reminder (from the sweep, or Stripe's `trial_will_end`): once per trial end. */
-export const remindTrialEnding = (tx: Executor, deps: TransitionDeps, row: SubscriptionRow, now: Date) =>
-  row.trialEnd
-    ? remindOnce(tx, deps, row, 'trial_will_end', row.trialEnd.toISOString(), now)
-    : Promise.resolve(false)
 
 async function dueRows(tx: Executor, where: ReturnType<typeof and>) {
   return tx
@@ -143,8 +136,7 @@ export async function sweep(deps: SweepDeps, now: Date): Promise<SweepResult> {
       // Stripe's trial_will_end (holding the row) and another sweep never remind twice.
       .for('update', { skipLocked: true })
     for (const row of pastDue) {
-      if (await remindOnce(tx, deps, row, 'grace_ending', row.graceUntil?.toISOString() ?? '', now))
-        result.reminded++
+      if (await remindGraceEnding(tx, deps, row, now)) result.reminded++
     }
   })
   for (let i = 0; i < 1000; i++) {

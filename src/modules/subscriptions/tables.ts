@@ -13,17 +13,11 @@ import {
 } from 'drizzle-orm/pg-core'
 import { accounts } from '../accounts/tables.ts'
 import { users } from '../auth/tables.ts'
+import type { SubscriptionStatus } from '../billing/subscription-status.ts'
 import { plans } from '../plans/tables.ts'
 
-export const subscriptionStatuses = [
-  'incomplete',
-  'trialing',
-  'active',
-  'past_due',
-  'canceled',
-  'expired',
-] as const
-export type SubscriptionStatus = (typeof subscriptionStatuses)[number]
+// The status vocabulary is billing's (providers report it); re-exported for this module's readers.
+export { type SubscriptionStatus, subscriptionStatuses } from '../billing/subscription-status.ts'
 
 export const subscriptions = pgTable(
   'subscriptions',
@@ -77,6 +71,61 @@ export const subscriptions = pgTable(
   ],
 )
 
+export type SubscriptionRow = typeof subscriptions.$inferSelect
+
+/**
+ * What `applyState` finds a change of the row to be. `plan_changed` is recorded as `upgraded` or
+ * `downgraded` (as itself only if either plan could not be read, which the foreign keys prevent).
+ */
+export const changeTypes = [
+  'activated',
+  'canceled',
+  'cancel_scheduled',
+  'resumed',
+  'past_due',
+  'recovered',
+  'renewed',
+  'plan_changed',
+  'change_scheduled',
+  'scheduled_change_canceled',
+  'trial_ended',
+  'expired',
+  'checkout_expired',
+  'updated',
+] as const
+export type ChangeType = (typeof changeTypes)[number]
+
+/** Reminders: recorded (and sent) once per subscription and occasion; they change nothing. */
+export const reminderTypes = ['trial_will_end', 'grace_ending'] as const
+export type ReminderType = (typeof reminderTypes)[number]
+
+/**
+ * Every kind of transition the subscription history records (and the audit log as
+ * `subscription.<type>`, and the outgoing events as their `change`).
+ */
+export const transitionTypes = [
+  'created',
+  'activated',
+  'upgraded',
+  'downgraded',
+  'upgrade_awaiting_payment',
+  'canceled',
+  'cancel_scheduled',
+  'resumed',
+  'past_due',
+  'recovered',
+  'renewed',
+  'change_scheduled',
+  'scheduled_change_canceled',
+  'trial_ended',
+  'expired',
+  'checkout_expired',
+  'updated',
+  'plan_changed',
+  ...reminderTypes,
+] as const
+export type TransitionType = (typeof transitionTypes)[number]
+
 /** Every transition of every subscription, oldest first. */
 export const subscriptionEvents = pgTable(
   'subscription_events',
@@ -88,9 +137,9 @@ export const subscriptionEvents = pgTable(
     accountId: uuid('account_id')
       .notNull()
       .references(() => accounts.id, { onDelete: 'cascade' }),
-    type: text('type').notNull(),
-    fromStatus: text('from_status'),
-    toStatus: text('to_status').notNull(),
+    type: text('type').$type<TransitionType>().notNull(),
+    fromStatus: text('from_status').$type<SubscriptionStatus>(),
+    toStatus: text('to_status').$type<SubscriptionStatus>().notNull(),
     fromPlanId: uuid('from_plan_id').references(() => plans.id),
     toPlanId: uuid('to_plan_id').references(() => plans.id),
     actorUserId: uuid('actor_user_id').references(() => users.id, { onDelete: 'set null' }),

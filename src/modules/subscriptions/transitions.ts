@@ -2,24 +2,38 @@
 // change records the transition in the subscription history and the audit log, emits the
 // outgoing event(s) and queues the customer's email, all in the caller's transaction.
 import { eq, inArray, sql } from 'drizzle-orm'
+import type { Config } from '../../config.ts'
+import type { Clock } from '../../core/clock.ts'
 import type { Executor } from '../../core/db.ts'
 import { newId } from '../../core/ids.ts'
 import { addDays } from '../../core/time.ts'
-import type { Deps } from '../../deps.ts'
 import { accountMembers } from '../accounts/tables.ts'
 import { type AuditActor, audit } from '../audit/audit.ts'
 import { users } from '../auth/tables.ts'
-import type { ProviderState, SubscriptionRow } from '../billing/provider.ts'
+import type { ProviderState } from '../billing/provider.ts'
+import type { JobSender } from '../jobs/queue.ts'
 import { sendMail } from '../mail/jobs.ts'
 import type { MailTemplate } from '../mail/templates.ts'
 import type { PlanRow } from '../plans/plans.ts'
 import { plans } from '../plans/tables.ts'
 import { emitEvent } from '../webhooks/events.ts'
+import type { WebhookEventType } from '../webhooks/schemas.ts'
 import { effectiveStatus, grantsAccess } from './access.ts'
 import type { Subscription } from './schemas.ts'
-import { subscriptionEvents, subscriptions } from './tables.ts'
+import {
+  type ChangeType,
+  type SubscriptionRow,
+  subscriptionEvents,
+  subscriptions,
+  type TransitionType,
+} from './tables.ts'
 
-export type TransitionDeps = Pick<Deps, 'config' | 'jobs' | 'clock'>
+/** What recording a transition needs: the grace period, the queue (events, mail) and the clock. */
+export interface TransitionDeps {
+  config: Pick<Config, 'GRACE_PERIOD_DAYS'>
+  jobs: JobSender
+  clock: Clock
+}
 
 export interface TransitionContext {
   deps: TransitionDeps
@@ -91,7 +105,7 @@ const same = (a: unknown, b: unknown) =>
   a instanceof Date && b instanceof Date ? a.getTime() === b.getTime() : a === b
 
 /** What kind of change `before` → `after` is, for the history, the audit log and the events. */
-function changeType(before: SubscriptionRow, after: SubscriptionRow): string {
+function changeType(before: SubscriptionRow, after: SubscriptionRow): ChangeType {
   if (after.status === 'expired') return before.status === 'incomplete' ? 'checkout_expired' : 'expired'
   if (before.status === 'incomplete' && after.status !== 'incomplete') return 'activated'
   if (after.status === 'canceled' && after.endedAt && !before.endedAt) return 'canceled'
@@ -120,7 +134,7 @@ export async function applyState(
   ctx: TransitionContext,
   before: SubscriptionRow,
   state: ProviderState,
-  options: { type?: string; data?: Record<string, unknown> } = {},
+  options: { type?: TransitionType; data?: Record<string, unknown> } = {},
 ): Promise<SubscriptionRow> {
   if (before.status === 'expired') return before
   const ended = before.status === 'canceled' && before.endedAt !== null
@@ -155,7 +169,7 @@ export async function applyState(
 }
 
 /** The outgoing event of each transition type (others: `subscription.updated`; null: none). */
-const outgoingType: Record<string, string | null> = {
+const outgoingType: Partial<Record<TransitionType, WebhookEventType | null>> = {
   trial_will_end: 'subscription.trial_will_end',
   grace_ending: null,
   created: 'subscription.created',
@@ -177,14 +191,14 @@ export async function recordTransition(
   ctx: TransitionContext,
   before: SubscriptionRow | null,
   after: SubscriptionRow,
-  rawType: string,
+  rawType: TransitionType,
   data: Record<string, unknown> = {},
 ): Promise<boolean> {
   const { deps, actor, now } = ctx
   const byId = await plansById(tx, [after.planId, after.pendingPlanId, before?.planId])
   const plan = byId.get(after.planId)
   const previousPlan = before ? byId.get(before.planId) : undefined
-  const type =
+  const type: TransitionType =
     rawType === 'plan_changed' && plan && previousPlan
       ? plan.tier > previousPlan.tier ||
         (plan.tier === previousPlan.tier && plan.priceCents >= previousPlan.priceCents)
@@ -259,7 +273,7 @@ export async function recordTransition(
 }
 
 function customerMail(
-  type: string,
+  type: TransitionType,
   before: SubscriptionRow | null,
   after: SubscriptionRow,
   plan: PlanRow,
@@ -347,7 +361,7 @@ export async function ownerEmails(tx: Executor, accountId: string): Promise<stri
 /** Queues `mail` to every owner; `key` makes a repeated call for the same occasion a no-op. */
 export async function mailAccountOwners(
   tx: Executor,
-  deps: Pick<Deps, 'jobs'>,
+  deps: { jobs: JobSender },
   accountId: string,
   mail: MailTemplate,
   key: string,

@@ -3,21 +3,21 @@
 // answer is mirrored through the same mapping as webhooks. Every call carries an idempotency key
 // derived from what it does, so a retry (ours, the SDK's, or the client's) never does it twice.
 import { createHash } from 'node:crypto'
-import { and, eq, isNull } from 'drizzle-orm'
+import type { Logger } from 'pino'
 import type Stripe from 'stripe'
-import type { Executor } from '../../../core/db.ts'
-import { AppError, notFound } from '../../../core/errors.ts'
-import { accounts } from '../../accounts/tables.ts'
-import type { PlanRow } from '../../plans/plans.ts'
-import { plans } from '../../plans/tables.ts'
-import {
-  type BillingDeps,
-  type BillingProvider,
-  type ChangeOutcome,
-  type ProviderState,
-  type SubscriptionRow,
-  scheduledChangeLeadMs,
-} from '../provider.ts'
+import type { Config } from '../../config.ts'
+import type { Executor } from '../../core/db.ts'
+import { AppError, notFound } from '../../core/errors.ts'
+import { setStripeCustomerId, stripeCustomerOf } from '../accounts/stripe-customer.ts'
+import type {
+  BillingProvider,
+  ChangeOutcome,
+  ProviderState,
+  ProviderSubscription,
+} from '../billing/provider.ts'
+import type { PlanRow } from '../plans/plans.ts'
+import { storeStripeIds } from '../plans/stripe-ids.ts'
+import { scheduledChangeLeadMs } from '../subscriptions/sync.ts'
 import { callStripe, fromUnix, idOf, isStripeError } from './client.ts'
 import type { CallMode, StripeGuard } from './guard.ts'
 import { periodOf, stateFromStripe } from './mapping.ts'
@@ -35,14 +35,18 @@ export interface StripeProvider extends BillingProvider {
   listSubscriptions(customerId: string): Promise<Stripe.Subscription[]>
   /** Ends a Stripe subscription now (after plangate ended its access); an already ended one is fine. */
   cancelNow(subscriptionId: string): Promise<void>
-  /** Verifies a webhook's signature on the raw body and parses it; throws on a bad one. */
-  verifyWebhook(rawBody: Buffer | string, signature: string | undefined, now: Date): Stripe.Event
-  stateOf(tx: Executor, subscription: Stripe.Subscription, before: SubscriptionRow): Promise<ProviderState>
+  /** Verifies a Stripe event's signature on the raw body and parses it; throws on a bad one. */
+  verifyEvent(rawBody: Buffer | string, signature: string | undefined, now: Date): Stripe.Event
+  stateOf(
+    tx: Executor,
+    subscription: Stripe.Subscription,
+    before: ProviderSubscription,
+  ): Promise<ProviderState>
   /**
    * Puts a change scheduled for period end on the Stripe subscription (the price, without
    * proration), shortly before the period ends, so Stripe's renewal invoices the new plan.
    */
-  applyScheduledChange(tx: Executor, row: SubscriptionRow, to: PlanRow): Promise<void>
+  applyScheduledChange(tx: Executor, row: ProviderSubscription, to: PlanRow): Promise<void>
 }
 
 /** Stripe answered, but not as documented: logged by the error handler, a 503 for the client. */
@@ -62,7 +66,7 @@ function unexpectedAnswer(what: string): AppError {
  */
 export function createStripeProvider(
   clients: { interactive: Stripe; background: Stripe },
-  deps: BillingDeps,
+  deps: { config: Config; log: Logger },
   guard: StripeGuard,
   mode: CallMode = 'interactive',
   other?: StripeProvider,
@@ -74,7 +78,7 @@ export function createStripeProvider(
 
   let backgroundProvider: StripeProvider | undefined
 
-  async function subscriptionOf(row: SubscriptionRow): Promise<Stripe.Subscription> {
+  async function subscriptionOf(row: ProviderSubscription): Promise<Stripe.Subscription> {
     if (!row.providerSubscriptionId) {
       throw new AppError('conflict', 'The subscription is waiting for its Checkout to complete')
     }
@@ -83,10 +87,7 @@ export function createStripeProvider(
   }
 
   async function ensureCustomer(tx: Executor, accountId: string, email: string | null): Promise<string> {
-    const [account] = await tx
-      .select({ name: accounts.name, customer: accounts.stripeCustomerId })
-      .from(accounts)
-      .where(eq(accounts.id, accountId))
+    const account = await stripeCustomerOf(tx, accountId)
     if (!account) throw notFound('Account')
     // An existing customer still gets the owner's email when one is known: it may have been made
     // without it (by the portal), and the id is stored as soon as Stripe made it.
@@ -105,10 +106,7 @@ export function createStripeProvider(
       ).id
     if (!account.customer) {
       // Stored at once (one statement, no transaction held): a later call reuses it.
-      await tx
-        .update(accounts)
-        .set({ stripeCustomerId: customerId })
-        .where(and(eq(accounts.id, accountId), isNull(accounts.stripeCustomerId)))
+      await setStripeCustomerId(tx, accountId, customerId)
     }
     const name = account.name
     const details = { name, ...(email && { email }) }
@@ -125,10 +123,7 @@ export function createStripeProvider(
     if (plan.stripePriceId) return plan.stripePriceId
     const ids = await provider.syncPlan(tx, plan, null)
     // Stored unless the plan changed meanwhile (a newer price gets its own Price).
-    await tx
-      .update(plans)
-      .set(ids)
-      .where(and(eq(plans.id, plan.id), eq(plans.updatedAt, plan.updatedAt)))
+    await storeStripeIds(tx, plan, ids)
     if (!ids.stripePriceId) throw unexpectedAnswer(`plan ${plan.code} got no Stripe price`)
     return ids.stripePriceId
   }
@@ -324,6 +319,10 @@ export function createStripeProvider(
       return stateFromStripe(tx, updated, row)
     },
 
+    async currentState(tx, row) {
+      return stateFromStripe(tx, await subscriptionOf(row), row)
+    },
+
     async portalUrl(tx, accountId) {
       const customer = await ensureCustomer(tx, accountId, null)
       // No idempotency key: a portal session lives minutes, so a replayed one could be stale;
@@ -430,7 +429,7 @@ export function createStripeProvider(
       }
     },
 
-    verifyWebhook(rawBody, signature, now) {
+    verifyEvent(rawBody, signature, now) {
       if (!signature || !config.STRIPE_WEBHOOK_SECRET) throw new Error('missing Stripe-Signature')
       const tolerance = config.STRIPE_WEBHOOK_TOLERANCE_SECONDS
       // The SDK refuses signatures older than the tolerance; one from the future is refused too.

@@ -1,14 +1,22 @@
 // Chooses the payment providers from the configuration: `stripe` when its keys are set (then new
-// subscriptions use it), `manual` always (existing manual subscriptions keep it).
-
+// subscriptions use it), `manual` always (existing manual subscriptions keep it). Built here, above
+// both implementations, so billing's provider interface knows neither.
+import type { Logger } from 'pino'
+import type { Config } from '../../config.ts'
 import { AppError } from '../../core/errors.ts'
-import { manualProvider } from './manual.ts'
-import type { Billing, BillingDeps } from './provider.ts'
-import { createStripeClient } from './stripe/client.ts'
-import { createStripeGuard } from './stripe/guard.ts'
-import { createStripeProvider } from './stripe/provider.ts'
+import { manualProvider } from '../billing/manual.ts'
+import type { BillingProvider, Providers } from '../billing/provider.ts'
+import { createStripeClient } from './client.ts'
+import { createStripeGuard } from './guard.ts'
+import { createStripeProvider, type StripeProvider } from './provider.ts'
 
-export function createBilling(deps: BillingDeps): Billing {
+/** Both providers, for the composition root and the drivers that need Stripe itself (jobs, metrics). */
+export interface Billing extends Providers {
+  manual: BillingProvider
+  stripe: StripeProvider | null
+}
+
+export function createBilling(deps: { config: Config; log: Logger }): Billing {
   const interactive = createStripeClient(deps.config, 'interactive')
   const background = createStripeClient(deps.config, 'background')
   // One guard per instance: every Stripe call of this process shares its breaker.

@@ -1,26 +1,21 @@
 // Payments recorded by an operator for the manual provider: an open invoice is marked paid (a
 // past_due subscription recovers) or failed (the subscription goes past_due and its grace period
-// starts). Stripe invoices are Stripe's to settle.
-import { and, eq } from 'drizzle-orm'
+// starts). The invoice is billing's ledger; what it does to the subscription is decided here.
+// Stripe invoices are Stripe's to settle.
+import { eq } from 'drizzle-orm'
 import type { Executor } from '../../core/db.ts'
-import { AppError, notFound } from '../../core/errors.ts'
-import type { Deps } from '../../deps.ts'
+import { AppError } from '../../core/errors.ts'
 import { userActor } from '../audit/audit.ts'
+import {
+  hasFailedInvoice,
+  type Invoice,
+  lockManualInvoice,
+  settleInvoice,
+  toInvoice,
+} from '../billing/invoices.ts'
 import { getPlanById } from '../plans/plans.ts'
-import { subscriptions } from '../subscriptions/tables.ts'
-import { applyState, mailAccountOwners } from '../subscriptions/transitions.ts'
-import { announceInvoice, type Invoice, toInvoice } from './invoices.ts'
-import { invoices } from './tables.ts'
-
-type PaymentDeps = Pick<Deps, 'config' | 'jobs' | 'clock'>
-
-async function lockManualInvoice(tx: Executor, id: string) {
-  const [row] = await tx.select().from(invoices).where(eq(invoices.id, id)).for('update')
-  if (!row) throw notFound('Invoice')
-  if (row.provider !== 'manual')
-    throw new AppError('conflict', `A ${row.provider} invoice is settled by ${row.provider}`)
-  return row
-}
+import { subscriptions } from './tables.ts'
+import { applyState, mailAccountOwners, type TransitionDeps } from './transitions.ts'
 
 /**
  * Sets the invoice's status, announces it, and returns it with the subscription it belongs to
@@ -28,29 +23,24 @@ async function lockManualInvoice(tx: Executor, id: string) {
  */
 async function settle(
   tx: Executor,
-  deps: PaymentDeps,
+  deps: TransitionDeps,
   invoiceId: string,
   status: 'paid' | 'failed',
   adminId: string,
 ) {
   const now = deps.clock.now()
-  const [invoice] = await tx
-    .update(invoices)
-    .set(status === 'paid' ? { status, paidAt: now } : { status })
-    .where(eq(invoices.id, invoiceId))
-    .returning()
-  if (!invoice) throw notFound('Invoice')
   const ctx = { deps, actor: userActor(adminId), now }
-  await announceInvoice(tx, deps, ctx, invoice, status)
+  const invoice = await settleInvoice(tx, deps, ctx, invoiceId, status)
   const [subscription] = invoice.subscriptionId
     ? await tx.select().from(subscriptions).where(eq(subscriptions.id, invoice.subscriptionId)).for('update')
     : []
   return { invoice, ctx, subscription }
 }
 
+/** Records the payment of an open or failed manual invoice; a past_due subscription with nothing else unpaid recovers. */
 export async function markPaid(
   tx: Executor,
-  deps: PaymentDeps,
+  deps: TransitionDeps,
   invoiceId: string,
   adminId: string,
 ): Promise<Invoice> {
@@ -60,26 +50,20 @@ export async function markPaid(
     throw new AppError('conflict', `A ${row.status} invoice cannot be marked paid`)
   }
   const { invoice: paid, ctx, subscription } = await settle(tx, deps, row.id, 'paid', adminId)
-  if (subscription?.status === 'past_due') {
-    // Recovered once nothing else is left unpaid.
-    const unpaid = await tx
-      .select({ id: invoices.id })
-      .from(invoices)
-      .where(and(eq(invoices.subscriptionId, subscription.id), eq(invoices.status, 'failed')))
-      .limit(1)
+  // Recovered once nothing else is left unpaid.
+  if (subscription?.status === 'past_due' && !(await hasFailedInvoice(tx, subscription.id))) {
     // One set to end at period end goes on ending, as `canceled` again.
-    if (unpaid.length === 0) {
-      await applyState(tx, ctx, subscription, {
-        status: subscription.cancelAtPeriodEnd ? 'canceled' : 'active',
-      })
-    }
+    await applyState(tx, ctx, subscription, {
+      status: subscription.cancelAtPeriodEnd ? 'canceled' : 'active',
+    })
   }
   return toInvoice(paid)
 }
 
+/** Records that the payment of an open manual invoice failed: the subscription goes past_due and its owners are emailed. */
 export async function markFailed(
   tx: Executor,
-  deps: PaymentDeps,
+  deps: TransitionDeps,
   invoiceId: string,
   adminId: string,
 ): Promise<Invoice> {

@@ -11,13 +11,13 @@ import {
   login,
   registerAndLogin,
   type TestApp,
-} from '../../../../test/helpers/app.ts'
-import { billingCustomer, createPlan } from '../../../../test/helpers/billing.ts'
-import { type FakeStripe, type StripeEvent, startFakeStripe } from '../../../../test/helpers/fake-stripe.ts'
-import { idempotencyKeys } from '../../../core/tables.ts'
-import { accounts } from '../../accounts/tables.ts'
-import { plans } from '../../plans/tables.ts'
-import { subscriptions } from '../../subscriptions/tables.ts'
+} from '../../../test/helpers/app.ts'
+import { billingCustomer, createPlan } from '../../../test/helpers/billing.ts'
+import { type FakeStripe, type StripeEvent, startFakeStripe } from '../../../test/helpers/fake-stripe.ts'
+import { idempotencyKeys } from '../../core/tables.ts'
+import { accounts } from '../accounts/tables.ts'
+import { plans } from '../plans/tables.ts'
+import { subscriptions } from '../subscriptions/tables.ts'
 import { reconcileStripe } from './reconcile.ts'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

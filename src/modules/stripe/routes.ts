@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { AppError } from '../../../core/errors.ts'
-import { problems } from '../../../core/http.ts'
-import type { Deps } from '../../../deps.ts'
+import { AppError } from '../../core/errors.ts'
+import { problems } from '../../core/http.ts'
+import type { Deps } from '../../deps.ts'
 import type { StripeProvider } from './provider.ts'
-import { receiveStripeEvent } from './webhooks.ts'
+import { receiveStripeEvent } from './receive.ts'
 
 /** What every event must have before it is stored; a signed body without it is refused (400). */
 const Envelope = z.object({
@@ -25,7 +25,7 @@ const Received = z
  * `POST /v1/billing/webhooks/stripe`. Without Stripe configured the route still exists and says so
  * (404 `not_found`), so a misdirected Stripe endpoint is diagnosed from its delivery log.
  */
-export const stripeWebhookRoutes =
+export const stripeEventRoutes =
   (deps: Deps, stripe: StripeProvider | null): FastifyPluginAsyncZod =>
   async (app) => {
     // The signature covers the exact bytes Stripe sent: this route keeps the raw body.
@@ -60,9 +60,9 @@ export const stripeWebhookRoutes =
           )
         }
         const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
-        let event: ReturnType<StripeProvider['verifyWebhook']>
+        let event: ReturnType<StripeProvider['verifyEvent']>
         try {
-          event = stripe.verifyWebhook(raw, req.headers['stripe-signature'], deps.clock.now())
+          event = stripe.verifyEvent(raw, req.headers['stripe-signature'], deps.clock.now())
         } catch {
           throw new AppError('validation_failed', 'The Stripe-Signature header does not match the body', {
             errors: [{ location: 'header.stripe-signature', message: 'missing, invalid or too old' }],

@@ -3,16 +3,31 @@
 // repair is an ordinary transition (history, audit log with `reconciled: true`, events, email)
 // and is logged. Unpaid Checkouts are checked too: paid ones are linked, expired ones expire, and
 // subscribes interrupted between their Stripe call and their write are finished.
-import { and, asc, eq, gt, ne } from 'drizzle-orm'
-import type { Deps } from '../../../deps.ts'
-import { systemActor } from '../../audit/audit.ts'
-import { finishCheckout, markSynced, sameRow } from '../../subscriptions/lifecycle.ts'
-import { subscriptions, trials } from '../../subscriptions/tables.ts'
-import { applyState, type TransitionContext } from '../../subscriptions/transitions.ts'
+import type { Logger } from 'pino'
+import type { Config } from '../../config.ts'
+import type { Db } from '../../core/db.ts'
+import { systemActor } from '../audit/audit.ts'
+import {
+  applyProviderState,
+  expireCheckout,
+  findSubscription,
+  finishCheckout,
+  listLiveSubscriptionIds,
+  lockSubscriptionIfFree,
+  sameRow,
+  type TransitionContext,
+  type TransitionDeps,
+} from '../subscriptions/sync.ts'
 import { idOf } from './client.ts'
 import type { StripeProvider } from './provider.ts'
 
-type ReconcileDeps = Pick<Deps, 'db' | 'config' | 'jobs' | 'clock' | 'log'> & { stripe: StripeProvider }
+/** What reconciliation needs: the database, the transition context, and the background Stripe provider. */
+export interface ReconcileDeps extends TransitionDeps {
+  db: Db
+  config: TransitionDeps['config'] & Pick<Config, 'STRIPE_INTENT_STALE_MS'>
+  log: Logger
+  stripe: StripeProvider
+}
 
 export interface ReconcileResult {
   checked: number
@@ -24,20 +39,9 @@ export async function reconcileStripe(deps: ReconcileDeps): Promise<ReconcileRes
   const result: ReconcileResult = { checked: 0, repaired: 0, failed: 0 }
   let after = '00000000-0000-0000-0000-000000000000'
   for (;;) {
-    const ids = await deps.db
-      .select({ id: subscriptions.id })
-      .from(subscriptions)
-      .where(
-        and(
-          eq(subscriptions.provider, 'stripe'),
-          ne(subscriptions.status, 'expired'),
-          gt(subscriptions.id, after),
-        ),
-      )
-      .orderBy(asc(subscriptions.id))
-      .limit(100)
+    const ids = await listLiveSubscriptionIds(deps.db, 'stripe', after, 100)
     if (ids.length === 0) break
-    for (const { id } of ids) {
+    for (const id of ids) {
       after = id
       try {
         const repaired = await reconcileOne(deps, id)
@@ -61,10 +65,7 @@ export async function reconcileStripe(deps: ReconcileDeps): Promise<ReconcileRes
  * the session it made, or make the one it never made, and it is linked.
  */
 export async function reconcileOne(deps: ReconcileDeps, id: string): Promise<boolean | null> {
-  const [row] = await deps.db
-    .select()
-    .from(subscriptions)
-    .where(and(eq(subscriptions.id, id), ne(subscriptions.status, 'expired')))
+  const row = await findSubscription(deps.db, id, { live: true })
   if (!row) return null
   const now = deps.clock.now()
   const ctx: TransitionContext = { deps, actor: systemActor, now }
@@ -83,22 +84,16 @@ export async function reconcileOne(deps: ReconcileDeps, id: string): Promise<boo
   }
   const fresh = !sessionExpired && stripeId ? await deps.stripe.retrieveSubscription(stripeId) : null
   return deps.db.transaction(async (tx) => {
-    const [locked] = await tx
-      .select()
-      .from(subscriptions)
-      .where(eq(subscriptions.id, id))
-      .for('update', { skipLocked: true })
+    const locked = await lockSubscriptionIfFree(tx, id)
     if (!locked || !sameRow(locked, row)) return null
     if (sessionExpired) {
-      await applyState(tx, ctx, locked, { status: 'expired', endedAt: now }, { data: { reconciled: true } })
-      await tx.delete(trials).where(eq(trials.subscriptionId, locked.id))
+      await expireCheckout(tx, ctx, locked, { data: { reconciled: true } })
       deps.log.info({ subscription: locked.id }, 'reconciliation expired an abandoned Checkout')
       return true
     }
     if (!fresh) return false
     const state = await deps.stripe.stateOf(tx, fresh, locked)
-    const repaired = await applyState(tx, ctx, locked, state, { data: { reconciled: true } })
-    await markSynced(tx, locked.id)
+    const repaired = await applyProviderState(tx, ctx, locked, state, { data: { reconciled: true } })
     if (repaired === locked) return false
     deps.log.info(
       { subscription: locked.id, stripeSubscription: stripeId, from: locked.status, to: repaired.status },

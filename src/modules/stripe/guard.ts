@@ -16,8 +16,8 @@ import {
 } from 'cockatiel'
 import type { Logger } from 'pino'
 import Stripe from 'stripe'
-import type { Config } from '../../../config.ts'
-import { AppError, retryAfter } from '../../../core/errors.ts'
+import type { Config } from '../../config.ts'
+import { AppError, retryAfter } from '../../core/errors.ts'
 
 export type BreakerState = 'closed' | 'open' | 'half_open'
 /** Interactive: a person waits (budget, bulkhead). Background: a job, which may retry longer. */

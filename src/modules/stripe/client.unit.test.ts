@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { loadConfig } from '../../../config.ts'
+import { loadConfig } from '../../config.ts'
 import { interactiveAttempts } from './client.ts'
 
 const attemptsFor = (env: Record<string, string>) =>

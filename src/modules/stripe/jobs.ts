@@ -1,11 +1,11 @@
 // Stripe's background work: hourly reconciliation, retries of Stripe events that could not be
 // processed when they arrived, and ending a Stripe subscription when plangate ended its access.
 import { z } from 'zod'
-import type { Deps } from '../../../deps.ts'
-import { defineJob, handleJob } from '../../jobs/define.ts'
-import { endProviderSubscription } from '../jobs.ts'
+import type { Deps } from '../../deps.ts'
+import { endProviderSubscription } from '../billing/jobs.ts'
+import { defineJob, handleJob } from '../jobs/define.ts'
+import { retryUnprocessed } from './receive.ts'
 import { reconcileStripe } from './reconcile.ts'
-import { retryUnprocessed } from './webhooks.ts'
 
 export const reconcileBilling = defineJob({
   name: 'billing.reconcile',

@@ -1,24 +1,20 @@
 // How a Stripe subscription reads in plangate's terms. Used for the answers to our own calls, for
 // webhooks (after re-reading the subscription, so a late event never overwrites newer state) and
 // for reconciliation: one mapping, so the three always agree.
-import { eq, sql } from 'drizzle-orm'
 import type Stripe from 'stripe'
-import type { Executor } from '../../../core/db.ts'
-import { plans } from '../../plans/tables.ts'
-import type { SubscriptionStatus } from '../../subscriptions/tables.ts'
-import type { ProviderState, SubscriptionRow } from '../provider.ts'
+import type { Executor } from '../../core/db.ts'
+import type { ProviderState, ProviderSubscription, SubscriptionStatus } from '../billing/provider.ts'
+import { findPlanByCode, findPlanByStripePrice } from '../plans/stripe-ids.ts'
 import { fromUnix, idOf } from './client.ts'
 
 /** The plan a Stripe price belongs to: by the `plan_code` plangate puts on its prices, else by the plan's current price. */
 export async function planForPrice(tx: Executor, price: Stripe.Price | string | null | undefined) {
   if (!price) return null
   if (typeof price !== 'string' && price.metadata?.plan_code) {
-    const [byCode] = await tx.select().from(plans).where(eq(plans.code, price.metadata.plan_code))
+    const byCode = await findPlanByCode(tx, price.metadata.plan_code)
     if (byCode) return byCode
   }
-  const priceId = idOf(price)
-  const [byPrice] = await tx.select().from(plans).where(sql`${plans.stripePriceId} = ${priceId}`)
-  return byPrice ?? null
+  return findPlanByStripePrice(tx, idOf(price))
 }
 
 /**
@@ -34,9 +30,10 @@ function endsWithPeriod(subscription: Stripe.Subscription): boolean {
 function statusOf(subscription: Stripe.Subscription): SubscriptionStatus {
   switch (subscription.status) {
     case 'trialing':
-    case 'active':
       // plangate's `canceled` is "will end or has ended".
-      return endsWithPeriod(subscription) ? 'canceled' : (subscription.status as 'trialing' | 'active')
+      return endsWithPeriod(subscription) ? 'canceled' : 'trialing'
+    case 'active':
+      return endsWithPeriod(subscription) ? 'canceled' : 'active'
     case 'past_due':
     case 'unpaid':
     case 'paused':
@@ -57,7 +54,11 @@ export function periodOf(subscription: Stripe.Subscription): { start: Date; end:
   const item = subscription.items.data[0] as
     | (Stripe.SubscriptionItem & { current_period_start?: number; current_period_end?: number })
     | undefined
-  const legacy = subscription as unknown as { current_period_start?: number; current_period_end?: number }
+  // API versions before 2025 keep the period on the subscription itself.
+  const legacy = subscription as Stripe.Subscription & {
+    current_period_start?: number
+    current_period_end?: number
+  }
   const start = fromUnix(item?.current_period_start ?? legacy.current_period_start)
   const end = fromUnix(item?.current_period_end ?? legacy.current_period_end)
   return start && end ? { start, end } : null
@@ -70,7 +71,7 @@ export function periodOf(subscription: Stripe.Subscription): { start: Date; end:
 export async function stateFromStripe(
   tx: Executor,
   subscription: Stripe.Subscription,
-  before: SubscriptionRow,
+  before: ProviderSubscription,
 ): Promise<ProviderState> {
   const status = statusOf(subscription)
   const period = periodOf(subscription)

@@ -4,8 +4,8 @@
 // 503 `provider_unavailable` with Retry-After whose text never repeats Stripe's.
 import type { Logger } from 'pino'
 import Stripe from 'stripe'
-import type { Config } from '../../../config.ts'
-import { AppError, retryAfter } from '../../../core/errors.ts'
+import type { Config } from '../../config.ts'
+import { AppError, retryAfter } from '../../core/errors.ts'
 import type { CallMode, StripeGuard } from './guard.ts'
 
 // The SDK sleeps before its nth retry at most min(0.5 s × 2^(n-1), 5 s) (jitter only shortens it).
