@@ -17,12 +17,10 @@ import { AppError } from '../../core/errors.ts'
 import { newId } from '../../core/ids.ts'
 import { userActor } from '../audit/audit.ts'
 import { auditAuthEvent } from './auth-audit.ts'
+import type { ProviderName } from './schemas.ts'
 import { revokeAllSessions } from './sessions.ts'
 import { oauthAccounts, users } from './tables.ts'
 import type { UserRow } from './users.ts'
-
-export const providerNames = ['google', 'github'] as const
-export type ProviderName = (typeof providerNames)[number]
 
 /** What the account rule needs to know about the person at the provider. */
 export interface OAuthProfile {

@@ -1,5 +1,9 @@
 import { z } from 'zod'
 
+/** The identity providers a user can sign in with. */
+export const providerNames = ['google', 'github'] as const
+export type ProviderName = (typeof providerNames)[number]
+
 export const Email = z
   .email()
   .max(254)
@@ -206,3 +210,18 @@ export const Accepted = z
   .object({ status: z.literal('accepted') })
   .describe('Accepted; an email follows if the address belongs to an active account.')
   .meta({ example: { status: 'accepted' } })
+
+export const ProviderParams = z.object({
+  provider: z.enum(providerNames).describe('The identity provider.'),
+})
+
+export const CallbackQuery = z.object({
+  code: z.string().min(1).max(2048).optional().describe('The authorization code (absent when refused).'),
+  state: z.string().min(1).max(512).describe('Must equal the state /start put in the flow cookie.'),
+  error: z
+    .string()
+    .max(200)
+    .optional()
+    .describe('Set by the provider when the user declined (e.g. `access_denied`).'),
+})
+export type CallbackQuery = z.infer<typeof CallbackQuery>

@@ -1,6 +1,7 @@
 // Refresh-token sessions: a family per sign-in, a new opaque token on every use, and reuse of a
 // rotated token treated as theft (the whole family is revoked).
 import { and, eq, isNull, type SQL, sql } from 'drizzle-orm'
+import type { Config } from '../../config.ts'
 import { newOpaqueToken, sha256 } from '../../core/crypto.ts'
 import type { Executor } from '../../core/db.ts'
 import { AppError } from '../../core/errors.ts'
@@ -13,6 +14,14 @@ export interface SessionPolicy {
   /** Absolute lifetime of a family, however often it is refreshed. */
   sessionMaxAgeSeconds: number
 }
+
+/** The session lifetimes of the configuration. */
+export const sessionPolicy = (
+  config: Pick<Config, 'REFRESH_TOKEN_TTL' | 'SESSION_MAX_AGE'>,
+): SessionPolicy => ({
+  refreshTtlSeconds: config.REFRESH_TOKEN_TTL,
+  sessionMaxAgeSeconds: config.SESSION_MAX_AGE,
+})
 
 export interface IssuedRefresh {
   refreshToken: string
