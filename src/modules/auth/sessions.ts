@@ -8,6 +8,16 @@ import { AppError } from '../../core/errors.ts'
 import { newId } from '../../core/ids.ts'
 import { refreshFamilies, refreshTokens, users } from './tables.ts'
 
+/** Who is calling: the token's user and the sign-in (refresh family) the token was issued for. */
+export interface Caller {
+  userId: string
+  sessionId: string
+}
+
+/** The 401 for a deactivated user or an ended session (logout, password reset or change, deactivation). */
+export const sessionEnded = () =>
+  new AppError('unauthorized', 'The session has ended or the user is deactivated; sign in again')
+
 export interface SessionPolicy {
   /** Lifetime of one refresh token, renewed by each rotation. */
   refreshTtlSeconds: number

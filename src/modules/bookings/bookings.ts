@@ -3,8 +3,8 @@ import { type Executor, queryRow } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import { decodeCursor, toPage } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
-import { activeUserColumn, assertActiveMember, memberCtes } from '../accounts/access.ts'
-import type { Caller } from '../auth/guards.ts'
+import { activeUserColumn, assertActiveMember, memberCtes } from '../accounts/membership.ts'
+import type { Caller } from '../auth/sessions.ts'
 import {
   assertGranted,
   type ConsumeSpec,

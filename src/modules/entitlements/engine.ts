@@ -6,9 +6,9 @@
 import { type SQL, sql } from 'drizzle-orm'
 import { type Executor, queryRow } from '../../core/db.ts'
 import { AppError, limitExceeded, notFound } from '../../core/errors.ts'
-import { activeUserColumn, assertActiveMember, memberCtes } from '../accounts/access.ts'
+import { activeUserColumn, assertActiveMember, memberCtes } from '../accounts/membership.ts'
 import { type Role, roleAtLeast, rolesFrom } from '../accounts/roles.ts'
-import type { Caller } from '../auth/guards.ts'
+import type { Caller } from '../auth/sessions.ts'
 import { grantsAccessSql } from '../subscriptions/access.ts'
 import {
   type CatalogueEntry,

@@ -1,10 +1,9 @@
 import { type SQL, sql } from 'drizzle-orm'
 import { type Executor, queryRow } from '../../core/db.ts'
 import { notFound } from '../../core/errors.ts'
-import { assertActiveMember } from '../accounts/access.ts'
+import { assertActiveMember } from '../accounts/membership.ts'
 import type { Role } from '../accounts/roles.ts'
-import { type Caller, sessionEnded } from '../auth/guards.ts'
-import { sessionLiveSql } from '../auth/sessions.ts'
+import { type Caller, sessionEnded, sessionLiveSql } from '../auth/sessions.ts'
 import { effectiveStatus, grantsAccessSql } from '../subscriptions/access.ts'
 import type { SubscriptionStatus } from '../subscriptions/tables.ts'
 import {
