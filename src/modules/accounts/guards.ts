@@ -46,7 +46,7 @@ export function requireMember(deps: Deps, minimum: Role, options: Options = {}) 
       .where(eq(users.id, userId))
     if (!row?.isActive || !row.sessionLive) throw sessionEnded()
     req.principal = { ...caller, isAdmin: row.isAdmin }
-    const role = row.role as Role | null
+    const role = row.role
     if (role === null) {
       if (options.adminMayRead && row.isAdmin) {
         req.membership = { accountId, role: null }

@@ -4,6 +4,10 @@ import { z } from 'zod'
 export const providerNames = ['google', 'github'] as const
 export type ProviderName = (typeof providerNames)[number]
 
+/** Where a user came from: registered here (`local`) or first signed in through a provider. */
+export const userProviders = ['local', ...providerNames] as const
+export type UserProvider = (typeof userProviders)[number]
+
 export const Email = z
   .email()
   .max(254)
@@ -112,7 +116,7 @@ export const User = z
     username: z.string().nullable(),
     name: z.string().nullable(),
     image_url: z.string().nullable(),
-    provider: z.enum(['local', 'google', 'github']),
+    provider: z.enum(userProviders),
     is_verified: z.boolean(),
     is_admin: z.boolean(),
     is_active: z.boolean(),

@@ -12,6 +12,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core'
+import type { ProviderName, UserProvider } from './schemas.ts'
 
 const timestamps = {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
@@ -28,7 +29,7 @@ export const users = pgTable(
     imageUrl: text('image_url'),
     /** argon2id; null for users who only sign in through a provider. */
     passwordHash: text('password_hash'),
-    provider: text('provider').notNull().default('local'),
+    provider: text('provider').$type<UserProvider>().notNull().default('local'),
     isAdmin: boolean('is_admin').notNull().default(false),
     isActive: boolean('is_active').notNull().default(true),
     isVerified: boolean('is_verified').notNull().default(false),
@@ -123,7 +124,7 @@ export const loginCodes = pgTable('login_codes', {
 export const oauthAccounts = pgTable(
   'oauth_accounts',
   {
-    provider: text('provider').notNull(),
+    provider: text('provider').$type<ProviderName>().notNull(),
     providerUserId: text('provider_user_id').notNull(),
     userId: uuid('user_id')
       .notNull()

@@ -4,7 +4,7 @@ import { AppError, notFound } from '../../core/errors.ts'
 import { decodeCursor, type PaginationQuery, toPage } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
 import { activeUserColumn, assertActiveMember, memberCtes } from '../accounts/membership.ts'
-import { rolesFrom } from '../accounts/roles.ts'
+import { type Role, rolesFrom } from '../accounts/roles.ts'
 import type { Caller } from '../auth/sessions.ts'
 import { assertGranted, consumeUnits, releaseUnitsSql } from '../entitlements/engine.ts'
 import type { CreateStaffBody, Staff } from './schemas.ts'
@@ -98,7 +98,7 @@ export async function deleteStaff(
     rolesFrom('admin').map((role) => sql`${role}`),
     sql`, `,
   )
-  const row = await queryRow<{ role: string | null; active: boolean; deleted: boolean }>(
+  const row = await queryRow<{ role: Role | null; active: boolean; deleted: boolean }>(
     executor,
     sql`with ${memberCtes(accountId, caller)},
       del as (
@@ -112,7 +112,7 @@ export async function deleteStaff(
   )
   assertActiveMember(row?.active, row?.role)
   if (!row?.role) throw notFound('Account')
-  if (!rolesFrom('admin').includes(row.role as 'admin'))
+  if (!rolesFrom('admin').includes(row.role))
     throw new AppError('forbidden', 'This needs the admin role in the account')
   if (!row.deleted) throw notFound('Staff member')
 }

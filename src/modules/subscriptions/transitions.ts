@@ -14,6 +14,7 @@ import { sendMail } from '../jobs/definitions/send-mail.ts'
 import type { MailTemplate } from '../mail/templates.ts'
 import type { PlanRow } from '../plans/plans.ts'
 import { plans } from '../plans/tables.ts'
+import type { EventType } from '../webhooks/catalogue.ts'
 import { emitEvent } from '../webhooks/events.ts'
 import { effectiveStatus, grantsAccess } from './access.ts'
 import type { Subscription } from './schemas.ts'
@@ -155,7 +156,7 @@ export async function applyState(
 }
 
 /** The outgoing event of each transition type (others: `subscription.updated`; null: none). */
-const outgoingType: Record<string, string | null> = {
+const outgoingType: Record<string, EventType | null> = {
   trial_will_end: 'subscription.trial_will_end',
   grace_ending: null,
   created: 'subscription.created',

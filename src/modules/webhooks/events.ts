@@ -2,14 +2,22 @@
 // (and one delivery job) per interested endpoint, so a rolled-back change announces nothing and a
 // committed one is never lost.
 import { eq } from 'drizzle-orm'
+import type { Clock } from '../../core/clock.ts'
 import type { Executor } from '../../core/db.ts'
 import { newId } from '../../core/ids.ts'
-import type { Deps } from '../../deps.ts'
 import { deliverWebhook } from '../jobs/definitions/deliver-webhook.ts'
+import type { JobQueue } from '../jobs/queue.ts'
+import type { EventType } from './catalogue.ts'
 import { events, webhookDeliveries, webhookEndpoints } from './tables.ts'
 
+/** What emitting an event needs; the app's `Deps` satisfies it. */
+export interface EventContext {
+  jobs: JobQueue
+  clock: Clock
+}
+
 export interface OutgoingEvent {
-  type: string
+  type: EventType
   accountId: string | null
   data: Record<string, unknown>
 }
@@ -25,11 +33,7 @@ export function matchesEventType(patterns: readonly string[], type: string): boo
 }
 
 /** Records an event and queues its deliveries, in the caller's transaction. */
-export async function emitEvent(
-  tx: Executor,
-  deps: Pick<Deps, 'jobs' | 'clock'>,
-  event: OutgoingEvent,
-): Promise<string> {
+export async function emitEvent(tx: Executor, deps: EventContext, event: OutgoingEvent): Promise<string> {
   const now = deps.clock.now()
   const eventId = newId()
   await tx
