@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm'
 import { check, date, foreignKey, index, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core'
 import { accounts } from '../accounts/tables.ts'
 import { staff } from '../staff/tables.ts'
+import type { BookingStatus } from './schemas.ts'
 
 export const bookings = pgTable(
   'bookings',
@@ -14,7 +15,7 @@ export const bookings = pgTable(
     customerName: text('customer_name').notNull(),
     startsAt: timestamp('starts_at', { withTimezone: true }).notNull(),
     durationMinutes: integer('duration_minutes').notNull(),
-    status: text('status').notNull().default('confirmed'),
+    status: text('status').$type<BookingStatus>().notNull().default('confirmed'),
     /** The account-local day the booking was counted on, so cancelling frees exactly that day's unit. */
     localDate: date('local_date', { mode: 'string' }).notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
