@@ -14,9 +14,13 @@ import {
   assertGranted,
   assertMetered,
   consumeUnits,
+  counterCte,
   memberStanding,
   periodAt,
+  periodColumn,
+  periodCte,
   releaseUnits,
+  usedColumn,
 } from './engine.ts'
 import { featureKind, featureNotMetered, isResourceFeature, resourceFeatureKeys } from './features.ts'
 import type { Entitlements, FeatureEntitlement, UsageBody, UsageResult } from './schemas.ts'
@@ -49,7 +53,7 @@ const userCte = sql.identifier('usr')
 const accountCte = sql.identifier('acct')
 const dayCte = sql.identifier('day')
 const subscriptionCte = sql.identifier('sub')
-const counterCte = sql.identifier('ctr')
+const todayCountersCte = sql.identifier('ctr')
 const m = alias(accountMembers, 'm')
 const u = alias(users, 'u')
 const a = alias(accounts, 'a')
@@ -94,7 +98,7 @@ export async function readEntitlements(
         from ${subscriptions} ${s} join ${plans} ${p} on ${p.id} = ${s.planId}
         where ${s.accountId} = ${accountId}::uuid and ${s.status} <> 'expired'
       ),
-      ${counterCte} as (
+      ${todayCountersCte} as (
         select ${c.feature}, ${c.period}, ${c.used} from ${usageCounters} ${c}
         where ${c.accountId} = ${accountId}::uuid
           and ${c.period} in ('', (select to_char(${day}, 'YYYY-MM-DD') from ${dayCte}), (select to_char(${day}, 'YYYY-MM') from ${dayCte}))
@@ -108,7 +112,7 @@ export async function readEntitlements(
       ((${dayCte}.${day} + 1)::timestamp at time zone ${dayCte}.${tz}) as ${as('dayResetsAt')},
       ((date_trunc('month', ${dayCte}.${day}) + interval '1 month')::timestamp at time zone ${dayCte}.${tz}) as ${as('monthResetsAt')},
       ${subscriptionCte}.*,
-      (select json_agg(${counterCte}) from ${counterCte}) as ${as('counters')}
+      (select json_agg(${todayCountersCte}) from ${todayCountersCte}) as ${as('counters')}
     from ${dayCte} left join ${subscriptionCte} on true`,
   )
   if (!row || (row.role === null && !row.isAdmin)) throw notFound('Account')
@@ -219,7 +223,7 @@ export async function recordUsage(
   }
   const outcome = await consumeUnits<{ period: string; used: number }>(executor, {
     ...spec,
-    insert: sql`select per.period, ctr.used from ctr, per`,
+    insert: sql`select ${periodCte}.${periodColumn}, ${counterCte}.${usedColumn} from ${counterCte}, ${periodCte}`,
   })
   assertGranted(outcome, spec)
   const row = outcome.row
