@@ -229,3 +229,39 @@ export const CallbackQuery = z.object({
     .describe('Set by the provider when the user declined (e.g. `access_denied`).'),
 })
 export type CallbackQuery = z.infer<typeof CallbackQuery>
+
+// What the identity providers answer (parsed in oauth.ts; an unexpected shape is their fault, 503).
+
+const optionalText = z
+  .string()
+  .nullish()
+  .transform((value) => (value ? value : null))
+
+// Google's OpenID Connect userinfo (https://developers.google.com/identity/openid-connect/openid-connect#obtainuserinfo).
+export const GoogleUserinfo = z.object({
+  sub: z.string().min(1),
+  email: optionalText,
+  email_verified: z
+    .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
+    .optional(),
+  name: optionalText,
+  picture: optionalText,
+})
+
+// GitHub's GET /user and GET /user/emails (https://docs.github.com/en/rest/users).
+export const GitHubUser = z.object({
+  id: z.number().int(),
+  login: z.string().min(1),
+  name: optionalText,
+  email: optionalText,
+  avatar_url: optionalText,
+})
+export const GitHubEmails = z.array(
+  z.object({ email: z.string().min(1), primary: z.boolean(), verified: z.boolean() }).loose(),
+)
+
+/** A token endpoint's answer: GitHub answers a refused code with 200 and an `error` member. */
+export const ProviderTokenAnswer = z.union([
+  z.object({ error: z.string() }),
+  z.object({ access_token: z.string().min(1), token_type: z.string().optional() }),
+])
