@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import { check, index, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core'
-import type { Role } from '../../core/vocabulary.ts'
+import { type Role, roles, sqlWords } from '../../core/vocabulary.ts'
 import { users } from '../auth/tables.ts'
 
 export const accounts = pgTable('accounts', {
@@ -30,6 +30,6 @@ export const accountMembers = pgTable(
   (t) => [
     primaryKey({ columns: [t.accountId, t.userId] }),
     index('account_members_user_idx').on(t.userId),
-    check('account_members_role_check', sql`${t.role} in ('owner', 'admin', 'member')`),
+    check('account_members_role_check', sql`${t.role} in (${sqlWords(roles)})`),
   ],
 )

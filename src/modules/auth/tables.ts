@@ -12,7 +12,8 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core'
-import type { ProviderName, UserProvider } from './schemas.ts'
+import { sqlWords } from '../../core/vocabulary.ts'
+import { type ProviderName, type UserProvider, userProviders } from './schemas.ts'
 
 const timestamps = {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
@@ -39,7 +40,7 @@ export const users = pgTable(
     // Emails and usernames are unique whatever their case.
     uniqueIndex('users_email_key').on(sql`lower(${t.email})`),
     uniqueIndex('users_username_key').on(sql`lower(${t.username})`),
-    check('users_provider_check', sql`${t.provider} in ('local', 'google', 'github')`),
+    check('users_provider_check', sql`${t.provider} in (${sqlWords(userProviders)})`),
   ],
 )
 

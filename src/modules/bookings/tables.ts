@@ -1,8 +1,9 @@
 import { sql } from 'drizzle-orm'
 import { check, date, foreignKey, index, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import { sqlWords } from '../../core/vocabulary.ts'
 import { accounts } from '../accounts/tables.ts'
 import { staff } from '../staff/tables.ts'
-import type { BookingStatus } from './schemas.ts'
+import { type BookingStatus, bookingStatuses } from './schemas.ts'
 
 export const bookings = pgTable(
   'bookings',
@@ -24,7 +25,7 @@ export const bookings = pgTable(
   (t) => [
     foreignKey({ columns: [t.accountId, t.staffId], foreignColumns: [staff.accountId, staff.id] }),
     index('bookings_account_day_idx').on(t.accountId, t.localDate, t.startsAt),
-    check('bookings_status_check', sql`${t.status} in ('confirmed', 'canceled')`),
+    check('bookings_status_check', sql`${t.status} in (${sqlWords(bookingStatuses)})`),
     check('bookings_duration_check', sql`${t.durationMinutes} between 1 and 1440`),
   ],
 )

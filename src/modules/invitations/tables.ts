@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import { check, index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
-import type { Role } from '../../core/vocabulary.ts'
+import { type Role, roles, sqlWords } from '../../core/vocabulary.ts'
 import { accounts } from '../accounts/tables.ts'
 import { users } from '../auth/tables.ts'
 
@@ -37,7 +37,7 @@ export const invitations = pgTable(
       .where(sql`${t.status} = 'pending'`),
     uniqueIndex('invitations_token_hash_key').on(t.tokenHash),
     index('invitations_account_idx').on(t.accountId, t.id),
-    check('invitations_role_check', sql`${t.role} in ('owner', 'admin', 'member')`),
+    check('invitations_role_check', sql`${t.role} in (${sqlWords(roles)})`),
     check('invitations_status_check', sql`${t.status} in ('pending', 'accepted', 'revoked')`),
   ],
 )

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import { boolean, check, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core'
-import type { PlanInterval } from '../../core/vocabulary.ts'
+import { type PlanInterval, planIntervals, sqlWords } from '../../core/vocabulary.ts'
 
 export const plans = pgTable(
   'plans',
@@ -26,7 +26,7 @@ export const plans = pgTable(
   },
   (t) => [
     check('plans_price_check', sql`${t.priceCents} >= 0`),
-    check('plans_interval_check', sql`${t.interval} in ('month', 'year')`),
+    check('plans_interval_check', sql`${t.interval} in (${sqlWords(planIntervals)})`),
     check('plans_trial_days_check', sql`${t.trialDays} >= 0`),
   ],
 )
