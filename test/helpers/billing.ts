@@ -2,7 +2,7 @@
 // whose requests keep a valid token while the test clock moves.
 import { eq, sql } from 'drizzle-orm'
 import { expect } from 'vitest'
-import { listOutbox, outboxDir } from '../../src/modules/mail/outbox.ts'
+import { listMailFolder, mailFolderDir } from '../../src/modules/mail/folder.ts'
 import { subscriptionEvents, subscriptions } from '../../src/modules/subscriptions/tables.ts'
 import { events } from '../../src/modules/webhooks/tables.ts'
 import {
@@ -109,7 +109,7 @@ export async function billingCustomer(t: TestApp, owner?: TestUser) {
       ).map((row) => row.type),
     /** Subjects of the mail sent to the owner (run the jobs first). */
     mail: async () =>
-      (await listOutbox(outboxDir(t.deps.config), { limit: 100 })).data
+      (await listMailFolder(mailFolderDir(t.deps.config), { limit: 100 })).data
         .filter((message) => message.to === user.email)
         .map((message) => message.subject),
   }

@@ -52,7 +52,7 @@ export async function listAccounts(tx: Executor, userId: string, query: Paginati
     rows,
     query.limit,
     (row) => [row.account.id],
-    (row) => toAccount(row.account, row.role as Role),
+    (row) => toAccount(row.account, row.role),
   )
 }
 

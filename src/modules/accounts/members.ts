@@ -21,14 +21,14 @@ function toMember(row: {
   userId: string
   email: string
   name: string | null
-  role: string
+  role: Role
   createdAt: Date
 }): Member {
   return {
     user_id: row.userId,
     email: row.email,
     name: row.name,
-    role: row.role as Role,
+    role: row.role,
     created_at: row.createdAt.toISOString(),
   }
 }

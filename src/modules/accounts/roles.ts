@@ -1,5 +1,6 @@
-export const roles = ['owner', 'admin', 'member'] as const
-export type Role = (typeof roles)[number]
+import { type Role, roles } from '../../core/vocabulary.ts'
+
+export { type Role, roles }
 
 const rank: Record<Role, number> = { member: 1, admin: 2, owner: 3 }
 

@@ -3,8 +3,8 @@ import { z } from 'zod'
 import { IdempotencyHeaders, idempotent, PaginationQuery, page, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { authenticate, principalOf } from '../auth/guards.ts'
-import { requireMember } from './access.ts'
 import { createAccount, getAccount, listAccounts, updateAccount } from './accounts.ts'
+import { requireMember } from './guards.ts'
 import { changeMemberRole, listMembers, removeMember } from './members.ts'
 import {
   Account,

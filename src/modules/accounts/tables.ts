@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import { check, index, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import { type Role, roles, sqlWords } from '../../core/vocabulary.ts'
 import { users } from '../auth/tables.ts'
 
 export const accounts = pgTable('accounts', {
@@ -23,12 +24,12 @@ export const accountMembers = pgTable(
     userId: uuid('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
-    role: text('role').notNull(),
+    role: text('role').$type<Role>().notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
   },
   (t) => [
     primaryKey({ columns: [t.accountId, t.userId] }),
     index('account_members_user_idx').on(t.userId),
-    check('account_members_role_check', sql`${t.role} in ('owner', 'admin', 'member')`),
+    check('account_members_role_check', sql`${t.role} in (${sqlWords(roles)})`),
   ],
 )

@@ -1,19 +1,15 @@
 // Email-based flows: verification, forgotten and changed passwords, login codes, deactivation.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { AppError } from '../../core/errors.ts'
 import { problems, publicProblems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
-import { userActor } from '../audit/audit.ts'
-import { sendMail } from '../mail/jobs.ts'
-import { auditAuthEvent, auditSignIn, auditSignInFailure } from './auth-audit.ts'
-import { consumeUserToken, verifyLoginCode } from './email-tokens.ts'
+import { changePassword } from './change-password.ts'
+import { deactivate } from './deactivate.ts'
 import { authenticate, principalOf } from './guards.ts'
-import { sendTokens, sessionPolicy } from './issue.ts'
-import { sendLoginCodeEmail, sendPasswordResetEmail, sendVerificationEmail } from './jobs.ts'
-import { assertStrongPassword } from './password-policy.ts'
-import { hashPassword, verifyPassword } from './passwords.ts'
+import { sendTokens } from './issue.ts'
+import { requestLoginCode, signInWithLoginCode } from './login-code.ts'
 import { authRateLimit, byClientIp, identifierKey } from './rate-limits.ts'
+import { requestPasswordReset, resetPassword } from './reset-password.ts'
 import {
   Accepted,
   changePasswordBody,
@@ -24,15 +20,8 @@ import {
   TokenResponse,
   User,
 } from './schemas.ts'
-import { revokeAllSessions, revokeOtherSessions, startSession } from './sessions.ts'
-import {
-  deactivateUser,
-  findActiveUserByEmail,
-  getUser,
-  markVerified,
-  setPasswordHash,
-  toUser,
-} from './users.ts'
+import { toUser } from './users.ts'
+import { requestEmailVerification, verifyEmail } from './verify-email.ts'
 
 const tags = ['auth']
 const security = [{ bearer: [] }]
@@ -40,7 +29,7 @@ const security = [{ bearer: [] }]
 export const flowRoutes =
   (deps: Deps): FastifyPluginAsyncZod =>
   async (app) => {
-    const { config, db, clock, jobs } = deps
+    const { config } = deps
     // Per credential (the email, normalised as login does; or the client IP), and every route here
     // counts toward the per-IP ceiling of the auth routes.
     const byEmail = {
@@ -68,9 +57,7 @@ export const flowRoutes =
         config: byIp,
       },
       async (req, reply) => {
-        const user = await getUser(db, principalOf(req).userId)
-        if (user.isVerified) throw new AppError('conflict', 'The email is already verified')
-        await jobs.enqueue(db, sendVerificationEmail, { user_id: user.id })
+        await requestEmailVerification(deps, principalOf(req).userId)
         return reply.code(202).send(accepted)
       },
     )
@@ -89,13 +76,7 @@ export const flowRoutes =
         },
         config: byIp,
       },
-      async (req) => {
-        const now = clock.now()
-        const user = await db.transaction(async (tx) =>
-          markVerified(tx, await consumeUserToken(tx, req.body.token, 'verify_email', now), now),
-        )
-        return toUser(user)
-      },
+      async (req) => toUser(await verifyEmail(deps, req.body.token)),
     )
 
     app.post(
@@ -113,7 +94,7 @@ export const flowRoutes =
         config: byEmail,
       },
       async (req, reply) => {
-        await jobs.enqueue(db, sendPasswordResetEmail, { email: req.body.email })
+        await requestPasswordReset(deps, req.body.email)
         return reply.code(202).send(accepted)
       },
     )
@@ -133,26 +114,7 @@ export const flowRoutes =
         config: byIp,
       },
       async (req, reply) => {
-        const { token, new_password } = req.body
-        assertStrongPassword(new_password, config.PASSWORD_MIN_LENGTH, [], 'body.new_password')
-        // Hashed before the transaction: no argon2 while a connection is held.
-        const passwordHash = await hashPassword(new_password)
-        const now = clock.now()
-        await db.transaction(async (tx) => {
-          const userId = await consumeUserToken(tx, token, 'reset_password', now)
-          await setPasswordHash(tx, userId, passwordHash, now)
-          // Following the emailed link proves the address, as a verification link would.
-          const user = await markVerified(tx, userId, now)
-          await revokeAllSessions(tx, userId, 'password_reset', now)
-          await auditAuthEvent(tx, {
-            action: 'auth.password_reset',
-            userId,
-            actor: userActor(userId),
-            ip: req.ip,
-            at: now,
-          })
-          await jobs.enqueue(tx, sendMail, { to: user.email, mail: { template: 'password_changed' } })
-        })
+        await resetPassword(deps, req.body, req.ip)
         return reply.code(204).send(null)
       },
     )
@@ -174,34 +136,7 @@ export const flowRoutes =
         config: byIp,
       },
       async (req, reply) => {
-        const { userId, sessionId } = principalOf(req)
-        const { current_password, new_password } = req.body
-        const user = await getUser(db, userId)
-        if (!(await verifyPassword(user.passwordHash, current_password))) {
-          throw new AppError('forbidden', 'The current password is wrong')
-        }
-        assertStrongPassword(
-          new_password,
-          config.PASSWORD_MIN_LENGTH,
-          [user.email, user.username, user.name],
-          'body.new_password',
-        )
-        // Verified, checked and hashed before the transaction: no argon2 or zxcvbn while a connection is held.
-        const passwordHash = await hashPassword(new_password)
-        const now = clock.now()
-        await db.transaction(async (tx) => {
-          await setPasswordHash(tx, userId, passwordHash, now)
-          await revokeOtherSessions(tx, userId, sessionId, 'password_changed', now)
-          await auditAuthEvent(tx, {
-            action: 'auth.password_changed',
-            userId,
-            actor: userActor(userId),
-            ip: req.ip,
-            data: { kept_session_id: sessionId },
-            at: now,
-          })
-          await jobs.enqueue(tx, sendMail, { to: user.email, mail: { template: 'password_changed' } })
-        })
+        await changePassword(deps, principalOf(req), req.body, req.ip)
         return reply.code(204).send(null)
       },
     )
@@ -221,7 +156,7 @@ export const flowRoutes =
         config: byEmail,
       },
       async (req, reply) => {
-        await jobs.enqueue(db, sendLoginCodeEmail, { email: req.body.email })
+        await requestLoginCode(deps, req.body.email)
         return reply.code(202).send(accepted)
       },
     )
@@ -241,34 +176,7 @@ export const flowRoutes =
         config: byEmail,
       },
       async (req, reply) => {
-        const now = clock.now()
-        // The try is counted and committed even when the code is wrong (and the failure audited);
-        // only then is 401 thrown.
-        const issued = await db.transaction(async (tx) => {
-          const user = await findActiveUserByEmail(tx, req.body.email)
-          const ok = await verifyLoginCode(tx, user?.id, req.body.code, now)
-          if (!ok || !user) {
-            await auditSignInFailure(tx, {
-              userId: user?.id,
-              identifier: req.body.email,
-              method: 'login_code',
-              reason: user ? 'wrong_code' : 'unknown_user',
-              ip: req.ip,
-              at: now,
-            })
-            return undefined
-          }
-          const session = await startSession(tx, user.id, sessionPolicy(config), now)
-          await auditSignIn(tx, {
-            userId: user.id,
-            sessionId: session.familyId,
-            method: 'login_code',
-            ip: req.ip,
-            at: now,
-          })
-          return session
-        })
-        if (!issued) throw new AppError('unauthorized', 'The code is wrong, expired or already used')
+        const issued = await signInWithLoginCode(deps, req.body, req.ip)
         return sendTokens(deps, reply, issued)
       },
     )
@@ -288,19 +196,7 @@ export const flowRoutes =
         preHandler: authenticate(deps),
       },
       async (req, reply) => {
-        const { userId } = principalOf(req)
-        const now = clock.now()
-        await db.transaction(async (tx) => {
-          await deactivateUser(tx, userId, now)
-          await revokeAllSessions(tx, userId, 'deactivated', now)
-          await auditAuthEvent(tx, {
-            action: 'auth.deactivated',
-            userId,
-            actor: userActor(userId),
-            ip: req.ip,
-            at: now,
-          })
-        })
+        await deactivate(deps, principalOf(req).userId, req.ip)
         return reply.code(204).send(null)
       },
     )

@@ -2,15 +2,9 @@ import { eq, sql } from 'drizzle-orm'
 import type { FastifyRequest } from 'fastify'
 import { AppError } from '../../core/errors.ts'
 import type { Deps } from '../../deps.ts'
-import { sessionLiveSql } from './sessions.ts'
+import { type Caller, sessionEnded, sessionLiveSql } from './sessions.ts'
 import { users } from './tables.ts'
 import type { AccessClaims } from './tokens.ts'
-
-/** Who is calling: the token's user and the sign-in (refresh family) the token was issued for. */
-export interface Caller {
-  userId: string
-  sessionId: string
-}
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -70,10 +64,6 @@ export async function requireCaller(deps: Deps, req: FastifyRequest): Promise<Ca
   }
   return { userId: claims.userId, sessionId: claims.sessionId }
 }
-
-/** The 401 for a deactivated user or an ended session (logout, password reset or change, deactivation). */
-export const sessionEnded = () =>
-  new AppError('unauthorized', 'The session has ended or the user is deactivated; sign in again')
 
 /**
  * preHandler: a valid token of an active user whose session is live. One query checks both, so a

@@ -1,18 +1,12 @@
-// What every sign-in method shares: the session policy and the
-// response that hands out an access token plus a refresh token (body and httpOnly cookie).
+// What every sign-in route shares: the response that hands out an access token plus a refresh
+// token (body and httpOnly cookie).
 import type { FastifyReply } from 'fastify'
-import type { Config } from '../../config.ts'
 import type { Deps } from '../../deps.ts'
 import type { TokenResponse } from './schemas.ts'
-import type { IssuedRefresh, SessionPolicy } from './sessions.ts'
+import type { IssuedRefresh } from './sessions.ts'
 
 export const refreshCookie = 'refresh_token'
 export const refreshCookiePath = '/v1/auth'
-
-export const sessionPolicy = (config: Config): SessionPolicy => ({
-  refreshTtlSeconds: config.REFRESH_TOKEN_TTL,
-  sessionMaxAgeSeconds: config.SESSION_MAX_AGE,
-})
 
 /** Signs an access token for a session and sets the refresh cookie; returns the token response body. */
 export async function sendTokens(

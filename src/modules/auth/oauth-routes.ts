@@ -1,47 +1,19 @@
 // Google and GitHub sign-in: /start sends the browser to the provider with a state and a PKCE
 // challenge (kept in a short-lived cookie), /callback checks the state, exchanges the code and signs in.
-import { generateCodeVerifier, generateState } from 'arctic'
 import type { FastifyReply } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { digestsEqual, sha256 } from '../../core/crypto.ts'
-import { AppError } from '../../core/errors.ts'
 import { problem, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
-import { auditSignIn } from './auth-audit.ts'
-import { sendTokens, sessionPolicy } from './issue.ts'
-import {
-  authorizationUrl,
-  exchangeCode,
-  fetchProfile,
-  oauthClient,
-  type ProviderName,
-  providerNames,
-  providers,
-  resolveOAuthUser,
-} from './oauth.ts'
+import { sendTokens } from './issue.ts'
+import { configuredClient, finishOAuthSignIn, startOAuthSignIn } from './oauth-sign-in.ts'
 import { authRateLimit, byClientIp } from './rate-limits.ts'
-import { TokenResponse } from './schemas.ts'
-import { startSession } from './sessions.ts'
+import { CallbackQuery, ProviderParams, TokenResponse } from './schemas.ts'
 
 /** Holds `provider.state.verifier` between /start and /callback (base64url parts, no dots). */
 export const flowCookie = 'oauth_flow'
 export const flowCookiePath = '/v1/auth/oauth'
 const flowMaxAgeSeconds = 600
-
-const ProviderParams = z.object({
-  provider: z.enum(providerNames).describe('The identity provider.'),
-})
-
-const CallbackQuery = z.object({
-  code: z.string().min(1).max(2048).optional().describe('The authorization code (absent when refused).'),
-  state: z.string().min(1).max(512).describe('Must equal the state /start put in the flow cookie.'),
-  error: z
-    .string()
-    .max(200)
-    .optional()
-    .describe('Set by the provider when the user declined (e.g. `access_denied`).'),
-})
 
 const oauthProblems = {
   400: problems[400],
@@ -51,25 +23,11 @@ const oauthProblems = {
   503: problem('`provider_unavailable`, `service_busy` or `service_unavailable`.'),
 }
 
-function readFlow(value: string | undefined) {
-  const [provider, state, codeVerifier, ...rest] = (value ?? '').split('.')
-  if (!provider || !state || !codeVerifier || rest.length > 0) return undefined
-  return { provider, state, codeVerifier }
-}
-
 export const oauthRoutes =
   (deps: Deps): FastifyPluginAsyncZod =>
   async (app) => {
-    const { config, db, clock } = deps
-    const policy = sessionPolicy(config)
+    const { config } = deps
 
-    const clientFor = (provider: ProviderName) => {
-      const client = oauthClient(config, provider)
-      if (!client) {
-        throw new AppError('not_found', `Sign-in with ${providers[provider].label} is not configured`)
-      }
-      return client
-    }
     const clearFlow = (reply: FastifyReply) =>
       reply.clearCookie(flowCookie, {
         path: flowCookiePath,
@@ -97,13 +55,9 @@ export const oauthRoutes =
         },
       },
       async (req, reply) => {
-        const { provider } = req.params
-        const client = clientFor(provider)
-        const state = generateState()
-        const codeVerifier = generateCodeVerifier()
-        const url = authorizationUrl(config, client, provider, state, codeVerifier)
+        const { url, flow } = startOAuthSignIn(config, req.params.provider)
         // Lax, not Strict: the provider's redirect back is a cross-site top-level GET that must carry it.
-        reply.setCookie(flowCookie, `${provider}.${state}.${codeVerifier}`, {
+        reply.setCookie(flowCookie, flow, {
           httpOnly: true,
           sameSite: 'lax',
           secure: config.cookieSecure,
@@ -137,39 +91,17 @@ export const oauthRoutes =
       },
       async (req, reply) => {
         const { provider } = req.params
-        const client = clientFor(provider)
-        const flow = readFlow(req.cookies[flowCookie])
+        const client = configuredClient(config, provider)
         // The flow is single-use: whatever happens next, its cookie goes.
         clearFlow(reply)
-        if (
-          !flow ||
-          flow.provider !== provider ||
-          !digestsEqual(sha256(flow.state), sha256(req.query.state))
-        ) {
-          throw new AppError(
-            'validation_failed',
-            'The sign-in state does not match this browser (expired or forged); start the sign-in again',
-          )
-        }
-        const { label } = providers[provider]
-        if (req.query.error || !req.query.code) {
-          throw new AppError('unauthorized', `The sign-in was declined or cancelled at ${label}`)
-        }
-        const accessToken = await exchangeCode(config, client, provider, req.query.code, flow.codeVerifier)
-        const profile = await fetchProfile(config, provider, accessToken)
-        const now = clock.now()
-        const issued = await db.transaction(async (tx) => {
-          const user = await resolveOAuthUser(tx, profile, now, req.ip)
-          const session = await startSession(tx, user.id, policy, now)
-          await auditSignIn(tx, {
-            userId: user.id,
-            sessionId: session.familyId,
-            method: `oauth_${provider}`,
-            ip: req.ip,
-            at: now,
-          })
-          return session
-        })
+        const issued = await finishOAuthSignIn(
+          deps,
+          client,
+          provider,
+          req.cookies[flowCookie],
+          req.query,
+          req.ip,
+        )
         const tokens = await sendTokens(deps, reply, issued)
         // Redirecting, the tokens stay out of the URL: the page gets an access token from /v1/auth/refresh.
         if (config.OAUTH_SUCCESS_URL) return reply.redirect(config.OAUTH_SUCCESS_URL, 302)

@@ -10,19 +10,23 @@ import {
   UnexpectedResponseError,
 } from 'arctic'
 import { and, eq, sql } from 'drizzle-orm'
-import { z } from 'zod'
+import type { z } from 'zod'
 import type { Config } from '../../config.ts'
 import type { Executor } from '../../core/db.ts'
 import { AppError } from '../../core/errors.ts'
 import { newId } from '../../core/ids.ts'
 import { userActor } from '../audit/audit.ts'
 import { auditAuthEvent } from './auth-audit.ts'
+import {
+  GitHubEmails,
+  GitHubUser,
+  GoogleUserinfo,
+  type ProviderName,
+  ProviderTokenAnswer,
+} from './schemas.ts'
 import { revokeAllSessions } from './sessions.ts'
 import { oauthAccounts, users } from './tables.ts'
 import type { UserRow } from './users.ts'
-
-export const providerNames = ['google', 'github'] as const
-export type ProviderName = (typeof providerNames)[number]
 
 /** What the account rule needs to know about the person at the provider. */
 export interface OAuthProfile {
@@ -98,33 +102,6 @@ function parseAnswer<T extends z.ZodType>(
   return parsed.data as z.output<T>
 }
 
-const optionalText = z
-  .string()
-  .nullish()
-  .transform((value) => (value ? value : null))
-
-// Google's OpenID Connect userinfo (https://developers.google.com/identity/openid-connect/openid-connect#obtainuserinfo).
-const GoogleUserinfo = z.object({
-  sub: z.string().min(1),
-  email: optionalText,
-  email_verified: z
-    .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
-    .optional(),
-  name: optionalText,
-  picture: optionalText,
-})
-
-// GitHub's GET /user and GET /user/emails (https://docs.github.com/en/rest/users).
-const GitHubUser = z.object({
-  id: z.number().int(),
-  login: z.string().min(1),
-  name: optionalText,
-  email: optionalText,
-  avatar_url: optionalText,
-})
-const GitHubEmails = z.array(
-  z.object({ email: z.string().min(1), primary: z.boolean(), verified: z.boolean() }).loose(),
-)
 const githubHeaders = { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' }
 
 export const providers: Record<ProviderName, ProviderDefinition> = {
@@ -272,12 +249,7 @@ export async function exchangeCode(
     throw error
   }
   // GitHub answers a refused code with 200 and an `error` member, which the generic client accepts.
-  const answer = z
-    .union([
-      z.object({ error: z.string() }),
-      z.object({ access_token: z.string().min(1), token_type: z.string().optional() }),
-    ])
-    .safeParse(data)
+  const answer = ProviderTokenAnswer.safeParse(data)
   if (!answer.success) throw unavailable(label, answer.error)
   if ('error' in answer.data) {
     if (clientErrors.has(answer.data.error) || answer.data.error === 'incorrect_client_credentials') {

@@ -1,18 +1,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { AppError } from '../../core/errors.ts'
 import { problems, publicProblems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
-import { anonymousActor, userActor } from '../audit/audit.ts'
-import { sendMail } from '../mail/jobs.ts'
-import { auditAuthEvent, auditSignIn, auditSignInFailure } from './auth-audit.ts'
 import { authenticate, principalOf, tokenClaims } from './guards.ts'
-import { refreshCookie, refreshCookiePath, sendTokens, sessionPolicy } from './issue.ts'
-import { sendVerificationEmail } from './jobs.ts'
-import { assertStrongPassword } from './password-policy.ts'
-import { hashPassword } from './passwords.ts'
+import { refreshCookie, refreshCookiePath, sendTokens } from './issue.ts'
+import { signInWithPassword } from './login.ts'
+import { logout } from './logout.ts'
 import { authRateLimit, identifierKey, refreshKey } from './rate-limits.ts'
+import { refreshSignIn, refreshTokenReused } from './refresh.ts'
+import { register } from './register.ts'
 import {
   Accepted,
   Jwks,
@@ -23,8 +20,7 @@ import {
   UpdateMeBody,
   User,
 } from './schemas.ts'
-import { revokeSessionById, revokeSessionOf, rotateSession, startSession } from './sessions.ts'
-import { checkPasswordLogin, getUser, registerUser, toUser, updateUser } from './users.ts'
+import { getUser, toUser, updateUser } from './users.ts'
 
 /** The refresh token of a request: the body's, else the cookie's. */
 const presentedRefreshToken = (req: FastifyRequest): string | undefined =>
@@ -34,34 +30,15 @@ export const authRoutes =
   (deps: Deps): FastifyPluginAsyncZod =>
   async (app) => {
     const { config, db, clock } = deps
-    const policy = sessionPolicy(config)
     const isRefreshGrant = (req: FastifyRequest) =>
       (req.body as { grant_type?: string } | undefined)?.grant_type === 'refresh_token'
 
-    /** Rotates a refresh token; reuse of a rotated one commits the family's revocation (audited), then answers 401. */
+    /** Rotates a refresh token; on reuse the cookie goes and the answer is 401. */
     async function refresh(req: FastifyRequest, reply: FastifyReply, token: string | undefined) {
-      if (!token) throw new AppError('unauthorized', 'A refresh token is required')
-      const now = clock.now()
-      const result = await db.transaction(async (tx) => {
-        const rotated = await rotateSession(tx, token, policy, now)
-        if ('reused' in rotated) {
-          await auditAuthEvent(tx, {
-            action: 'auth.refresh_reuse_detected',
-            userId: rotated.userId,
-            actor: anonymousActor,
-            ip: req.ip,
-            data: { session_id: rotated.familyId },
-            at: now,
-          })
-        }
-        return rotated
-      })
+      const result = await refreshSignIn(deps, token, req.ip)
       if ('reused' in result) {
         reply.clearCookie(refreshCookie, { path: refreshCookiePath })
-        throw new AppError(
-          'unauthorized',
-          'The refresh token was already used; every session of this sign-in is revoked',
-        )
+        throw refreshTokenReused()
       }
       return sendTokens(deps, reply, result)
     }
@@ -86,35 +63,7 @@ export const authRoutes =
         },
       },
       async (req, reply) => {
-        const { email, password, username, name } = req.body
-        assertStrongPassword(password, config.PASSWORD_MIN_LENGTH, [email, username, name])
-        // The expensive hash runs on every path (same time for a new and a taken email) and
-        // before the transaction, so no pooled connection waits on the CPU.
-        const passwordHash = await hashPassword(password)
-        const now = clock.now()
-        await db.transaction(async (tx) => {
-          const registration = await registerUser(tx, req.body, passwordHash, now)
-          // Enqueued with the user: a failed registration sends nothing, a committed one is never lost.
-          if ('created' in registration) {
-            const { id, email: to, name: userName } = registration.created
-            await deps.jobs.enqueue(tx, sendVerificationEmail, { user_id: id }, { key: id })
-            await deps.jobs.enqueue(
-              tx,
-              sendMail,
-              { to, mail: { template: 'welcome', name: userName } },
-              { key: `welcome:${id}` },
-            )
-          } else if (registration.existing) {
-            // One notice an hour per user, however often someone tries the address.
-            const hour = Math.floor(now.getTime() / 3_600_000)
-            await deps.jobs.enqueue(
-              tx,
-              sendMail,
-              { to: registration.existing.email, mail: { template: 'signup_attempt' } },
-              { key: `signup-attempt:${registration.existing.id}:${hour}` },
-            )
-          }
-        })
+        await register(deps, req.body)
         return reply.code(202).send({ status: 'accepted' as const })
       },
     )
@@ -146,32 +95,11 @@ export const authRoutes =
       async (req, reply) => {
         const body = req.body
         if (body.grant_type === 'refresh_token') return refresh(req, reply, body.refresh_token)
-        const identifier = body.username ?? body.email ?? ''
-        const now = clock.now()
-        // Looked up and verified before any transaction: argon2 never runs while a connection is held.
-        const login = await checkPasswordLogin(db, identifier, body.password ?? '')
-        if (!login.ok) {
-          await auditSignInFailure(db, {
-            userId: login.user?.id,
-            identifier,
-            method: 'password',
-            reason: login.reason,
-            ip: req.ip,
-            at: now,
-          })
-          throw new AppError('unauthorized', 'Invalid username or password')
-        }
-        const issued = await db.transaction(async (tx) => {
-          const session = await startSession(tx, login.user.id, policy, now)
-          await auditSignIn(tx, {
-            userId: login.user.id,
-            sessionId: session.familyId,
-            method: 'password',
-            ip: req.ip,
-            at: now,
-          })
-          return session
-        })
+        const issued = await signInWithPassword(
+          deps,
+          { identifier: body.username ?? body.email ?? '', password: body.password ?? '' },
+          req.ip,
+        )
         return sendTokens(deps, reply, issued)
       },
     )
@@ -213,24 +141,7 @@ export const authRoutes =
         // Without a refresh token, the session named by a valid access token is the one to end:
         // a client that only kept its access token must still be able to sign out.
         const claims = token ? null : await tokenClaims(deps, req)
-        if (token || claims) {
-          const now = clock.now()
-          await db.transaction(async (tx) => {
-            const ended = token
-              ? await revokeSessionOf(tx, token, now)
-              : claims && (await revokeSessionById(tx, claims, now))
-            if (ended) {
-              await auditAuthEvent(tx, {
-                action: 'auth.logout',
-                userId: ended.userId,
-                actor: userActor(ended.userId),
-                ip: req.ip,
-                data: { session_id: ended.familyId },
-                at: now,
-              })
-            }
-          })
-        }
+        await logout(deps, { refreshToken: token, claims }, req.ip)
         reply.clearCookie(refreshCookie, { path: refreshCookiePath })
         return reply.code(204).send(null)
       },

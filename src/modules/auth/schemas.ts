@@ -1,5 +1,13 @@
 import { z } from 'zod'
 
+/** The identity providers a user can sign in with. */
+export const providerNames = ['google', 'github'] as const
+export type ProviderName = (typeof providerNames)[number]
+
+/** Where a user came from: registered here (`local`) or first signed in through a provider. */
+export const userProviders = ['local', ...providerNames] as const
+export type UserProvider = (typeof userProviders)[number]
+
 export const Email = z
   .email()
   .max(254)
@@ -108,7 +116,7 @@ export const User = z
     username: z.string().nullable(),
     name: z.string().nullable(),
     image_url: z.string().nullable(),
-    provider: z.enum(['local', 'google', 'github']),
+    provider: z.enum(userProviders),
     is_verified: z.boolean(),
     is_admin: z.boolean(),
     is_active: z.boolean(),
@@ -206,3 +214,54 @@ export const Accepted = z
   .object({ status: z.literal('accepted') })
   .describe('Accepted; an email follows if the address belongs to an active account.')
   .meta({ example: { status: 'accepted' } })
+
+export const ProviderParams = z.object({
+  provider: z.enum(providerNames).describe('The identity provider.'),
+})
+
+export const CallbackQuery = z.object({
+  code: z.string().min(1).max(2048).optional().describe('The authorization code (absent when refused).'),
+  state: z.string().min(1).max(512).describe('Must equal the state /start put in the flow cookie.'),
+  error: z
+    .string()
+    .max(200)
+    .optional()
+    .describe('Set by the provider when the user declined (e.g. `access_denied`).'),
+})
+export type CallbackQuery = z.infer<typeof CallbackQuery>
+
+// What the identity providers answer (parsed in oauth.ts; an unexpected shape is their fault, 503).
+
+const optionalText = z
+  .string()
+  .nullish()
+  .transform((value) => (value ? value : null))
+
+// Google's OpenID Connect userinfo (https://developers.google.com/identity/openid-connect/openid-connect#obtainuserinfo).
+export const GoogleUserinfo = z.object({
+  sub: z.string().min(1),
+  email: optionalText,
+  email_verified: z
+    .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
+    .optional(),
+  name: optionalText,
+  picture: optionalText,
+})
+
+// GitHub's GET /user and GET /user/emails (https://docs.github.com/en/rest/users).
+export const GitHubUser = z.object({
+  id: z.number().int(),
+  login: z.string().min(1),
+  name: optionalText,
+  email: optionalText,
+  avatar_url: optionalText,
+})
+export const GitHubEmails = z.array(
+  z.object({ email: z.string().min(1), primary: z.boolean(), verified: z.boolean() }).loose(),
+)
+
+/** A token endpoint's answer: GitHub answers a refused code with 200 and an `error` member. */
+export const ProviderTokenAnswer = z.union([
+  z.object({ error: z.string() }),
+  z.object({ access_token: z.string().min(1), token_type: z.string().optional() }),
+])

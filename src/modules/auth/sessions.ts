@@ -1,11 +1,23 @@
 // Refresh-token sessions: a family per sign-in, a new opaque token on every use, and reuse of a
 // rotated token treated as theft (the whole family is revoked).
 import { and, eq, isNull, type SQL, sql } from 'drizzle-orm'
+import { alias } from 'drizzle-orm/pg-core'
+import type { Config } from '../../config.ts'
 import { newOpaqueToken, sha256 } from '../../core/crypto.ts'
 import type { Executor } from '../../core/db.ts'
 import { AppError } from '../../core/errors.ts'
 import { newId } from '../../core/ids.ts'
 import { refreshFamilies, refreshTokens, users } from './tables.ts'
+
+/** Who is calling: the token's user and the sign-in (refresh family) the token was issued for. */
+export interface Caller {
+  userId: string
+  sessionId: string
+}
+
+/** The 401 for a deactivated user or an ended session (logout, password reset or change, deactivation). */
+export const sessionEnded = () =>
+  new AppError('unauthorized', 'The session has ended or the user is deactivated; sign in again')
 
 export interface SessionPolicy {
   /** Lifetime of one refresh token, renewed by each rotation. */
@@ -13,6 +25,14 @@ export interface SessionPolicy {
   /** Absolute lifetime of a family, however often it is refreshed. */
   sessionMaxAgeSeconds: number
 }
+
+/** The session lifetimes of the configuration. */
+export const sessionPolicy = (
+  config: Pick<Config, 'REFRESH_TOKEN_TTL' | 'SESSION_MAX_AGE'>,
+): SessionPolicy => ({
+  refreshTtlSeconds: config.REFRESH_TOKEN_TTL,
+  sessionMaxAgeSeconds: config.SESSION_MAX_AGE,
+})
 
 export interface IssuedRefresh {
   refreshToken: string
@@ -112,6 +132,9 @@ export async function rotateSession(
   )
 }
 
+// Aliased, so the condition can sit inside statements that name refresh_families themselves.
+const family = alias(refreshFamilies, 'f')
+
 /**
  * SQL condition: the access token's session (refresh family) `sessionId` belongs to `userId` and is
  * not revoked. Guards and hot-path statements put it beside `users.is_active`, so a logout, a
@@ -120,8 +143,8 @@ export async function rotateSession(
  * guards refuse a token whose `sid` is not one).
  */
 export function sessionLiveSql(userId: SQL, sessionId: string): SQL {
-  return sql`exists (select 1 from refresh_families f
-    where f.id = ${sessionId}::uuid and f.user_id = ${userId} and f.revoked_at is null)`
+  return sql`exists (select 1 from ${refreshFamilies} ${family}
+    where ${family.id} = ${sessionId}::uuid and ${family.userId} = ${userId} and ${family.revokedAt} is null)`
 }
 
 /** Revokes one family; returns its user when it was live until now. */

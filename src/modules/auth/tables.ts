@@ -12,6 +12,8 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core'
+import { sqlWords } from '../../core/vocabulary.ts'
+import { type ProviderName, type UserProvider, userProviders } from './schemas.ts'
 
 const timestamps = {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
@@ -28,7 +30,7 @@ export const users = pgTable(
     imageUrl: text('image_url'),
     /** argon2id; null for users who only sign in through a provider. */
     passwordHash: text('password_hash'),
-    provider: text('provider').notNull().default('local'),
+    provider: text('provider').$type<UserProvider>().notNull().default('local'),
     isAdmin: boolean('is_admin').notNull().default(false),
     isActive: boolean('is_active').notNull().default(true),
     isVerified: boolean('is_verified').notNull().default(false),
@@ -38,7 +40,7 @@ export const users = pgTable(
     // Emails and usernames are unique whatever their case.
     uniqueIndex('users_email_key').on(sql`lower(${t.email})`),
     uniqueIndex('users_username_key').on(sql`lower(${t.username})`),
-    check('users_provider_check', sql`${t.provider} in ('local', 'google', 'github')`),
+    check('users_provider_check', sql`${t.provider} in (${sqlWords(userProviders)})`),
   ],
 )
 
@@ -123,7 +125,7 @@ export const loginCodes = pgTable('login_codes', {
 export const oauthAccounts = pgTable(
   'oauth_accounts',
   {
-    provider: text('provider').notNull(),
+    provider: text('provider').$type<ProviderName>().notNull(),
     providerUserId: text('provider_user_id').notNull(),
     userId: uuid('user_id')
       .notNull()

@@ -16,7 +16,7 @@ export function toUser(row: UserRow): User {
     username: row.username,
     name: row.name,
     image_url: row.imageUrl,
-    provider: row.provider as User['provider'],
+    provider: row.provider,
     is_verified: row.isVerified,
     is_admin: row.isAdmin,
     is_active: row.isActive,

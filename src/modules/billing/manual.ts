@@ -4,7 +4,7 @@
 import { AppError } from '../../core/errors.ts'
 import { addDays } from '../../core/time.ts'
 import type { PlanRow } from '../plans/plans.ts'
-import { type Interval, periodEnd, prorationCents, remainingFraction } from './periods.ts'
+import { periodEnd, prorationCents, remainingFraction } from './periods.ts'
 import type { BillingProvider, ChangeOutcome } from './provider.ts'
 
 const describePlan = (plan: PlanRow) => `${plan.name} (${plan.interval}ly)`
@@ -22,7 +22,7 @@ export const manualProvider: BillingProvider = {
     return {
       status: 'active',
       currentPeriodStart: now,
-      currentPeriodEnd: periodEnd(now, plan.interval as Interval),
+      currentPeriodEnd: periodEnd(now, plan.interval),
       trialEnd: null,
     }
   },
@@ -53,7 +53,7 @@ export const manualProvider: BillingProvider = {
       ? prorationCents(from.priceCents, to.priceCents, fraction)
       : Math.max(0, to.priceCents - Math.round(from.priceCents * fraction))
     const currentPeriodStart = sameInterval ? row.currentPeriodStart : now
-    const currentPeriodEnd = sameInterval ? row.currentPeriodEnd : periodEnd(now, to.interval as Interval)
+    const currentPeriodEnd = sameInterval ? row.currentPeriodEnd : periodEnd(now, to.interval)
     return {
       state: { planId: to.id, pendingPlanId: null, currentPeriodStart, currentPeriodEnd },
       ...(amount > 0 && {

@@ -1,7 +1,7 @@
 // Billing-period arithmetic, in UTC. Months are calendar months with the day clamped to the
 // month's end (Jan 31 + 1 month = Feb 28/29), as Stripe does.
 
-export type Interval = 'month' | 'year'
+import type { PlanInterval } from '../../core/vocabulary.ts'
 
 export function addMonths(date: Date, months: number): Date {
   const year = date.getUTCFullYear()
@@ -24,7 +24,7 @@ export function addMonths(date: Date, months: number): Date {
 }
 
 /** The end of a period of `interval` starting at `start`. */
-export const periodEnd = (start: Date, interval: Interval): Date =>
+export const periodEnd = (start: Date, interval: PlanInterval): Date =>
   addMonths(start, interval === 'year' ? 12 : 1)
 
 /** The share of the period [start, end) still ahead at `now`, between 0 and 1. */

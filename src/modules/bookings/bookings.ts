@@ -3,49 +3,85 @@ import { type Executor, queryRow } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import { decodeCursor, toPage } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
-import { activeUserColumn, assertActiveMember, memberCtes } from '../accounts/access.ts'
-import type { Caller } from '../auth/guards.ts'
+import {
+  activeUserColumn,
+  assertActiveMember,
+  memberCte,
+  memberCtes,
+  memberRoleColumn,
+} from '../accounts/membership.ts'
+import type { Role } from '../accounts/roles.ts'
+import type { Caller } from '../auth/sessions.ts'
 import {
   assertGranted,
   type ConsumeSpec,
   consumeUnits,
   consumeUnitsSql,
+  counterCte,
   periodAt,
+  periodColumn,
+  periodCte,
   releaseUnitsSql,
 } from '../entitlements/engine.ts'
+import { staff } from '../staff/tables.ts'
 import type { Booking, CreateBookingBody, ListBookingsQuery } from './schemas.ts'
 import { bookings } from './tables.ts'
 
 const feature = 'bookings_per_day'
 
-interface BookingRow {
-  id: string
-  account_id: string
-  staff_id: string | null
-  customer_name: string
-  starts_at: Date | string
-  duration_minutes: number
-  status: 'confirmed' | 'canceled'
-  local_date: string
-  created_at: Date | string
-  canceled_at: Date | string | null
-}
+/** The columns a booking is shown with. */
+type BookingRow = Pick<
+  typeof bookings.$inferSelect,
+  | 'id'
+  | 'accountId'
+  | 'staffId'
+  | 'customerName'
+  | 'startsAt'
+  | 'durationMinutes'
+  | 'status'
+  | 'localDate'
+  | 'createdAt'
+  | 'canceledAt'
+>
 
-const returning = sql`returning id, account_id, staff_id, customer_name, starts_at, duration_minutes, status,
-  local_date::text as local_date, created_at, canceled_at`
+/** A column's bare name (insert lists, SET targets). */
+const name = (column: { name: string }) => sql.identifier(column.name)
+
+/** `returning` of the BookingRow columns under their property names; the day as text, not a Date. */
+const returningBookingRow = sql`returning ${sql.join(
+  (
+    [
+      'id',
+      'accountId',
+      'staffId',
+      'customerName',
+      'startsAt',
+      'durationMinutes',
+      'status',
+      'localDate',
+      'createdAt',
+      'canceledAt',
+    ] as const
+  ).map((key) =>
+    key === 'localDate'
+      ? sql`${bookings.localDate}::text as ${sql.identifier(key)}`
+      : sql`${bookings[key]} as ${sql.identifier(key)}`,
+  ),
+  sql`, `,
+)}`
 
 function toBooking(row: BookingRow): Booking {
   return {
     id: row.id,
-    account_id: row.account_id,
-    staff_id: row.staff_id,
-    customer_name: row.customer_name,
-    starts_at: new Date(row.starts_at).toISOString(),
-    duration_minutes: Number(row.duration_minutes),
+    account_id: row.accountId,
+    staff_id: row.staffId,
+    customer_name: row.customerName,
+    starts_at: new Date(row.startsAt).toISOString(),
+    duration_minutes: Number(row.durationMinutes),
     status: row.status,
-    local_date: row.local_date,
-    created_at: new Date(row.created_at).toISOString(),
-    canceled_at: row.canceled_at === null ? null : new Date(row.canceled_at).toISOString(),
+    local_date: row.localDate,
+    created_at: new Date(row.createdAt).toISOString(),
+    canceled_at: row.canceledAt === null ? null : new Date(row.canceledAt).toISOString(),
   }
 }
 
@@ -70,12 +106,25 @@ function bookingSpec(
     gate:
       staffId === null
         ? sql`true`
-        : sql`exists (select 1 from staff st where st.id = ${staffId}::uuid and st.account_id = ${accountId}::uuid and st.deleted_at is null)`,
-    insert: sql`insert into bookings (id, account_id, staff_id, customer_name, starts_at, duration_minutes, status, local_date, created_at)
+        : sql`exists (select 1 from ${staff} where ${staff.id} = ${staffId}::uuid and ${staff.accountId} = ${accountId}::uuid and ${staff.deletedAt} is null)`,
+    insert: sql`insert into ${bookings} (${sql.join(
+      [
+        bookings.id,
+        bookings.accountId,
+        bookings.staffId,
+        bookings.customerName,
+        bookings.startsAt,
+        bookings.durationMinutes,
+        bookings.status,
+        bookings.localDate,
+        bookings.createdAt,
+      ].map(name),
+      sql`, `,
+    )})
       select ${bookingId}::uuid, ${accountId}::uuid, ${staffId}::uuid, ${input.customer_name}, ${startsAt},
-             ${input.duration_minutes}::int, 'confirmed', per.period::date, ${now.toISOString()}::timestamptz
-      from ctr, per
-      ${returning}`,
+             ${input.duration_minutes}::int, 'confirmed', ${periodCte}.${periodColumn}::date, ${now.toISOString()}::timestamptz
+      from ${counterCte}, ${periodCte}
+      ${returningBookingRow}`,
   }
 }
 
@@ -141,24 +190,7 @@ export async function listBookings(executor: Executor, accountId: string, query:
     .where(and(...conditions))
     .orderBy(asc(bookings.startsAt), asc(bookings.id))
     .limit(query.limit + 1)
-  return toPage(
-    rows,
-    query.limit,
-    (row) => [row.startsAt.toISOString(), row.id],
-    (row) =>
-      toBooking({
-        id: row.id,
-        account_id: row.accountId,
-        staff_id: row.staffId,
-        customer_name: row.customerName,
-        starts_at: row.startsAt,
-        duration_minutes: row.durationMinutes,
-        status: row.status as BookingRow['status'],
-        local_date: row.localDate,
-        created_at: row.createdAt,
-        canceled_at: row.canceledAt,
-      }),
-  )
+  return toPage(rows, query.limit, (row) => [row.startsAt.toISOString(), row.id], toBooking)
 }
 
 /** Cancels a booking and frees its day's unit, in one statement (any member). */
@@ -169,21 +201,29 @@ export async function cancelBooking(
   bookingId: string,
   now: Date,
 ): Promise<Booking> {
-  const row = await queryRow<BookingRow & { _role: string | null; _active: boolean; _was: string | null }>(
+  const canceled = sql.identifier('canceled')
+  const released = sql.identifier('rel')
+  const row = await queryRow<
+    (BookingRow | Record<keyof BookingRow, null>) & {
+      _role: Role | null
+      _active: boolean
+      _was: BookingRow['status'] | null
+    }
+  >(
     executor,
     sql`with ${memberCtes(accountId, caller)},
-      c as (
-        update bookings set status = 'canceled', canceled_at = ${now.toISOString()}::timestamptz
-        where id = ${bookingId}::uuid and account_id = ${accountId}::uuid and status = 'confirmed'
-          and exists (select 1 from mem)
-        ${returning}
+      ${canceled} as (
+        update ${bookings} set ${name(bookings.status)} = 'canceled', ${name(bookings.canceledAt)} = ${now.toISOString()}::timestamptz
+        where ${bookings.id} = ${bookingId}::uuid and ${bookings.accountId} = ${accountId}::uuid and ${bookings.status} = 'confirmed'
+          and exists (select 1 from ${memberCte})
+        ${returningBookingRow}
       ),
-      rel as (${releaseUnitsSql(accountId, feature, sql`(select local_date from c)`, 1, now, sql`exists (select 1 from c)`)})
-    select (select role from mem) as _role,
+      ${released} as (${releaseUnitsSql(accountId, feature, sql`(select ${sql.identifier('localDate')} from ${canceled})`, 1, now, sql`exists (select 1 from ${canceled})`)})
+    select ${memberRoleColumn} as _role,
       ${activeUserColumn} as _active,
-      (select b.status from bookings b where b.id = ${bookingId}::uuid and b.account_id = ${accountId}::uuid) as _was,
-      c.*
-    from (select 1) as one left join c on true`,
+      (select ${bookings.status} from ${bookings} where ${bookings.id} = ${bookingId}::uuid and ${bookings.accountId} = ${accountId}::uuid) as _was,
+      ${canceled}.*
+    from (select 1) as one left join ${canceled} on true`,
   )
   assertActiveMember(row?._active, row?._role)
   if (!row?._role) throw notFound('Account')

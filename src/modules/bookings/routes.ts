@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { IdempotencyHeaders, idempotent, page, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
-import { requireMember } from '../accounts/access.ts'
+import { requireMember } from '../accounts/guards.ts'
 import { AccountParams } from '../accounts/schemas.ts'
 import { requireCaller } from '../auth/guards.ts'
 import { cancelBooking, createBooking, listBookings } from './bookings.ts'

@@ -1,7 +1,12 @@
 import { z } from 'zod'
+
 import { PaginationQuery } from '../../core/http.ts'
 import { AccountParams } from '../accounts/schemas.ts'
 import { IsoDate } from '../entitlements/schemas.ts'
+
+/** A booking is confirmed until it is canceled. */
+export const bookingStatuses = ['confirmed', 'canceled'] as const
+export type BookingStatus = (typeof bookingStatuses)[number]
 
 export const BookingParams = AccountParams.extend({ bookingId: z.uuid() })
 
@@ -30,7 +35,7 @@ export type CreateBookingBody = z.infer<typeof CreateBookingBody>
 
 export const ListBookingsQuery = PaginationQuery.extend({
   date: IsoDate.optional().describe('Only bookings on this account-local day.'),
-  status: z.enum(['confirmed', 'canceled']).optional(),
+  status: z.enum(bookingStatuses).optional(),
 })
 export type ListBookingsQuery = z.infer<typeof ListBookingsQuery>
 
@@ -42,7 +47,7 @@ export const Booking = z
     customer_name: z.string(),
     starts_at: z.iso.datetime(),
     duration_minutes: z.number().int(),
-    status: z.enum(['confirmed', 'canceled']),
+    status: z.enum(bookingStatuses),
     local_date: z.string().describe('The account-local day the booking counts on.'),
     created_at: z.iso.datetime(),
     canceled_at: z.iso.datetime().nullable(),

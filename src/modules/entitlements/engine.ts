@@ -4,12 +4,22 @@
 // so concurrent requests (on any number of instances) can never push `used` past the limit.
 // Membership and subscription access are checked in the same statement: one round trip.
 import { type SQL, sql } from 'drizzle-orm'
+import { alias } from 'drizzle-orm/pg-core'
 import { type Executor, queryRow } from '../../core/db.ts'
 import { AppError, limitExceeded, notFound } from '../../core/errors.ts'
-import { activeUserColumn, assertActiveMember, memberCtes } from '../accounts/access.ts'
-import { type Role, roleAtLeast, rolesFrom } from '../accounts/roles.ts'
-import type { Caller } from '../auth/guards.ts'
+import {
+  activeUserColumn,
+  assertActiveMember,
+  memberCtes,
+  memberHasRole,
+  memberRoleColumn,
+} from '../accounts/membership.ts'
+import { type Role, roleAtLeast } from '../accounts/roles.ts'
+import { accounts } from '../accounts/tables.ts'
+import type { Caller } from '../auth/sessions.ts'
+import { plans } from '../plans/tables.ts'
 import { grantsAccessSql } from '../subscriptions/access.ts'
+import { subscriptions } from '../subscriptions/tables.ts'
 import {
   type CatalogueEntry,
   featureKind,
@@ -17,6 +27,35 @@ import {
   isResourceFeature,
   unknownFeature,
 } from './features.ts'
+import { usageCounters } from './tables.ts'
+
+// The statements' CTEs, named once: the SQL a caller hands in (`period`, `gate`, `insert`) names
+// `accountCte`, `periodCte` and `counterCte` through these constants too.
+/** The account: `timezone`. */
+export const accountCte = sql.identifier('acct')
+/** The counter's period key: `period`. */
+export const periodCte = sql.identifier('per')
+/** The counter after a granted consume: `used`; no row when refused. */
+export const counterCte = sql.identifier('ctr')
+/** The plan's limit of the feature under a subscription that grants access: `lim` (null = unlimited). */
+const entitlementCte = sql.identifier('ent')
+const gateCte = sql.identifier('gate')
+const insertCte = sql.identifier('ins')
+const catalogueCte = sql.identifier('cat')
+const releaseCte = sql.identifier('rel')
+
+/** A column's bare name (insert lists, SET targets, conflict targets, CTE columns). */
+const name = (column: { name: string }) => sql.identifier(column.name)
+export const periodColumn = name(usageCounters.period)
+export const usedColumn = name(usageCounters.used)
+const timezoneColumn = name(accounts.timezone)
+const limitColumn = sql.identifier('lim')
+const entryColumn = sql.identifier('entry')
+
+const a = alias(accounts, 'a')
+const s = alias(subscriptions, 's')
+const p = alias(plans, 'p')
+const c = alias(usageCounters, 'c')
 
 export interface ConsumeSpec {
   accountId: string
@@ -25,14 +64,15 @@ export interface ConsumeSpec {
   minRole: Role
   feature: string
   quantity: number
-  /** The counter's period, an expression that may use `acct.timezone`; `''` for count limits. */
+  /** The counter's period, an expression that may use `accountCte` (see `periodAt`); `''` for count limits. */
   period: SQL
   now: Date
   /** An extra condition that must hold (e.g. the named staff member exists). */
   gate?: SQL
   /**
-   * The data-modifying CTE that creates the resource. It must select `from ctr, per` so it only
-   * runs when a unit was granted, and return the columns the caller wants (with `::text` on dates).
+   * The data-modifying CTE that creates the resource. It must select from `counterCte` (and may
+   * from `periodCte`) so it only runs when a unit was granted, and return the columns the caller
+   * wants (with `::text` on dates).
    */
   insert?: SQL
 }
@@ -53,18 +93,18 @@ export interface ConsumeOutcome<Row> {
 }
 
 const limitOf = (feature: string) => sql`case
-  when jsonb_exists(p.limits, ${feature}) then
-    case when jsonb_typeof(p.limits -> ${feature}) = 'number' then floor((p.limits ->> ${feature})::numeric)::int end
+  when jsonb_exists(${p.limits}, ${feature}) then
+    case when jsonb_typeof(${p.limits} -> ${feature}) = 'number' then floor((${p.limits} ->> ${feature})::numeric)::int end
   else 0 end`
 
 /** CTE fragments shared by consume and read: the member's role, the account's time zone, the plan limit. */
 function contextCtes(accountId: string, caller: Caller, feature: string, now: Date): SQL {
   return sql`${memberCtes(accountId, caller)},
-    acct as (select a.timezone from accounts a where a.id = ${accountId}::uuid),
-    ent as (
-      select ${limitOf(feature)} as lim
-      from subscriptions s join plans p on p.id = s.plan_id
-      where s.account_id = ${accountId}::uuid and s.status <> 'expired' and ${grantsAccessSql('s', now)}
+    ${accountCte} as (select ${a.timezone} from ${accounts} ${a} where ${a.id} = ${accountId}::uuid),
+    ${entitlementCte} as (
+      select ${limitOf(feature)} as ${limitColumn}
+      from ${subscriptions} ${s} join ${plans} ${p} on ${p.id} = ${s.planId}
+      where ${s.accountId} = ${accountId}::uuid and ${s.status} <> 'expired' and ${grantsAccessSql('s', now)}
     )`
 }
 
@@ -76,9 +116,9 @@ function contextCtes(accountId: string, caller: Caller, feature: string, now: Da
 function catalogueSql(feature: string): SQL {
   if (isResourceFeature(feature)) return sql`'resource'`
   return sql`(select case
-      when bool_or(jsonb_exists(p.limits, ${feature})) then 'limit'
-      when bool_or(jsonb_exists(p.features, ${feature})) then 'flag'
-    end from plans p)`
+      when bool_or(jsonb_exists(${p.limits}, ${feature})) then 'limit'
+      when bool_or(jsonb_exists(${p.features}, ${feature})) then 'flag'
+    end from ${plans} ${p})`
 }
 
 /**
@@ -88,14 +128,8 @@ function catalogueSql(feature: string): SQL {
  */
 function catalogueColumn(feature: string): SQL {
   if (isResourceFeature(feature)) return catalogueSql(feature)
-  return sql`case when exists (select 1 from ctr) then 'limit' else ${catalogueSql(feature)} end`
+  return sql`case when exists (select 1 from ${counterCte}) then 'limit' else ${catalogueSql(feature)} end`
 }
-
-const roleList = (minimum: Role) =>
-  sql.join(
-    rolesFrom(minimum).map((role) => sql`${role}`),
-    sql`, `,
-  )
 
 /**
  * The one statement of `consumeUnits`, built without running it (the benchmark renders it for
@@ -103,50 +137,68 @@ const roleList = (minimum: Role) =>
  */
 export function consumeUnitsSql(spec: ConsumeSpec): SQL {
   const { accountId, feature, quantity, now } = spec
-  const insertCte = spec.insert ?? sql`select 1 as granted from ctr`
+  const insert = spec.insert ?? sql`select 1 as granted from ${counterCte}`
+  const limit = sql`(select ${limitColumn} from ${entitlementCte})`
   return sql`with ${contextCtes(accountId, spec.caller, feature, now)},
-    gate as (select 1 as ok from mem where mem.role in (${roleList(spec.minRole)}) and (${spec.gate ?? sql`true`})),
-    per as (select (${spec.period})::text as period from acct),
-    ctr as (
-      insert into usage_counters as c (account_id, feature, period, used, updated_at)
-      select ${accountId}::uuid, ${feature}, per.period, ${quantity}::int, ${now.toISOString()}::timestamptz
-      from per, ent, gate
-      where ent.lim is null or ${quantity}::int <= ent.lim
-      on conflict (account_id, feature, period) do update
-        set used = c.used + excluded.used, updated_at = excluded.updated_at
-        where (select lim from ent) is null or c.used + excluded.used <= (select lim from ent)
-      returning c.used
+    ${gateCte} as (select 1 as ok where ${memberHasRole(spec.minRole)} and (${spec.gate ?? sql`true`})),
+    ${periodCte} as (select (${spec.period})::text as ${periodColumn} from ${accountCte}),
+    ${counterCte} as (
+      insert into ${usageCounters} as ${c} (${name(usageCounters.accountId)}, ${name(usageCounters.feature)}, ${periodColumn}, ${usedColumn}, ${name(usageCounters.updatedAt)})
+      select ${accountId}::uuid, ${feature}, ${periodCte}.${periodColumn}, ${quantity}::int, ${now.toISOString()}::timestamptz
+      from ${periodCte}, ${entitlementCte}, ${gateCte}
+      where ${entitlementCte}.${limitColumn} is null or ${quantity}::int <= ${entitlementCte}.${limitColumn}
+      on conflict (${name(usageCounters.accountId)}, ${name(usageCounters.feature)}, ${periodColumn}) do update
+        set ${usedColumn} = ${c.used} + excluded.${usedColumn}, ${name(usageCounters.updatedAt)} = excluded.${name(usageCounters.updatedAt)}
+        where ${limit} is null or ${c.used} + excluded.${usedColumn} <= ${limit}
+      returning ${c.used}
     ),
-    ins as (${insertCte})
+    ${insertCte} as (${insert})
     select
-      (select role from mem) as _role,
+      ${memberRoleColumn} as _role,
       ${activeUserColumn} as _active,
-      exists (select 1 from ent) as _has_access,
-      exists (select 1 from gate) as _gate_ok,
-      (select lim from ent) as _limit,
-      coalesce((select c.used from usage_counters c, per
-        where c.account_id = ${accountId}::uuid and c.feature = ${feature} and c.period = per.period), 0) as _used_before,
-      exists (select 1 from ctr) as _granted,
+      exists (select 1 from ${entitlementCte}) as _has_access,
+      exists (select 1 from ${gateCte}) as _gate_ok,
+      ${limit} as _limit,
+      coalesce(${counterNow(accountId, feature)}, 0) as _used_before,
+      exists (select 1 from ${counterCte}) as _granted,
       ${catalogueColumn(feature)} as _catalogue,
-      ins.*
-    from (select 1) as one left join ins on true`
+      ${insertCte}.*
+    from (select 1) as one left join ${insertCte} on true`
+}
+
+/** The counter's stored value for the period in `periodCte` (a scalar subquery; null when none). */
+function counterNow(accountId: string, feature: string): SQL {
+  return sql`(select ${c.used} from ${usageCounters} ${c}, ${periodCte}
+        where ${c.accountId} = ${accountId}::uuid and ${c.feature} = ${feature} and ${c.period} = ${periodCte}.${periodColumn})`
+}
+
+/** The computed columns of the consume statement, beside the `insert` CTE's own. */
+interface ConsumeColumns {
+  _role: Role | null
+  _active: boolean | null
+  _has_access: boolean
+  _gate_ok: boolean
+  _limit: number | null
+  _used_before: number
+  _granted: boolean
+  _catalogue: CatalogueEntry | undefined
 }
 
 /** Consumes `quantity` units of a feature (and optionally creates a resource) in one statement. */
 export async function consumeUnits<Row>(executor: Executor, spec: ConsumeSpec): Promise<ConsumeOutcome<Row>> {
-  const row = await queryRow<Record<string, unknown>>(executor, consumeUnitsSql(spec))
+  const row = await queryRow<ConsumeColumns & Record<string, unknown>>(executor, consumeUnitsSql(spec))
   if (!row) throw new Error('consume statement returned no row')
   const { _role, _active, _has_access, _gate_ok, _limit, _used_before, _granted, _catalogue, ...rest } = row
   const granted = Boolean(_granted)
   return {
-    role: (_role as Role | null) ?? null,
+    role: _role ?? null,
     active: Boolean(_active),
     hasAccess: Boolean(_has_access),
     gateOk: Boolean(_gate_ok),
     limit: _limit === null || _limit === undefined ? null : Number(_limit),
     usedBefore: Number(_used_before),
     granted,
-    catalogue: (_catalogue as CatalogueEntry | undefined) ?? null,
+    catalogue: _catalogue ?? null,
     row: granted && spec.insert ? (rest as Row) : undefined,
   }
 }
@@ -185,7 +237,7 @@ export async function memberStanding(
 ): Promise<{ role: Role | null; active: boolean }> {
   const row = await queryRow<{ role: Role | null; active: boolean }>(
     executor,
-    sql`with ${memberCtes(accountId, caller)} select (select role from mem) as role, ${activeUserColumn} as active`,
+    sql`with ${memberCtes(accountId, caller)} select ${memberRoleColumn} as role, ${activeUserColumn} as active`,
   )
   return { role: row?.role ?? null, active: Boolean(row?.active) }
 }
@@ -205,19 +257,19 @@ export function releaseUnitsSql(
   now: Date,
   when: SQL,
 ): SQL {
-  return sql`update usage_counters c
-    set used = greatest(c.used - ${quantity}::int, 0), updated_at = ${now.toISOString()}::timestamptz
-    where c.account_id = ${accountId}::uuid and c.feature = ${feature} and c.period = (${period})::text and (${when})
-    returning c.used`
+  return sql`update ${usageCounters} ${c}
+    set ${usedColumn} = greatest(${c.used} - ${quantity}::int, 0), ${name(usageCounters.updatedAt)} = ${now.toISOString()}::timestamptz
+    where ${c.accountId} = ${accountId}::uuid and ${c.feature} = ${feature} and ${c.period} = (${period})::text and (${when})
+    returning ${c.used}`
 }
 
-/** The account-local period key of a feature at an instant (SQL; needs `acct` in scope). */
+/** The account-local period key of a feature at an instant (SQL; needs `accountCte` in scope). */
 export function periodAt(feature: string, instant: SQL): SQL {
   switch (featureKind(feature)) {
     case 'per_day':
-      return sql`to_char((${instant} at time zone acct.timezone)::date, 'YYYY-MM-DD')`
+      return sql`to_char((${instant} at time zone ${accountCte}.${timezoneColumn})::date, 'YYYY-MM-DD')`
     case 'per_month':
-      return sql`to_char((${instant} at time zone acct.timezone)::date, 'YYYY-MM')`
+      return sql`to_char((${instant} at time zone ${accountCte}.${timezoneColumn})::date, 'YYYY-MM')`
     case 'count':
       return sql`''`
   }
@@ -244,29 +296,36 @@ export async function releaseUnits(
   spec: Omit<ConsumeSpec, 'gate' | 'insert'>,
 ): Promise<ReleaseOutcome> {
   const { accountId, feature, quantity, now } = spec
-  const row = await queryRow<Record<string, unknown>>(
+  const row = await queryRow<{
+    role: Role | null
+    active: boolean | null
+    used: number | null
+    lim: number | null
+    has_access: boolean
+    period: string | null
+    catalogue: CatalogueEntry | undefined
+  }>(
     executor,
     sql`with ${contextCtes(accountId, spec.caller, feature, now)},
-    per as (select (${spec.period})::text as period from acct),
-    cat as (select ${catalogueSql(feature)} as entry),
-    rel as (${releaseUnitsSql(accountId, feature, sql`(select period from per)`, quantity, now, sql`exists (select 1 from mem where mem.role in (${roleList(spec.minRole)})) and (select entry from cat) = 'limit'`)})
+    ${periodCte} as (select (${spec.period})::text as ${periodColumn} from ${accountCte}),
+    ${catalogueCte} as (select ${catalogueSql(feature)} as ${entryColumn}),
+    ${releaseCte} as (${releaseUnitsSql(accountId, feature, sql`(select ${periodColumn} from ${periodCte})`, quantity, now, sql`${memberHasRole(spec.minRole)} and (select ${entryColumn} from ${catalogueCte}) = 'limit'`)})
     select
-      (select role from mem) as role,
+      ${memberRoleColumn} as role,
       ${activeUserColumn} as active,
-      (select period from per) as period,
-      coalesce((select used from rel), (select c.used from usage_counters c, per
-        where c.account_id = ${accountId}::uuid and c.feature = ${feature} and c.period = per.period), 0) as used,
-      (select lim from ent) as lim,
-      exists (select 1 from ent) as has_access,
-      (select entry from cat) as catalogue`,
+      (select ${periodColumn} from ${periodCte}) as period,
+      coalesce((select ${usedColumn} from ${releaseCte}), ${counterNow(accountId, feature)}, 0) as used,
+      (select ${limitColumn} from ${entitlementCte}) as lim,
+      exists (select 1 from ${entitlementCte}) as has_access,
+      (select ${entryColumn} from ${catalogueCte}) as catalogue`,
   )
   return {
-    role: (row?.role as Role | null) ?? null,
+    role: row?.role ?? null,
     active: Boolean(row?.active),
     used: Number(row?.used ?? 0),
     limit: row?.lim === null || row?.lim === undefined ? null : Number(row.lim),
     hasAccess: Boolean(row?.has_access),
     period: String(row?.period ?? ''),
-    catalogue: (row?.catalogue as CatalogueEntry | undefined) ?? null,
+    catalogue: row?.catalogue ?? null,
   }
 }

@@ -1,42 +1,70 @@
 import { type SQL, sql } from 'drizzle-orm'
+import { alias } from 'drizzle-orm/pg-core'
 import { type Executor, queryRow } from '../../core/db.ts'
 import { notFound } from '../../core/errors.ts'
-import { assertActiveMember } from '../accounts/access.ts'
+import { assertActiveMember } from '../accounts/membership.ts'
 import type { Role } from '../accounts/roles.ts'
-import { type Caller, sessionEnded } from '../auth/guards.ts'
-import { sessionLiveSql } from '../auth/sessions.ts'
+import { accountMembers, accounts } from '../accounts/tables.ts'
+import { type Caller, sessionEnded, sessionLiveSql } from '../auth/sessions.ts'
+import { users } from '../auth/tables.ts'
+import { plans } from '../plans/tables.ts'
 import { effectiveStatus, grantsAccessSql } from '../subscriptions/access.ts'
-import type { SubscriptionStatus } from '../subscriptions/tables.ts'
+import { subscriptions } from '../subscriptions/tables.ts'
 import {
   assertGranted,
   assertMetered,
   consumeUnits,
+  counterCte,
   memberStanding,
   periodAt,
+  periodColumn,
+  periodCte,
   releaseUnits,
+  usedColumn,
 } from './engine.ts'
 import { featureKind, featureNotMetered, isResourceFeature, resourceFeatureKeys } from './features.ts'
 import type { Entitlements, FeatureEntitlement, UsageBody, UsageResult } from './schemas.ts'
+import { usageCounters } from './tables.ts'
 
-interface EntitlementRow {
+type SubscriptionRow = typeof subscriptions.$inferSelect
+type PlanRow = typeof plans.$inferSelect
+type Nullable<T> = { [K in keyof T]: T[K] | null }
+
+/** The one row of the entitlements statement; the subscription and plan columns are null without one. */
+type EntitlementRow = Nullable<
+  Pick<SubscriptionRow, 'status' | 'provider' | 'currentPeriodEnd' | 'endedAt' | 'graceUntil'> &
+    Pick<PlanRow, 'limits' | 'features'>
+> & {
   role: Role | null
-  is_admin: boolean | null
+  isAdmin: boolean | null
   timezone: string
   date: string
   month: string
-  day_resets_at: Date
-  month_resets_at: Date
-  status: SubscriptionStatus | null
-  current_period_end: Date | null
-  ended_at: Date | null
-  grace_until: Date | null
-  provider: string | null
-  has_access: boolean | null
+  dayResetsAt: Date
+  monthResetsAt: Date
+  hasAccess: boolean | null
   plan: string | null
-  limits: Record<string, number | null> | null
-  features: Record<string, boolean> | null
-  counters: { feature: string; period: string; used: number }[] | null
+  counters: Pick<typeof usageCounters.$inferSelect, 'feature' | 'period' | 'used'>[] | null
 }
+
+// The statement's CTEs and aliases.
+const memberCte = sql.identifier('mem')
+const userCte = sql.identifier('usr')
+const accountCte = sql.identifier('acct')
+const dayCte = sql.identifier('day')
+const subscriptionCte = sql.identifier('sub')
+const todayCountersCte = sql.identifier('ctr')
+const m = alias(accountMembers, 'm')
+const u = alias(users, 'u')
+const a = alias(accounts, 'a')
+const s = alias(subscriptions, 's')
+const p = alias(plans, 'p')
+const c = alias(usageCounters, 'c')
+/** A name for a selected expression: the row property it fills. */
+const as = (key: keyof EntitlementRow) => sql.identifier(key)
+const timezoneColumn = sql.identifier(accounts.timezone.name)
+const day = sql.identifier('d')
+const tz = sql.identifier('tz')
 
 /**
  * An account's entitlements in one statement: membership, subscription, plan and today's counters.
@@ -52,42 +80,44 @@ export async function readEntitlements(
   const row = await queryRow<EntitlementRow>(
     executor,
     sql`with
-      mem as (select m.role from account_members m where m.account_id = ${accountId}::uuid and m.user_id = ${caller.userId}::uuid),
-      usr as (
-        select u.is_admin from users u
-        where u.id = ${caller.userId}::uuid and u.is_active and ${sessionLiveSql(sql`u.id`, caller.sessionId)}
+      ${memberCte} as (select ${m.role} from ${accountMembers} ${m} where ${m.accountId} = ${accountId}::uuid and ${m.userId} = ${caller.userId}::uuid),
+      ${userCte} as (
+        select ${u.isAdmin} from ${users} ${u}
+        where ${u.id} = ${caller.userId}::uuid and ${u.isActive} and ${sessionLiveSql(sql`${u.id}`, caller.sessionId)}
       ),
-      acct as (select a.timezone from accounts a where a.id = ${accountId}::uuid),
-      day as (
-        select coalesce(${date ?? null}::date, (${now.toISOString()}::timestamptz at time zone acct.timezone)::date) as d,
-               acct.timezone as tz
-        from acct
+      ${accountCte} as (select ${a.timezone} from ${accounts} ${a} where ${a.id} = ${accountId}::uuid),
+      ${dayCte} as (
+        select coalesce(${date ?? null}::date, (${now.toISOString()}::timestamptz at time zone ${accountCte}.${timezoneColumn})::date) as ${day},
+               ${accountCte}.${timezoneColumn} as ${tz}
+        from ${accountCte}
       ),
-      sub as (
-        select s.status, s.provider, s.current_period_end, s.ended_at, s.grace_until, ${grantsAccessSql('s', now)} as has_access, p.code as plan, p.limits, p.features
-        from subscriptions s join plans p on p.id = s.plan_id
-        where s.account_id = ${accountId}::uuid and s.status <> 'expired'
+      ${subscriptionCte} as (
+        select ${s.status} as ${as('status')}, ${s.provider} as ${as('provider')}, ${s.currentPeriodEnd} as ${as('currentPeriodEnd')},
+          ${s.endedAt} as ${as('endedAt')}, ${s.graceUntil} as ${as('graceUntil')}, ${grantsAccessSql('s', now)} as ${as('hasAccess')},
+          ${p.code} as ${as('plan')}, ${p.limits} as ${as('limits')}, ${p.features} as ${as('features')}
+        from ${subscriptions} ${s} join ${plans} ${p} on ${p.id} = ${s.planId}
+        where ${s.accountId} = ${accountId}::uuid and ${s.status} <> 'expired'
       ),
-      ctr as (
-        select c.feature, c.period, c.used from usage_counters c
-        where c.account_id = ${accountId}::uuid
-          and c.period in ('', (select to_char(d, 'YYYY-MM-DD') from day), (select to_char(d, 'YYYY-MM') from day))
+      ${todayCountersCte} as (
+        select ${c.feature}, ${c.period}, ${c.used} from ${usageCounters} ${c}
+        where ${c.accountId} = ${accountId}::uuid
+          and ${c.period} in ('', (select to_char(${day}, 'YYYY-MM-DD') from ${dayCte}), (select to_char(${day}, 'YYYY-MM') from ${dayCte}))
       )
     select
-      (select role from mem) as role,
-      (select is_admin from usr) as is_admin,
-      day.tz as timezone,
-      to_char(day.d, 'YYYY-MM-DD') as date,
-      to_char(day.d, 'YYYY-MM') as month,
-      ((day.d + 1)::timestamp at time zone day.tz) as day_resets_at,
-      ((date_trunc('month', day.d) + interval '1 month')::timestamp at time zone day.tz) as month_resets_at,
-      sub.status, sub.provider, sub.current_period_end, sub.ended_at, sub.grace_until, sub.has_access, sub.plan, sub.limits, sub.features,
-      (select json_agg(ctr) from ctr) as counters
-    from day left join sub on true`,
+      (select ${m.role} from ${memberCte} ${m}) as ${as('role')},
+      (select ${u.isAdmin} from ${userCte} ${u}) as ${as('isAdmin')},
+      ${dayCte}.${tz} as ${as('timezone')},
+      to_char(${dayCte}.${day}, 'YYYY-MM-DD') as ${as('date')},
+      to_char(${dayCte}.${day}, 'YYYY-MM') as ${as('month')},
+      ((${dayCte}.${day} + 1)::timestamp at time zone ${dayCte}.${tz}) as ${as('dayResetsAt')},
+      ((date_trunc('month', ${dayCte}.${day}) + interval '1 month')::timestamp at time zone ${dayCte}.${tz}) as ${as('monthResetsAt')},
+      ${subscriptionCte}.*,
+      (select json_agg(${todayCountersCte}) from ${todayCountersCte}) as ${as('counters')}
+    from ${dayCte} left join ${subscriptionCte} on true`,
   )
-  if (!row || (row.role === null && !row.is_admin)) throw notFound('Account')
-  if (row.is_admin === null) throw sessionEnded()
-  const hasAccess = Boolean(row.has_access)
+  if (!row || (row.role === null && !row.isAdmin)) throw notFound('Account')
+  if (row.isAdmin === null) throw sessionEnded()
+  const hasAccess = Boolean(row.hasAccess)
   const used = new Map(
     (row.counters ?? []).map((counter) => [`${counter.feature}/${counter.period}`, Number(counter.used)]),
   )
@@ -109,14 +139,14 @@ export async function readEntitlements(
       features[feature] = {
         kind,
         date: row.date,
-        resets_at: new Date(row.day_resets_at).toISOString(),
+        resets_at: new Date(row.dayResetsAt).toISOString(),
         ...figures,
       }
     } else if (kind === 'per_month') {
       features[feature] = {
         kind,
         month: row.month,
-        resets_at: new Date(row.month_resets_at).toISOString(),
+        resets_at: new Date(row.monthResetsAt).toISOString(),
         ...figures,
       }
     } else {
@@ -130,14 +160,14 @@ export async function readEntitlements(
     account_id: accountId,
     plan: row.plan,
     status:
-      row.status === null || row.current_period_end === null
+      row.status === null || row.currentPeriodEnd === null
         ? null
         : effectiveStatus(
             {
               status: row.status,
-              currentPeriodEnd: new Date(row.current_period_end),
-              endedAt: row.ended_at === null ? null : new Date(row.ended_at),
-              graceUntil: row.grace_until === null ? null : new Date(row.grace_until),
+              currentPeriodEnd: new Date(row.currentPeriodEnd),
+              endedAt: row.endedAt === null ? null : new Date(row.endedAt),
+              graceUntil: row.graceUntil === null ? null : new Date(row.graceUntil),
               provider: row.provider ?? 'manual',
             },
             now,
@@ -193,7 +223,7 @@ export async function recordUsage(
   }
   const outcome = await consumeUnits<{ period: string; used: number }>(executor, {
     ...spec,
-    insert: sql`select per.period, ctr.used from ctr, per`,
+    insert: sql`select ${periodCte}.${periodColumn}, ${counterCte}.${usedColumn} from ${counterCte}, ${periodCte}`,
   })
   assertGranted(outcome, spec)
   const row = outcome.row

@@ -38,7 +38,7 @@ export function toInvitation(row: InvitationRow, now: Date): Invitation {
     id: row.id,
     account_id: row.accountId,
     email: row.email,
-    role: row.role as Role,
+    role: row.role,
     status: statusOf(row, now),
     invited_by: row.invitedBy,
     expires_at: row.expiresAt.toISOString(),
@@ -255,7 +255,7 @@ export async function acceptInvitation(
       new AppError('invitation_not_found', 'No invitation has this token; it may have been replaced')
     )
   }
-  const role = spent.role as Role
+  const role = spent.role
   if (!(await addMembership(tx, spent.accountId, userId, role, now))) {
     throw new AppError('already_member', 'You are already a member of this account; your role is unchanged')
   }

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import { check, index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { type Role, roles, sqlWords } from '../../core/vocabulary.ts'
 import { accounts } from '../accounts/tables.ts'
 import { users } from '../auth/tables.ts'
 
@@ -16,7 +17,7 @@ export const invitations = pgTable(
       .notNull()
       .references(() => accounts.id, { onDelete: 'cascade' }),
     email: text('email').notNull(),
-    role: text('role').notNull(),
+    role: text('role').$type<Role>().notNull(),
     status: text('status').notNull().default('pending'),
     tokenHash: text('token_hash'),
     /** Bumped when a re-invitation refreshes the row: only the job of the latest one sends a link. */
@@ -36,7 +37,7 @@ export const invitations = pgTable(
       .where(sql`${t.status} = 'pending'`),
     uniqueIndex('invitations_token_hash_key').on(t.tokenHash),
     index('invitations_account_idx').on(t.accountId, t.id),
-    check('invitations_role_check', sql`${t.role} in ('owner', 'admin', 'member')`),
+    check('invitations_role_check', sql`${t.role} in (${sqlWords(roles)})`),
     check('invitations_status_check', sql`${t.status} in ('pending', 'accepted', 'revoked')`),
   ],
 )

@@ -60,7 +60,7 @@ export async function issueInvitationToken(
   return {
     token,
     email: row.email,
-    role: row.role as Role,
+    role: row.role,
     accountName: account?.name ?? 'an account',
     inviter: inviter?.label ?? null,
     expiresAt: row.expiresAt,

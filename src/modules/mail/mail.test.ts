@@ -1,4 +1,4 @@
-// Outgoing mail: the templates, the SMTP mailer against a real SMTP server, the outbox folder and
+// Outgoing mail: the templates, the SMTP mailer against a real SMTP server, the mail folder and
 // the admin routes that read it.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { readdir, readFile, stat } from 'node:fs/promises'
@@ -20,9 +20,10 @@ import { linkToken, loginCode, type SmtpSink, startSmtpSink } from '../../../tes
 import { type App, buildApp } from '../../app.ts'
 import { loadConfig } from '../../config.ts'
 import { AppError } from '../../core/errors.ts'
+import { createFolderMailer, listMailFolder, mailFolderDir, readMailFolderMessage } from './folder.ts'
 import { createMailer } from './index.ts'
 import type { MailMessage } from './mailer.ts'
-import { createOutboxMailer, listOutbox, type OutboxMessage, outboxDir, readOutboxMessage } from './outbox.ts'
+import type { MailFolderMessage } from './schemas.ts'
 import { createSmtpMailer } from './smtp.ts'
 import { MailTemplate, renderMail } from './templates.ts'
 
@@ -191,10 +192,10 @@ describe('SMTP mailer', () => {
   })
 })
 
-describe('outbox mailer', () => {
+describe('mail folder mailer', () => {
   it('writes each message as one whole JSON file named by time, readable by its owner only', async () => {
     const dir = join(temporaryDir(), 'nested', 'outbox')
-    const mailer = createOutboxMailer({ dir, from: 'plangate <no-reply@plangate.test>' })
+    const mailer = createFolderMailer({ dir, from: 'plangate <no-reply@plangate.test>' })
     const sent = message({ reference: 'job-7' })
     const { messageId } = await mailer.send(sent)
 
@@ -204,7 +205,7 @@ describe('outbox mailer', () => {
     expect(file).toMatch(
       new RegExp(`^\\d{4}-\\d{2}-\\d{2}T\\d{2}-\\d{2}-\\d{2}\\.\\d{3}Z-${messageId}\\.json$`),
     )
-    const stored = JSON.parse(await readFile(join(dir, file), 'utf8')) as OutboxMessage
+    const stored = JSON.parse(await readFile(join(dir, file), 'utf8')) as MailFolderMessage
     expect(stored).toEqual({
       id: messageId,
       to: sent.to,
@@ -217,12 +218,12 @@ describe('outbox mailer', () => {
     })
     expect(file.startsWith(stored.created_at.replace(/:/g, '-'))).toBe(true)
     if (process.platform !== 'win32') expect((await stat(join(dir, file))).mode & 0o077).toBe(0)
-    expect(mailer.kind).toBe('outbox')
+    expect(mailer.kind).toBe('folder')
   })
 
   it('lists newest first, page by page, and reads one message by id', async () => {
     const dir = temporaryDir()
-    const mailer = createOutboxMailer({ dir, from: 'x@plangate.test' })
+    const mailer = createFolderMailer({ dir, from: 'x@plangate.test' })
     const ids: string[] = []
     for (let index = 0; index < 5; index++) {
       ids.push((await mailer.send(message({ subject: `message ${index}` }))).messageId)
@@ -232,7 +233,7 @@ describe('outbox mailer', () => {
     let cursor: string | undefined
     let pages = 0
     do {
-      const result = await listOutbox(dir, { limit: 2, ...(cursor && { cursor }) })
+      const result = await listMailFolder(dir, { limit: 2, ...(cursor && { cursor }) })
       seen.push(...result.data.map((entry) => entry.id))
       cursor = result.next_cursor ?? undefined
       pages++
@@ -240,24 +241,24 @@ describe('outbox mailer', () => {
     expect(pages).toBe(3)
     expect(seen).toEqual([...ids].reverse())
 
-    const one = await readOutboxMessage(dir, ids[2] as string)
+    const one = await readMailFolderMessage(dir, ids[2] as string)
     expect(one).toMatchObject({ id: ids[2], subject: 'message 2', reference: null })
-    expect(await readOutboxMessage(dir, '01970000-0000-7000-8000-000000000000')).toBeUndefined()
+    expect(await readMailFolderMessage(dir, '01970000-0000-7000-8000-000000000000')).toBeUndefined()
   })
 
   it('answers an empty page before the first message, and refuses a forged cursor', async () => {
     const dir = join(temporaryDir(), 'not-yet-created')
-    expect(await listOutbox(dir, { limit: 20 })).toEqual({ data: [], next_cursor: null })
+    expect(await listMailFolder(dir, { limit: 20 })).toEqual({ data: [], next_cursor: null })
     const forged = Buffer.from(JSON.stringify(['../../etc/passwd'])).toString('base64url')
-    await expect(listOutbox(dir, { limit: 20, cursor: forged })).rejects.toBeInstanceOf(AppError)
+    await expect(listMailFolder(dir, { limit: 20, cursor: forged })).rejects.toBeInstanceOf(AppError)
   })
 
   it('is chosen by createMailer when SMTP_URL is unset, under DATA_DIR/outbox', async () => {
     const config = loadConfig({ DATA_DIR: temporaryDir() })
     const mailer = createMailer(config, log)
-    expect(mailer.kind).toBe('outbox')
+    expect(mailer.kind).toBe('folder')
     const { messageId } = await mailer.send(message())
-    expect(await readOutboxMessage(outboxDir(config), messageId)).toMatchObject({ id: messageId })
+    expect(await readMailFolderMessage(mailFolderDir(config), messageId)).toMatchObject({ id: messageId })
   })
 })
 
@@ -284,12 +285,14 @@ describe('GET /v1/admin/mail', () => {
 
     const listed = await get('/v1/admin/mail?limit=100', adminToken)
     expect(listed.statusCode, listed.body).toBe(200)
-    const mine = (listed.json().data as OutboxMessage[]).filter((entry) => entry.to === user.email)
+    const mine = (listed.json().data as MailFolderMessage[]).filter((entry) => entry.to === user.email)
     expect(mine.map((entry) => entry.subject).sort()).toEqual([
       'Verify your email address',
       'Welcome to plangate',
     ])
-    const verification = mine.find((entry) => entry.subject === 'Verify your email address') as OutboxMessage
+    const verification = mine.find(
+      (entry) => entry.subject === 'Verify your email address',
+    ) as MailFolderMessage
     expect(linkToken(verification.text)).toMatch(/.{20,}/)
     expect(verification.html).toContain('href="http://plangate.test/verify-email?token=')
 
@@ -303,7 +306,7 @@ describe('GET /v1/admin/mail', () => {
     const first = await get('/v1/admin/mail?limit=2', adminToken)
     expect(first.statusCode).toBe(200)
     const firstPage = first.json()
-    expect(firstPage.data.map((entry: OutboxMessage) => entry.subject)).toEqual(['page 2', 'page 1'])
+    expect(firstPage.data.map((entry: MailFolderMessage) => entry.subject)).toEqual(['page 2', 'page 1'])
     expect(firstPage.next_cursor).toEqual(expect.any(String))
     const second = await get(`/v1/admin/mail?limit=2&cursor=${firstPage.next_cursor}`, adminToken)
     expect(second.json().data[0].subject).toBe('page 0')

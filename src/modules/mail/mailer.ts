@@ -8,9 +8,9 @@ export interface MailMessage {
   reference?: string
 }
 
-/** The mail seam: SMTP (SMTP_URL) or an outbox folder under DATA_DIR (the embedded default). */
+/** The mail seam: SMTP (SMTP_URL) or the mail folder under DATA_DIR (the embedded default). */
 export interface Mailer {
-  kind: 'smtp' | 'outbox'
+  kind: 'smtp' | 'folder'
   send(message: MailMessage): Promise<{ messageId: string }>
   close(): Promise<void>
 }

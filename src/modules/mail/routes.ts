@@ -1,22 +1,21 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { z } from 'zod'
 import { AppError, notFound } from '../../core/errors.ts'
 import { PaginationQuery, page, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { requireAdmin } from '../auth/guards.ts'
-import { listOutbox, OutboxMessage, outboxDir, readOutboxMessage } from './outbox.ts'
+import { listMailFolder, mailFolderDir, readMailFolderMessage } from './folder.ts'
+import { MailFolderMessage, MailParams } from './schemas.ts'
 
 const tags = ['admin']
 const security = [{ bearer: [] }]
-const MailParams = z.object({ id: z.uuid().describe('The message id.') })
 
 export const mailRoutes =
   (deps: Deps): FastifyPluginAsyncZod =>
   async (app) => {
-    const dir = outboxDir(deps.config)
+    const dir = mailFolderDir(deps.config)
     // With SMTP nothing is kept: answering an empty page would read as "no mail was sent".
-    const requireOutbox = () => {
-      if (deps.mailer.kind !== 'outbox') {
+    const requireFolder = () => {
+      if (deps.mailer.kind !== 'folder') {
         throw new AppError('not_found', 'mail is sent over SMTP; there is no outbox')
       }
     }
@@ -32,13 +31,13 @@ export const mailRoutes =
           operationId: 'listMail',
           security,
           querystring: PaginationQuery,
-          response: { 200: page(OutboxMessage), ...problems },
+          response: { 200: page(MailFolderMessage), ...problems },
         },
         preHandler: requireAdmin(deps),
       },
       async (req) => {
-        requireOutbox()
-        return listOutbox(dir, req.query)
+        requireFolder()
+        return listMailFolder(dir, req.query)
       },
     )
 
@@ -53,13 +52,13 @@ export const mailRoutes =
           operationId: 'getMail',
           security,
           params: MailParams,
-          response: { 200: OutboxMessage, ...problems },
+          response: { 200: MailFolderMessage, ...problems },
         },
         preHandler: requireAdmin(deps),
       },
       async (req) => {
-        requireOutbox()
-        const message = await readOutboxMessage(dir, req.params.id)
+        requireFolder()
+        const message = await readMailFolderMessage(dir, req.params.id)
         if (!message) throw notFound('Message')
         return message
       },

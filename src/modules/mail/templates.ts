@@ -3,6 +3,7 @@
 // the template's data (`MailTemplate`), and the message is rendered when it is delivered.
 import { z } from 'zod'
 import type { Config } from '../../config.ts'
+import { planIntervals, roles } from '../../core/vocabulary.ts'
 
 const Instant = z.iso.datetime()
 const Amount = z.number().int().nonnegative().describe("In the currency's minor unit (cents; yen for JPY)")
@@ -27,7 +28,7 @@ export const MailTemplate = z.discriminatedUnion('template', [
     token: z.string().min(1),
     account_name: z.string().min(1),
     inviter: z.string().nullish().describe("The inviter's name or email"),
-    role: z.enum(['owner', 'admin', 'member']),
+    role: z.enum(roles),
     expires_at: Instant,
   }),
   z.object({
@@ -36,7 +37,7 @@ export const MailTemplate = z.discriminatedUnion('template', [
     trial_end: Instant.nullish(),
     amount_cents: Amount,
     currency: Currency,
-    interval: z.enum(['month', 'year']),
+    interval: z.enum(planIntervals),
     billing_url: BillingUrl,
   }),
   z.object({

@@ -14,7 +14,7 @@ export function toPlan(row: PlanRow): Plan {
     description: row.description,
     price_cents: row.priceCents,
     currency: row.currency,
-    interval: row.interval as Plan['interval'],
+    interval: row.interval,
     tier: row.tier,
     trial_days: row.trialDays,
     limits: row.limits,

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { planIntervals } from '../../core/vocabulary.ts'
 import { featureKeyPattern } from '../entitlements/features.ts'
 
 export const PlanCode = z
@@ -25,7 +26,7 @@ export const Plan = z
     description: z.string(),
     price_cents: z.number().int(),
     currency: z.string(),
-    interval: z.enum(['month', 'year']),
+    interval: z.enum(planIntervals),
     tier: z.number().int(),
     trial_days: z.number().int(),
     limits: z.record(z.string(), z.number().nullable()),
@@ -62,7 +63,7 @@ const planFields = {
     .string()
     .regex(/^[a-zA-Z]{3}$/, 'an ISO 4217 code')
     .transform((value) => value.toLowerCase()),
-  interval: z.enum(['month', 'year']),
+  interval: z.enum(planIntervals),
   tier: z.number().int().min(0).max(1000),
   trial_days: z.number().int().min(0).max(365),
   limits: Limits,

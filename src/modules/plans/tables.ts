@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import { boolean, check, integer, jsonb, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import { type PlanInterval, planIntervals, sqlWords } from '../../core/vocabulary.ts'
 
 export const plans = pgTable(
   'plans',
@@ -10,7 +11,7 @@ export const plans = pgTable(
     description: text('description').notNull().default(''),
     priceCents: integer('price_cents').notNull(),
     currency: text('currency').notNull().default('usd'),
-    interval: text('interval').notNull().default('month'),
+    interval: text('interval').$type<PlanInterval>().notNull().default('month'),
     tier: integer('tier').notNull().default(0),
     trialDays: integer('trial_days').notNull().default(0),
     /** Feature key → limit (null = unlimited); the key's suffix gives its kind (see entitlements). */
@@ -25,7 +26,7 @@ export const plans = pgTable(
   },
   (t) => [
     check('plans_price_check', sql`${t.priceCents} >= 0`),
-    check('plans_interval_check', sql`${t.interval} in ('month', 'year')`),
+    check('plans_interval_check', sql`${t.interval} in (${sqlWords(planIntervals)})`),
     check('plans_trial_days_check', sql`${t.trialDays} >= 0`),
   ],
 )

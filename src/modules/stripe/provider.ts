@@ -371,7 +371,7 @@ export function createStripeProvider(
             product: product_,
             unit_amount: plan.priceCents,
             currency: plan.currency,
-            recurring: { interval: plan.interval as 'month' | 'year' },
+            recurring: { interval: plan.interval },
             metadata: { plan_code: plan.code },
           },
           {

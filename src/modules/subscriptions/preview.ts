@@ -4,7 +4,7 @@
 import { and, eq, ne, sql } from 'drizzle-orm'
 import { z } from 'zod'
 import { type Executor, queryRows } from '../../core/db.ts'
-import { type Interval, periodEnd, prorationCents, remainingFraction } from '../billing/periods.ts'
+import { periodEnd, prorationCents, remainingFraction } from '../billing/periods.ts'
 import { featureKind } from '../entitlements/features.ts'
 import { getPlanById, getSubscribablePlan } from '../plans/plans.ts'
 import { PlanCode } from '../plans/schemas.ts'
@@ -69,7 +69,7 @@ export async function previewChange(
   const current = live && grantsAccess(live, now) ? live : null
   const from = current ? await getPlanById(tx, current.planId) : null
   let amount = target.priceCents
-  let end = periodEnd(now, target.interval as Interval)
+  let end = periodEnd(now, target.interval)
   let change: ChangePreview['change'] = 'new'
   if (current && from) {
     const sameInterval = from.interval === target.interval

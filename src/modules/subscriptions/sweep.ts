@@ -8,7 +8,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../../config.ts'
 import type { Db, Executor } from '../../core/db.ts'
 import { systemActor } from '../audit/audit.ts'
-import { type Interval, periodEnd } from '../billing/periods.ts'
+import { periodEnd } from '../billing/periods.ts'
 import { getPlanById, type PlanRow } from '../plans/plans.ts'
 import { expireLapsed, type LifecycleDeps, recordCharge, scheduledChangeLeadMs } from './lifecycle.ts'
 import { remindGraceEnding, remindTrialEnding } from './reminders.ts'
@@ -48,7 +48,7 @@ export interface SweepDeps extends LifecycleDeps {
 async function renewOne(tx: Executor, deps: LifecycleDeps, row: SubscriptionRow, now: Date): Promise<void> {
   const plan = await getPlanById(tx, row.pendingPlanId ?? row.planId)
   const start = row.currentPeriodEnd
-  const end = periodEnd(start, plan.interval as Interval)
+  const end = periodEnd(start, plan.interval)
   const ctx = { deps, actor: systemActor, now }
   const after = await applyState(
     tx,

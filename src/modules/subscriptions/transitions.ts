@@ -16,8 +16,8 @@ import { sendMail } from '../mail/jobs.ts'
 import type { MailTemplate } from '../mail/templates.ts'
 import type { PlanRow } from '../plans/plans.ts'
 import { plans } from '../plans/tables.ts'
+import type { EventType } from '../webhooks/catalogue.ts'
 import { emitEvent } from '../webhooks/events.ts'
-import type { WebhookEventType } from '../webhooks/schemas.ts'
 import { effectiveStatus, grantsAccess } from './access.ts'
 import type { Subscription } from './schemas.ts'
 import {
@@ -169,7 +169,7 @@ export async function applyState(
 }
 
 /** The outgoing event of each transition type (others: `subscription.updated`; null: none). */
-const outgoingType: Partial<Record<TransitionType, WebhookEventType | null>> = {
+const outgoingType: Partial<Record<TransitionType, EventType | null>> = {
   trial_will_end: 'subscription.trial_will_end',
   grace_ending: null,
   created: 'subscription.created',
@@ -289,7 +289,7 @@ function customerMail(
         template: 'subscription_started',
         plan_name: plan.name,
         trial_end: after.status === 'trialing' ? (after.trialEnd?.toISOString() ?? null) : null,
-        interval: plan.interval as 'month' | 'year',
+        interval: plan.interval,
         ...money,
       }
     case 'renewed':

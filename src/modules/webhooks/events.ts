@@ -6,6 +6,7 @@ import type { Clock } from '../../core/clock.ts'
 import type { Executor } from '../../core/db.ts'
 import { newId } from '../../core/ids.ts'
 import type { JobSender } from '../jobs/queue.ts'
+import type { EventType } from './catalogue.ts'
 import { deliverWebhook } from './jobs.ts'
 import { events, webhookDeliveries, webhookEndpoints } from './tables.ts'
 
@@ -16,7 +17,7 @@ export interface EventContext {
 }
 
 export interface OutgoingEvent {
-  type: string
+  type: EventType
   accountId: string | null
   data: Record<string, unknown>
 }

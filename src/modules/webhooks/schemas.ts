@@ -1,24 +1,9 @@
 import { z } from 'zod'
 import { PaginationQuery } from '../../core/http.ts'
-
-/** Every event type plangate sends. */
-export const webhookEventTypes = [
-  'subscription.created',
-  'subscription.updated',
-  'subscription.canceled',
-  'subscription.resumed',
-  'subscription.expired',
-  'subscription.renewed',
-  'subscription.trial_will_end',
-  'invoice.created',
-  'invoice.paid',
-  'invoice.payment_failed',
-  'entitlements.updated',
-] as const
-export type WebhookEventType = (typeof webhookEventTypes)[number]
+import { eventTypes } from './catalogue.ts'
 
 /** What an endpoint may subscribe to: an event type, `*` (everything) or a family wildcard. */
-export const webhookEventFilters = [...webhookEventTypes, '*', 'subscription.*', 'invoice.*'] as const
+export const webhookEventFilters = [...eventTypes, '*', 'subscription.*', 'invoice.*'] as const
 
 export const EndpointParams = z.object({ id: z.uuid() })
 

@@ -15,6 +15,7 @@ import {
 } from '../../../test/helpers/app.ts'
 import { newId } from '../../core/ids.ts'
 import { auditLog } from '../audit/tables.ts'
+import type { EventType } from './catalogue.ts'
 import { emitEvent, type OutgoingEvent } from './events.ts'
 import { deliverWebhook } from './jobs.ts'
 import { verifySignature } from './signature.ts'
@@ -123,7 +124,7 @@ describe('outgoing webhooks', () => {
     return res.json().data as Record<string, unknown>[]
   }
 
-  const event = (type: string, data: Record<string, unknown> = {}): OutgoingEvent => ({
+  const event = (type: EventType, data: Record<string, unknown> = {}): OutgoingEvent => ({
     type,
     accountId: null,
     data,

@@ -1,9 +1,10 @@
-import { and, eq, type SQL, sql } from 'drizzle-orm'
+// The account membership guard of `/v1/accounts/:accountId/...` routes.
+import { and, eq, sql } from 'drizzle-orm'
 import type { FastifyRequest } from 'fastify'
 import { AppError, notFound } from '../../core/errors.ts'
 import type { Deps } from '../../deps.ts'
-import { type Caller, requireCaller, sessionEnded } from '../auth/guards.ts'
-import { sessionLiveSql } from '../auth/sessions.ts'
+import { requireCaller } from '../auth/guards.ts'
+import { sessionEnded, sessionLiveSql } from '../auth/sessions.ts'
 import { users } from '../auth/tables.ts'
 import { type Role, roleAtLeast } from './roles.ts'
 import { accountMembers } from './tables.ts'
@@ -45,7 +46,7 @@ export function requireMember(deps: Deps, minimum: Role, options: Options = {}) 
       .where(eq(users.id, userId))
     if (!row?.isActive || !row.sessionLive) throw sessionEnded()
     req.principal = { ...caller, isAdmin: row.isAdmin }
-    const role = row.role as Role | null
+    const role = row.role
     if (role === null) {
       if (options.adminMayRead && row.isAdmin) {
         req.membership = { accountId, role: null }
@@ -57,29 +58,4 @@ export function requireMember(deps: Deps, minimum: Role, options: Options = {}) 
       throw new AppError('forbidden', `This needs the ${minimum} role in the account`)
     req.membership = { accountId, role }
   }
-}
-
-/**
- * CTEs for single-statement hot paths: `usr` (is the acting user active and the token's session
- * live) and `mem` (their role in the account, only while both hold). Select `activeUserColumn` and
- * `(select role from mem)`, then call `assertActiveMember`.
- */
-export function memberCtes(accountId: string, caller: Caller): SQL {
-  const { userId } = caller
-  return sql`usr as (
-      select u.is_active and ${sessionLiveSql(sql`u.id`, caller.sessionId)} as is_active
-      from users u where u.id = ${userId}::uuid
-    ),
-    mem as (
-      select m.role from account_members m, usr
-      where m.account_id = ${accountId}::uuid and m.user_id = ${userId}::uuid and usr.is_active
-    )`
-}
-
-export const activeUserColumn = sql`coalesce((select is_active from usr), false)`
-
-/** 401 for a deactivated (or deleted) user or an ended session, 404 for a non-member: the same answers the guards give. */
-export function assertActiveMember(active: unknown, role: unknown): void {
-  if (!active) throw sessionEnded()
-  if (!role) throw notFound('Account')
 }
