@@ -33,16 +33,13 @@ beforeAll(async () => {
     return {}
   })
   app.get('/v1/me', async (_req, reply) =>
-    reply
-      .code(401)
-      .type('application/problem+json')
-      .send({
-        type: 'about:blank',
-        title: 'Unauthorized',
-        status: 401,
-        detail: 'No token.',
-        code: 'unauthorized',
-      }),
+    reply.code(401).type('application/problem+json').send({
+      type: 'about:blank',
+      title: 'Unauthorized',
+      status: 401,
+      detail: 'No token.',
+      code: 'unauthorized',
+    }),
   )
   app.post('/v1/auth/logout', async (_req, reply) => reply.code(204).send())
   await app.ready()
