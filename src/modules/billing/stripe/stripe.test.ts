@@ -5,7 +5,11 @@ import { and, eq, sql } from 'drizzle-orm'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { bearer, buildTestApp, loginAdmin, type TestApp, uniqueCode } from '../../../../test/helpers/app.ts'
 import { type BillingCustomer, billingCustomer, createPlan } from '../../../../test/helpers/billing.ts'
-import { type FakeStripe, type StripeEvent, startFakeStripe } from '../../../../test/helpers/fake-stripe.ts'
+import {
+  type FakeStripe,
+  type StripeEvent,
+  startFakeStripe,
+} from '../../../../test/helpers/fake-stripe/index.ts'
 import { accounts } from '../../accounts/tables.ts'
 import { auditLog } from '../../audit/tables.ts'
 import { plans } from '../../plans/tables.ts'
