@@ -1,5 +1,7 @@
 // Seeding through the public HTTP API: the admin creates the `bench` plan, then each user registers,
 // logs in, creates an account (time zones mixed) and subscribes it to the plan.
+import createClient, { type Client } from 'openapi-fetch'
+import type { paths } from '../packages/sdk/src/schema.d.ts'
 import { BenchError, benchPlanCode, bookingsPerDay } from './config.ts'
 import { adminEmail, adminPassword } from './service.ts'
 
@@ -25,32 +27,32 @@ const timezones = [
 
 const userPassword = 'bench-user-password-0123'
 
-async function call<T>(
-  baseUrl: string,
-  method: 'GET' | 'POST',
-  path: string,
+type Api = Client<paths>
+
+/** A client of the service, typed by the API's generated types, as `token` (when given). */
+const api = (baseUrl: string, token?: string): Api =>
+  createClient<paths>({ baseUrl, ...(token && { headers: { authorization: `Bearer ${token}` } }) })
+
+/** The data of a seeding call, which must answer `expected`. */
+async function must<T>(
+  what: string,
   expected: number,
-  options: { token?: string; body?: unknown } = {},
+  call: Promise<{ data?: T; error?: unknown; response: Response }>,
 ): Promise<T> {
-  const headers: Record<string, string> = {}
-  if (options.token) headers.authorization = `Bearer ${options.token}`
-  if (options.body !== undefined) headers['content-type'] = 'application/json'
-  const res = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers,
-    ...(options.body !== undefined && { body: JSON.stringify(options.body) }),
-  })
-  const text = await res.text()
-  if (res.status !== expected) {
-    throw new BenchError(`seeding: ${method} ${path} answered ${res.status} (expected ${expected}): ${text}`)
+  const { data, error, response } = await call
+  if (response.status !== expected) {
+    const detail = typeof error === 'string' ? error : JSON.stringify(error ?? data)
+    throw new BenchError(`seeding: ${what} answered ${response.status} (expected ${expected}): ${detail}`)
   }
-  return JSON.parse(text) as T
+  return data as T
 }
 
 async function login(baseUrl: string, username: string, password: string): Promise<string> {
-  const body = await call<{ access_token: string }>(baseUrl, 'POST', '/v1/auth/token', 200, {
-    body: { username, password },
-  })
+  const body = await must(
+    'POST /v1/auth/token',
+    200,
+    api(baseUrl).POST('/v1/auth/token', { body: { username, password } }),
+  )
   return body.access_token
 }
 
@@ -66,33 +68,38 @@ function sessionOf(token: string): string {
 async function seedUser(baseUrl: string, index: number, runId: string): Promise<SeededUser> {
   const email = `bench-${runId}-${index}@bench.plangate.test`
   // Registration answers 202 whatever the email; the user's id comes from their profile.
-  await call(baseUrl, 'POST', '/v1/auth/register', 202, { body: { email, password: userPassword } })
+  const register = api(baseUrl).POST('/v1/auth/register', { body: { email, password: userPassword } })
+  await must('POST /v1/auth/register', 202, register)
   const token = await login(baseUrl, email, userPassword)
-  const user = await call<{ id: string }>(baseUrl, 'GET', '/v1/me', 200, { token })
+  const client = api(baseUrl, token)
+  const user = await must('GET /v1/me', 200, client.GET('/v1/me'))
   const timezone = timezones[index % timezones.length] ?? 'UTC'
-  const account = await call<{ id: string }>(baseUrl, 'POST', '/v1/accounts', 201, {
-    token,
-    body: { name: `Bench ${index}`, timezone },
-  })
-  await call(baseUrl, 'POST', `/v1/accounts/${account.id}/subscription`, 201, {
-    token,
-    body: { plan: benchPlanCode },
-  })
+  const account = await must(
+    'POST /v1/accounts',
+    201,
+    client.POST('/v1/accounts', { body: { name: `Bench ${index}`, timezone } }),
+  )
+  await must(
+    'POST /v1/accounts/{accountId}/subscription',
+    201,
+    client.POST('/v1/accounts/{accountId}/subscription', {
+      params: { path: { accountId: account.id } },
+      body: { plan: benchPlanCode },
+    }),
+  )
   return { userId: user.id, sessionId: sessionOf(token), accountId: account.id, timezone, token }
 }
 
 /** Creates the plan and `count` subscribed users; a few at a time (argon2 hashing is the slow part). */
 export async function seedThroughApi(baseUrl: string, count: number): Promise<SeededUser[]> {
   const adminToken = await login(baseUrl, adminEmail, adminPassword)
-  await call(baseUrl, 'POST', '/v1/plans', 201, {
-    token: adminToken,
-    body: {
-      code: benchPlanCode,
-      name: 'Bench',
-      price_cents: 0,
-      limits: { staff: 5, bookings_per_day: bookingsPerDay },
-    },
-  })
+  const plan = {
+    code: benchPlanCode,
+    name: 'Bench',
+    price_cents: 0,
+    limits: { staff: 5, bookings_per_day: bookingsPerDay },
+  }
+  await must('POST /v1/plans', 201, api(baseUrl, adminToken).POST('/v1/plans', { body: plan }))
   const runId = Date.now().toString(36)
   const users: SeededUser[] = new Array(count)
   let next = 0

@@ -9,9 +9,10 @@ import { bootstrap } from '../../src/bootstrap.ts'
 import { loadConfig } from '../../src/config.ts'
 import { ManualClock } from '../../src/core/clock.ts'
 import type { Deps } from '../../src/deps.ts'
-import { listMailFolder as listOutbox, mailFolderDir as outboxDir } from '../../src/modules/mail/folder.ts'
-import type { MailFolderMessage as OutboxMessage } from '../../src/modules/mail/schemas.ts'
+import { listMailFolder, mailFolderDir } from '../../src/modules/mail/folder.ts'
+import type { MailFolderMessage } from '../../src/modules/mail/schemas.ts'
 import { createDeps, type WiringOptions } from '../../src/wiring.ts'
+import { expectData, testClient } from './client.ts'
 import { createTestDatabase, type TestDatabase } from './db.ts'
 
 export const adminCredentials = { email: 'admin@example.test', password: 'admin-password-for-tests' }
@@ -120,12 +121,7 @@ export async function registerAndLogin(
 ): Promise<TestUser> {
   const email = overrides.email ?? uniqueEmail()
   const password = overrides.password ?? 'correct-horse-battery-staple'
-  const registered = await app.inject({
-    method: 'POST',
-    url: '/v1/auth/register',
-    payload: { email, password },
-  })
-  if (registered.statusCode !== 202) throw new Error(`register failed: ${registered.body}`)
+  await expectData(testClient(app).POST('/v1/auth/register', { body: { email, password } }), 202)
   const tokens = await login(app, email, password)
   // The id is the access token's subject; reading it there spends none of the user's rate limit.
   const id = decodeJwt(tokens.token).sub
@@ -137,10 +133,10 @@ export async function registerAndLogin(
  * Runs the due jobs and returns the newest outbox message to `to` whose subject matches. Only for
  * apps without SMTP_URL (the outbox is the mail transport).
  */
-export async function lastMailTo(t: TestApp, to: string, subject: RegExp): Promise<OutboxMessage> {
+export async function lastMailTo(t: TestApp, to: string, subject: RegExp): Promise<MailFolderMessage> {
   if (t.deps.config.SMTP_URL) throw new Error('lastMailTo reads the outbox; this app sends over SMTP')
   await t.deps.jobs.drain(t.deps)
-  const { data } = await listOutbox(outboxDir(t.deps.config), { limit: 500 })
+  const { data } = await listMailFolder(mailFolderDir(t.deps.config), { limit: 500 })
   const found = data.find((message) => message.to === to && subject.test(message.subject))
   if (!found) throw new Error(`no mail to ${to} matching ${subject}`)
   return found
@@ -159,12 +155,10 @@ export function mailToken(message: { text: string }, appUrl = 'http://plangate.t
 /** Verifies the user's email through the emailed link, as the user would. */
 export async function verifyEmail(t: TestApp, user: { email: string }): Promise<void> {
   const message = await lastMailTo(t, user.email, /verify/i)
-  const res = await t.app.inject({
-    method: 'POST',
-    url: '/v1/auth/email/verify',
-    payload: { token: mailToken(message) },
-  })
-  if (res.statusCode !== 200) throw new Error(`verify failed: ${res.body}`)
+  await expectData(
+    testClient(t.app).POST('/v1/auth/email/verify', { body: { token: mailToken(message) } }),
+    200,
+  )
 }
 
 /** Invites an address into an account as `inviterToken`'s user; returns the invitation. */
@@ -175,14 +169,13 @@ export async function invite(
   email: string,
   role: 'owner' | 'admin' | 'member' = 'member',
 ) {
-  const res = await t.app.inject({
-    method: 'POST',
-    url: `/v1/accounts/${accountId}/invitations`,
-    headers: bearer(inviterToken),
-    payload: { email, role },
-  })
-  if (res.statusCode !== 202) throw new Error(`invite failed: ${res.body}`)
-  return res.json() as { id: string; email: string; role: string; status: string }
+  return expectData(
+    testClient(t.app, inviterToken).POST('/v1/accounts/{accountId}/invitations', {
+      params: { path: { accountId } },
+      body: { email, role },
+    }),
+    202,
+  )
 }
 
 /** The token of the newest invitation email sent to `email`. */
@@ -201,23 +194,17 @@ export async function addMember(
   user: TestUser,
   role: 'owner' | 'admin' | 'member' = 'member',
 ): Promise<void> {
-  const me = await t.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(user.token) })
-  if (!me.json().is_verified) await verifyEmail(t, user)
+  const client = testClient(t.app, user.token)
+  const me = await expectData(client.GET('/v1/me'), 200)
+  if (!me.is_verified) await verifyEmail(t, user)
   await invite(t, inviterToken, accountId, user.email, role)
-  const res = await t.app.inject({
-    method: 'POST',
-    url: '/v1/invitations/accept',
-    headers: bearer(user.token),
-    payload: { token: await invitationToken(t, user.email) },
-  })
-  if (res.statusCode !== 200) throw new Error(`accept failed: ${res.body}`)
+  const token = await invitationToken(t, user.email)
+  await expectData(client.POST('/v1/invitations/accept', { body: { token } }), 200)
 }
 
 export async function login(app: App, username: string, password: string) {
-  const res = await app.inject({ method: 'POST', url: '/v1/auth/token', payload: { username, password } })
-  if (res.statusCode !== 200) throw new Error(`login failed: ${res.body}`)
-  const body = res.json()
-  return { token: body.access_token as string, refreshToken: body.refresh_token as string }
+  const body = await expectData(testClient(app).POST('/v1/auth/token', { body: { username, password } }), 200)
+  return { token: body.access_token, refreshToken: body.refresh_token }
 }
 
 export async function loginAdmin(app: App): Promise<string> {
@@ -229,25 +216,26 @@ export async function createAccount(
   token: string,
   body: { name?: string; timezone?: string } = {},
 ) {
-  const res = await app.inject({
-    method: 'POST',
-    url: '/v1/accounts',
-    headers: bearer(token),
-    payload: { name: body.name ?? 'Salon', ...(body.timezone && { timezone: body.timezone }) },
-  })
-  if (res.statusCode !== 201) throw new Error(`create account failed: ${res.body}`)
-  return res.json() as { id: string; timezone: string }
+  const name = body.name ?? 'Salon'
+  return expectData(
+    testClient(app, token).POST('/v1/accounts', {
+      body: { name, ...(body.timezone && { timezone: body.timezone }) },
+    }),
+    201,
+  )
 }
 
 export async function subscribe(app: App, token: string, accountId: string, plan: string) {
-  const res = await app.inject({
-    method: 'POST',
-    url: `/v1/accounts/${accountId}/subscription`,
-    headers: bearer(token),
-    payload: { plan },
-  })
-  if (res.statusCode !== 201) throw new Error(`subscribe failed: ${res.body}`)
-  return res.json()
+  const subscription = await expectData(
+    testClient(app, token).POST('/v1/accounts/{accountId}/subscription', {
+      params: { path: { accountId } },
+      body: { plan },
+    }),
+    201,
+  )
+  // 201 is a subscription; a plan sold through Stripe Checkout answers 202, which expectData refused.
+  if (!('id' in subscription)) throw new Error('subscribe started a Checkout')
+  return subscription
 }
 
 /** An owner with an account subscribed to `plan`. */

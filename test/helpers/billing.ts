@@ -1,7 +1,6 @@
 // Helpers for the billing tests: plans made by the site admin, and a customer (owner + account)
 // whose requests keep a valid token while the test clock moves.
 import { eq, sql } from 'drizzle-orm'
-import { expect } from 'vitest'
 import { listMailFolder, mailFolderDir } from '../../src/modules/mail/folder.ts'
 import { subscriptionEvents, subscriptions } from '../../src/modules/subscriptions/tables.ts'
 import { events } from '../../src/modules/webhooks/tables.ts'
@@ -15,37 +14,26 @@ import {
   type TestUser,
   uniqueCode,
 } from './app.ts'
+import { expectData, type paths, testClient } from './client.ts'
+
+type CreatePlanBody = paths['/v1/plans']['post']['requestBody']['content']['application/json']
 
 /** A new monthly usd plan (2000 cents, tier 1, 1 staff, 5 bookings a day unless overridden); returns its code. */
-export async function createPlan(t: TestApp, overrides: Record<string, unknown> = {}): Promise<string> {
+export async function createPlan(t: TestApp, overrides: Partial<CreatePlanBody> = {}): Promise<string> {
   const code = uniqueCode()
-  const res = await t.app.inject({
-    method: 'POST',
-    url: '/v1/plans',
-    headers: bearer(await loginAdmin(t.app)),
-    payload: {
-      code,
-      name: `Plan ${code}`,
-      price_cents: 2000,
-      currency: 'usd',
-      interval: 'month',
-      tier: 1,
-      limits: { staff: 1, bookings_per_day: 5 },
-      ...overrides,
-    },
-  })
-  expect(res.statusCode, res.body).toBe(201)
+  const admin = testClient(t.app, await loginAdmin(t.app))
+  const body: CreatePlanBody = {
+    code,
+    name: `Plan ${code}`,
+    price_cents: 2000,
+    currency: 'usd',
+    interval: 'month',
+    tier: 1,
+    limits: { staff: 1, bookings_per_day: 5 },
+    ...overrides,
+  }
+  await expectData(admin.POST('/v1/plans', { body }), 201)
   return code
-}
-
-export interface LedgerEntry {
-  id: string
-  status: string
-  amount_cents: number
-  provider_invoice_id: string
-  hosted_url: string | null
-  period_start: string
-  period_end: string
 }
 
 /** An owner (new, or the one given) with a new account, and the requests the billing tests make. */
@@ -54,6 +42,9 @@ export async function billingCustomer(t: TestApp, owner?: TestUser) {
   const account = await createAccount(t.app, user.token)
   const url = `/v1/accounts/${account.id}`
   const headers = () => bearer(user.token)
+  // A client per call: `at()` replaces the token as the clock moves.
+  const client = () => testClient(t.app, user.token)
+  const path = { accountId: account.id }
   const send = (method: 'GET' | 'POST' | 'PATCH', path: string, payload?: Record<string, unknown>) =>
     t.app.inject({ method, url: `${url}${path}`, headers: headers(), ...(payload && { payload }) })
   return {
@@ -71,13 +62,11 @@ export async function billingCustomer(t: TestApp, owner?: TestUser) {
     resume: () => send('POST', '/subscription/resume'),
     preview: (plan: string) => send('GET', `/subscription/preview?plan=${plan}`),
     addStaff: (name: string) => send('POST', '/staff', { name }),
-    async get() {
-      const res = await send('GET', '/subscription')
-      expect(res.statusCode, res.body).toBe(200)
-      return res.json()
-    },
-    entitlements: async () => (await send('GET', '/entitlements')).json(),
-    invoices: async () => (await send('GET', '/invoices')).json().data as LedgerEntry[],
+    get: () => expectData(client().GET('/v1/accounts/{accountId}/subscription', { params: { path } }), 200),
+    entitlements: () =>
+      expectData(client().GET('/v1/accounts/{accountId}/entitlements', { params: { path } }), 200),
+    invoices: async () =>
+      (await expectData(client().GET('/v1/accounts/{accountId}/invoices', { params: { path } }), 200)).data,
     /** The account's latest subscription row. */
     async row() {
       const [row] = await t.deps.db

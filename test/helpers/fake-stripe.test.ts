@@ -1,6 +1,6 @@
 import Stripe from 'stripe'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type FakeStripe, startFakeStripe } from './fake-stripe.ts'
+import { type FakeStripe, startFakeStripe } from './fake-stripe/index.ts'
 
 // The fake is exercised through the official SDK, configured the way the service configures it.
 let fake: FakeStripe

@@ -10,12 +10,12 @@ import {
   type TestApp,
   type TestUser,
 } from '../../../test/helpers/app.ts'
+import { type components, expectData, type paths, testClient } from '../../../test/helpers/client.ts'
 
-interface Member {
-  user_id: string
-  email: string
-  role: string
-}
+type Member = components['schemas']['Member']
+type AccountPage = paths['/v1/accounts']['get']['responses'][200]['content']['application/json']
+type MemberPage =
+  paths['/v1/accounts/{accountId}/members']['get']['responses'][200]['content']['application/json']
 
 describe('accounts', () => {
   let t: TestApp
@@ -34,13 +34,10 @@ describe('accounts', () => {
     })
 
   const listMembers = async (token: string, accountId: string): Promise<Member[]> => {
-    const res = await t.app.inject({
-      method: 'GET',
-      url: `/v1/accounts/${accountId}/members?limit=100`,
-      headers: bearer(token),
-    })
-    expect(res.statusCode, res.body).toBe(200)
-    return res.json().data
+    const params = { path: { accountId }, query: { limit: 100 } }
+    return (
+      await expectData(testClient(t.app, token).GET('/v1/accounts/{accountId}/members', { params }), 200)
+    ).data
   }
 
   describe('create, list, get, update', () => {
@@ -104,7 +101,7 @@ describe('accounts', () => {
           headers: bearer(me.token),
         })
         expect(res.statusCode, res.body).toBe(200)
-        const body = res.json() as { data: { id: string; role: string }[]; next_cursor: string | null }
+        const body = res.json() as AccountPage
         expect(body.data.length).toBeLessThanOrEqual(2)
         for (const account of body.data) {
           expect(account.role).toBe('owner')
@@ -401,7 +398,7 @@ describe('accounts', () => {
           url: `/v1/accounts/${id}/members${query}`,
           headers: bearer(boss.token),
         })
-        const body = res.json() as { data: Member[]; next_cursor: string | null }
+        const body = res.json() as MemberPage
         seen.push(...body.data.map((m) => m.user_id))
         cursor = body.next_cursor
         pages++

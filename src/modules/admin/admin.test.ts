@@ -16,6 +16,7 @@ import {
   type TestUser,
   uniqueCode,
 } from '../../../test/helpers/app.ts'
+import type { paths } from '../../../test/helpers/client.ts'
 import { newId } from '../../core/ids.ts'
 import { auditLog } from '../audit/tables.ts'
 import { stripeEvents } from '../stripe/tables.ts'
@@ -23,22 +24,32 @@ import { subscriptions } from '../subscriptions/tables.ts'
 
 const dayMs = 24 * 60 * 60 * 1000
 
-type Page<T> = { data: T[]; next_cursor: string | null }
+/** The admin list routes: a page of `data` and `next_cursor`. */
+type ListPath =
+  | '/v1/admin/subscriptions'
+  | '/v1/admin/accounts'
+  | '/v1/admin/webhook-events'
+  | '/v1/admin/audit-log'
 
-async function get<T>(t: TestApp, token: string, url: string): Promise<T> {
-  const res = await t.app.inject({ method: 'GET', url, headers: bearer(token) })
+type AdminGet = ListPath | '/v1/admin/metrics'
+type Answer<P extends AdminGet> = paths[P]['get']['responses'][200]['content']['application/json']
+
+/**
+ * A GET as `token`, with `query` as written (`?a=1&b=2`), which must answer 200; the answer has the
+ * route's generated type. (openapi-fetch cannot take a path that is itself a type parameter.)
+ */
+async function get<P extends AdminGet>(t: TestApp, token: string, path: P, query = ''): Promise<Answer<P>> {
+  const res = await t.app.inject({ method: 'GET', url: `${path}${query}`, headers: bearer(token) })
   expect(res.statusCode, res.body).toBe(200)
-  return res.json() as T
+  return res.json()
 }
 
 /** Follows `next_cursor` from the first page to the last and returns every item in order. */
-async function walk<T>(t: TestApp, token: string, url: string, limit: number): Promise<T[][]> {
-  const pages: T[][] = []
+async function walk<P extends ListPath>(t: TestApp, token: string, path: P, limit: number) {
+  const pages: Answer<P>['data'][] = []
   let cursor: string | null = null
   do {
-    const separator = url.includes('?') ? '&' : '?'
-    const pageUrl: string = `${url}${separator}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`
-    const body: Page<T> = await get<Page<T>>(t, token, pageUrl)
+    const body: Answer<P> = await get(t, token, path, `?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`)
     pages.push(body.data)
     cursor = body.next_cursor
     if (pages.length > 50) throw new Error('pagination does not end')
@@ -129,7 +140,7 @@ describe('GET /v1/admin/metrics', () => {
   })
   afterAll(async () => t.close())
 
-  const metrics = () => get<Record<string, unknown>>(t, admin, '/v1/admin/metrics')
+  const metrics = () => get(t, admin, '/v1/admin/metrics')
 
   it('reports zeros on an empty database', async () => {
     const now = t.clock.now()
@@ -247,7 +258,7 @@ describe('GET /v1/admin/metrics churn over 30 days', () => {
     const newcomer = await customer(t, 'basic') // joined and left inside the window
     await cancel(t, newcomer.owner.token, newcomer.account.id, false)
 
-    const body = await get<Record<string, unknown>>(t, admin, '/v1/admin/metrics')
+    const body = await get(t, admin, '/v1/admin/metrics')
     expect(body.churn_30d).toEqual({ canceled_or_expired: 3, active_at_start: 5, rate: 0.6 })
     // Three yearly subscriptions still pay: two active and one canceled at period end.
     expect(body).toMatchObject({ mrr_cents: 3000, active: 2, canceled_pending: 1 })
@@ -259,7 +270,7 @@ describe('GET /v1/admin/metrics churn over 30 days', () => {
     // was created at the very start, not before it).
     t.clock.advance(30 * dayMs)
     admin = await loginAdmin(t.app)
-    const body = await get<Record<string, unknown>>(t, admin, '/v1/admin/metrics')
+    const body = await get(t, admin, '/v1/admin/metrics')
     expect(body.churn_30d).toEqual({ canceled_or_expired: 2, active_at_start: 4, rate: 0.5 })
   })
 })
@@ -292,8 +303,7 @@ describe('GET /v1/admin/subscriptions', () => {
   })
   afterAll(async () => t.close())
 
-  const list = (query = '') =>
-    get<Page<Record<string, unknown>>>(t, admin, `/v1/admin/subscriptions${query}`).then((body) => body.data)
+  const list = (query = '') => get(t, admin, '/v1/admin/subscriptions', query).then((body) => body.data)
 
   it('lists the subscriptions of every account newest first, as the API shows them, with the account name', async () => {
     const data = await list()
@@ -332,7 +342,7 @@ describe('GET /v1/admin/subscriptions', () => {
   })
 
   it('pages without repeats or gaps', async () => {
-    const pages = await walk<{ id: string }>(t, admin, '/v1/admin/subscriptions', 2)
+    const pages = await walk(t, admin, '/v1/admin/subscriptions', 2)
     expect(pages.map((items) => items.length)).toEqual([2, 1])
     expect(pages.flat().map((item) => item.id)).toEqual([
       third.subscriptionId,
@@ -397,8 +407,7 @@ describe('GET /v1/admin/accounts', () => {
   })
   afterAll(async () => t.close())
 
-  const list = (query = '') =>
-    get<Page<Record<string, unknown>>>(t, admin, `/v1/admin/accounts${query}`).then((body) => body.data)
+  const list = (query = '') => get(t, admin, '/v1/admin/accounts', query).then((body) => body.data)
 
   it('shows each account with its member count, owner and latest subscription', async () => {
     const data = await list()
@@ -441,7 +450,7 @@ describe('GET /v1/admin/accounts', () => {
   })
 
   it('pages without repeats', async () => {
-    const pages = await walk<{ id: string }>(t, admin, '/v1/admin/accounts', 1)
+    const pages = await walk(t, admin, '/v1/admin/accounts', 1)
     expect(pages.map((items) => items.length)).toEqual([1, 1, 1])
     expect(pages.flat().map((item) => item.id)).toEqual([gamma.id, beta.id, alpha.account.id])
   })
@@ -505,7 +514,7 @@ describe('GET /v1/admin/webhook-events', () => {
   const order = [ids.sameMillisecond, ids.tieHigh, ids.tieLow, ids.failing, ids.oldest]
 
   it('lists the received events latest first, without their payload', async () => {
-    const { data } = await get<Page<Record<string, unknown>>>(t, admin, '/v1/admin/webhook-events')
+    const { data } = await get(t, admin, '/v1/admin/webhook-events')
     expect(data.map((item) => item.id)).toEqual(order)
     expect(data[3]).toEqual({
       id: ids.failing,
@@ -519,10 +528,11 @@ describe('GET /v1/admin/webhook-events', () => {
   })
 
   it('adds the payload when asked', async () => {
-    const { data } = await get<Page<Record<string, unknown>>>(
+    const { data } = await get(
       t,
       admin,
-      `/v1/admin/webhook-events?include=payload&type=customer.subscription.updated`,
+      '/v1/admin/webhook-events',
+      '?include=payload&type=customer.subscription.updated',
     )
     expect(data).toHaveLength(1)
     expect(data[0]?.payload).toEqual({
@@ -534,9 +544,7 @@ describe('GET /v1/admin/webhook-events', () => {
 
   it('filters by type and by whether the event was applied', async () => {
     const idsOf = async (query: string) =>
-      (await get<Page<{ id: string }>>(t, admin, `/v1/admin/webhook-events${query}`)).data.map(
-        (item) => item.id,
-      )
+      (await get(t, admin, '/v1/admin/webhook-events', query)).data.map((item) => item.id)
     expect(await idsOf('?type=invoice.paid')).toEqual([ids.tieHigh, ids.tieLow, ids.oldest])
     expect(await idsOf('?processed=false')).toEqual([ids.sameMillisecond, ids.failing])
     expect(await idsOf('?processed=true&type=invoice.paid')).toEqual([ids.tieHigh, ids.tieLow, ids.oldest])
@@ -544,7 +552,7 @@ describe('GET /v1/admin/webhook-events', () => {
   })
 
   it('pages through ties and events within one millisecond without repeats or gaps', async () => {
-    const pages = await walk<{ id: string }>(t, admin, '/v1/admin/webhook-events', 1)
+    const pages = await walk(t, admin, '/v1/admin/webhook-events', 1)
     expect(pages.flat().map((item) => item.id)).toEqual(order)
   })
 
@@ -633,8 +641,7 @@ describe('GET /v1/admin/audit-log', () => {
 
   // Creating the users and accounts above may write entries of its own; the ones inserted here
   // are the newest, and the assertions below single them out by id.
-  const list = (query = '') =>
-    get<Page<Record<string, unknown>>>(t, admin, `/v1/admin/audit-log${query}`).then((body) => body.data)
+  const list = (query = '') => get(t, admin, '/v1/admin/audit-log', query).then((body) => body.data)
   /** The entries a filter returns: all must match it; gives the indexes of the ones inserted here. */
   const filtered = async (query: string, matches: (item: Record<string, unknown>) => boolean) => {
     const data = await list(query)
@@ -685,7 +692,7 @@ describe('GET /v1/admin/audit-log', () => {
 
   it('pages without repeats or gaps', async () => {
     const everything = (await list('?limit=100')).map((item) => item.id)
-    const pages = await walk<{ id: string }>(t, admin, '/v1/admin/audit-log', 2)
+    const pages = await walk(t, admin, '/v1/admin/audit-log', 2)
     for (const items of pages.slice(0, -1)) expect(items).toHaveLength(2)
     expect(pages.flat().map((item) => item.id)).toEqual(everything)
     expect(new Set(everything).size).toBe(everything.length)

@@ -13,19 +13,12 @@ import {
   type TestUser,
   uniqueCode,
 } from '../../../test/helpers/app.ts'
+import { type components, expectData, type paths, testClient } from '../../../test/helpers/client.ts'
 
-interface Booking {
-  id: string
-  starts_at: string
-  local_date: string
-  status: string
-  staff_id: string | null
-}
-
-interface Page<T> {
-  data: T[]
-  next_cursor: string | null
-}
+type Booking = components['schemas']['Booking']
+type Staff = components['schemas']['Staff']
+type BookingPage =
+  paths['/v1/accounts/{accountId}/bookings']['get']['responses'][200]['content']['application/json']
 
 describe('entitlements engine', () => {
   let t: TestApp
@@ -43,19 +36,18 @@ describe('entitlements engine', () => {
   const client = (user: TestUser, accountId: string) => {
     const headers = bearer(user.token)
     const url = `/v1/accounts/${accountId}`
-    const json = <T>(res: LightMyRequestResponse): T => {
-      expect(res.statusCode, res.body).toBeLessThan(300)
-      return res.json() as T
-    }
+    const api = testClient(t.app, user.token)
+    const path = { accountId }
     return {
       accountId,
       addStaff: (name: string) =>
         t.app.inject({ method: 'POST', url: `${url}/staff`, headers, payload: { name } }),
       deleteStaff: (staffId: string) =>
         t.app.inject({ method: 'DELETE', url: `${url}/staff/${staffId}`, headers }),
-      listStaff: async () =>
-        json<Page<{ id: string }>>(
-          await t.app.inject({ method: 'GET', url: `${url}/staff?limit=100`, headers }),
+      listStaff: () =>
+        expectData(
+          api.GET('/v1/accounts/{accountId}/staff', { params: { path, query: { limit: 100 } } }),
+          200,
         ),
       book: (startsAt: string, extra: Record<string, unknown> = {}) =>
         t.app.inject({
@@ -68,19 +60,10 @@ describe('entitlements engine', () => {
         t.app.inject({ method: 'POST', url: `${url}/bookings/${bookingId}/cancel`, headers }),
       listBookings: (query: string) =>
         t.app.inject({ method: 'GET', url: `${url}/bookings${query}`, headers }),
-      entitlements: async (date?: string) =>
-        json<{
-          plan: string | null
-          status: string | null
-          has_access: boolean
-          timezone: string
-          features: Record<string, Record<string, unknown>>
-        }>(
-          await t.app.inject({
-            method: 'GET',
-            url: `${url}/entitlements${date ? `?date=${date}` : ''}`,
-            headers,
-          }),
+      entitlements: (date?: string) =>
+        expectData(
+          api.GET('/v1/accounts/{accountId}/entitlements', { params: { path, query: date ? { date } : {} } }),
+          200,
         ),
       usage: (payload: Record<string, unknown>, idempotencyKey?: string) =>
         t.app.inject({
@@ -228,8 +211,10 @@ describe('entitlements engine', () => {
     it('resets_at is the next local midnight in UTC, across daylight saving time', async () => {
       const ny = await setup('basic', 'America/New_York')
       const akl = await setup('basic', 'Pacific/Auckland')
-      const resetsAt = async (api: typeof ny.api, date: string) =>
-        (await api.entitlements(date)).features.bookings_per_day?.resets_at
+      const resetsAt = async (api: typeof ny.api, date: string) => {
+        const feature = (await api.entitlements(date)).features.bookings_per_day
+        return feature && 'resets_at' in feature ? feature.resets_at : undefined
+      }
       expect(await resetsAt(ny.api, '2030-01-15')).toBe('2030-01-16T05:00:00.000Z') // EST, UTC-5
       expect(await resetsAt(ny.api, '2030-07-15')).toBe('2030-07-16T04:00:00.000Z') // EDT, UTC-4
       expect(await resetsAt(akl.api, '2030-01-15')).toBe('2030-01-15T11:00:00.000Z') // NZDT, UTC+13
@@ -297,7 +282,7 @@ describe('entitlements engine', () => {
 
     it('deleting a staff member frees its unit; deleting it again is 404', async () => {
       const { api } = await setup('basic')
-      const ann = created<{ id: string }>(await api.addStaff('Ann'))
+      const ann = created<Staff>(await api.addStaff('Ann'))
       created(await api.addStaff('Bea'))
       expect(problemOf(await api.addStaff('Cid'))).toMatchObject({ status: 403, code: 'limit_exceeded' })
 
@@ -320,7 +305,7 @@ describe('entitlements engine', () => {
       await addMember(t, owner.token, account.id, member)
       const asMember = client(member, account.id)
       expect(problemOf(await asMember.addStaff('Ann'))).toMatchObject({ status: 403, code: 'forbidden' })
-      const ann = created<{ id: string }>(await api.addStaff('Ann'))
+      const ann = created<Staff>(await api.addStaff('Ann'))
       expect(problemOf(await asMember.deleteStaff(ann.id))).toMatchObject({ status: 403, code: 'forbidden' })
       expect((await api.entitlements()).features.staff).toMatchObject({ used: 1 })
       // Members may book.
@@ -558,8 +543,8 @@ describe('entitlements engine', () => {
     it('refuses a booking naming a staff member of another account (400) without using a unit', async () => {
       const mine = await setup('basic')
       const theirs = await setup('basic')
-      const stranger = created<{ id: string }>(await theirs.api.addStaff('Not mine'))
-      const own = created<{ id: string }>(await mine.api.addStaff('Mine'))
+      const stranger = created<Staff>(await theirs.api.addStaff('Not mine'))
+      const own = created<Staff>(await mine.api.addStaff('Mine'))
 
       const res = await mine.api.book('2030-06-06T10:00:00Z', { staff_id: stranger.id })
       expect(problemOf(res)).toMatchObject({ status: 400, code: 'validation_failed' })
@@ -606,7 +591,7 @@ describe('entitlements engine', () => {
         const query: string = `?date=${day}&limit=5${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`
         const res = await api.listBookings(query)
         expect(res.statusCode, res.body).toBe(200)
-        const body = res.json() as Page<Booking>
+        const body = res.json() as BookingPage
         expect(body.data.length).toBeLessThanOrEqual(5)
         seen.push(...body.data)
         cursor = body.next_cursor
@@ -622,7 +607,7 @@ describe('entitlements engine', () => {
       expect(starts).toEqual([...starts].sort())
 
       const all = await api.listBookings('?limit=100')
-      expect((all.json() as Page<Booking>).data).toHaveLength(15)
+      expect((all.json() as BookingPage).data).toHaveLength(15)
     })
 
     it('filters bookings by status', async () => {
@@ -630,9 +615,9 @@ describe('entitlements engine', () => {
       const keep = created<Booking>(await api.book('2030-08-01T10:00:00Z'))
       const drop = created<Booking>(await api.book('2030-08-01T11:00:00Z'))
       await api.cancelBooking(drop.id)
-      const canceled = (await api.listBookings('?status=canceled')).json() as Page<Booking>
+      const canceled = (await api.listBookings('?status=canceled')).json() as BookingPage
       expect(canceled.data.map((b) => b.id)).toEqual([drop.id])
-      const confirmed = (await api.listBookings('?status=confirmed&date=2030-08-01')).json() as Page<Booking>
+      const confirmed = (await api.listBookings('?status=confirmed&date=2030-08-01')).json() as BookingPage
       expect(confirmed.data.map((b) => b.id)).toEqual([keep.id])
     })
 

@@ -17,6 +17,7 @@ import {
   type TestUser,
   uniqueCode,
 } from '../../../test/helpers/app.ts'
+import { expectData, testClient } from '../../../test/helpers/client.ts'
 import { queryRows } from '../../core/db.ts'
 import { resourceFeatureKeys } from './features.ts'
 
@@ -80,15 +81,13 @@ describe('usage API and the feature catalogue', () => {
       payload: { customer_name: 'Client', starts_at: startsAt },
     })
 
-  const entitlements = async (user: TestUser, accountId: string, date?: string) => {
-    const res = await t.app.inject({
-      method: 'GET',
-      url: `/v1/accounts/${accountId}/entitlements${date ? `?date=${date}` : ''}`,
-      headers: bearer(user.token),
-    })
-    expect(res.statusCode, res.body).toBe(200)
-    return res.json() as { features: Record<string, Record<string, unknown>> }
-  }
+  const entitlements = (user: TestUser, accountId: string, date?: string) =>
+    expectData(
+      testClient(t.app, user.token).GET('/v1/accounts/{accountId}/entitlements', {
+        params: { path: { accountId }, query: date ? { date } : {} },
+      }),
+      200,
+    )
 
   /** Every counter row of the account, so "nothing changed" covers rows no figure shows. */
   const counters = (accountId: string) =>

@@ -21,8 +21,12 @@ import {
   uniqueEmail,
   verifyEmail,
 } from '../../../test/helpers/app.ts'
+import type { paths } from '../../../test/helpers/client.ts'
 import { sha256 } from '../../core/crypto.ts'
 import { queryRows } from '../../core/db.ts'
+
+type InvitationPage =
+  paths['/v1/accounts/{accountId}/invitations']['get']['responses'][200]['content']['application/json']
 
 const day = 24 * 60 * 60_000
 
@@ -455,7 +459,7 @@ describe('invitations', () => {
         const query: string = cursor ? `?limit=2&cursor=${encodeURIComponent(cursor)}` : '?limit=2'
         const res = await list(owner.token, account, query)
         expect(res.statusCode, res.body).toBe(200)
-        const body = res.json() as { data: { id: string }[]; next_cursor: string | null }
+        const body = res.json() as InvitationPage
         seen.push(...body.data.map((i) => i.id))
         cursor = body.next_cursor
         pages++

@@ -13,7 +13,11 @@ import {
   type TestApp,
 } from '../../../test/helpers/app.ts'
 import { billingCustomer, createPlan } from '../../../test/helpers/billing.ts'
-import { type FakeStripe, type StripeEvent, startFakeStripe } from '../../../test/helpers/fake-stripe.ts'
+import {
+  type FakeStripe,
+  type StripeEvent,
+  startFakeStripe,
+} from '../../../test/helpers/fake-stripe/index.ts'
 import { idempotencyKeys } from '../../core/tables.ts'
 import { accounts } from '../accounts/tables.ts'
 import { plans } from '../plans/tables.ts'

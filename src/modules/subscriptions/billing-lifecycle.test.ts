@@ -205,7 +205,7 @@ describe('billing lifecycle (manual provider)', () => {
       const pastDue = await c.get()
       expect(pastDue.status).toBe('past_due')
       expect(pastDue.has_access).toBe(true)
-      const graceUntil = new Date(pastDue.grace_until)
+      const graceUntil = new Date(pastDue.grace_until!)
       expect(graceUntil.getTime()).toBe(t.clock.now().getTime() + 7 * day)
       await t.deps.jobs.drain(t.deps)
       expect((await c.mail()).some((subject) => /payment/i.test(subject))).toBe(true)
@@ -270,7 +270,7 @@ describe('billing lifecycle (manual provider)', () => {
         cancel_at_period_end: false,
         grace_until: pastDue.grace_until,
       })
-      await c.at(new Date(new Date(pastDue.grace_until).getTime() + 1000))
+      await c.at(new Date(new Date(pastDue.grace_until!).getTime() + 1000))
       await runSweep()
       expect((await c.get()).status).toBe('expired')
     })

@@ -13,6 +13,7 @@ import {
   registerAndLogin,
   type TestApp,
 } from '../../../test/helpers/app.ts'
+import type { components } from '../../../test/helpers/client.ts'
 import { newId } from '../../core/ids.ts'
 import { auditLog } from '../audit/tables.ts'
 import type { EventType } from './catalogue.ts'
@@ -106,7 +107,7 @@ describe('outgoing webhooks', () => {
     const path = receiver.newPath()
     const res = await createEndpoint({ url: receiver.url(path), ...(events && { events }) })
     expect(res.statusCode, res.body).toBe(201)
-    const endpoint = res.json() as { id: string; secret: string }
+    const endpoint = res.json() as components['schemas']['CreatedWebhookEndpoint']
     return { ...endpoint, path }
   }
 
