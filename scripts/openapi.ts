@@ -18,6 +18,7 @@ const config = loadConfig({
   ADMIN_PASSWORD: 'not-used-by-the-document',
 })
 const database = await openDatabase({})
+await database.migrate()
 const deps = await createDeps(config, pino({ level: 'silent' }), { database })
 const app = await buildApp(deps)
 await app.ready()

@@ -1141,6 +1141,38 @@ export interface components {
         };
         /**
          * @example {
+         *       "id": "0192f5c4-7a1e-7c3b-9d2e-4f5a6b7c8d90",
+         *       "email": "ann@example.com",
+         *       "username": "ann",
+         *       "name": "Ann Smith",
+         *       "image_url": null,
+         *       "provider": "local",
+         *       "is_verified": true,
+         *       "is_admin": false,
+         *       "is_active": true,
+         *       "created_at": "2026-11-01T09:00:00.000Z",
+         *       "updated_at": "2026-11-02T10:30:00.000Z"
+         *     }
+         */
+        User: {
+            /** Format: uuid */
+            id: string;
+            email: string;
+            username: string | null;
+            name: string | null;
+            image_url: string | null;
+            /** @enum {string} */
+            provider: "local" | "google" | "github";
+            is_verified: boolean;
+            is_admin: boolean;
+            is_active: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * @example {
          *       "id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
          *       "name": "Chic-Chic",
          *       "timezone": "Europe/Paris",
@@ -1575,38 +1607,6 @@ export interface components {
             };
             /** Format: date-time */
             created_at: string;
-        };
-        /**
-         * @example {
-         *       "id": "0192f5c4-7a1e-7c3b-9d2e-4f5a6b7c8d90",
-         *       "email": "ann@example.com",
-         *       "username": "ann",
-         *       "name": "Ann Smith",
-         *       "image_url": null,
-         *       "provider": "local",
-         *       "is_verified": true,
-         *       "is_admin": false,
-         *       "is_active": true,
-         *       "created_at": "2026-11-01T09:00:00.000Z",
-         *       "updated_at": "2026-11-02T10:30:00.000Z"
-         *     }
-         */
-        User: {
-            /** Format: uuid */
-            id: string;
-            email: string;
-            username: string | null;
-            name: string | null;
-            image_url: string | null;
-            /** @enum {string} */
-            provider: "local" | "google" | "github";
-            is_verified: boolean;
-            is_admin: boolean;
-            is_active: boolean;
-            /** Format: date-time */
-            created_at: string;
-            /** Format: date-time */
-            updated_at: string;
         };
         /**
          * @example {
