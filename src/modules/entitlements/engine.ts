@@ -17,16 +17,16 @@ import {
 import { type Role, roleAtLeast } from '../accounts/roles.ts'
 import { accounts } from '../accounts/tables.ts'
 import type { Caller } from '../auth/sessions.ts'
-import { plans } from '../plans/tables.ts'
-import { grantsAccessSql } from '../subscriptions/access.ts'
-import { subscriptions } from '../subscriptions/tables.ts'
 import {
   type CatalogueEntry,
   featureKind,
   featureNotMetered,
   isResourceFeature,
   unknownFeature,
-} from './features.ts'
+} from '../plans/features.ts'
+import { plans } from '../plans/tables.ts'
+import { grantsAccessSql } from '../subscriptions/access.ts'
+import { subscriptions } from '../subscriptions/tables.ts'
 import { usageCounters } from './tables.ts'
 
 // The statements' CTEs, named once: the SQL a caller hands in (`period`, `gate`, `insert`) names

@@ -7,6 +7,7 @@ import type { Role } from '../accounts/roles.ts'
 import { accountMembers, accounts } from '../accounts/tables.ts'
 import { type Caller, sessionEnded, sessionLiveSql } from '../auth/sessions.ts'
 import { users } from '../auth/tables.ts'
+import { featureKind, featureNotMetered, isResourceFeature, resourceFeatureKeys } from '../plans/features.ts'
 import { plans } from '../plans/tables.ts'
 import { effectiveStatus, grantsAccessSql } from '../subscriptions/access.ts'
 import { subscriptions } from '../subscriptions/tables.ts'
@@ -22,7 +23,6 @@ import {
   releaseUnits,
   usedColumn,
 } from './engine.ts'
-import { featureKind, featureNotMetered, isResourceFeature, resourceFeatureKeys } from './features.ts'
 import type { Entitlements, FeatureEntitlement, UsageBody, UsageResult } from './schemas.ts'
 import { usageCounters } from './tables.ts'
 

@@ -3,8 +3,8 @@ import { IdempotencyHeaders, idempotent, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { AccountParams } from '../accounts/schemas.ts'
 import { requireCaller } from '../auth/guards.ts'
+import { resourceFeatureKeys, resourceFeatures } from '../plans/features.ts'
 import { readEntitlements, recordUsage } from './entitlements.ts'
-import { resourceFeatureKeys, resourceFeatures } from './features.ts'
 import { Entitlements, EntitlementsQuery, UsageBody, UsageResult } from './schemas.ts'
 
 const security = [{ bearer: [] }]

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { isIsoDate } from '../../core/time.ts'
-import { featureKeyPattern } from './features.ts'
+import { featureKeyPattern } from '../plans/features.ts'
 
 export const IsoDate = z.string().refine(isIsoDate, 'a date as YYYY-MM-DD')
 

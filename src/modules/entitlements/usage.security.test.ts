@@ -19,7 +19,7 @@ import {
 } from '../../../test/helpers/app.ts'
 import { expectData, testClient } from '../../../test/helpers/client.ts'
 import { queryRows } from '../../core/db.ts'
-import { resourceFeatureKeys } from './features.ts'
+import { resourceFeatureKeys } from '../plans/features.ts'
 
 describe('usage API and the feature catalogue', () => {
   let t: TestApp

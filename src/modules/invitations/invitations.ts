@@ -7,12 +7,12 @@ import { type Executor, queryRow } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import { decodeCursor, toPage } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
-import type { Deps } from '../../deps.ts'
 import { getAccount } from '../accounts/accounts.ts'
 import { addMembership, isMemberByEmail } from '../accounts/members.ts'
 import type { Role } from '../accounts/roles.ts'
 import { audit, userActor } from '../audit/audit.ts'
 import { getUser } from '../auth/users.ts'
+import type { JobSender } from '../jobs/queue.ts'
 import { sendInvitationEmail } from './jobs.ts'
 import type {
   AcceptedInvitation,
@@ -62,7 +62,7 @@ export interface Inviter {
  */
 export async function createInvitation(
   tx: Executor,
-  deps: Pick<Deps, 'jobs'>,
+  deps: { jobs: JobSender },
   accountId: string,
   inviter: Inviter,
   input: CreateInvitationBody,

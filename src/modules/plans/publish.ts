@@ -5,16 +5,35 @@
 // new one is made, so no Checkout can use the old price for the new amount; if Stripe does not
 // answer, the Price is made at the plan's first Checkout instead.
 import { and, eq } from 'drizzle-orm'
+import type { Logger } from 'pino'
+import type { Clock } from '../../core/clock.ts'
 import type { Db, Executor } from '../../core/db.ts'
-import type { Deps } from '../../deps.ts'
 import { audit, userActor } from '../audit/audit.ts'
+import type { JobSender } from '../jobs/queue.ts'
 import { announcePlanEntitlements } from './jobs.ts'
 import type { PlanRow } from './plans.ts'
 import { plans } from './tables.ts'
 
+/** The payment provider that mirrors plans (Stripe's Products and Prices); null without one. */
+export interface PlanMirror {
+  syncPlan(
+    db: Db,
+    plan: PlanRow,
+    previous: PlanRow | null,
+  ): Promise<Partial<Pick<PlanRow, 'stripeProductId' | 'stripePriceId'>>>
+}
+
+/** What publishing a plan needs; the app's `Deps` satisfies it. */
+export interface PublishContext {
+  billing: { stripe: PlanMirror | null }
+  clock: Clock
+  jobs: JobSender
+  log: Logger
+}
+
 export async function publishPlan(
   tx: Executor,
-  deps: Pick<Deps, 'billing' | 'clock' | 'jobs'>,
+  deps: Pick<PublishContext, 'billing' | 'clock' | 'jobs'>,
   row: PlanRow,
   previous: PlanRow | null,
   adminId: string,
@@ -81,7 +100,7 @@ const priceChanged = (previous: PlanRow, row: PlanRow) =>
  */
 export async function syncPlanAtProvider(
   db: Db,
-  deps: Pick<Deps, 'billing' | 'log'>,
+  deps: Pick<PublishContext, 'billing' | 'log'>,
   row: PlanRow,
   previous: PlanRow | null,
 ): Promise<PlanRow> {

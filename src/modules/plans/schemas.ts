@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { planIntervals } from '../../core/vocabulary.ts'
-import { featureKeyPattern } from '../entitlements/features.ts'
+import { featureKeyPattern } from './features.ts'
 
 export const PlanCode = z
   .string()
