@@ -7,6 +7,7 @@ import { type Clock, systemClock } from './core/clock.ts'
 import { type Database, openDatabase } from './core/db.ts'
 import { StartupError } from './core/startup.ts'
 import type { Deps } from './deps.ts'
+import { setPasswordHashCost } from './modules/auth/passwords.ts'
 import { createTokenService, loadSigningKey } from './modules/auth/tokens.ts'
 import { createBilling } from './modules/billing/index.ts'
 import { jobDefinitions } from './modules/jobs/definitions/index.ts'
@@ -25,6 +26,7 @@ export interface WiringOptions {
 
 /** Opens the database, applies migrations and seeds, and builds every dependency. */
 export async function createDeps(config: Config, log: Logger, options: WiringOptions = {}): Promise<Deps> {
+  setPasswordHashCost(config.PASSWORD_HASH_COST)
   const clock = options.clock ?? systemClock
   const database =
     options.database ??
