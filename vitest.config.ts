@@ -9,6 +9,8 @@ const integration = (name: string, db: 'pglite' | 'postgres') => ({
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['**/*.unit.test.ts', 'node_modules/**'],
     env: { TEST_DB: db },
+    // Migrates once per run into a template that each test file's database is copied from.
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },
