@@ -1,16 +1,40 @@
 #!/usr/bin/env bash
-# CI entry point for plangate: provisions PostgreSQL + Redis on localhost,
-# then runs `npm ci`, `npm run check`, `npm test`, and the README's walkthrough
-# against a server started with `npm start` (.ci/walkthrough).
+# Provisions the services the test suite can use on this machine: a PostgreSQL server on
+# 127.0.0.1 (trust auth for the postgres user, a throw-away cluster) with the database
+# plangate_test, and, with --redis, a Redis server. Prints the variables to export on stdout, the
+# progress on stderr, so a developer can run:
 #
-# Meant to run as root on a Debian 12 machine (CI runs `bash .ci/run` from a
-# fresh clone). Every step is idempotent: re-running it reuses servers that
-# are already up, and it recovers from a crashed (kill -9) PostgreSQL.
+#   eval "$(sudo scripts/dev-services.sh)" && npm test
+#
+# Options: --redis also starts Redis (nothing uses it yet) and prints TEST_REDIS_URL; --pgbench also
+# installs pgbench, which only `npm run bench` needs.
+#
+# Meant to run as root on Debian 12 (CI runs it from .ci/run); missing packages are installed
+# with apt. Without root it can only reuse servers that already run. Every step is idempotent:
+# re-running it reuses servers that are already up, and it recovers from a crashed (kill -9)
+# PostgreSQL.
 #
 # Overridable ports: PGPORT_CI (default 5432), REDISPORT_CI (default 6379).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+WITH_REDIS=0
+WITH_PGBENCH=0
+for arg in "$@"; do
+  case "$arg" in
+    --redis) WITH_REDIS=1 ;;
+    --pgbench) WITH_PGBENCH=1 ;;
+    -h | --help)
+      sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *)
+      echo "unknown option: $arg (see --help)" >&2
+      exit 2
+      ;;
+  esac
+done
 
 PGPORT="${PGPORT_CI:-5432}"
 REDISPORT="${REDISPORT_CI:-6379}"
@@ -23,7 +47,8 @@ DB_NAME=plangate_test
 
 export DEBIAN_FRONTEND=noninteractive
 
-log() { printf '==> %s\n' "$*"; }
+# stdout carries only the export lines; everything else goes to stderr.
+log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 
 # --- binaries ----------------------------------------------------------------
@@ -66,9 +91,15 @@ pg_binaries_present() {
   bin=$(find_pg_bin)
   [[ -n "$bin" ]] || return 1
   local b
-  for b in initdb pg_ctl postgres pg_isready psql createdb pgbench; do
+  for b in initdb pg_ctl postgres pg_isready psql createdb; do
     [[ -x "$bin/$b" ]] || command -v "$b" >/dev/null 2>&1 || return 1
   done
+}
+
+pgbench_present() {
+  local bin
+  bin=$(find_pg_bin)
+  [[ -n "$bin" && -x "$bin/pgbench" ]] || command -v pgbench >/dev/null 2>&1
 }
 
 redis_binaries_present() {
@@ -83,25 +114,35 @@ apt_lists_empty() {
 }
 
 install_packages() {
-  if pg_binaries_present && redis_binaries_present; then
-    return 0
-  fi
-  log "installing postgresql + redis-server (apt)"
+  local pkgs=()
+  local need_pgbench=0
+  pg_binaries_present || pkgs+=(postgresql)
+  if ((WITH_REDIS)) && ! redis_binaries_present; then pkgs+=(redis-server); fi
+  if ((WITH_PGBENCH)) && ! pgbench_present; then need_pgbench=1; fi
+  ((${#pkgs[@]} || need_pgbench)) || return 0
+  [[ $(id -u) -eq 0 ]] ||
+    die "missing ${pkgs[*]:-pgbench}: run as root to install it with apt, or install it yourself"
   if apt_lists_empty; then
-    apt-get update
+    apt-get update >&2
   fi
-  local pkgs=(postgresql redis-server)
-  # pgbench ships in postgresql-contrib on some releases; install it if it exists.
-  if apt-cache show postgresql-contrib >/dev/null 2>&1; then
-    pkgs+=(postgresql-contrib)
+  # pgbench ships in the server package on Debian 12, in postgresql-contrib on some releases.
+  if ((need_pgbench)); then
+    [[ " ${pkgs[*]} " == *" postgresql "* ]] || pkgs+=(postgresql)
+    if apt-cache show postgresql-contrib >/dev/null 2>&1; then pkgs+=(postgresql-contrib); fi
   fi
+  log "installing ${pkgs[*]} (apt)"
   # A failing install usually means stale lists: refresh once and retry.
-  if ! apt-get install -y --no-install-recommends "${pkgs[@]}"; then
-    apt-get update
-    apt-get install -y --no-install-recommends "${pkgs[@]}"
+  if ! apt-get install -y --no-install-recommends "${pkgs[@]}" >&2; then
+    apt-get update >&2
+    apt-get install -y --no-install-recommends "${pkgs[@]}" >&2
   fi
   pg_binaries_present || die "PostgreSQL binaries still missing after install"
-  redis_binaries_present || die "redis-server/redis-cli still missing after install"
+  if ((WITH_REDIS)); then
+    redis_binaries_present || die "redis-server/redis-cli still missing after install"
+  fi
+  if ((WITH_PGBENCH)); then
+    pgbench_present || die "pgbench still missing after install"
+  fi
 }
 
 # --- PostgreSQL --------------------------------------------------------------
@@ -171,7 +212,7 @@ stop_debian_cluster_on_port() {
   while read -r ver name port status rest; do
     if [[ "$port" == "$PGPORT" && "$status" == online* ]]; then
       log "stopping Debian cluster $ver/$name, it occupies port $PGPORT"
-      pg_ctlcluster "$ver" "$name" stop && stopped=0
+      pg_ctlcluster "$ver" "$name" stop >&2 && stopped=0
     fi
   done < <(pg_lsclusters -h 2>/dev/null)
   return "$stopped"
@@ -228,7 +269,7 @@ start_postgres() {
       if [[ "$file_port" != "$PGPORT" ]]; then
         # Our server, but running on another port (PGPORT_CI changed): restart.
         log "restarting PostgreSQL (was on port $file_port)"
-        pg_tool pg_ctl -D "$PGDATA_CI" -m fast -w stop
+        pg_tool pg_ctl -D "$PGDATA_CI" -m fast -w stop >&2
       elif wait_for_pg 30; then
         # Our server, still starting up / recovering.
         log "PostgreSQL already running on 127.0.0.1:$PGPORT, reusing it"
@@ -262,7 +303,7 @@ start_postgres() {
   touch "$PG_LOG" && chown postgres:postgres "$PG_LOG"
   local opts="-c listen_addresses=127.0.0.1 -p $PGPORT -c unix_socket_directories=$PG_SOCKET_DIR"
   opts+=" -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-  if ! pg_tool pg_ctl -D "$PGDATA_CI" -l "$PG_LOG" -o "$opts" -t 60 -w start; then
+  if ! pg_tool pg_ctl -D "$PGDATA_CI" -l "$PG_LOG" -o "$opts" -t 60 -w start >&2; then
     pg_log_tail
     die "pg_ctl start failed"
   fi
@@ -309,27 +350,11 @@ PG_BIN=$(find_pg_bin)
 
 start_postgres
 ensure_database
-start_redis
+log "postgres  $(pg_psql -tAc 'select version()')"
+echo "export TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$PGPORT/$DB_NAME"
 
-export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PGPORT/$DB_NAME"
-export TEST_REDIS_URL="redis://127.0.0.1:$REDISPORT"
-
-log "versions"
-echo "node      $(node --version)"
-echo "npm       $(npm --version)"
-echo "postgres  $(pg_psql -tAc 'select version()')"
-echo "redis     $(redis-server --version)"
-echo "TEST_DATABASE_URL=$TEST_DATABASE_URL"
-echo "TEST_REDIS_URL=$TEST_REDIS_URL"
-
-log "npm ci"
-npm ci
-
-log "npm run check"
-npm run check
-
-log "npm test"
-npm test
-
-log "README walkthrough against a started server"
-bash .ci/walkthrough
+if ((WITH_REDIS)); then
+  start_redis
+  log "redis     $(redis-server --version)"
+  echo "export TEST_REDIS_URL=redis://127.0.0.1:$REDISPORT"
+fi
