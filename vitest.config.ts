@@ -16,6 +16,11 @@ const integration = (name: string, db: 'pglite' | 'postgres') => ({
   },
 })
 
+// CI must run the PostgreSQL project too: a missing server fails the run instead of skipping it.
+if (process.env.CI === 'true' && !process.env.TEST_DATABASE_URL) {
+  throw new Error('CI=true needs TEST_DATABASE_URL (scripts/dev-services.sh prints it)')
+}
+
 export default defineConfig({
   test: {
     projects: [
