@@ -4,7 +4,7 @@
 # plangate_test, and, with --redis, a Redis server. Prints the variables to export on stdout, the
 # progress on stderr, so a developer can run:
 #
-#   eval "$(sudo scripts/dev-services.sh)" && npm test
+#   eval "$(sudo bash scripts/dev-services.sh)" && npm test
 #
 # Options: --redis also starts Redis (nothing uses it yet) and prints TEST_REDIS_URL; --pgbench also
 # installs pgbench, which only `npm run bench` needs.
