@@ -12,6 +12,11 @@ const integration = (name: string, db: 'pglite' | 'postgres') => ({
     env: { TEST_DB: db },
     // Migrates once per run into a template that each test file's database is copied from.
     globalSetup: ['test/global-setup.ts'],
+    // Files run one after another in each worker without a fresh module graph: importing the app
+    // (Fastify, the Stripe SDK, every schema) once per worker instead of once per file halves the
+    // suite's CPU time. It is safe because nothing here mocks modules or stubs globals; every app
+    // has its own database, metrics registry and rate-limit store, and closes them.
+    isolate: false,
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },
