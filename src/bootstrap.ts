@@ -7,6 +7,7 @@ import type { Logger } from 'pino'
 import type { Config } from './config.ts'
 import { type Database, migrationsFolder, queryRow } from './core/db.ts'
 import { ensureAdmin } from './modules/auth/admins.ts'
+import { setPasswordHashCost } from './modules/auth/passwords.ts'
 import { ensureSeedPlans } from './modules/plans/plans.ts'
 
 /** The committed migrations, oldest first, as drizzle-kit's journal lists them. */
@@ -63,6 +64,8 @@ export async function bootstrap(
   now: Date,
   options: { admin?: boolean } = {},
 ): Promise<BootstrapReport> {
+  // The admin's password may be hashed here, before createDeps runs.
+  setPasswordHashCost(config.PASSWORD_HASH_COST)
   const migrations = await migrate(database)
   for (const name of migrations) log.info({ migration: name }, `applied migration ${name}`)
   if (migrations.length === 0) log.info('database schema up to date')

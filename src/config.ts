@@ -164,6 +164,11 @@ export const ConfigSchema = z.object({
    */
   WEBHOOK_ALLOW_PRIVATE_URLS: bool.transform((value) => value ?? false),
   PASSWORD_MIN_LENGTH: passwordMinLength,
+  /**
+   * argon2id parameters of new password hashes: `owasp` (19 MiB, 2 passes) or `test`, the cheapest
+   * argon2id allows, for test suites only (refused when NODE_ENV=production).
+   */
+  PASSWORD_HASH_COST: z.enum(['owasp', 'test']).default('owasp'),
 })
 
 /** The PEM as the token module reads it: `\\n` escapes (one-line env files) become newlines. */
@@ -215,6 +220,9 @@ function crossFieldProblems(env: Record<string, string | undefined>): string[] {
       problems.push(
         'JWT_PRIVATE_KEY: required when NODE_ENV=production (a PEM private key that signs access tokens)',
       )
+    // Cheap hashes make stolen password hashes cheap to crack: a test setting only.
+    if ((env.PASSWORD_HASH_COST ?? '').trim() === 'test')
+      problems.push('PASSWORD_HASH_COST: `test` is refused when NODE_ENV=production (use owasp)')
   }
   if (!set('APP_URL') && (env.PORT ?? '').trim() === '0') {
     problems.push('APP_URL: required when PORT is 0 (the port is only known after start)')

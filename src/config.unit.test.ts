@@ -126,6 +126,19 @@ describe('configuration', () => {
     ).toEqual([])
   })
 
+  it('hashes passwords at OWASP cost by default, and refuses the cheap test cost in production', () => {
+    expect(loadConfig({}).PASSWORD_HASH_COST).toBe('owasp')
+    expect(loadConfig({ NODE_ENV: 'test', PASSWORD_HASH_COST: 'test' }).PASSWORD_HASH_COST).toBe('test')
+    const production = { NODE_ENV: 'production', APP_URL: 'https://plangate.example', JWT_PRIVATE_KEY: pem }
+    expect(problemsOf({ ...production, PASSWORD_HASH_COST: 'owasp' })).toEqual([])
+    expect(problemsOf({ ...production, PASSWORD_HASH_COST: 'test' })).toEqual([
+      expect.stringMatching(/^PASSWORD_HASH_COST: `test` is refused when NODE_ENV=production/),
+    ])
+    expect(problemsOf({ PASSWORD_HASH_COST: 'cheap' })).toEqual([
+      expect.stringMatching(/^PASSWORD_HASH_COST: /),
+    ])
+  })
+
   it('names JWT_PRIVATE_KEY when it is not a readable PEM private key, and reads one with escaped newlines', () => {
     expect(problemsOf({ JWT_PRIVATE_KEY: 'not a key' })).toEqual([
       expect.stringMatching(/^JWT_PRIVATE_KEY: expected a PEM private key/),

@@ -8,6 +8,7 @@ import { type Database, openDatabase } from './core/db.ts'
 import { StartupError } from './core/startup.ts'
 import type { Deps } from './deps.ts'
 import { jobHandlers } from './jobs.ts'
+import { setPasswordHashCost } from './modules/auth/passwords.ts'
 import { createTokenService, loadSigningKey } from './modules/auth/tokens.ts'
 import { createJobQueue } from './modules/jobs/queue.ts'
 import { createMailer } from './modules/mail/index.ts'
@@ -43,6 +44,7 @@ export function openConfiguredDatabase(config: Config, log: Logger): Promise<Dat
  */
 export async function createDeps(config: Config, log: Logger, options: WiringOptions): Promise<Deps> {
   const { database } = options
+  setPasswordHashCost(config.PASSWORD_HASH_COST)
   const clock = options.clock ?? systemClock
   // The key is read (or, on a first run without JWT_PRIVATE_KEY, generated and stored).
   const key = await loadSigningKey(database.db, config.JWT_PRIVATE_KEY).catch((error: unknown) => {

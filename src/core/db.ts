@@ -155,11 +155,19 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     client = new PGlite()
   }
   try {
-    await client.waitReady
+    return await pgliteDatabase(client, unlock)
   } catch (error) {
     unlock()
     throw error
   }
+}
+
+/**
+ * A Database over a PGlite client (opened on a folder, in memory, or from a dump); `onClose` runs
+ * after the client closed.
+ */
+export async function pgliteDatabase(client: PGlite, onClose: () => void = () => {}): Promise<Database> {
+  await client.waitReady
   const db = drizzlePglite(client) as unknown as Db
   return {
     db,
@@ -185,7 +193,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
       try {
         await client.close()
       } finally {
-        unlock()
+        onClose()
       }
     },
   }

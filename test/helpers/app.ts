@@ -53,6 +53,9 @@ export async function buildTestApp(
     WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
     // /metrics is served only to this bearer (see scrapeMetrics).
     METRICS_TOKEN: testMetricsToken,
+    // Cheap argon2id parameters: the suite signs in hundreds of times. Production's are tested in
+    // passwords.unit.test.ts, and a test about hashing under load sets `owasp` back.
+    PASSWORD_HASH_COST: 'test',
     ...env,
   })
   const testDb = options.testDb ?? (await createTestDatabase())

@@ -1,8 +1,19 @@
 // A fresh, migrated database per test file: in-memory PGlite, or a new database on the PostgreSQL
 // server of TEST_DATABASE_URL when the test project asks for it (TEST_DB=postgres).
-import { randomBytes } from 'node:crypto'
+//
+// Migrating takes seconds and most test files need a database, so the migrations run once per set
+// of migration files into a template, and each file gets a copy of it: PGlite loads a dump of a
+// migrated instance, PostgreSQL runs `CREATE DATABASE … TEMPLATE`. The template's name is a hash of
+// the migrations (and of the PGlite version), so a changed migration makes a new one. The tests of
+// migrating itself (cli, startup) start the real program on empty databases and do not come here.
+import { createHash, randomBytes } from 'node:crypto'
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
-import { type Database, openDatabase } from '../../src/core/db.ts'
+import { type Database, migrationsFolder, openDatabase, pgliteDatabase } from '../../src/core/db.ts'
 
 export const testDbKind = process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite'
 
@@ -14,30 +25,117 @@ export interface TestDatabase {
 
 export async function createTestDatabase(): Promise<TestDatabase> {
   if (testDbKind === 'pglite') {
-    const database = await openDatabase({})
-    await database.migrate()
+    const database = await pgliteDatabase(new PGlite({ loadDataDir: await pgliteTemplateDump() }))
     return { database, drop: () => database.close() }
   }
   const adminUrl = process.env.TEST_DATABASE_URL
   if (!adminUrl) throw new Error('TEST_DB=postgres needs TEST_DATABASE_URL')
+  const template = await ensurePostgresTemplate(adminUrl)
   const name = `plangate_t_${randomBytes(6).toString('hex')}`
-  const admin = new pg.Client({ connectionString: adminUrl })
-  await admin.connect()
-  await admin.query(`create database ${name}`)
-  await admin.end()
-  const url = new URL(adminUrl)
-  url.pathname = `/${name}`
-  const database = await openDatabase({ url: url.toString(), poolSize: 60 })
-  await database.migrate()
+  await withAdmin(adminUrl, (admin) => admin.query(`create database ${name} template ${template}`))
+  const url = databaseUrl(adminUrl, name)
+  const database = await openDatabase({ url, poolSize: 60 })
   return {
     database,
-    url: url.toString(),
+    url,
     async drop() {
-      await database.close()
-      const client = new pg.Client({ connectionString: adminUrl })
-      await client.connect()
-      await client.query(`drop database if exists ${name} with (force)`)
-      await client.end()
+      // A test may have closed it already (to play a database outage); the copy goes all the same.
+      await database.close().catch(() => undefined)
+      await withAdmin(adminUrl, (admin) => admin.query(`drop database if exists ${name} with (force)`))
     },
+  }
+}
+
+/** What the template is made from: the migration files and the PGlite that runs them. */
+function templateKey(): string {
+  const digest = createHash('sha256')
+  const require = createRequire(import.meta.url)
+  const pglitePackage = join(dirname(require.resolve('@electric-sql/pglite')), '..', 'package.json')
+  digest.update(
+    `pglite ${(JSON.parse(readFileSync(pglitePackage, 'utf8')) as { version: string }).version}\n`,
+  )
+  const files = [
+    ...readdirSync(migrationsFolder).filter((file) => file.endsWith('.sql')),
+    join('meta', '_journal.json'),
+  ].sort()
+  for (const file of files) digest.update(`${file}\n`).update(readFileSync(join(migrationsFolder, file)))
+  return digest.digest('hex').slice(0, 16)
+}
+
+let pgliteDump: Promise<Blob> | undefined
+
+/**
+ * The data directory of a migrated PGlite as an uncompressed tarball, kept in the temporary folder
+ * between runs (keyed by the migrations). The first caller of a run builds it; see global-setup.ts.
+ */
+export function pgliteTemplateDump(): Promise<Blob> {
+  pgliteDump ??= (async () => {
+    const file = join(tmpdir(), `plangate-pglite-template-${templateKey()}.tar`)
+    if (!existsSync(file)) {
+      const database = await openDatabase({})
+      try {
+        await database.migrate()
+        const client = (database.db as unknown as { $client: PGlite }).$client
+        const dump = await client.dumpDataDir('none')
+        // Written aside and renamed, so a reader never sees half a file.
+        const partial = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`
+        writeFileSync(partial, new Uint8Array(await dump.arrayBuffer()))
+        renameSync(partial, file)
+      } finally {
+        await database.close()
+      }
+    }
+    return new Blob([readFileSync(file)])
+  })()
+  return pgliteDump
+}
+
+/**
+ * The name of a migrated template database on the server of `adminUrl`, made if missing. Workers
+ * that start together wait on an advisory lock while one of them makes it; it is built under a
+ * scratch name and renamed at the end, so a template that exists is complete. Nobody may connect
+ * to it afterwards (a connection would make the copies fail).
+ */
+export async function ensurePostgresTemplate(adminUrl: string): Promise<string> {
+  const name = `plangate_tpl_${templateKey()}`
+  await withAdmin(adminUrl, async (admin) => {
+    const exists = async () =>
+      (await admin.query('select 1 from pg_database where datname = $1', [name])).rowCount === 1
+    if (await exists()) return
+    await admin.query('select pg_advisory_lock(hashtext($1))', [name])
+    try {
+      if (await exists()) return
+      const scratch = `${name}_build`
+      await admin.query(`drop database if exists ${scratch} with (force)`)
+      await admin.query(`create database ${scratch}`)
+      const database = await openDatabase({ url: databaseUrl(adminUrl, scratch), poolSize: 1 })
+      try {
+        await database.migrate()
+      } finally {
+        await database.close()
+      }
+      await admin.query(`alter database ${scratch} with allow_connections false`)
+      // Waits (up to 5 s) for the closed connections' server processes to end.
+      await admin.query(`alter database ${scratch} rename to ${name}`)
+    } finally {
+      await admin.query('select pg_advisory_unlock(hashtext($1))', [name])
+    }
+  })
+  return name
+}
+
+function databaseUrl(serverUrl: string, name: string): string {
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+async function withAdmin<T>(adminUrl: string, work: (admin: pg.Client) => Promise<T>): Promise<T> {
+  const admin = new pg.Client({ connectionString: adminUrl })
+  await admin.connect()
+  try {
+    return await work(admin)
+  } finally {
+    await admin.end()
   }
 }
