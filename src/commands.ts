@@ -3,16 +3,15 @@
 import closeWithGrace from 'close-with-grace'
 import { type Level, pino } from 'pino'
 import { z } from 'zod'
-import { bootstrap, showGeneratedAdmin } from './bootstrap.ts'
+import { bootstrap } from './bootstrap.ts'
 import type { Config } from './config.ts'
 import { type Database, openDatabase } from './core/db.ts'
 import { AppError } from './core/errors.ts'
 import { StartupError } from './core/startup.ts'
-import type { Deps } from './deps.ts'
 import { createLogger } from './logging.ts'
 import { grantAdmin } from './modules/auth/admins.ts'
 import { assertStrongPassword } from './modules/auth/password-policy.ts'
-import { closeDeps, createDeps, openConfiguredDatabase } from './wiring.ts'
+import { closeDeps, startDeps } from './wiring.ts'
 
 const say = (line: string) => process.stdout.write(`${line}\n`)
 
@@ -83,16 +82,7 @@ export async function createAdmin(
 /** Polls and runs jobs until SIGTERM/SIGINT; running jobs finish before the process exits. */
 export async function runWorker(config: Config): Promise<void> {
   const log = createLogger(config.LOG_LEVEL)
-  const database = await openConfiguredDatabase(config, log)
-  let deps: Deps
-  try {
-    const { generatedAdmin } = await bootstrap(database, config, log, new Date())
-    if (generatedAdmin) showGeneratedAdmin(generatedAdmin, log)
-    deps = await createDeps(config, log, { database })
-  } catch (error) {
-    await database.close().catch(() => undefined)
-    throw error
-  }
+  const deps = await startDeps(config, log)
   await deps.jobs.start(deps, { work: true })
   log.info({ database: deps.database.kind }, 'plangate worker running')
   closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {

@@ -5,12 +5,10 @@ import closeWithGrace from 'close-with-grace'
 import 'dotenv/config'
 import type { Logger } from 'pino'
 import { buildApp } from './app.ts'
-import { bootstrap, showGeneratedAdmin } from './bootstrap.ts'
 import { type Config, loadConfig } from './config.ts'
 import { exitOnStartupError, StartupError } from './core/startup.ts'
-import type { Deps } from './deps.ts'
 import { createLogger } from './logging.ts'
-import { closeDeps, createDeps, openConfiguredDatabase } from './wiring.ts'
+import { closeDeps, startDeps } from './wiring.ts'
 
 /** The embedded defaults are fine on a laptop; in production they deserve a warning at each start. */
 function warnAboutEmbeddedDefaults(config: Config, log: Logger): void {
@@ -46,17 +44,7 @@ async function main(): Promise<void> {
   const config = loadConfig()
   const log = createLogger(config.LOG_LEVEL)
   warnAboutEmbeddedDefaults(config, log)
-  const database = await openConfiguredDatabase(config, log)
-  let deps: Deps
-  try {
-    const { generatedAdmin } = await bootstrap(database, config, log, new Date())
-    if (generatedAdmin) showGeneratedAdmin(generatedAdmin, log)
-    deps = await createDeps(config, log, { database })
-  } catch (error) {
-    // Closed again (and an embedded database's lock released) before the process ends.
-    await database.close().catch(() => undefined)
-    throw error
-  }
+  const deps = await startDeps(config, log)
   const app = await buildApp(deps)
   await deps.jobs.start(deps, { work: config.JOBS_IN_PROCESS })
 

@@ -2,6 +2,7 @@
 // chooses each seam's implementation from the configuration. It only opens and constructs; the
 // schema, seed plans and admin are the bootstrap step's (bootstrap.ts), run before createDeps.
 import type { Logger } from 'pino'
+import { bootstrap, showGeneratedAdmin } from './bootstrap.ts'
 import type { Config } from './config.ts'
 import { type Clock, systemClock } from './core/clock.ts'
 import { type Database, openDatabase } from './core/db.ts'
@@ -67,6 +68,23 @@ export async function createDeps(config: Config, log: Logger, options: WiringOpt
     billing: createBilling({ config, log }),
     webhooks: createWebhookSender(config, options.webhookNetwork),
     log,
+  }
+}
+
+/**
+ * How a long-running process (server, worker) starts: open the configured database, bootstrap it
+ * (a generated admin's password is shown once), build the dependencies. The database is closed
+ * again (an embedded one's lock released) when a step fails.
+ */
+export async function startDeps(config: Config, log: Logger): Promise<Deps> {
+  const database = await openConfiguredDatabase(config, log)
+  try {
+    const { generatedAdmin } = await bootstrap(database, config, log, new Date())
+    if (generatedAdmin) showGeneratedAdmin(generatedAdmin, log)
+    return await createDeps(config, log, { database })
+  } catch (error) {
+    await database.close().catch(() => undefined)
+    throw error
   }
 }
 

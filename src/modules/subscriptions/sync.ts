@@ -3,7 +3,7 @@
 // things a provider's notice triggers (a trial reminder, the owners' payment mail, finishing an
 // interrupted subscribe). The adapter goes through these functions only: it never writes this
 // module's tables (`subscriptions`, `subscription_events`, `trials`) nor calls `applyState` itself.
-import { and, asc, eq, gt, isNull, ne } from 'drizzle-orm'
+import { and, asc, eq, gt, isNull, ne, type SQL } from 'drizzle-orm'
 import type { Executor } from '../../core/db.ts'
 import type { ProviderName, ProviderState } from '../billing/provider.ts'
 import { markSynced } from './lifecycle.ts'
@@ -65,59 +65,62 @@ export async function listLiveSubscriptionIds(
   return rows.map((row) => row.id)
 }
 
+/** The one subscription matching `where`, locked for the rest of the transaction with `lock`. */
+function findOne(
+  executor: Executor,
+  where: SQL | undefined,
+  { lock }: Lock,
+): Promise<SubscriptionRow | null> {
+  const query = executor.select().from(subscriptions).where(where)
+  return first(lock ? query.for('update') : query)
+}
+
 /** The subscription linked to the provider's subscription `providerSubscriptionId`. */
-export async function findByProviderSubscription(
+export const findByProviderSubscription = (
   executor: Executor,
   provider: ProviderName,
   providerSubscriptionId: string,
-  { lock }: Lock,
-): Promise<SubscriptionRow | null> {
-  const query = executor
-    .select()
-    .from(subscriptions)
-    .where(
-      and(
-        eq(subscriptions.provider, provider),
-        eq(subscriptions.providerSubscriptionId, providerSubscriptionId),
-      ),
-    )
-  return first(lock ? query.for('update') : query)
-}
+  lock: Lock,
+): Promise<SubscriptionRow | null> =>
+  findOne(
+    executor,
+    and(
+      eq(subscriptions.provider, provider),
+      eq(subscriptions.providerSubscriptionId, providerSubscriptionId),
+    ),
+    lock,
+  )
 
 /** The subscription whose Checkout is the provider's session `sessionId`. */
-export async function findByCheckoutSession(
+export const findByCheckoutSession = (
   executor: Executor,
   provider: ProviderName,
   sessionId: string,
-  { lock }: Lock,
-): Promise<SubscriptionRow | null> {
-  const query = executor
-    .select()
-    .from(subscriptions)
-    .where(and(eq(subscriptions.provider, provider), eq(subscriptions.checkoutSessionId, sessionId)))
-  return first(lock ? query.for('update') : query)
-}
+  lock: Lock,
+): Promise<SubscriptionRow | null> =>
+  findOne(
+    executor,
+    and(eq(subscriptions.provider, provider), eq(subscriptions.checkoutSessionId, sessionId)),
+    lock,
+  )
 
 /** The account's unpaid Checkout at `provider`: `incomplete`, not yet linked to a provider subscription. */
-export async function findAwaitingCheckout(
+export const findAwaitingCheckout = (
   executor: Executor,
   provider: ProviderName,
   accountId: string,
-  { lock }: Lock,
-): Promise<SubscriptionRow | null> {
-  const query = executor
-    .select()
-    .from(subscriptions)
-    .where(
-      and(
-        eq(subscriptions.accountId, accountId),
-        eq(subscriptions.provider, provider),
-        eq(subscriptions.status, 'incomplete'),
-        isNull(subscriptions.providerSubscriptionId),
-      ),
-    )
-  return first(lock ? query.for('update') : query)
-}
+  lock: Lock,
+): Promise<SubscriptionRow | null> =>
+  findOne(
+    executor,
+    and(
+      eq(subscriptions.accountId, accountId),
+      eq(subscriptions.provider, provider),
+      eq(subscriptions.status, 'incomplete'),
+      isNull(subscriptions.providerSubscriptionId),
+    ),
+    lock,
+  )
 
 /**
  * Applies a state read from the provider to the (locked) row, as an ordinary transition
