@@ -26,6 +26,8 @@ export interface InvoiceChange {
 /** What happened to an invoice, as announced: `invoice.created`, `invoice.paid`, `invoice.payment_failed`. */
 export type InvoiceAnnouncement = 'created' | 'paid' | 'failed'
 
+// Declared here, not in schemas.ts: OpenAPI components are listed in the order their `.meta({ id })`
+// runs (module evaluation order), so moving this schema would reorder the published document.
 export const Invoice = z
   .object({
     id: z.uuid(),

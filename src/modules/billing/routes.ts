@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { z } from 'zod'
 import { PaginationQuery, page, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { requireMember } from '../accounts/guards.ts'
@@ -7,14 +6,9 @@ import { AccountParams } from '../accounts/schemas.ts'
 import { principalOf, requireAdmin } from '../auth/guards.ts'
 import { markFailed, markPaid } from '../subscriptions/payments.ts'
 import { Invoice, listInvoices } from './invoices.ts'
+import { InvoiceParams, PortalSession } from './schemas.ts'
 
 const security = [{ bearer: [] }]
-const InvoiceParams = z.object({ id: z.uuid() })
-const PortalSession = z
-  .object({
-    url: z.string().describe("Send the customer here: Stripe's Customer Portal."),
-  })
-  .meta({ example: { url: 'https://billing.stripe.com/p/session/test_YWNjdF8xTjhx' } })
 
 export const billingRoutes =
   (deps: Deps): FastifyPluginAsyncZod =>

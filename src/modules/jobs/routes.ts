@@ -1,53 +1,15 @@
 import { sql } from 'drizzle-orm'
 import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { z } from 'zod'
 import { type Db, queryRows } from '../../core/db.ts'
-import { decodeCursor, PaginationQuery, page, problems, toPage } from '../../core/http.ts'
+import { decodeCursor, page, problems, toPage } from '../../core/http.ts'
 import { jobSchema } from './queue.ts'
-
-const jobStates = ['created', 'retry', 'active', 'completed', 'cancelled', 'failed'] as const
-
-const Job = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    state: z.enum(jobStates),
-    data: z.unknown(),
-    retry_count: z.number().int(),
-    retry_limit: z.number().int(),
-    output: z.unknown().describe('The last error of a failed or retrying job.'),
-    created_on: z.iso.datetime(),
-    started_on: z.iso.datetime().nullable(),
-    completed_on: z.iso.datetime().nullable(),
-    start_after: z.iso.datetime(),
-  })
-  .meta({
-    id: 'Job',
-    example: {
-      id: '0192f5c5-8fc3-71e6-a8d3-5e6f7a8b9c01',
-      name: 'mail.send',
-      state: 'failed',
-      data: { to: 'ann@example.com' },
-      retry_count: 5,
-      retry_limit: 5,
-      output: { message: 'SMTP server did not answer within 10 s' },
-      created_on: '2026-11-01T09:00:00.000Z',
-      started_on: '2026-11-01T09:31:00.000Z',
-      completed_on: '2026-11-01T09:31:10.000Z',
-      start_after: '2026-11-01T09:31:00.000Z',
-    },
-  })
-
-const ListJobsQuery = PaginationQuery.extend({
-  state: z.enum(jobStates).optional(),
-  name: z.string().max(100).optional(),
-})
+import { Job, ListJobsQuery } from './schemas.ts'
 
 interface JobRow {
   id: string
   name: string
-  state: (typeof jobStates)[number]
+  state: Job['state']
   data: unknown
   retry_count: number
   retry_limit: number

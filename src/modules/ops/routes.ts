@@ -1,50 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { z } from 'zod'
 import { digestsEqual, sha256 } from '../../core/crypto.ts'
 import { AppError } from '../../core/errors.ts'
 import { problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import type { Metrics } from './metrics.ts'
-
-const Health = z.object({ status: z.literal('ok') }).meta({ example: { status: 'ok' } })
-const StripeDetails = z
-  .object({
-    breaker: z
-      .enum(['closed', 'open', 'half_open'])
-      .describe(
-        'The Stripe circuit breaker: open means Stripe calls are answered 503 at once until a probe succeeds.',
-      ),
-    in_flight: z.number().int().describe('Interactive Stripe calls in flight on this instance.'),
-  })
-  .describe(
-    'Present when Stripe is configured. Informational: an open breaker does not make the instance unready.',
-  )
-const WebhookDetails = z
-  .object({
-    open: z.number().int().describe('Endpoints whose breaker is open: their deliveries wait for a probe.'),
-    half_open: z.number().int().describe('Endpoints being probed after their cool-down.'),
-  })
-  .describe(
-    "The outgoing webhook endpoints' circuit breakers in this process (closed ones are not counted). Informational, like `stripe`.",
-  )
-const Ready = z
-  .object({
-    status: z.enum(['ok', 'unavailable']),
-    database: z.enum(['ok', 'unavailable']),
-    stripe: StripeDetails.optional(),
-    webhooks: WebhookDetails,
-  })
-  .meta({
-    example: {
-      status: 'ok',
-      database: 'ok',
-      stripe: { breaker: 'closed', in_flight: 0 },
-      webhooks: { open: 0, half_open: 0 },
-    },
-  })
+import { Health, MetricsText, Ready, type WebhookDetails } from './schemas.ts'
 
 /** How many endpoint breakers are not closed; ids stay out of this public answer. */
-function webhookBreakers(deps: Deps): { open: number; half_open: number } {
+function webhookBreakers(deps: Deps): WebhookDetails {
   const states = deps.webhooks.breakerStates()
   return {
     open: states.filter((breaker) => breaker.state === 'open').length,
@@ -114,10 +77,7 @@ export const opsRoutes =
           security: [{ metricsToken: [] }],
           produces: ['text/plain'],
           response: {
-            200: z.string().meta({
-              example:
-                '# HELP http_request_duration_seconds HTTP request latency by method, route template and status code\n# TYPE http_request_duration_seconds histogram\nhttp_request_duration_seconds_count{method="GET",route="/v1/plans",status_code="200"} 3\n',
-            }),
+            200: MetricsText,
             401: problems[401],
             404: problems[404],
           },

@@ -1,25 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { z } from 'zod'
 import { AppError } from '../../core/errors.ts'
 import { problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import type { StripeProvider } from './provider.ts'
 import { receiveStripeEvent } from './receive.ts'
-
-/** What every event must have before it is stored; a signed body without it is refused (400). */
-const Envelope = z.object({
-  id: z.string().min(1).max(255),
-  type: z.string().min(1).max(255),
-  created: z.number().int().nonnegative(),
-  data: z.object({ object: z.looseObject({ id: z.string().max(255).nullish() }) }),
-})
-
-const Received = z
-  .object({
-    received: z.literal(true),
-    duplicate: z.boolean().describe('True when this event id was already processed: nothing was done again.'),
-  })
-  .meta({ example: { received: true, duplicate: false } })
+import { Envelope, Received, StripeSignatureHeaders } from './schemas.ts'
 
 /**
  * `POST /v1/billing/webhooks/stripe`. Without Stripe configured the route still exists and says so
@@ -42,7 +27,7 @@ export const stripeEventRoutes =
           description:
             "Stripe's endpoint (see the README for the events to enable). The `Stripe-Signature` header is checked on the raw body with STRIPE_WEBHOOK_SECRET; a missing, wrong or stale signature is answered 400 and nothing is written. Each event id is processed once: a redelivery (even many at once) answers 200 and changes nothing. A failure answers non-2xx so Stripe retries; a job also retries stored events that are still unprocessed. Not rate limited. 404 `not_found` when this server has no Stripe configuration.",
           operationId: 'receiveStripeWebhook',
-          headers: z.object({ 'stripe-signature': z.string().max(4000).optional() }),
+          headers: StripeSignatureHeaders,
           response: {
             200: Received,
             400: problems[400],

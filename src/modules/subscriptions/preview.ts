@@ -7,12 +7,11 @@ import { type Executor, queryRows } from '../../core/db.ts'
 import { periodEnd, prorationCents, remainingFraction } from '../billing/periods.ts'
 import { featureKind } from '../plans/features.ts'
 import { getPlanById, getSubscribablePlan } from '../plans/plans.ts'
-import { PlanCode } from '../plans/schemas.ts'
 import { grantsAccess } from './access.ts'
 import { subscriptions } from './tables.ts'
 
-export const PreviewQuery = z.object({ plan: PlanCode.describe('Code of the plan to preview.') })
-
+// Declared here, not in schemas.ts: OpenAPI components are listed in the order their `.meta({ id })`
+// runs (module evaluation order), so moving this schema would reorder the published document.
 export const ChangePreview = z
   .object({
     plan: z.string(),

@@ -5,8 +5,15 @@ import { requireMember } from '../accounts/guards.ts'
 import { AccountParams } from '../accounts/schemas.ts'
 import { principalOf } from '../auth/guards.ts'
 import { callsOut, cancel, changePlan, getCurrentSubscription, resume, subscribe } from './lifecycle.ts'
-import { ChangePreview, PreviewQuery, previewChange } from './preview.ts'
-import { CancelBody, ChangePlanBody, CheckoutStarted, SubscribeBody, Subscription } from './schemas.ts'
+import { ChangePreview, previewChange } from './preview.ts'
+import {
+  CancelBody,
+  ChangePlanBody,
+  CheckoutStarted,
+  PreviewQuery,
+  SubscribeBody,
+  Subscription,
+} from './schemas.ts'
 
 const security = [{ bearer: [] }]
 const tags = ['subscription']

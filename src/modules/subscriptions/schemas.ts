@@ -113,3 +113,6 @@ export const CancelBody = z
   .transform((body) => body ?? { at_period_end: true })
   .meta({ example: { at_period_end: true } })
 export type CancelBody = z.infer<typeof CancelBody>
+
+export const PreviewQuery = z.object({ plan: PlanCode.describe('Code of the plan to preview.') })
+export type PreviewQuery = z.infer<typeof PreviewQuery>
