@@ -1124,53 +1124,6 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description RFC 9457 problem details, with a stable `code`. */
-        Problem: {
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @enum {string} */
-            code: "validation_failed" | "unauthorized" | "forbidden" | "subscription_required" | "limit_exceeded" | "feature_not_metered" | "not_found" | "unknown_feature" | "url_not_allowed" | "email_not_verified" | "invitation_email_mismatch" | "invitation_not_found" | "conflict" | "already_member" | "invitation_expired" | "invitation_revoked" | "invitation_used" | "idempotency_in_progress" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "provider_unavailable" | "service_busy" | "service_unavailable";
-            errors?: {
-                location: string;
-                message: string;
-            }[];
-        } & {
-            [key: string]: unknown;
-        };
-        /**
-         * @example {
-         *       "id": "0192f5c4-7a1e-7c3b-9d2e-4f5a6b7c8d90",
-         *       "email": "ann@example.com",
-         *       "username": "ann",
-         *       "name": "Ann Smith",
-         *       "image_url": null,
-         *       "provider": "local",
-         *       "is_verified": true,
-         *       "is_admin": false,
-         *       "is_active": true,
-         *       "created_at": "2026-11-01T09:00:00.000Z",
-         *       "updated_at": "2026-11-02T10:30:00.000Z"
-         *     }
-         */
-        User: {
-            /** Format: uuid */
-            id: string;
-            email: string;
-            username: string | null;
-            name: string | null;
-            image_url: string | null;
-            /** @enum {string} */
-            provider: "local" | "google" | "github";
-            is_verified: boolean;
-            is_admin: boolean;
-            is_active: boolean;
-            /** Format: date-time */
-            created_at: string;
-            /** Format: date-time */
-            updated_at: string;
-        };
         /**
          * @example {
          *       "id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
@@ -1192,246 +1145,6 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             updated_at: string;
-        };
-        /**
-         * @example {
-         *       "user_id": "0197a1b2-0000-7000-8000-000000000003",
-         *       "email": "ann@example.com",
-         *       "name": "Ann",
-         *       "role": "admin",
-         *       "created_at": "2030-03-11T08:30:00.000Z"
-         *     }
-         */
-        Member: {
-            /** Format: uuid */
-            user_id: string;
-            email: string;
-            name: string | null;
-            /** @enum {string} */
-            role: "owner" | "admin" | "member";
-            /** Format: date-time */
-            created_at: string;
-        };
-        /**
-         * @example {
-         *       "id": "0192f5c5-2f6d-7b80-827d-9e0f1a2b3c45",
-         *       "account_id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
-         *       "subscription_id": "0192f5c4-9c3a-7e5d-9f4a-6b7c8d9e0f12",
-         *       "provider": "manual",
-         *       "provider_invoice_id": "manual_0192f5c5",
-         *       "amount_cents": 1900,
-         *       "currency": "usd",
-         *       "status": "paid",
-         *       "description": "Basic, Nov 1 – Dec 1, 2026",
-         *       "period_start": "2026-11-01T09:00:00.000Z",
-         *       "period_end": "2026-12-01T09:00:00.000Z",
-         *       "hosted_url": null,
-         *       "paid_at": "2026-11-01T09:05:00.000Z",
-         *       "created_at": "2026-11-01T09:00:00.000Z"
-         *     }
-         */
-        Invoice: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            account_id: string;
-            subscription_id: string | null;
-            provider: string;
-            provider_invoice_id: string;
-            amount_cents: number;
-            currency: string;
-            /** @enum {string} */
-            status: "paid" | "open" | "failed" | "refunded" | "void";
-            description: string;
-            period_start: string | null;
-            period_end: string | null;
-            hosted_url: string | null;
-            paid_at: string | null;
-            /** Format: date-time */
-            created_at: string;
-        };
-        /**
-         * @example {
-         *       "code": "basic",
-         *       "name": "Basic",
-         *       "description": "For a small salon.",
-         *       "price_cents": 1900,
-         *       "currency": "usd",
-         *       "interval": "month",
-         *       "tier": 1,
-         *       "trial_days": 14,
-         *       "limits": {
-         *         "staff": 2,
-         *         "bookings_per_day": 5
-         *       },
-         *       "features": {
-         *         "sms_reminders": false
-         *       },
-         *       "is_active": true
-         *     }
-         */
-        Plan: {
-            code: string;
-            name: string;
-            description: string;
-            price_cents: number;
-            currency: string;
-            /** @enum {string} */
-            interval: "month" | "year";
-            tier: number;
-            trial_days: number;
-            limits: {
-                [key: string]: number | null;
-            };
-            features: {
-                [key: string]: boolean;
-            };
-            is_active: boolean;
-        };
-        /**
-         * @example {
-         *       "id": "0192f5c4-9c3a-7e5d-9f4a-6b7c8d9e0f12",
-         *       "account_id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
-         *       "plan": "basic",
-         *       "status": "active",
-         *       "has_access": true,
-         *       "provider": "manual",
-         *       "current_period_start": "2026-11-01T09:00:00.000Z",
-         *       "current_period_end": "2026-12-01T09:00:00.000Z",
-         *       "cancel_at_period_end": false,
-         *       "canceled_at": null,
-         *       "ended_at": null,
-         *       "trial_end": null,
-         *       "grace_until": null,
-         *       "pending_plan": null,
-         *       "checkout_url": null,
-         *       "created_at": "2026-11-01T09:00:00.000Z",
-         *       "updated_at": "2026-11-01T09:00:00.000Z"
-         *     }
-         */
-        Subscription: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            account_id: string;
-            /** @description Plan code. */
-            plan: string;
-            /**
-             * @description As of this request: a subscription whose period is over reads `expired` even before the sweep.
-             * @enum {string}
-             */
-            status: "incomplete" | "trialing" | "active" | "past_due" | "canceled" | "expired";
-            /** @description Whether the subscription grants access right now. */
-            has_access: boolean;
-            provider: string;
-            /** Format: date-time */
-            current_period_start: string;
-            /** Format: date-time */
-            current_period_end: string;
-            cancel_at_period_end: boolean;
-            canceled_at: string | null;
-            ended_at: string | null;
-            trial_end: string | null;
-            /** @description For a `past_due` subscription: access continues until then (GRACE_PERIOD_DAYS after the failed payment). */
-            grace_until: string | null;
-            /** @description Plan code taking over at period end, if a change is scheduled. */
-            pending_plan: string | null;
-            /** @description For an `incomplete` subscription (Stripe): where the customer pays to start it. */
-            checkout_url: string | null;
-            /** Format: date-time */
-            created_at: string;
-            /** Format: date-time */
-            updated_at: string;
-        };
-        /**
-         * @example {
-         *       "checkout_url": "https://checkout.stripe.com/c/pay/cs_test_a1B2c3D4",
-         *       "checkout_expires_at": "2026-11-02T09:00:00.000Z",
-         *       "subscription": {
-         *         "id": "0192f5c4-9c3a-7e5d-9f4a-6b7c8d9e0f12",
-         *         "account_id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
-         *         "plan": "basic",
-         *         "status": "incomplete",
-         *         "has_access": false,
-         *         "provider": "stripe",
-         *         "current_period_start": "2026-11-01T09:00:00.000Z",
-         *         "current_period_end": "2026-12-01T09:00:00.000Z",
-         *         "cancel_at_period_end": false,
-         *         "canceled_at": null,
-         *         "ended_at": null,
-         *         "trial_end": null,
-         *         "grace_until": null,
-         *         "pending_plan": null,
-         *         "checkout_url": "https://checkout.stripe.com/c/pay/cs_test_a1B2c3D4",
-         *         "created_at": "2026-11-01T09:00:00.000Z",
-         *         "updated_at": "2026-11-01T09:00:00.000Z"
-         *       }
-         *     }
-         */
-        CheckoutStarted: {
-            /** @description Send the customer here (Stripe Checkout) to pay. */
-            checkout_url: string;
-            /** Format: date-time */
-            checkout_expires_at: string;
-            /** @description `incomplete` until Stripe confirms the payment (or the trial) by webhook. */
-            subscription: components["schemas"]["Subscription"];
-        };
-        /**
-         * @example {
-         *       "id": "0192f5c4-9c3a-7e5d-9f4a-6b7c8d9e0f12",
-         *       "account_id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
-         *       "plan": "basic",
-         *       "status": "active",
-         *       "has_access": true,
-         *       "provider": "manual",
-         *       "current_period_start": "2026-11-01T09:00:00.000Z",
-         *       "current_period_end": "2026-12-01T09:00:00.000Z",
-         *       "cancel_at_period_end": false,
-         *       "canceled_at": null,
-         *       "ended_at": null,
-         *       "trial_end": null,
-         *       "grace_until": null,
-         *       "pending_plan": null,
-         *       "checkout_url": null,
-         *       "created_at": "2026-11-01T09:00:00.000Z",
-         *       "updated_at": "2026-11-01T09:00:00.000Z",
-         *       "account_name": "Chic-Chic"
-         *     }
-         */
-        AdminSubscription: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            account_id: string;
-            /** @description Plan code. */
-            plan: string;
-            /**
-             * @description As of this request: a subscription whose period is over reads `expired` even before the sweep.
-             * @enum {string}
-             */
-            status: "incomplete" | "trialing" | "active" | "past_due" | "canceled" | "expired";
-            /** @description Whether the subscription grants access right now. */
-            has_access: boolean;
-            provider: string;
-            /** Format: date-time */
-            current_period_start: string;
-            /** Format: date-time */
-            current_period_end: string;
-            cancel_at_period_end: boolean;
-            canceled_at: string | null;
-            ended_at: string | null;
-            trial_end: string | null;
-            /** @description For a `past_due` subscription: access continues until then (GRACE_PERIOD_DAYS after the failed payment). */
-            grace_until: string | null;
-            /** @description Plan code taking over at period end, if a change is scheduled. */
-            pending_plan: string | null;
-            /** @description For an `incomplete` subscription (Stripe): where the customer pays to start it. */
-            checkout_url: string | null;
-            /** Format: date-time */
-            created_at: string;
-            /** Format: date-time */
-            updated_at: string;
-            account_name: string;
         };
         /**
          * @example {
@@ -1548,31 +1261,60 @@ export interface components {
         };
         /**
          * @example {
-         *       "id": "evt_1QbCdEfGhIjKlMnO",
-         *       "type": "invoice.paid",
-         *       "event_created_at": "2026-11-01T09:00:00.000Z",
-         *       "received_at": "2026-11-01T09:00:01.000Z",
-         *       "processed_at": "2026-11-01T09:00:01.000Z",
-         *       "attempts": 1,
-         *       "last_error": null
+         *       "id": "0192f5c4-9c3a-7e5d-9f4a-6b7c8d9e0f12",
+         *       "account_id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
+         *       "plan": "basic",
+         *       "status": "active",
+         *       "has_access": true,
+         *       "provider": "manual",
+         *       "current_period_start": "2026-11-01T09:00:00.000Z",
+         *       "current_period_end": "2026-12-01T09:00:00.000Z",
+         *       "cancel_at_period_end": false,
+         *       "canceled_at": null,
+         *       "ended_at": null,
+         *       "trial_end": null,
+         *       "grace_until": null,
+         *       "pending_plan": null,
+         *       "checkout_url": null,
+         *       "created_at": "2026-11-01T09:00:00.000Z",
+         *       "updated_at": "2026-11-01T09:00:00.000Z",
+         *       "account_name": "Chic-Chic"
          *     }
          */
-        ReceivedWebhookEvent: {
-            /** @description The Stripe event id. */
+        AdminSubscription: {
+            /** Format: uuid */
             id: string;
-            type: string;
+            /** Format: uuid */
+            account_id: string;
+            /** @description Plan code. */
+            plan: string;
+            /**
+             * @description As of this request: a subscription whose period is over reads `expired` even before the sweep.
+             * @enum {string}
+             */
+            status: "incomplete" | "trialing" | "active" | "past_due" | "canceled" | "expired";
+            /** @description Whether the subscription grants access right now. */
+            has_access: boolean;
+            provider: string;
             /** Format: date-time */
-            event_created_at: string;
+            current_period_start: string;
             /** Format: date-time */
-            received_at: string;
-            /** @description Null until the change the event carries is committed. */
-            processed_at: string | null;
-            attempts: number;
-            last_error: string | null;
-            /** @description With `include=payload` only. */
-            payload?: {
-                [key: string]: unknown;
-            };
+            current_period_end: string;
+            cancel_at_period_end: boolean;
+            canceled_at: string | null;
+            ended_at: string | null;
+            trial_end: string | null;
+            /** @description For a `past_due` subscription: access continues until then (GRACE_PERIOD_DAYS after the failed payment). */
+            grace_until: string | null;
+            /** @description Plan code taking over at period end, if a change is scheduled. */
+            pending_plan: string | null;
+            /** @description For an `incomplete` subscription (Stripe): where the customer pays to start it. */
+            checkout_url: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            account_name: string;
         };
         /**
          * @example {
@@ -1607,6 +1349,135 @@ export interface components {
             };
             /** Format: date-time */
             created_at: string;
+        };
+        /**
+         * @example {
+         *       "id": "0192f5c5-1e5c-7a7f-b16c-8d9e0f1a2b34",
+         *       "account_id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
+         *       "staff_id": "0192f5c5-0d4b-7f6e-a05b-7c8d9e0f1a23",
+         *       "customer_name": "Zoé",
+         *       "starts_at": "2030-03-10T09:00:00.000Z",
+         *       "duration_minutes": 45,
+         *       "status": "confirmed",
+         *       "local_date": "2030-03-10",
+         *       "created_at": "2026-11-01T09:00:00.000Z",
+         *       "canceled_at": null
+         *     }
+         */
+        Booking: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            account_id: string;
+            staff_id: string | null;
+            customer_name: string;
+            /** Format: date-time */
+            starts_at: string;
+            duration_minutes: number;
+            /** @enum {string} */
+            status: "confirmed" | "canceled";
+            /** @description The account-local day the booking counts on. */
+            local_date: string;
+            /** Format: date-time */
+            created_at: string;
+            canceled_at: string | null;
+        };
+        /**
+         * @example {
+         *       "plan": "pro",
+         *       "current_plan": "basic",
+         *       "change": "upgrade",
+         *       "currency": "usd",
+         *       "amount_due_now_cents": 1500,
+         *       "price_difference_cents": 3000,
+         *       "next_period_price_cents": 4900,
+         *       "period_end": "2026-12-01T09:00:00.000Z",
+         *       "exceeded_limits": []
+         *     }
+         */
+        ChangePreview: {
+            plan: string;
+            /** @description Null when the account has no subscription with access. */
+            current_plan: string | null;
+            /** @enum {string} */
+            change: "new" | "upgrade" | "downgrade" | "same";
+            currency: string;
+            /** @description Charged at once for a change made now: pro rata for the rest of the period (never negative). */
+            amount_due_now_cents: number;
+            /** @description Target price minus current price, per billing period. */
+            price_difference_cents: number;
+            next_period_price_cents: number;
+            /**
+             * Format: date-time
+             * @description When the current (or, for a new subscription, the first) period ends.
+             */
+            period_end: string;
+            /** @description Limits of the target plan the account is over today; creations would be refused until it is back under. */
+            exceeded_limits: {
+                feature: string;
+                limit: number;
+                used: number;
+            }[];
+        };
+        /**
+         * @example {
+         *       "checkout_url": "https://checkout.stripe.com/c/pay/cs_test_a1B2c3D4",
+         *       "checkout_expires_at": "2026-11-02T09:00:00.000Z",
+         *       "subscription": {
+         *         "id": "0192f5c4-9c3a-7e5d-9f4a-6b7c8d9e0f12",
+         *         "account_id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
+         *         "plan": "basic",
+         *         "status": "incomplete",
+         *         "has_access": false,
+         *         "provider": "stripe",
+         *         "current_period_start": "2026-11-01T09:00:00.000Z",
+         *         "current_period_end": "2026-12-01T09:00:00.000Z",
+         *         "cancel_at_period_end": false,
+         *         "canceled_at": null,
+         *         "ended_at": null,
+         *         "trial_end": null,
+         *         "grace_until": null,
+         *         "pending_plan": null,
+         *         "checkout_url": "https://checkout.stripe.com/c/pay/cs_test_a1B2c3D4",
+         *         "created_at": "2026-11-01T09:00:00.000Z",
+         *         "updated_at": "2026-11-01T09:00:00.000Z"
+         *       }
+         *     }
+         */
+        CheckoutStarted: {
+            /** @description Send the customer here (Stripe Checkout) to pay. */
+            checkout_url: string;
+            /** Format: date-time */
+            checkout_expires_at: string;
+            /** @description `incomplete` until Stripe confirms the payment (or the trial) by webhook. */
+            subscription: components["schemas"]["Subscription"];
+        };
+        /**
+         * @example {
+         *       "id": "0192f5c5-3a7e-7c91-938e-0f1a2b3c4d56",
+         *       "url": "https://hooks.example.com/plangate",
+         *       "events": [
+         *         "subscription.*",
+         *         "invoice.paid"
+         *       ],
+         *       "description": "Provisioning service",
+         *       "is_active": true,
+         *       "created_at": "2026-11-01T09:00:00.000Z",
+         *       "secret": "whsec_pg_4f9a2c7e1b8d3f6a0c5e9b2d7f1a4c8e"
+         *     }
+         */
+        CreatedWebhookEndpoint: {
+            /** Format: uuid */
+            id: string;
+            url: string;
+            events: string[];
+            description: string;
+            /** @description False once deleted: nothing more is delivered to it. */
+            is_active: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /** @description Signs every delivery (`plangate-signature`). Shown in this response only: store it now. */
+            secret: string;
         };
         /**
          * @example {
@@ -1694,58 +1565,6 @@ export interface components {
         };
         /**
          * @example {
-         *       "feature": "api_calls_per_month",
-         *       "kind": "per_month",
-         *       "period": "2026-11",
-         *       "limit": 10000,
-         *       "used": 4211,
-         *       "remaining": 5789
-         *     }
-         */
-        UsageResult: {
-            feature: string;
-            /** @enum {string} */
-            kind: "count" | "per_day" | "per_month";
-            /** @description '' for count features, YYYY-MM-DD or YYYY-MM otherwise. */
-            period: string;
-            limit: number | null;
-            used: number;
-            remaining: number | null;
-        };
-        /**
-         * @example {
-         *       "id": "0192f5c5-1e5c-7a7f-b16c-8d9e0f1a2b34",
-         *       "account_id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
-         *       "staff_id": "0192f5c5-0d4b-7f6e-a05b-7c8d9e0f1a23",
-         *       "customer_name": "Zoé",
-         *       "starts_at": "2030-03-10T09:00:00.000Z",
-         *       "duration_minutes": 45,
-         *       "status": "confirmed",
-         *       "local_date": "2030-03-10",
-         *       "created_at": "2026-11-01T09:00:00.000Z",
-         *       "canceled_at": null
-         *     }
-         */
-        Booking: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            account_id: string;
-            staff_id: string | null;
-            customer_name: string;
-            /** Format: date-time */
-            starts_at: string;
-            duration_minutes: number;
-            /** @enum {string} */
-            status: "confirmed" | "canceled";
-            /** @description The account-local day the booking counts on. */
-            local_date: string;
-            /** Format: date-time */
-            created_at: string;
-            canceled_at: string | null;
-        };
-        /**
-         * @example {
          *       "id": "0197a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b",
          *       "account_id": "0197a1b2-0000-7000-8000-000000000001",
          *       "email": "ann@example.com",
@@ -1785,6 +1604,44 @@ export interface components {
         };
         /**
          * @example {
+         *       "id": "0192f5c5-2f6d-7b80-827d-9e0f1a2b3c45",
+         *       "account_id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
+         *       "subscription_id": "0192f5c4-9c3a-7e5d-9f4a-6b7c8d9e0f12",
+         *       "provider": "manual",
+         *       "provider_invoice_id": "manual_0192f5c5",
+         *       "amount_cents": 1900,
+         *       "currency": "usd",
+         *       "status": "paid",
+         *       "description": "Basic, Nov 1 – Dec 1, 2026",
+         *       "period_start": "2026-11-01T09:00:00.000Z",
+         *       "period_end": "2026-12-01T09:00:00.000Z",
+         *       "hosted_url": null,
+         *       "paid_at": "2026-11-01T09:05:00.000Z",
+         *       "created_at": "2026-11-01T09:00:00.000Z"
+         *     }
+         */
+        Invoice: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            account_id: string;
+            subscription_id: string | null;
+            provider: string;
+            provider_invoice_id: string;
+            amount_cents: number;
+            currency: string;
+            /** @enum {string} */
+            status: "paid" | "open" | "failed" | "refunded" | "void";
+            description: string;
+            period_start: string | null;
+            period_end: string | null;
+            hosted_url: string | null;
+            paid_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+        /**
+         * @example {
          *       "id": "0192f5c5-8fc3-71e6-a8d3-5e6f7a8b9c01",
          *       "name": "mail.send",
          *       "state": "failed",
@@ -1820,6 +1677,25 @@ export interface components {
             start_after: string;
         };
         /**
+         * @example {
+         *       "user_id": "0197a1b2-0000-7000-8000-000000000003",
+         *       "email": "ann@example.com",
+         *       "name": "Ann",
+         *       "role": "admin",
+         *       "created_at": "2030-03-11T08:30:00.000Z"
+         *     }
+         */
+        Member: {
+            /** Format: uuid */
+            user_id: string;
+            email: string;
+            name: string | null;
+            /** @enum {string} */
+            role: "owner" | "admin" | "member";
+            /** Format: date-time */
+            created_at: string;
+        };
+        /**
          * @description An email written to the outbox folder.
          * @example {
          *       "id": "0192f5c5-7eb2-70d5-97c2-4d5e6f7a8b90",
@@ -1847,6 +1723,87 @@ export interface components {
         };
         /**
          * @example {
+         *       "code": "basic",
+         *       "name": "Basic",
+         *       "description": "For a small salon.",
+         *       "price_cents": 1900,
+         *       "currency": "usd",
+         *       "interval": "month",
+         *       "tier": 1,
+         *       "trial_days": 14,
+         *       "limits": {
+         *         "staff": 2,
+         *         "bookings_per_day": 5
+         *       },
+         *       "features": {
+         *         "sms_reminders": false
+         *       },
+         *       "is_active": true
+         *     }
+         */
+        Plan: {
+            code: string;
+            name: string;
+            description: string;
+            price_cents: number;
+            currency: string;
+            /** @enum {string} */
+            interval: "month" | "year";
+            tier: number;
+            trial_days: number;
+            limits: {
+                [key: string]: number | null;
+            };
+            features: {
+                [key: string]: boolean;
+            };
+            is_active: boolean;
+        };
+        /** @description RFC 9457 problem details, with a stable `code`. */
+        Problem: {
+            type: string;
+            title: string;
+            status: number;
+            detail: string;
+            /** @enum {string} */
+            code: "validation_failed" | "unauthorized" | "forbidden" | "subscription_required" | "limit_exceeded" | "feature_not_metered" | "not_found" | "unknown_feature" | "url_not_allowed" | "email_not_verified" | "invitation_email_mismatch" | "invitation_not_found" | "conflict" | "already_member" | "invitation_expired" | "invitation_revoked" | "invitation_used" | "idempotency_in_progress" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "provider_unavailable" | "service_busy" | "service_unavailable";
+            errors?: {
+                location: string;
+                message: string;
+            }[];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * @example {
+         *       "id": "evt_1QbCdEfGhIjKlMnO",
+         *       "type": "invoice.paid",
+         *       "event_created_at": "2026-11-01T09:00:00.000Z",
+         *       "received_at": "2026-11-01T09:00:01.000Z",
+         *       "processed_at": "2026-11-01T09:00:01.000Z",
+         *       "attempts": 1,
+         *       "last_error": null
+         *     }
+         */
+        ReceivedWebhookEvent: {
+            /** @description The Stripe event id. */
+            id: string;
+            type: string;
+            /** Format: date-time */
+            event_created_at: string;
+            /** Format: date-time */
+            received_at: string;
+            /** @description Null until the change the event carries is committed. */
+            processed_at: string | null;
+            attempts: number;
+            last_error: string | null;
+            /** @description With `include=payload` only. */
+            payload?: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * @example {
          *       "id": "0192f5c5-0d4b-7f6e-a05b-7c8d9e0f1a23",
          *       "account_id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
          *       "name": "Ann",
@@ -1868,91 +1825,110 @@ export interface components {
         };
         /**
          * @example {
-         *       "plan": "pro",
-         *       "current_plan": "basic",
-         *       "change": "upgrade",
-         *       "currency": "usd",
-         *       "amount_due_now_cents": 1500,
-         *       "price_difference_cents": 3000,
-         *       "next_period_price_cents": 4900,
-         *       "period_end": "2026-12-01T09:00:00.000Z",
-         *       "exceeded_limits": []
+         *       "id": "0192f5c4-9c3a-7e5d-9f4a-6b7c8d9e0f12",
+         *       "account_id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
+         *       "plan": "basic",
+         *       "status": "active",
+         *       "has_access": true,
+         *       "provider": "manual",
+         *       "current_period_start": "2026-11-01T09:00:00.000Z",
+         *       "current_period_end": "2026-12-01T09:00:00.000Z",
+         *       "cancel_at_period_end": false,
+         *       "canceled_at": null,
+         *       "ended_at": null,
+         *       "trial_end": null,
+         *       "grace_until": null,
+         *       "pending_plan": null,
+         *       "checkout_url": null,
+         *       "created_at": "2026-11-01T09:00:00.000Z",
+         *       "updated_at": "2026-11-01T09:00:00.000Z"
          *     }
          */
-        ChangePreview: {
-            plan: string;
-            /** @description Null when the account has no subscription with access. */
-            current_plan: string | null;
-            /** @enum {string} */
-            change: "new" | "upgrade" | "downgrade" | "same";
-            currency: string;
-            /** @description Charged at once for a change made now: pro rata for the rest of the period (never negative). */
-            amount_due_now_cents: number;
-            /** @description Target price minus current price, per billing period. */
-            price_difference_cents: number;
-            next_period_price_cents: number;
-            /**
-             * Format: date-time
-             * @description When the current (or, for a new subscription, the first) period ends.
-             */
-            period_end: string;
-            /** @description Limits of the target plan the account is over today; creations would be refused until it is back under. */
-            exceeded_limits: {
-                feature: string;
-                limit: number;
-                used: number;
-            }[];
-        };
-        /**
-         * @example {
-         *       "id": "0192f5c5-3a7e-7c91-938e-0f1a2b3c4d56",
-         *       "url": "https://hooks.example.com/plangate",
-         *       "events": [
-         *         "subscription.*",
-         *         "invoice.paid"
-         *       ],
-         *       "description": "Provisioning service",
-         *       "is_active": true,
-         *       "created_at": "2026-11-01T09:00:00.000Z"
-         *     }
-         */
-        WebhookEndpoint: {
+        Subscription: {
             /** Format: uuid */
             id: string;
-            url: string;
-            events: string[];
-            description: string;
-            /** @description False once deleted: nothing more is delivered to it. */
-            is_active: boolean;
+            /** Format: uuid */
+            account_id: string;
+            /** @description Plan code. */
+            plan: string;
+            /**
+             * @description As of this request: a subscription whose period is over reads `expired` even before the sweep.
+             * @enum {string}
+             */
+            status: "incomplete" | "trialing" | "active" | "past_due" | "canceled" | "expired";
+            /** @description Whether the subscription grants access right now. */
+            has_access: boolean;
+            provider: string;
+            /** Format: date-time */
+            current_period_start: string;
+            /** Format: date-time */
+            current_period_end: string;
+            cancel_at_period_end: boolean;
+            canceled_at: string | null;
+            ended_at: string | null;
+            trial_end: string | null;
+            /** @description For a `past_due` subscription: access continues until then (GRACE_PERIOD_DAYS after the failed payment). */
+            grace_until: string | null;
+            /** @description Plan code taking over at period end, if a change is scheduled. */
+            pending_plan: string | null;
+            /** @description For an `incomplete` subscription (Stripe): where the customer pays to start it. */
+            checkout_url: string | null;
             /** Format: date-time */
             created_at: string;
+            /** Format: date-time */
+            updated_at: string;
         };
         /**
          * @example {
-         *       "id": "0192f5c5-3a7e-7c91-938e-0f1a2b3c4d56",
-         *       "url": "https://hooks.example.com/plangate",
-         *       "events": [
-         *         "subscription.*",
-         *         "invoice.paid"
-         *       ],
-         *       "description": "Provisioning service",
+         *       "feature": "api_calls_per_month",
+         *       "kind": "per_month",
+         *       "period": "2026-11",
+         *       "limit": 10000,
+         *       "used": 4211,
+         *       "remaining": 5789
+         *     }
+         */
+        UsageResult: {
+            feature: string;
+            /** @enum {string} */
+            kind: "count" | "per_day" | "per_month";
+            /** @description '' for count features, YYYY-MM-DD or YYYY-MM otherwise. */
+            period: string;
+            limit: number | null;
+            used: number;
+            remaining: number | null;
+        };
+        /**
+         * @example {
+         *       "id": "0192f5c4-7a1e-7c3b-9d2e-4f5a6b7c8d90",
+         *       "email": "ann@example.com",
+         *       "username": "ann",
+         *       "name": "Ann Smith",
+         *       "image_url": null,
+         *       "provider": "local",
+         *       "is_verified": true,
+         *       "is_admin": false,
          *       "is_active": true,
          *       "created_at": "2026-11-01T09:00:00.000Z",
-         *       "secret": "whsec_pg_4f9a2c7e1b8d3f6a0c5e9b2d7f1a4c8e"
+         *       "updated_at": "2026-11-02T10:30:00.000Z"
          *     }
          */
-        CreatedWebhookEndpoint: {
+        User: {
             /** Format: uuid */
             id: string;
-            url: string;
-            events: string[];
-            description: string;
-            /** @description False once deleted: nothing more is delivered to it. */
+            email: string;
+            username: string | null;
+            name: string | null;
+            image_url: string | null;
+            /** @enum {string} */
+            provider: "local" | "google" | "github";
+            is_verified: boolean;
+            is_admin: boolean;
             is_active: boolean;
             /** Format: date-time */
             created_at: string;
-            /** @description Signs every delivery (`plangate-signature`). Shown in this response only: store it now. */
-            secret: string;
+            /** Format: date-time */
+            updated_at: string;
         };
         /**
          * @example {
@@ -1993,6 +1969,30 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             updated_at: string;
+        };
+        /**
+         * @example {
+         *       "id": "0192f5c5-3a7e-7c91-938e-0f1a2b3c4d56",
+         *       "url": "https://hooks.example.com/plangate",
+         *       "events": [
+         *         "subscription.*",
+         *         "invoice.paid"
+         *       ],
+         *       "description": "Provisioning service",
+         *       "is_active": true,
+         *       "created_at": "2026-11-01T09:00:00.000Z"
+         *     }
+         */
+        WebhookEndpoint: {
+            /** Format: uuid */
+            id: string;
+            url: string;
+            events: string[];
+            description: string;
+            /** @description False once deleted: nothing more is delivered to it. */
+            is_active: boolean;
+            /** Format: date-time */
+            created_at: string;
         };
     };
     responses: never;

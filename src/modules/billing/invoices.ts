@@ -1,5 +1,4 @@
 import { and, desc, eq, isNull, lt } from 'drizzle-orm'
-import { z } from 'zod'
 import type { Clock } from '../../core/clock.ts'
 import type { Executor } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
@@ -9,7 +8,8 @@ import { type AuditActor, audit } from '../audit/audit.ts'
 import type { JobSender } from '../jobs/queue.ts'
 import { emitEvent } from '../webhooks/events.ts'
 import type { ProviderName } from './provider.ts'
-import { type InvoiceStatus, invoiceStatuses, invoices } from './tables.ts'
+import type { Invoice } from './schemas.ts'
+import { type InvoiceStatus, invoices } from './tables.ts'
 
 /** What announcing an invoice needs: the queue for the outgoing event's deliveries, and the clock. */
 export interface InvoiceContext {
@@ -25,46 +25,6 @@ export interface InvoiceChange {
 
 /** What happened to an invoice, as announced: `invoice.created`, `invoice.paid`, `invoice.payment_failed`. */
 export type InvoiceAnnouncement = 'created' | 'paid' | 'failed'
-
-// Declared here, not in schemas.ts: OpenAPI components are listed in the order their `.meta({ id })`
-// runs (module evaluation order), so moving this schema would reorder the published document.
-export const Invoice = z
-  .object({
-    id: z.uuid(),
-    account_id: z.uuid(),
-    subscription_id: z.uuid().nullable(),
-    provider: z.string(),
-    provider_invoice_id: z.string(),
-    amount_cents: z.number().int(),
-    currency: z.string(),
-    status: z.enum(invoiceStatuses),
-    description: z.string(),
-    period_start: z.iso.datetime().nullable(),
-    period_end: z.iso.datetime().nullable(),
-    hosted_url: z.string().nullable(),
-    paid_at: z.iso.datetime().nullable(),
-    created_at: z.iso.datetime(),
-  })
-  .meta({
-    id: 'Invoice',
-    example: {
-      id: '0192f5c5-2f6d-7b80-827d-9e0f1a2b3c45',
-      account_id: '0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01',
-      subscription_id: '0192f5c4-9c3a-7e5d-9f4a-6b7c8d9e0f12',
-      provider: 'manual',
-      provider_invoice_id: 'manual_0192f5c5',
-      amount_cents: 1900,
-      currency: 'usd',
-      status: 'paid',
-      description: 'Basic, Nov 1 – Dec 1, 2026',
-      period_start: '2026-11-01T09:00:00.000Z',
-      period_end: '2026-12-01T09:00:00.000Z',
-      hosted_url: null,
-      paid_at: '2026-11-01T09:05:00.000Z',
-      created_at: '2026-11-01T09:00:00.000Z',
-    },
-  })
-export type Invoice = z.infer<typeof Invoice>
 
 export type InvoiceRow = typeof invoices.$inferSelect
 

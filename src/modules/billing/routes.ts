@@ -5,8 +5,8 @@ import { requireMember } from '../accounts/guards.ts'
 import { AccountParams } from '../accounts/schemas.ts'
 import { principalOf, requireAdmin } from '../auth/guards.ts'
 import { markFailed, markPaid } from '../subscriptions/payments.ts'
-import { Invoice, listInvoices } from './invoices.ts'
-import { InvoiceParams, PortalSession } from './schemas.ts'
+import { listInvoices } from './invoices.ts'
+import { Invoice, InvoiceParams, PortalSession } from './schemas.ts'
 
 const security = [{ bearer: [] }]
 

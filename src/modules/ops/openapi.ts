@@ -149,5 +149,12 @@ export function finishDocument(document: object): void {
     }
   }
   visit(root.paths)
-  for (const name of Object.keys(schemas)) if (!used.has(name)) delete schemas[name]
+  // Listed by name: the order the schemas were registered in is the order modules were loaded,
+  // which moves whenever an import does (and with it the generated SDK types).
+  const kept = Object.keys(schemas)
+    .filter((name) => used.has(name))
+    .sort()
+    .map((name) => [name, schemas[name]] as const)
+  for (const name of Object.keys(schemas)) delete schemas[name]
+  for (const [name, schema] of kept) schemas[name] = schema
 }

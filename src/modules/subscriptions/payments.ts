@@ -6,13 +6,8 @@ import { eq } from 'drizzle-orm'
 import type { Executor } from '../../core/db.ts'
 import { AppError } from '../../core/errors.ts'
 import { userActor } from '../audit/audit.ts'
-import {
-  hasFailedInvoice,
-  type Invoice,
-  lockManualInvoice,
-  settleInvoice,
-  toInvoice,
-} from '../billing/invoices.ts'
+import { hasFailedInvoice, lockManualInvoice, settleInvoice, toInvoice } from '../billing/invoices.ts'
+import type { Invoice } from '../billing/schemas.ts'
 import { getPlanById } from '../plans/plans.ts'
 import { subscriptions } from './tables.ts'
 import { applyState, mailAccountOwners, type TransitionDeps } from './transitions.ts'

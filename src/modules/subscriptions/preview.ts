@@ -2,57 +2,13 @@
 // uses), the price difference per period, and the limits the account would be over on the target
 // plan given its usage today.
 import { and, eq, ne, sql } from 'drizzle-orm'
-import { z } from 'zod'
 import { type Executor, queryRows } from '../../core/db.ts'
 import { periodEnd, prorationCents, remainingFraction } from '../billing/periods.ts'
 import { featureKind } from '../plans/features.ts'
 import { getPlanById, getSubscribablePlan } from '../plans/plans.ts'
 import { grantsAccess } from './access.ts'
+import type { ChangePreview } from './schemas.ts'
 import { subscriptions } from './tables.ts'
-
-// Declared here, not in schemas.ts: OpenAPI components are listed in the order their `.meta({ id })`
-// runs (module evaluation order), so moving this schema would reorder the published document.
-export const ChangePreview = z
-  .object({
-    plan: z.string(),
-    current_plan: z.string().nullable().describe('Null when the account has no subscription with access.'),
-    change: z.enum(['new', 'upgrade', 'downgrade', 'same']),
-    currency: z.string(),
-    amount_due_now_cents: z
-      .number()
-      .int()
-      .describe(
-        'Charged at once for a change made now: pro rata for the rest of the period (never negative).',
-      ),
-    price_difference_cents: z
-      .number()
-      .int()
-      .describe('Target price minus current price, per billing period.'),
-    next_period_price_cents: z.number().int(),
-    period_end: z.iso
-      .datetime()
-      .describe('When the current (or, for a new subscription, the first) period ends.'),
-    exceeded_limits: z
-      .array(z.object({ feature: z.string(), limit: z.number().int(), used: z.number().int() }))
-      .describe(
-        'Limits of the target plan the account is over today; creations would be refused until it is back under.',
-      ),
-  })
-  .meta({
-    id: 'ChangePreview',
-    example: {
-      plan: 'pro',
-      current_plan: 'basic',
-      change: 'upgrade',
-      currency: 'usd',
-      amount_due_now_cents: 1500,
-      price_difference_cents: 3000,
-      next_period_price_cents: 4900,
-      period_end: '2026-12-01T09:00:00.000Z',
-      exceeded_limits: [],
-    },
-  })
-export type ChangePreview = z.infer<typeof ChangePreview>
 
 export async function previewChange(
   tx: Executor,

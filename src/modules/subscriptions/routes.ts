@@ -5,10 +5,11 @@ import { requireMember } from '../accounts/guards.ts'
 import { AccountParams } from '../accounts/schemas.ts'
 import { principalOf } from '../auth/guards.ts'
 import { callsOut, cancel, changePlan, getCurrentSubscription, resume, subscribe } from './lifecycle.ts'
-import { ChangePreview, previewChange } from './preview.ts'
+import { previewChange } from './preview.ts'
 import {
   CancelBody,
   ChangePlanBody,
+  ChangePreview,
   CheckoutStarted,
   PreviewQuery,
   SubscribeBody,
