@@ -34,7 +34,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `plangate_t_${randomBytes(6).toString('hex')}`
   await withAdmin(adminUrl, (admin) => admin.query(`create database ${name} template ${template}`))
   const url = databaseUrl(adminUrl, name)
-  const database = await openDatabase({ url, poolSize: 60 })
+  // A loaded test machine can take over the one second a first connection gets: wait up to 10 s.
+  const database = await openDatabase({ url, poolSize: 60, connectTimeoutSeconds: 10 })
   return {
     database,
     url,
@@ -108,7 +109,11 @@ export async function ensurePostgresTemplate(adminUrl: string): Promise<string> 
       const scratch = `${name}_build`
       await admin.query(`drop database if exists ${scratch} with (force)`)
       await admin.query(`create database ${scratch}`)
-      const database = await openDatabase({ url: databaseUrl(adminUrl, scratch), poolSize: 1 })
+      const database = await openDatabase({
+        url: databaseUrl(adminUrl, scratch),
+        poolSize: 1,
+        connectTimeoutSeconds: 10,
+      })
       try {
         await database.migrate()
       } finally {

@@ -129,6 +129,38 @@ describe('job queue', () => {
     expect(row?.cron).toBe('0 * * * *')
   })
 
+  it('applies changed retry settings when a queue made by an earlier start starts again', async () => {
+    const settingsOf = (name: string) =>
+      queryRow<{ retry_limit: number; retry_delay: number; retry_backoff: boolean }>(
+        t.deps.db,
+        sql`select retry_limit, retry_delay, retry_backoff from pgboss.queue where name = ${name}`,
+      )
+    expect(await settingsOf(alwaysFails.name)).toEqual({
+      retry_limit: 2,
+      retry_delay: 0,
+      retry_backoff: false,
+    })
+    const changed = handleJob(
+      defineJob({ ...alwaysFails, retryLimit: 7, retryDelaySeconds: 30, retryBackoff: true }),
+      async () => {},
+    )
+    const restarted = createJobQueue(t.testDb.database, [changed], log)
+    await restarted.start(t.deps, { work: false, schedule: false })
+    await restarted.stop()
+    expect(await settingsOf(alwaysFails.name)).toEqual({
+      retry_limit: 7,
+      retry_delay: 30,
+      retry_backoff: true,
+    })
+    // The suite's own queue takes its settings back when it starts again.
+    await queue.start(t.deps, { work: false, schedule: false })
+    expect(await settingsOf(alwaysFails.name)).toEqual({
+      retry_limit: 2,
+      retry_delay: 0,
+      retry_backoff: false,
+    })
+  })
+
   it('never runs a job twice when two workers compete for it', async () => {
     const second = createJobQueue(t.testDb.database, [recordRunHandler], log)
     const first = createJobQueue(t.testDb.database, [recordRunHandler], log)

@@ -121,13 +121,17 @@ export function createJobQueue<Ctx extends JobQueueContext>(
       for (const handler of handlers) {
         const definition = handler.job
         const settings = { ...definition, ...definition.retrySettings?.(ctx.config) }
-        await boss.createQueue(definition.name, {
+        const queueSettings = {
           name: definition.name,
           retryLimit: settings.retryLimit ?? 5,
           retryDelay: settings.retryDelaySeconds ?? 10,
           retryBackoff: settings.retryBackoff ?? true,
           expireInSeconds: settings.expireInSeconds ?? 300,
-        })
+        }
+        await boss.createQueue(definition.name, queueSettings)
+        // createQueue leaves a queue made by an earlier start as it was: the settings of this
+        // start (its definition and configuration, e.g. WEBHOOK_RETRY_DELAY_SECONDS) are applied.
+        await boss.updateQueue(definition.name, queueSettings)
         if (definition.schedule && schedule)
           await boss.schedule(definition.name, definition.schedule, {}, { tz: 'UTC' })
         if (work) {
