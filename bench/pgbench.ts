@@ -1,5 +1,5 @@
-// The ceiling: the very statement the service runs for a booking creation, built by the service's
-// own `bookingInsertSql`, rendered by Drizzle's PgDialect and run by pgbench straight against
+// The ceiling: the very statement the service runs for a booking creation, the service's own
+// `createBookingStatement` (rendered once, as the service runs it), run by pgbench straight against
 // PostgreSQL. One script per seeded account (account and user ids inlined as literals, as they
 // exist in the bench database); pgbench picks a script at random per transaction, and each
 // transaction picks a day the same way the HTTP scenario does.
@@ -7,21 +7,9 @@ import { spawn } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PgDialect } from 'drizzle-orm/pg-core'
-import { bookingInsertSql } from '../src/modules/bookings/bookings.ts'
+import { bookingValues, createBookingStatement } from '../src/modules/bookings/bookings.ts'
 import { BenchError, baseDayMs, busyDayShare, spreadDays } from './config.ts'
 import type { SeededUser } from './seed.ts'
-
-// Values no real request carries, so each parameter can be told apart after rendering.
-const marker = {
-  account: '00000000-0000-4000-8000-00000000000a',
-  user: '00000000-0000-4000-8000-00000000000b',
-  session: '00000000-0000-4000-8000-00000000000d',
-  booking: '00000000-0000-4000-8000-00000000000c',
-  startsAt: '2199-12-31T23:59:59.999Z',
-}
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** An SQL literal for a parameter pgbench does not vary. */
 function literal(value: unknown): string {
@@ -36,44 +24,47 @@ function literal(value: unknown): string {
   throw new Error(`cannot inline parameter ${String(value)} for pgbench`)
 }
 
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
 /**
- * The booking-creation statement with its parameters replaced: account and user ids as literals,
+ * The booking-creation statement with its slots filled: account and user ids as literals,
  * `gen_random_uuid()` for the new booking, the start as base day + `:day`, `now` as a fixed instant.
  */
 export function bookingStatementFor(
   now: Date,
 ): (accountId: string, userId: string, sessionId: string) => string {
-  const query = new PgDialect().sqlToQuery(
-    bookingInsertSql(
-      marker.account,
-      { userId: marker.user, sessionId: marker.session },
-      { customer_name: 'pgbench customer', starts_at: marker.startsAt, duration_minutes: 60, staff_id: null },
-      now,
-      marker.booking,
-    ),
-  )
-  const nowIso = now.toISOString()
+  const statement = createBookingStatement
+  // The values of the other slots: a booking as the HTTP scenario sends it.
+  const values = bookingValues(
+    '',
+    { userId: '', sessionId: '' },
+    { customer_name: 'pgbench customer', starts_at: '', duration_minutes: 60, staff_id: null },
+    now,
+    '',
+  ) as unknown as Record<string, unknown>
   return (accountId, userId, sessionId) => {
     if (![accountId, userId, sessionId].every((id) => uuidPattern.test(id)))
       throw new Error('ids must be uuids')
-    return query.sql.replace(/\$(\d+)/g, (_match, position: string) => {
-      const value = query.params[Number(position) - 1]
-      switch (value) {
-        case marker.account:
+    return statement.text.replace(/\$(\d+)/g, (_match, position: string) => {
+      const param = statement.params[Number(position) - 1]
+      if (!param) throw new Error(`no parameter $${position}`)
+      if ('fixed' in param) return literal(param.fixed)
+      switch (param.slot) {
+        case 'accountId':
           return `'${accountId}'`
-        case marker.user:
+        case 'userId':
           return `'${userId}'`
-        case marker.session:
+        case 'sessionId':
           return `'${sessionId}'`
-        case marker.booking:
+        case 'bookingId':
           return 'gen_random_uuid()'
-        case marker.startsAt:
+        case 'startsAt':
           return `(to_timestamp(${baseDayMs / 1000}) + make_interval(days => (:day)::int))`
         // Timestamps are written without ':' so pgbench does not take them for variables.
-        case nowIso:
+        case 'now':
           return `to_timestamp(${now.getTime() / 1000})`
         default:
-          return literal(value)
+          return literal(values[param.slot])
       }
     })
   }

@@ -18,6 +18,7 @@ import pg from 'pg'
 import { lockDataDir } from './data-dir-lock.ts'
 import { waitForPostgres } from './db-connect.ts'
 import { StartupError } from './startup.ts'
+import { type Statement, statementParams, statementSql } from './statement.ts'
 
 type NoSchema = Record<string, never>
 export type Db = PgDatabase<PgQueryResultHKT, NoSchema>
@@ -230,5 +231,27 @@ export async function queryRows<T>(executor: Executor, query: SQL): Promise<T[]>
 /** Like queryRows, for statements that return at most one row. */
 export async function queryRow<T>(executor: Executor, query: SQL): Promise<T | undefined> {
   const rows = await queryRows<T>(executor, query)
+  return rows[0]
+}
+
+/** Runs a statement rendered once (core/statement.ts) with this call's values. */
+export async function runStatement<T, V>(
+  executor: Executor,
+  statement: Statement<V>,
+  values: V,
+): Promise<T[]> {
+  const prepared = preparedRunners.get(executor)
+  if (prepared) return (await prepared(statement.text, statementParams(statement, values))) as T[]
+  const result = (await executor.execute(statementSql(statement, values))) as unknown as { rows: T[] }
+  return result.rows
+}
+
+/** Like runStatement, for statements that return at most one row. */
+export async function statementRow<T, V>(
+  executor: Executor,
+  statement: Statement<V>,
+  values: V,
+): Promise<T | undefined> {
+  const rows = await runStatement<T, V>(executor, statement, values)
   return rows[0]
 }

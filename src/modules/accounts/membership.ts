@@ -3,7 +3,8 @@
 import { type SQL, sql } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/pg-core'
 import { notFound } from '../../core/errors.ts'
-import { type Caller, sessionEnded, sessionLiveSql } from '../auth/sessions.ts'
+import type { Value } from '../../core/statement.ts'
+import { sessionEnded, sessionLiveSql } from '../auth/sessions.ts'
 import { users } from '../auth/tables.ts'
 import { type Role, rolesFrom } from './roles.ts'
 import { accountMembers } from './tables.ts'
@@ -15,6 +16,12 @@ export const memberCte = sql.identifier('mem')
 const isActive = sql.identifier(users.isActive.name)
 const role = sql.identifier(accountMembers.role.name)
 
+/** The caller, known or as statement slots. */
+export interface CallerValue {
+  userId: Value<string>
+  sessionId: Value<string>
+}
+
 const u = alias(users, 'u')
 const m = alias(accountMembers, 'm')
 
@@ -23,7 +30,7 @@ const m = alias(accountMembers, 'm')
  * live) and `mem` (their role in the account, only while both hold). Select `activeUserColumn` and
  * `memberRoleColumn`, then call `assertActiveMember`.
  */
-export function memberCtes(accountId: string, caller: Caller): SQL {
+export function memberCtes(accountId: Value<string>, caller: CallerValue): SQL {
   const { userId } = caller
   return sql`${activeUserCte} as (
       select ${u.isActive} and ${sessionLiveSql(sql`${u.id}`, caller.sessionId)} as ${isActive}

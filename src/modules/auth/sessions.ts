@@ -7,6 +7,7 @@ import { newOpaqueToken, sha256 } from '../../core/crypto.ts'
 import type { Executor } from '../../core/db.ts'
 import { AppError } from '../../core/errors.ts'
 import { newId } from '../../core/ids.ts'
+import type { Value } from '../../core/statement.ts'
 import { refreshFamilies, refreshTokens, users } from './tables.ts'
 
 /** Who is calling: the token's user and the sign-in (refresh family) the token was issued for. */
@@ -142,7 +143,7 @@ const family = alias(refreshFamilies, 'f')
  * request on every instance, without a round trip of its own. `sessionId` must be a UUID (the
  * guards refuse a token whose `sid` is not one).
  */
-export function sessionLiveSql(userId: SQL, sessionId: string): SQL {
+export function sessionLiveSql(userId: SQL, sessionId: Value<string>): SQL {
   return sql`exists (select 1 from ${refreshFamilies} ${family}
     where ${family.id} = ${sessionId}::uuid and ${family.userId} = ${userId} and ${family.revokedAt} is null)`
 }

@@ -1,8 +1,9 @@
 import { and, asc, eq, or, type SQL, sql } from 'drizzle-orm'
-import { type Executor, queryRow } from '../../core/db.ts'
+import { type Executor, statementRow } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import { decodeCursor, toPage } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
+import { statement } from '../../core/statement.ts'
 import {
   activeUserColumn,
   assertActiveMember,
@@ -14,14 +15,14 @@ import type { Role } from '../accounts/roles.ts'
 import type { Caller } from '../auth/sessions.ts'
 import {
   assertGranted,
-  type ConsumeSpec,
+  consumeStatement,
   consumeUnits,
-  consumeUnitsSql,
   counterCte,
   periodAt,
   periodColumn,
   periodCte,
   releaseUnitsSql,
+  type UnitValues,
 } from '../entitlements/engine.ts'
 import { staff } from '../staff/tables.ts'
 import type { Booking, CreateBookingBody, ListBookingsQuery } from './schemas.ts'
@@ -85,61 +86,66 @@ function toBooking(row: BookingRow): Booking {
   }
 }
 
-/** The consume spec of a booking creation: membership, the staff check, the counter and the insert. */
-function bookingSpec(
-  accountId: string,
-  caller: Caller,
-  input: CreateBookingBody,
-  now: Date,
-  bookingId: string,
-): ConsumeSpec {
-  const startsAt = sql`${input.starts_at}::timestamptz`
-  const staffId = input.staff_id ?? null
-  return {
-    accountId,
-    caller,
-    minRole: 'member',
-    feature,
-    quantity: 1,
-    period: periodAt(feature, startsAt),
-    now,
-    gate:
-      staffId === null
-        ? sql`true`
-        : sql`exists (select 1 from ${staff} where ${staff.id} = ${staffId}::uuid and ${staff.accountId} = ${accountId}::uuid and ${staff.deletedAt} is null)`,
-    insert: sql`insert into ${bookings} (${sql.join(
-      [
-        bookings.id,
-        bookings.accountId,
-        bookings.staffId,
-        bookings.customerName,
-        bookings.startsAt,
-        bookings.durationMinutes,
-        bookings.status,
-        bookings.localDate,
-        bookings.createdAt,
-      ].map(name),
-      sql`, `,
-    )})
-      select ${bookingId}::uuid, ${accountId}::uuid, ${staffId}::uuid, ${input.customer_name}, ${startsAt},
-             ${input.duration_minutes}::int, 'confirmed', ${periodCte}.${periodColumn}::date, ${now.toISOString()}::timestamptz
-      from ${counterCte}, ${periodCte}
-      ${returningBookingRow}`,
-  }
+/** The values of a booking creation, beside the unit's. */
+interface BookingValues extends UnitValues {
+  bookingId: string
+  staffId: string | null
+  customerName: string
+  startsAt: string
+  durationMinutes: number
 }
 
 /**
- * The statement `createBooking` runs, built without running it (the benchmark renders it for
- * pgbench, so its ceiling is exactly this SQL).
+ * The statement `createBooking` runs, rendered once: membership, the staff check, access, the
+ * counter and the insert. The benchmark runs the same text in pgbench, so its ceiling is exactly
+ * this SQL.
  */
-export function bookingInsertSql(
+export const createBookingStatement = consumeStatement<BookingValues>({
+  minRole: 'member',
+  resource: true,
+  period: (slot) => periodAt('per_day', sql`${slot.startsAt}::timestamptz`),
+  gate: (slot) =>
+    sql`${slot.staffId}::uuid is null or exists (select 1 from ${staff} where ${staff.id} = ${slot.staffId}::uuid and ${staff.accountId} = ${slot.accountId}::uuid and ${staff.deletedAt} is null)`,
+  insert: (slot) => sql`insert into ${bookings} (${sql.join(
+    [
+      bookings.id,
+      bookings.accountId,
+      bookings.staffId,
+      bookings.customerName,
+      bookings.startsAt,
+      bookings.durationMinutes,
+      bookings.status,
+      bookings.localDate,
+      bookings.createdAt,
+    ].map(name),
+    sql`, `,
+  )})
+      select ${slot.bookingId}::uuid, ${slot.accountId}::uuid, ${slot.staffId}::uuid, ${slot.customerName}::text, ${slot.startsAt}::timestamptz,
+             ${slot.durationMinutes}::int, 'confirmed', ${periodCte}.${periodColumn}::date, ${slot.now}::timestamptz
+      from ${counterCte}, ${periodCte}
+      ${returningBookingRow}`,
+})
+
+/** The values of `createBookingStatement` for one booking. */
+export function bookingValues(
   accountId: string,
   caller: Caller,
   input: CreateBookingBody,
   now: Date,
   bookingId: string,
-): SQL {
-  return consumeUnitsSql(bookingSpec(accountId, caller, input, now, bookingId))
+): BookingValues {
+  return {
+    accountId,
+    ...caller,
+    feature,
+    quantity: 1,
+    now: now.toISOString(),
+    bookingId,
+    staffId: input.staff_id ?? null,
+    customerName: input.customer_name,
+    startsAt: input.starts_at,
+    durationMinutes: input.duration_minutes,
+  }
 }
 
 /**
@@ -154,11 +160,14 @@ export async function createBooking(
   input: CreateBookingBody,
   now: Date,
 ): Promise<Booking> {
-  const spec = bookingSpec(accountId, caller, input, now, newId())
-  const outcome = await consumeUnits<BookingRow>(executor, spec)
+  const outcome = await consumeUnits<BookingRow, BookingValues>(
+    executor,
+    createBookingStatement,
+    bookingValues(accountId, caller, input, now, newId()),
+  )
   assertGranted(
     outcome,
-    spec,
+    { feature, minRole: 'member' },
     () =>
       new AppError('validation_failed', 'No such staff member in this account', {
         errors: [{ location: 'body.staff_id', message: 'unknown staff member' }],
@@ -193,6 +202,33 @@ export async function listBookings(executor: Executor, accountId: string, query:
   return toPage(rows, query.limit, (row) => [row.startsAt.toISOString(), row.id], toBooking)
 }
 
+interface CancelBookingValues {
+  accountId: string
+  userId: string
+  sessionId: string
+  bookingId: string
+  now: string
+}
+
+/** The cancellation and the release of its day's unit, rendered once. */
+const cancelBookingStatement = statement<CancelBookingValues>((slot) => {
+  const canceled = sql.identifier('canceled')
+  const released = sql.identifier('rel')
+  return sql`with ${memberCtes(slot.accountId, slot)},
+      ${canceled} as (
+        update ${bookings} set ${name(bookings.status)} = 'canceled', ${name(bookings.canceledAt)} = ${slot.now}::timestamptz
+        where ${bookings.id} = ${slot.bookingId}::uuid and ${bookings.accountId} = ${slot.accountId}::uuid and ${bookings.status} = 'confirmed'
+          and exists (select 1 from ${memberCte})
+        ${returningBookingRow}
+      ),
+      ${released} as (${releaseUnitsSql(slot.accountId, feature, sql`(select ${sql.identifier('localDate')} from ${canceled})`, 1, slot.now, sql`exists (select 1 from ${canceled})`)})
+    select ${memberRoleColumn} as _role,
+      ${activeUserColumn} as _active,
+      (select ${bookings.status} from ${bookings} where ${bookings.id} = ${slot.bookingId}::uuid and ${bookings.accountId} = ${slot.accountId}::uuid) as _was,
+      ${canceled}.*
+    from (select 1) as one left join ${canceled} on true`
+})
+
 /** Cancels a booking and frees its day's unit, in one statement (any member). */
 export async function cancelBooking(
   executor: Executor,
@@ -201,30 +237,14 @@ export async function cancelBooking(
   bookingId: string,
   now: Date,
 ): Promise<Booking> {
-  const canceled = sql.identifier('canceled')
-  const released = sql.identifier('rel')
-  const row = await queryRow<
+  const row = await statementRow<
     (BookingRow | Record<keyof BookingRow, null>) & {
       _role: Role | null
       _active: boolean
       _was: BookingRow['status'] | null
-    }
-  >(
-    executor,
-    sql`with ${memberCtes(accountId, caller)},
-      ${canceled} as (
-        update ${bookings} set ${name(bookings.status)} = 'canceled', ${name(bookings.canceledAt)} = ${now.toISOString()}::timestamptz
-        where ${bookings.id} = ${bookingId}::uuid and ${bookings.accountId} = ${accountId}::uuid and ${bookings.status} = 'confirmed'
-          and exists (select 1 from ${memberCte})
-        ${returningBookingRow}
-      ),
-      ${released} as (${releaseUnitsSql(accountId, feature, sql`(select ${sql.identifier('localDate')} from ${canceled})`, 1, now, sql`exists (select 1 from ${canceled})`)})
-    select ${memberRoleColumn} as _role,
-      ${activeUserColumn} as _active,
-      (select ${bookings.status} from ${bookings} where ${bookings.id} = ${bookingId}::uuid and ${bookings.accountId} = ${accountId}::uuid) as _was,
-      ${canceled}.*
-    from (select 1) as one left join ${canceled} on true`,
-  )
+    },
+    CancelBookingValues
+  >(executor, cancelBookingStatement, { accountId, ...caller, bookingId, now: now.toISOString() })
   assertActiveMember(row?._active, row?._role)
   if (!row?._role) throw notFound('Account')
   if (row.id === null || row.id === undefined) {

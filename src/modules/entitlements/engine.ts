@@ -5,8 +5,9 @@
 // Membership and subscription access are checked in the same statement: one round trip.
 import { type SQL, sql } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/pg-core'
-import { type Executor, queryRow } from '../../core/db.ts'
+import { type Executor, queryRow, statementRow } from '../../core/db.ts'
 import { AppError, limitExceeded, notFound } from '../../core/errors.ts'
+import { instant, type Slots, type Statement, statement, type Value } from '../../core/statement.ts'
 import {
   activeUserColumn,
   assertActiveMember,
@@ -19,9 +20,8 @@ import { accounts } from '../accounts/tables.ts'
 import type { Caller } from '../auth/sessions.ts'
 import {
   type CatalogueEntry,
-  featureKind,
+  type FeatureKind,
   featureNotMetered,
-  isResourceFeature,
   unknownFeature,
 } from '../plans/features.ts'
 import { plans } from '../plans/tables.ts'
@@ -57,24 +57,34 @@ const s = alias(subscriptions, 's')
 const p = alias(plans, 'p')
 const c = alias(usageCounters, 'c')
 
-export interface ConsumeSpec {
+/** The values of every consume and release statement, beside any its caller adds. */
+export interface UnitValues {
   accountId: string
-  /** The acting user and token session; must be an active member with at least `minRole`, in a live session. */
-  caller: Caller
-  minRole: Role
+  /** The acting user and token session; must be an active member in a live session. */
+  userId: string
+  sessionId: string
   feature: string
   quantity: number
+  /** The instant of the request, ISO 8601. */
+  now: string
+}
+
+/** What makes one consume statement different from another; the values come per call. */
+export interface ConsumeShape<V extends UnitValues> {
+  /** The least role the acting user needs in the account. */
+  minRole: Role
+  /** Whether the feature is resource-backed (its catalogue entry needs no lookup). */
+  resource: boolean
   /** The counter's period, an expression that may use `accountCte` (see `periodAt`); `''` for count limits. */
-  period: SQL
-  now: Date
+  period: (slot: Slots<V>) => SQL
   /** An extra condition that must hold (e.g. the named staff member exists). */
-  gate?: SQL
+  gate?: (slot: Slots<V>) => SQL
   /**
    * The data-modifying CTE that creates the resource. It must select from `counterCte` (and may
    * from `periodCte`) so it only runs when a unit was granted, and return the columns the caller
    * wants (with `::text` on dates).
    */
-  insert?: SQL
+  insert?: (slot: Slots<V>) => SQL
 }
 
 export interface ConsumeOutcome<Row> {
@@ -92,19 +102,19 @@ export interface ConsumeOutcome<Row> {
   row: Row | undefined
 }
 
-const limitOf = (feature: string) => sql`case
+const limitOf = (feature: Value<string>) => sql`case
   when jsonb_exists(${p.limits}, ${feature}) then
     case when jsonb_typeof(${p.limits} -> ${feature}) = 'number' then floor((${p.limits} ->> ${feature})::numeric)::int end
   else 0 end`
 
-/** CTE fragments shared by consume and read: the member's role, the account's time zone, the plan limit. */
-function contextCtes(accountId: string, caller: Caller, feature: string, now: Date): SQL {
-  return sql`${memberCtes(accountId, caller)},
-    ${accountCte} as (select ${a.timezone} from ${accounts} ${a} where ${a.id} = ${accountId}::uuid),
+/** CTE fragments shared by consume and release: the member's role, the account's time zone, the plan limit. */
+function contextCtes(slot: Slots<UnitValues>): SQL {
+  return sql`${memberCtes(slot.accountId, slot)},
+    ${accountCte} as (select ${a.timezone} from ${accounts} ${a} where ${a.id} = ${slot.accountId}::uuid),
     ${entitlementCte} as (
-      select ${limitOf(feature)} as ${limitColumn}
+      select ${limitOf(slot.feature)} as ${limitColumn}
       from ${subscriptions} ${s} join ${plans} ${p} on ${p.id} = ${s.planId}
-      where ${s.accountId} = ${accountId}::uuid and ${s.status} <> 'expired' and ${grantsAccessSql('s', now)}
+      where ${s.accountId} = ${slot.accountId}::uuid and ${s.status} <> 'expired' and ${grantsAccessSql('s', slot.now)}
     )`
 }
 
@@ -113,8 +123,8 @@ function contextCtes(accountId: string, caller: Caller, feature: string, now: Da
  * feature needs no lookup; any other key is known when some plan (retired ones included, as
  * accounts may still hold them) names it as a limit or a flag. The plans table is small.
  */
-function catalogueSql(feature: string): SQL {
-  if (isResourceFeature(feature)) return sql`'resource'`
+function catalogueSql(resource: boolean, feature: Value<string>): SQL {
+  if (resource) return sql`'resource'`
   return sql`(select case
       when bool_or(jsonb_exists(${p.limits}, ${feature})) then 'limit'
       when bool_or(jsonb_exists(${p.features}, ${feature})) then 'flag'
@@ -126,25 +136,27 @@ function catalogueSql(feature: string): SQL {
  * a limit, so only a refused consume of an undeclared key looks it up (the `else` branch is not
  * evaluated otherwise): the hot path stays one statement and does no extra work when it succeeds.
  */
-function catalogueColumn(feature: string): SQL {
-  if (isResourceFeature(feature)) return catalogueSql(feature)
-  return sql`case when exists (select 1 from ${counterCte}) then 'limit' else ${catalogueSql(feature)} end`
+function catalogueColumn(resource: boolean, feature: Value<string>): SQL {
+  if (resource) return catalogueSql(resource, feature)
+  return sql`case when exists (select 1 from ${counterCte}) then 'limit' else ${catalogueSql(resource, feature)} end`
 }
 
 /**
- * The one statement of `consumeUnits`, built without running it (the benchmark renders it for
- * pgbench, so the ceiling it measures is exactly the SQL the service runs).
+ * The one statement of `consumeUnits` for a shape, rendered once (at module load, by the module
+ * that consumes); the benchmark runs the same text in pgbench, so its ceiling is exactly the SQL
+ * the service runs.
  */
-export function consumeUnitsSql(spec: ConsumeSpec): SQL {
-  const { accountId, feature, quantity, now } = spec
-  const insert = spec.insert ?? sql`select 1 as granted from ${counterCte}`
-  const limit = sql`(select ${limitColumn} from ${entitlementCte})`
-  return sql`with ${contextCtes(accountId, spec.caller, feature, now)},
-    ${gateCte} as (select 1 as ok where ${memberHasRole(spec.minRole)} and (${spec.gate ?? sql`true`})),
-    ${periodCte} as (select (${spec.period})::text as ${periodColumn} from ${accountCte}),
+export function consumeStatement<V extends UnitValues>(shape: ConsumeShape<V>): Statement<V> {
+  return statement<V>((slot) => {
+    const { accountId, feature, quantity, now } = slot
+    const insert = shape.insert?.(slot) ?? sql`select 1 as granted from ${counterCte}`
+    const limit = sql`(select ${limitColumn} from ${entitlementCte})`
+    return sql`with ${contextCtes(slot)},
+    ${gateCte} as (select 1 as ok where ${memberHasRole(shape.minRole)} and (${shape.gate?.(slot) ?? sql`true`})),
+    ${periodCte} as (select (${shape.period(slot)})::text as ${periodColumn} from ${accountCte}),
     ${counterCte} as (
       insert into ${usageCounters} as ${c} (${name(usageCounters.accountId)}, ${name(usageCounters.feature)}, ${periodColumn}, ${usedColumn}, ${name(usageCounters.updatedAt)})
-      select ${accountId}::uuid, ${feature}, ${periodCte}.${periodColumn}, ${quantity}::int, ${now.toISOString()}::timestamptz
+      select ${accountId}::uuid, ${feature}::text, ${periodCte}.${periodColumn}, ${quantity}::int, ${instant(now)}
       from ${periodCte}, ${entitlementCte}, ${gateCte}
       where ${entitlementCte}.${limitColumn} is null or ${quantity}::int <= ${entitlementCte}.${limitColumn}
       on conflict (${name(usageCounters.accountId)}, ${name(usageCounters.feature)}, ${periodColumn}) do update
@@ -161,15 +173,16 @@ export function consumeUnitsSql(spec: ConsumeSpec): SQL {
       ${limit} as _limit,
       coalesce(${counterNow(accountId, feature)}, 0) as _used_before,
       exists (select 1 from ${counterCte}) as _granted,
-      ${catalogueColumn(feature)} as _catalogue,
+      ${catalogueColumn(shape.resource, feature)} as _catalogue,
       ${insertCte}.*
     from (select 1) as one left join ${insertCte} on true`
+  })
 }
 
 /** The counter's stored value for the period in `periodCte` (a scalar subquery; null when none). */
-function counterNow(accountId: string, feature: string): SQL {
+function counterNow(accountId: Value<string>, feature: Value<string>): SQL {
   return sql`(select ${c.used} from ${usageCounters} ${c}, ${periodCte}
-        where ${c.accountId} = ${accountId}::uuid and ${c.feature} = ${feature} and ${c.period} = ${periodCte}.${periodColumn})`
+        where ${c.accountId} = ${accountId}::uuid and ${c.feature} = ${feature}::text and ${c.period} = ${periodCte}.${periodColumn})`
 }
 
 /** The computed columns of the consume statement, beside the `insert` CTE's own. */
@@ -184,9 +197,16 @@ interface ConsumeColumns {
   _catalogue: CatalogueEntry | undefined
 }
 
-/** Consumes `quantity` units of a feature (and optionally creates a resource) in one statement. */
-export async function consumeUnits<Row>(executor: Executor, spec: ConsumeSpec): Promise<ConsumeOutcome<Row>> {
-  const row = await queryRow<ConsumeColumns & Record<string, unknown>>(executor, consumeUnitsSql(spec))
+/**
+ * Consumes `quantity` units of a feature (and creates the resource, when the statement's shape
+ * has an insert) in one statement. `row` is the insert's row when granted.
+ */
+export async function consumeUnits<Row, V extends UnitValues = UnitValues>(
+  executor: Executor,
+  consume: Statement<V>,
+  values: V,
+): Promise<ConsumeOutcome<Row>> {
+  const row = await statementRow<ConsumeColumns & Record<string, unknown>, V>(executor, consume, values)
   if (!row) throw new Error('consume statement returned no row')
   const { _role, _active, _has_access, _gate_ok, _limit, _used_before, _granted, _catalogue, ...rest } = row
   const granted = Boolean(_granted)
@@ -199,7 +219,7 @@ export async function consumeUnits<Row>(executor: Executor, spec: ConsumeSpec): 
     usedBefore: Number(_used_before),
     granted,
     catalogue: _catalogue ?? null,
-    row: granted && spec.insert ? (rest as Row) : undefined,
+    row: granted ? (rest as Row) : undefined,
   }
 }
 
@@ -210,7 +230,7 @@ export async function consumeUnits<Row>(executor: Executor, spec: ConsumeSpec): 
  */
 export function assertGranted<Row>(
   outcome: ConsumeOutcome<Row>,
-  spec: Pick<ConsumeSpec, 'feature' | 'minRole'>,
+  spec: { feature: string; minRole: Role },
   gateError: () => AppError = () => new AppError('forbidden'),
 ): void {
   if (outcome.granted) return
@@ -250,26 +270,26 @@ export function assertMetered(catalogue: CatalogueEntry, feature: string): void 
 
 /** A CTE body that gives back `quantity` units of a counter when `when` holds (floor 0). */
 export function releaseUnitsSql(
-  accountId: string,
-  feature: string,
+  accountId: Value<string>,
+  feature: Value<string>,
   period: SQL,
-  quantity: number,
-  now: Date,
+  quantity: Value<number>,
+  now: Value<Date>,
   when: SQL,
 ): SQL {
   return sql`update ${usageCounters} ${c}
-    set ${usedColumn} = greatest(${c.used} - ${quantity}::int, 0), ${name(usageCounters.updatedAt)} = ${now.toISOString()}::timestamptz
-    where ${c.accountId} = ${accountId}::uuid and ${c.feature} = ${feature} and ${c.period} = (${period})::text and (${when})
+    set ${usedColumn} = greatest(${c.used} - ${quantity}::int, 0), ${name(usageCounters.updatedAt)} = ${instant(now)}
+    where ${c.accountId} = ${accountId}::uuid and ${c.feature} = ${feature}::text and ${c.period} = (${period})::text and (${when})
     returning ${c.used}`
 }
 
-/** The account-local period key of a feature at an instant (SQL; needs `accountCte` in scope). */
-export function periodAt(feature: string, instant: SQL): SQL {
-  switch (featureKind(feature)) {
+/** The account-local period key of a feature kind at an instant (SQL; needs `accountCte` in scope). */
+export function periodAt(kind: FeatureKind, at: SQL): SQL {
+  switch (kind) {
     case 'per_day':
-      return sql`to_char((${instant} at time zone ${accountCte}.${timezoneColumn})::date, 'YYYY-MM-DD')`
+      return sql`to_char((${at} at time zone ${accountCte}.${timezoneColumn})::date, 'YYYY-MM-DD')`
     case 'per_month':
-      return sql`to_char((${instant} at time zone ${accountCte}.${timezoneColumn})::date, 'YYYY-MM')`
+      return sql`to_char((${at} at time zone ${accountCte}.${timezoneColumn})::date, 'YYYY-MM')`
     case 'count':
       return sql`''`
   }
@@ -287,29 +307,29 @@ export interface ReleaseOutcome {
   catalogue: CatalogueEntry
 }
 
+/** What makes one release statement different from another (see `ConsumeShape`). */
+export type ReleaseShape<V extends UnitValues> = Pick<ConsumeShape<V>, 'minRole' | 'period'>
+
 /**
- * Gives back units of a metered feature (never below zero), checking membership and the catalogue
- * in the same statement: an unknown key, a flag or a resource-backed feature is left alone.
+ * The statement of `releaseUnits` for a metered (not resource-backed) feature, rendered once: it
+ * gives back units (never below zero), checking membership and the catalogue in the same
+ * statement, so an unknown key, a flag or a resource-backed feature is left alone.
  */
-export async function releaseUnits(
-  executor: Executor,
-  spec: Omit<ConsumeSpec, 'gate' | 'insert'>,
-): Promise<ReleaseOutcome> {
-  const { accountId, feature, quantity, now } = spec
-  const row = await queryRow<{
-    role: Role | null
-    active: boolean | null
-    used: number | null
-    lim: number | null
-    has_access: boolean
-    period: string | null
-    catalogue: CatalogueEntry | undefined
-  }>(
-    executor,
-    sql`with ${contextCtes(accountId, spec.caller, feature, now)},
-    ${periodCte} as (select (${spec.period})::text as ${periodColumn} from ${accountCte}),
-    ${catalogueCte} as (select ${catalogueSql(feature)} as ${entryColumn}),
-    ${releaseCte} as (${releaseUnitsSql(accountId, feature, sql`(select ${periodColumn} from ${periodCte})`, quantity, now, sql`${memberHasRole(spec.minRole)} and (select ${entryColumn} from ${catalogueCte}) = 'limit'`)})
+export function releaseStatement<V extends UnitValues>(shape: ReleaseShape<V>): Statement<V> {
+  return statement<V>((slot) => {
+    const { accountId, feature, quantity, now } = slot
+    const release = releaseUnitsSql(
+      accountId,
+      feature,
+      sql`(select ${periodColumn} from ${periodCte})`,
+      quantity,
+      now,
+      sql`${memberHasRole(shape.minRole)} and (select ${entryColumn} from ${catalogueCte}) = 'limit'`,
+    )
+    return sql`with ${contextCtes(slot)},
+    ${periodCte} as (select (${shape.period(slot)})::text as ${periodColumn} from ${accountCte}),
+    ${catalogueCte} as (select ${catalogueSql(false, feature)} as ${entryColumn}),
+    ${releaseCte} as (${release})
     select
       ${memberRoleColumn} as role,
       ${activeUserColumn} as active,
@@ -317,8 +337,28 @@ export async function releaseUnits(
       coalesce((select ${usedColumn} from ${releaseCte}), ${counterNow(accountId, feature)}, 0) as used,
       (select ${limitColumn} from ${entitlementCte}) as lim,
       exists (select 1 from ${entitlementCte}) as has_access,
-      (select ${entryColumn} from ${catalogueCte}) as catalogue`,
-  )
+      (select ${entryColumn} from ${catalogueCte}) as catalogue`
+  })
+}
+
+/** Gives back units of a metered feature with a statement made by `releaseStatement`. */
+export async function releaseUnits<V extends UnitValues>(
+  executor: Executor,
+  release: Statement<V>,
+  values: V,
+): Promise<ReleaseOutcome> {
+  const row = await statementRow<
+    {
+      role: Role | null
+      active: boolean | null
+      used: number | null
+      lim: number | null
+      has_access: boolean
+      period: string | null
+      catalogue: CatalogueEntry | undefined
+    },
+    V
+  >(executor, release, values)
   return {
     role: row?.role ?? null,
     active: Boolean(row?.active),

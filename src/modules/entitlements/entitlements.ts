@@ -1,26 +1,37 @@
-import { type SQL, sql } from 'drizzle-orm'
+import { sql } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/pg-core'
-import { type Executor, queryRow } from '../../core/db.ts'
+import { type Executor, statementRow } from '../../core/db.ts'
 import { notFound } from '../../core/errors.ts'
+import { type Slots, type Statement, statement } from '../../core/statement.ts'
 import { assertActiveMember } from '../accounts/membership.ts'
 import type { Role } from '../accounts/roles.ts'
 import { accountMembers, accounts } from '../accounts/tables.ts'
 import { type Caller, sessionEnded, sessionLiveSql } from '../auth/sessions.ts'
 import { users } from '../auth/tables.ts'
-import { featureKind, featureNotMetered, isResourceFeature, resourceFeatureKeys } from '../plans/features.ts'
+import {
+  type FeatureKind,
+  featureKind,
+  featureKinds,
+  featureNotMetered,
+  isResourceFeature,
+  resourceFeatureKeys,
+} from '../plans/features.ts'
 import { plans } from '../plans/tables.ts'
 import { effectiveStatus, grantsAccessSql } from '../subscriptions/access.ts'
 import { subscriptions } from '../subscriptions/tables.ts'
 import {
   assertGranted,
   assertMetered,
+  consumeStatement,
   consumeUnits,
   counterCte,
   memberStanding,
   periodAt,
   periodColumn,
   periodCte,
+  releaseStatement,
   releaseUnits,
+  type UnitValues,
   usedColumn,
 } from './engine.ts'
 import type { Entitlements, FeatureEntitlement, UsageBody, UsageResult } from './schemas.ts'
@@ -66,41 +77,40 @@ const timezoneColumn = sql.identifier(accounts.timezone.name)
 const day = sql.identifier('d')
 const tz = sql.identifier('tz')
 
-/**
- * An account's entitlements in one statement: membership, subscription, plan and today's counters.
- * Reads answer 200 with the decision; only commands are refused with limit_exceeded.
- */
-export async function readEntitlements(
-  executor: Executor,
-  accountId: string,
-  caller: Caller,
-  now: Date,
-  date: string | undefined,
-): Promise<Entitlements> {
-  const row = await queryRow<EntitlementRow>(
-    executor,
-    sql`with
-      ${memberCte} as (select ${m.role} from ${accountMembers} ${m} where ${m.accountId} = ${accountId}::uuid and ${m.userId} = ${caller.userId}::uuid),
+interface EntitlementValues {
+  accountId: string
+  userId: string
+  sessionId: string
+  /** The instant of the request, ISO 8601. */
+  now: string
+  /** The local day asked for; null: today in the account's time zone. */
+  date: string | null
+}
+
+/** The entitlements statement, rendered once: membership, subscription, plan and the day's counters. */
+const entitlementsStatement = statement<EntitlementValues>(
+  (slot) => sql`with
+      ${memberCte} as (select ${m.role} from ${accountMembers} ${m} where ${m.accountId} = ${slot.accountId}::uuid and ${m.userId} = ${slot.userId}::uuid),
       ${userCte} as (
         select ${u.isAdmin} from ${users} ${u}
-        where ${u.id} = ${caller.userId}::uuid and ${u.isActive} and ${sessionLiveSql(sql`${u.id}`, caller.sessionId)}
+        where ${u.id} = ${slot.userId}::uuid and ${u.isActive} and ${sessionLiveSql(sql`${u.id}`, slot.sessionId)}
       ),
-      ${accountCte} as (select ${a.timezone} from ${accounts} ${a} where ${a.id} = ${accountId}::uuid),
+      ${accountCte} as (select ${a.timezone} from ${accounts} ${a} where ${a.id} = ${slot.accountId}::uuid),
       ${dayCte} as (
-        select coalesce(${date ?? null}::date, (${now.toISOString()}::timestamptz at time zone ${accountCte}.${timezoneColumn})::date) as ${day},
+        select coalesce(${slot.date}::date, (${slot.now}::timestamptz at time zone ${accountCte}.${timezoneColumn})::date) as ${day},
                ${accountCte}.${timezoneColumn} as ${tz}
         from ${accountCte}
       ),
       ${subscriptionCte} as (
         select ${s.status} as ${as('status')}, ${s.provider} as ${as('provider')}, ${s.currentPeriodEnd} as ${as('currentPeriodEnd')},
-          ${s.endedAt} as ${as('endedAt')}, ${s.graceUntil} as ${as('graceUntil')}, ${grantsAccessSql('s', now)} as ${as('hasAccess')},
+          ${s.endedAt} as ${as('endedAt')}, ${s.graceUntil} as ${as('graceUntil')}, ${grantsAccessSql('s', slot.now)} as ${as('hasAccess')},
           ${p.code} as ${as('plan')}, ${p.limits} as ${as('limits')}, ${p.features} as ${as('features')}
         from ${subscriptions} ${s} join ${plans} ${p} on ${p.id} = ${s.planId}
-        where ${s.accountId} = ${accountId}::uuid and ${s.status} <> 'expired'
+        where ${s.accountId} = ${slot.accountId}::uuid and ${s.status} <> 'expired'
       ),
       ${todayCountersCte} as (
         select ${c.feature}, ${c.period}, ${c.used} from ${usageCounters} ${c}
-        where ${c.accountId} = ${accountId}::uuid
+        where ${c.accountId} = ${slot.accountId}::uuid
           and ${c.period} in ('', (select to_char(${day}, 'YYYY-MM-DD') from ${dayCte}), (select to_char(${day}, 'YYYY-MM') from ${dayCte}))
       )
     select
@@ -114,7 +124,25 @@ export async function readEntitlements(
       ${subscriptionCte}.*,
       (select json_agg(${todayCountersCte}) from ${todayCountersCte}) as ${as('counters')}
     from ${dayCte} left join ${subscriptionCte} on true`,
-  )
+)
+
+/**
+ * An account's entitlements in one statement: membership, subscription, plan and today's counters.
+ * Reads answer 200 with the decision; only commands are refused with limit_exceeded.
+ */
+export async function readEntitlements(
+  executor: Executor,
+  accountId: string,
+  caller: Caller,
+  now: Date,
+  date: string | undefined,
+): Promise<Entitlements> {
+  const row = await statementRow<EntitlementRow, EntitlementValues>(executor, entitlementsStatement, {
+    accountId,
+    ...caller,
+    now: now.toISOString(),
+    date: date ?? null,
+  })
   if (!row || (row.role === null && !row.isAdmin)) throw notFound('Account')
   if (row.isAdmin === null) throw sessionEnded()
   const hasAccess = Boolean(row.hasAccess)
@@ -178,13 +206,34 @@ export async function readEntitlements(
   }
 }
 
-/** The period a usage record counts on: the given local day, or now in the account's time zone. */
-function usagePeriod(feature: string, date: string | undefined, now: Date): SQL {
-  const kind = featureKind(feature)
-  if (date !== undefined && kind === 'per_day') return sql`${date}`
-  if (date !== undefined && kind === 'per_month') return sql`${date.slice(0, 7)}`
-  return periodAt(feature, sql`${now.toISOString()}::timestamptz`)
+/** The values of a usage record, beside the unit's. */
+interface UsageValues extends UnitValues {
+  /** The period the record names (the local day, or its month); null: now in the account's time zone. */
+  period: string | null
 }
+
+/** The period a usage record counts on: the one it names, or now in the account's time zone. */
+const usagePeriod = (kind: FeatureKind) => (slot: Slots<UsageValues>) =>
+  kind === 'count'
+    ? sql`''`
+    : sql`coalesce(${slot.period}::text, ${periodAt(kind, sql`${slot.now}::timestamptz`)})`
+
+/** The usage statements, one consume and one release per feature kind, rendered once. */
+const usageStatements = Object.fromEntries(
+  featureKinds.map((kind) => [
+    kind,
+    {
+      consume: consumeStatement<UsageValues>({
+        minRole: 'member',
+        resource: false,
+        period: usagePeriod(kind),
+        insert: () =>
+          sql`select ${periodCte}.${periodColumn}, ${counterCte}.${usedColumn} from ${counterCte}, ${periodCte}`,
+      }),
+      release: releaseStatement<UsageValues>({ minRole: 'member', period: usagePeriod(kind) }),
+    },
+  ]),
+) as Record<FeatureKind, { consume: Statement<UsageValues>; release: Statement<UsageValues> }>
 
 /**
  * Meters a feature of the integrating product on the same engine: consume (quantity > 0) or
@@ -205,27 +254,33 @@ export async function recordUsage(
     assertActiveMember(standing.active, standing.role)
     throw featureNotMetered(input.feature)
   }
-  const spec = {
+  const kind = featureKind(input.feature)
+  const statements = usageStatements[kind]
+  const values: UsageValues = {
     accountId,
-    caller,
-    minRole: 'member',
+    ...caller,
     feature: input.feature,
     quantity: Math.abs(input.quantity),
-    period: usagePeriod(input.feature, input.date, now),
-    now,
-  } as const
-  const kind = featureKind(input.feature)
+    now: now.toISOString(),
+    period:
+      input.date === undefined || kind === 'count'
+        ? null
+        : kind === 'per_day'
+          ? input.date
+          : input.date.slice(0, 7),
+  }
   if (input.quantity < 0) {
-    const released = await releaseUnits(executor, spec)
+    const released = await releaseUnits(executor, statements.release, values)
     assertActiveMember(released.active, released.role)
     assertMetered(released.catalogue, input.feature)
     return result(input.feature, kind, released.period, released.limit, released.used, released.hasAccess)
   }
-  const outcome = await consumeUnits<{ period: string; used: number }>(executor, {
-    ...spec,
-    insert: sql`select ${periodCte}.${periodColumn}, ${counterCte}.${usedColumn} from ${counterCte}, ${periodCte}`,
-  })
-  assertGranted(outcome, spec)
+  const outcome = await consumeUnits<{ period: string; used: number }, UsageValues>(
+    executor,
+    statements.consume,
+    values,
+  )
+  assertGranted(outcome, { feature: input.feature, minRole: 'member' })
   const row = outcome.row
   if (!row) throw new Error('granted usage returned no row')
   return result(input.feature, kind, row.period, outcome.limit, Number(row.used), true)

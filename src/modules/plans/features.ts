@@ -2,7 +2,9 @@
 // is counted. `staff` → live resources; `bookings_per_day` → events per account-local day.
 import { AppError } from '../../core/errors.ts'
 
-export type FeatureKind = 'count' | 'per_day' | 'per_month'
+/** How a limit counts: in total, per local day, or per local month. */
+export const featureKinds = ['count', 'per_day', 'per_month'] as const
+export type FeatureKind = (typeof featureKinds)[number]
 
 export function featureKind(feature: string): FeatureKind {
   if (feature.endsWith('_per_day')) return 'per_day'

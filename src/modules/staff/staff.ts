@@ -1,8 +1,9 @@
 import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm'
-import { type Executor, queryRow } from '../../core/db.ts'
+import { type Executor, statementRow } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import { decodeCursor, type PaginationQuery, toPage } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
+import { statement } from '../../core/statement.ts'
 import {
   activeUserColumn,
   assertActiveMember,
@@ -12,7 +13,14 @@ import {
 } from '../accounts/membership.ts'
 import { type Role, rolesFrom } from '../accounts/roles.ts'
 import type { Caller } from '../auth/sessions.ts'
-import { assertGranted, consumeUnits, counterCte, releaseUnitsSql } from '../entitlements/engine.ts'
+import {
+  assertGranted,
+  consumeStatement,
+  consumeUnits,
+  counterCte,
+  releaseUnitsSql,
+  type UnitValues,
+} from '../entitlements/engine.ts'
 import type { CreateStaffBody, Staff } from './schemas.ts'
 import { staff } from './tables.ts'
 
@@ -45,6 +53,27 @@ const returningStaffRow = sql`returning ${sql.join(
 
 const column = (name: { name: string }) => sql.identifier(name.name)
 
+/** The values of a staff creation, beside the unit's. */
+interface StaffValues extends UnitValues {
+  staffId: string
+  name: string
+  email: string | null
+  isActive: boolean
+}
+
+/** Membership (owners and admins), the counter increment and the insert, rendered once. */
+const createStaffStatement = consumeStatement<StaffValues>({
+  minRole: 'admin',
+  resource: true,
+  period: () => sql`''`,
+  insert: (
+    slot,
+  ) => sql`insert into ${staff} (${column(staff.id)}, ${column(staff.accountId)}, ${column(staff.name)}, ${column(staff.email)}, ${column(staff.isActive)}, ${column(staff.createdAt)})
+      select ${slot.staffId}::uuid, ${slot.accountId}::uuid, ${slot.name}::text, ${slot.email}::text, ${slot.isActive}::boolean, ${slot.now}::timestamptz
+      from ${counterCte}
+      ${returningStaffRow}`,
+})
+
 /**
  * Adds a staff member if the plan's `staff` limit has room: the membership check, the counter
  * increment and the insert are one statement (owners and admins).
@@ -56,15 +85,18 @@ export async function createStaff(
   input: CreateStaffBody,
   now: Date,
 ): Promise<Staff> {
-  const spec = { accountId, caller, minRole: 'admin' as const, feature, quantity: 1, period: sql`''`, now }
-  const outcome = await consumeUnits<StaffRow>(executor, {
-    ...spec,
-    insert: sql`insert into ${staff} (${column(staff.id)}, ${column(staff.accountId)}, ${column(staff.name)}, ${column(staff.email)}, ${column(staff.isActive)}, ${column(staff.createdAt)})
-      select ${newId()}::uuid, ${accountId}::uuid, ${input.name}, ${input.email ?? null}, ${input.is_active}, ${now.toISOString()}::timestamptz
-      from ${counterCte}
-      ${returningStaffRow}`,
+  const outcome = await consumeUnits<StaffRow, StaffValues>(executor, createStaffStatement, {
+    accountId,
+    ...caller,
+    feature,
+    quantity: 1,
+    now: now.toISOString(),
+    staffId: newId(),
+    name: input.name,
+    email: input.email ?? null,
+    isActive: input.is_active,
   })
-  assertGranted(outcome, spec)
+  assertGranted(outcome, { feature, minRole: 'admin' })
   if (!outcome.row) throw new Error('granted staff insert returned no row')
   return toStaff(outcome.row)
 }
@@ -86,6 +118,29 @@ export async function listStaff(executor: Executor, accountId: string, query: Pa
   return toPage(rows, query.limit, (row) => [row.id], toStaff)
 }
 
+interface DeleteStaffValues {
+  accountId: string
+  userId: string
+  sessionId: string
+  staffId: string
+  now: string
+}
+
+/** The deletion and the release of its unit, rendered once. */
+const deleteStaffStatement = statement<DeleteStaffValues>((slot) => {
+  const deleted = sql.identifier('del')
+  const released = sql.identifier('rel')
+  return sql`with ${memberCtes(slot.accountId, slot)},
+      ${deleted} as (
+        update ${staff} set ${column(staff.deletedAt)} = ${slot.now}::timestamptz
+        where ${staff.id} = ${slot.staffId}::uuid and ${staff.accountId} = ${slot.accountId}::uuid and ${staff.deletedAt} is null
+          and ${memberHasRole('admin')}
+        returning ${staff.id}
+      ),
+      ${released} as (${releaseUnitsSql(slot.accountId, feature, sql`''`, 1, slot.now, sql`exists (select 1 from ${deleted})`)})
+    select ${memberRoleColumn} as role, ${activeUserColumn} as active, exists (select 1 from ${deleted}) as deleted`
+})
+
 /** Deletes a staff member and frees its unit, in one statement (owners and admins). */
 export async function deleteStaff(
   executor: Executor,
@@ -94,19 +149,10 @@ export async function deleteStaff(
   staffId: string,
   now: Date,
 ): Promise<void> {
-  const deleted = sql.identifier('del')
-  const released = sql.identifier('rel')
-  const row = await queryRow<{ role: Role | null; active: boolean; deleted: boolean }>(
+  const row = await statementRow<{ role: Role | null; active: boolean; deleted: boolean }, DeleteStaffValues>(
     executor,
-    sql`with ${memberCtes(accountId, caller)},
-      ${deleted} as (
-        update ${staff} set ${column(staff.deletedAt)} = ${now.toISOString()}::timestamptz
-        where ${staff.id} = ${staffId}::uuid and ${staff.accountId} = ${accountId}::uuid and ${staff.deletedAt} is null
-          and ${memberHasRole('admin')}
-        returning ${staff.id}
-      ),
-      ${released} as (${releaseUnitsSql(accountId, feature, sql`''`, 1, now, sql`exists (select 1 from ${deleted})`)})
-    select ${memberRoleColumn} as role, ${activeUserColumn} as active, exists (select 1 from ${deleted}) as deleted`,
+    deleteStaffStatement,
+    { accountId, ...caller, staffId, now: now.toISOString() },
   )
   assertActiveMember(row?.active, row?.role)
   if (!row?.role) throw notFound('Account')

@@ -1,4 +1,5 @@
 import { type SQL, sql } from 'drizzle-orm'
+import { instant, type Value } from '../../core/statement.ts'
 import type { SubscriptionStatus } from './tables.ts'
 
 // Access is decided when a request is made, from the status and the period end (for `past_due`,
@@ -45,9 +46,9 @@ export function grantsAccess(subscription: AccessFields, now: Date): boolean {
 }
 
 /** The same rule as `grantsAccess`, for a `subscriptions` row aliased as `alias` in a query. */
-export function grantsAccessSql(alias: string, now: Date): SQL {
+export function grantsAccessSql(alias: string, now: Value<Date>): SQL {
   const a = sql.raw(alias)
-  const at = sql`${now.toISOString()}::timestamptz`
+  const at = instant(now)
   return sql`((${a}.status in ('trialing', 'active', 'canceled') and ${a}.current_period_end > ${at})
     or (${a}.status in ('trialing', 'active') and ${a}.provider = 'stripe' and ${a}.current_period_end + ${leewayInterval} > ${at})
     or (${a}.status = 'past_due' and coalesce(${a}.grace_until, ${a}.current_period_end) > ${at}))`
