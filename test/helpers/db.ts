@@ -3,9 +3,11 @@
 //
 // Migrating takes seconds and most test files need a database, so the migrations run once per set
 // of migration files into a template, and each file gets a copy of it: PGlite loads a dump of a
-// migrated instance, PostgreSQL runs `CREATE DATABASE … TEMPLATE`. The template's name is a hash of
-// the migrations (and of the PGlite version), so a changed migration makes a new one. The tests of
-// migrating itself (cli, startup) start the real program on empty databases and do not come here.
+// migrated instance, PostgreSQL runs `CREATE DATABASE … TEMPLATE`. The template also holds the job
+// queue's schema and queues (creating a queue creates its tables), so an app starting on a copy
+// only checks them. The template's name is a hash of what it is made from (the migrations, the
+// PGlite and pg-boss versions, the job names), so a change makes a new one. The tests of migrating
+// itself (cli, startup) start the real program on empty databases and do not come here.
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -13,7 +15,12 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
+import { pino } from 'pino'
+import { loadConfig } from '../../src/config.ts'
 import { type Database, migrationsFolder, openDatabase, pgliteDatabase } from '../../src/core/db.ts'
+import { jobHandlers } from '../../src/jobs.ts'
+import type { JobHandler } from '../../src/modules/jobs/define.ts'
+import { createJobQueue, type JobQueueContext } from '../../src/modules/jobs/queue.ts'
 
 export const testDbKind = process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite'
 
@@ -22,6 +29,15 @@ export interface TestDatabase {
   url?: string
   drop(): Promise<void>
 }
+
+/**
+ * How a test opens a PostgreSQL database. The pool has the service's default size: enough for the
+ * tests that fire many requests at once to contend in the database, and each connection opened
+ * costs the server a process. A loaded test machine can take seconds to open a burst of
+ * connections, which is not the overload the 2 s acquire timeout is for (test/overload.test.ts
+ * sets its own), so tests wait up to 10 s for a connection and for the first one.
+ */
+export const testPoolOptions = { poolSize: 20, acquireTimeoutMs: 10_000, connectTimeoutSeconds: 10 }
 
 export async function createTestDatabase(): Promise<TestDatabase> {
   if (testDbKind === 'pglite') {
@@ -35,7 +51,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await withAdmin(adminUrl, (admin) => admin.query(`create database ${name} template ${template}`))
   const url = databaseUrl(adminUrl, name)
   // A loaded test machine can take over the one second a first connection gets: wait up to 10 s.
-  const database = await openDatabase({ url, poolSize: 60, connectTimeoutSeconds: 10 })
+  const database = await openDatabase({ url, ...testPoolOptions })
   return {
     database,
     url,
@@ -47,14 +63,19 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   }
 }
 
-/** What the template is made from: the migration files and the PGlite that runs them. */
+/** What the template is made from: the migration files, the PGlite that runs them, the job queues. */
 function templateKey(): string {
   const digest = createHash('sha256')
   const require = createRequire(import.meta.url)
-  const pglitePackage = join(dirname(require.resolve('@electric-sql/pglite')), '..', 'package.json')
-  digest.update(
-    `pglite ${(JSON.parse(readFileSync(pglitePackage, 'utf8')) as { version: string }).version}\n`,
-  )
+  const versionOf = (main: string, up: string) =>
+    (
+      JSON.parse(readFileSync(join(dirname(require.resolve(main)), up, 'package.json'), 'utf8')) as {
+        version: string
+      }
+    ).version
+  digest.update(`pglite ${versionOf('@electric-sql/pglite', '..')}\n`)
+  digest.update(`pg-boss ${versionOf('pg-boss', '..')}\n`)
+  digest.update(`jobs ${jobHandlers.map((handler) => handler.job.name).join(' ')}\n`)
   const files = [
     ...readdirSync(migrationsFolder).filter((file) => file.endsWith('.sql')),
     join('meta', '_journal.json'),
@@ -75,7 +96,7 @@ export function pgliteTemplateDump(): Promise<Blob> {
     if (!existsSync(file)) {
       const database = await openDatabase({})
       try {
-        await database.migrate()
+        await prepareTemplate(database)
         const client = (database.db as unknown as { $client: PGlite }).$client
         const dump = await client.dumpDataDir('none')
         // Written aside and renamed, so a reader never sees half a file.
@@ -115,7 +136,7 @@ export async function ensurePostgresTemplate(adminUrl: string): Promise<string> 
         connectTimeoutSeconds: 10,
       })
       try {
-        await database.migrate()
+        await prepareTemplate(database)
       } finally {
         await database.close()
       }
@@ -129,18 +150,45 @@ export async function ensurePostgresTemplate(adminUrl: string): Promise<string> 
   return name
 }
 
+/** Migrates a template and creates the job queues' schema and queues in it, as an app start does. */
+async function prepareTemplate(database: Database): Promise<void> {
+  await database.migrate()
+  // Nothing runs here (work: false), so the handlers never see this context without the app's deps.
+  const handlers = jobHandlers as readonly JobHandler<JobQueueContext>[]
+  const queue = createJobQueue(database, handlers, pino({ level: 'silent' }))
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent' })
+  await queue.start({ config }, { work: false, schedule: false })
+  await queue.stop()
+}
+
 function databaseUrl(serverUrl: string, name: string): string {
   const url = new URL(serverUrl)
   url.pathname = `/${name}`
   return url.toString()
 }
 
-async function withAdmin<T>(adminUrl: string, work: (admin: pg.Client) => Promise<T>): Promise<T> {
-  const admin = new pg.Client({ connectionString: adminUrl })
-  await admin.connect()
+const adminPools = new Map<string, pg.Pool>()
+
+/**
+ * Runs `work` on a connection to the server's admin database. The connections are pooled per
+ * worker (each new one costs the server a process); idle ones do not keep the worker alive.
+ */
+async function withAdmin<T>(adminUrl: string, work: (admin: pg.PoolClient) => Promise<T>): Promise<T> {
+  let pool = adminPools.get(adminUrl)
+  if (!pool) {
+    pool = new pg.Pool({
+      connectionString: adminUrl,
+      max: 2,
+      idleTimeoutMillis: 10_000,
+      allowExitOnIdle: true,
+    })
+    pool.on('error', () => undefined)
+    adminPools.set(adminUrl, pool)
+  }
+  const admin = await pool.connect()
   try {
     return await work(admin)
   } finally {
-    await admin.end()
+    admin.release()
   }
 }

@@ -14,7 +14,7 @@ import {
   subscribedAccount,
   type TestApp,
 } from '../../../test/helpers/app.ts'
-import type { TestDatabase } from '../../../test/helpers/db.ts'
+import { type TestDatabase, testPoolOptions } from '../../../test/helpers/db.ts'
 import { openDatabase, queryRow } from '../../core/db.ts'
 
 const parallel = 50
@@ -296,7 +296,7 @@ describe('limits under concurrent requests', () => {
       // single connection, so there the instances share it and the test is trivially serialised.
       const url = t.testDb.url
       if (url) {
-        const database = await openDatabase({ url, poolSize: 30 })
+        const database = await openDatabase({ url, ...testPoolOptions })
         secondDb = { database, url, drop: () => database.close() }
       }
       second = await buildTestApp({}, { testDb: secondDb ?? t.testDb })

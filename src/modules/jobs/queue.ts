@@ -73,20 +73,33 @@ export function createJobQueue<Ctx extends JobQueueContext>(
   handlers: readonly JobHandler<Ctx>[],
   log: Logger,
 ): JobQueue<Ctx> {
-  const options: PgBoss.ConstructorOptions = {
-    schema: jobSchema,
-    application_name: 'plangate-jobs',
-    // Completed jobs are kept a week for inspection, failed ones as long (see the admin API).
-    deleteAfterDays: 7,
-    retentionDays: 7,
+  /**
+   * pg-boss is made at `start`, when it is known whether this process works or schedules: only
+   * then does it run pg-boss's supervisor (maintenance of the queues) and timekeeper (cron).
+   */
+  let boss: PgBoss | undefined
+  const makeBoss = (background: boolean) => {
+    const options: PgBoss.ConstructorOptions = {
+      schema: jobSchema,
+      application_name: 'plangate-jobs',
+      // Completed jobs are kept a week for inspection, failed ones as long (see the admin API).
+      deleteAfterDays: 7,
+      retentionDays: 7,
+      supervise: background,
+      schedule: background,
+    }
+    const made =
+      database.kind === 'postgres' && database.url
+        ? new PgBoss({ ...options, connectionString: database.url, max: 4 })
+        : new PgBoss({ ...options, db: database.bossDb() })
+    made.on('error', (error) => log.error({ err: error }, 'job queue error'))
+    return made
   }
-  const boss =
-    database.kind === 'postgres' && database.url
-      ? new PgBoss({ ...options, connectionString: database.url, max: 4 })
-      : new PgBoss({ ...options, db: database.bossDb() })
-  boss.on('error', (error) => log.error({ err: error }, 'job queue error'))
+  const started = () => {
+    if (!boss) throw new Error('the job queue is not started')
+    return boss
+  }
   const byName = new Map(handlers.map((handler) => [handler.job.name, handler]))
-  let started = false
 
   /** Runs one job and records its outcome; a failure is retried by pg-boss until its retry limit. */
   async function runOne(ctx: Ctx, handler: JobHandler<Ctx>, job: PgBoss.Job<unknown>) {
@@ -94,11 +107,11 @@ export function createJobQueue<Ctx extends JobQueueContext>(
     try {
       const payload = handler.job.payload.parse(job.data)
       await handler.handle(ctx, payload, { jobId: job.id })
-      await boss.complete(name, job.id)
+      await started().complete(name, job.id)
     } catch (error) {
       log.warn({ err: error, job: name, jobId: job.id }, 'job failed')
       const message = error instanceof Error ? error.message : String(error)
-      await boss.fail(name, job.id, { message })
+      await started().fail(name, job.id, { message })
     }
   }
 
@@ -106,7 +119,7 @@ export function createJobQueue<Ctx extends JobQueueContext>(
     async enqueue(executor, job, payload, enqueueOptions = {}) {
       if (!byName.has(job.name)) throw new Error(`job ${job.name} is not registered`)
       const data = job.payload.parse(payload) as object
-      return boss.send(job.name, data, {
+      return started().send(job.name, data, {
         db: executorDb(executor),
         ...(enqueueOptions.key && { id: uuidv5(`${job.name}:${enqueueOptions.key}`, jobKeyNamespace) }),
         ...(enqueueOptions.startAfter && { startAfter: enqueueOptions.startAfter }),
@@ -114,9 +127,10 @@ export function createJobQueue<Ctx extends JobQueueContext>(
     },
 
     async start(ctx, { work, schedule = true }) {
-      if (!started) {
-        await boss.start()
-        started = true
+      if (!boss) {
+        const made = makeBoss(work || schedule)
+        await made.start()
+        boss = made
       }
       for (const handler of handlers) {
         const definition = handler.job
@@ -149,7 +163,7 @@ export function createJobQueue<Ctx extends JobQueueContext>(
       for (let round = 0; round < 100; round++) {
         let fetched = 0
         for (const handler of handlers) {
-          const jobs = await boss.fetch<unknown>(handler.job.name, { batchSize: 20 })
+          const jobs = await started().fetch<unknown>(handler.job.name, { batchSize: 20 })
           fetched += jobs.length
           for (const job of jobs) {
             ran++
@@ -162,9 +176,10 @@ export function createJobQueue<Ctx extends JobQueueContext>(
     },
 
     async stop() {
-      if (!started) return
-      started = false
-      await boss.stop({ graceful: true, wait: true, timeout: 10_000 })
+      if (!boss) return
+      const stopping = boss
+      boss = undefined
+      await stopping.stop({ graceful: true, wait: true, timeout: 10_000 })
     },
   }
 }
