@@ -3,9 +3,9 @@
 //
 // Migrating takes seconds and most test files need a database, so the migrations run once per set
 // of migration files into a template, and each file gets a copy of it: PGlite loads a dump of a
-// migrated instance, PostgreSQL runs `CREATE DATABASE … TEMPLATE`. The template also holds the job
-// queue's schema and queues (creating a queue creates its tables), so an app starting on a copy
-// only checks them. The template's name is a hash of what it is made from (the migrations, the
+// migrated instance, PostgreSQL runs `CREATE DATABASE … TEMPLATE`. On PostgreSQL the template also
+// holds the job queue's schema and queues (creating a queue creates its tables), so an app starting
+// on a copy only checks them. The template's name is a hash of what it is made from (the migrations, the
 // PGlite and pg-boss versions, the job names), so a change makes a new one. The tests of migrating
 // itself (cli, startup) start the real program on empty databases and do not come here.
 import { createHash, randomBytes } from 'node:crypto'
@@ -96,7 +96,9 @@ export function pgliteTemplateDump(): Promise<Blob> {
     if (!existsSync(file)) {
       const database = await openDatabase({})
       try {
-        await prepareTemplate(database)
+        // The job queues are not in PGlite's template: the larger dump made every test file's
+        // load slower than creating the queues in each app (docs/benchmarks.md, "Test suite").
+        await database.migrate()
         const client = (database.db as unknown as { $client: PGlite }).$client
         const dump = await client.dumpDataDir('none')
         // Written aside and renamed, so a reader never sees half a file.
@@ -150,7 +152,7 @@ export async function ensurePostgresTemplate(adminUrl: string): Promise<string> 
   return name
 }
 
-/** Migrates a template and creates the job queues' schema and queues in it, as an app start does. */
+/** Migrates a PostgreSQL template and creates the job queues' schema and queues in it, as an app start does. */
 async function prepareTemplate(database: Database): Promise<void> {
   await database.migrate()
   // Nothing runs here (work: false), so the handlers never see this context without the app's deps.
