@@ -151,6 +151,22 @@ describe('bad input', () => {
       }
     })
 
+    it('answers 400 naming the field to an external_id that is not 1-255 visible ASCII characters', async () => {
+      for (const external_id of ['', 'a b', 'x'.repeat(256), 'a\u0000b', 'é']) {
+        const created = await t.app.inject({
+          method: 'POST',
+          url: '/v1/accounts',
+          headers,
+          payload: { name: 'Ext', external_id },
+        })
+        expectInvalid(created, 'body.external_id')
+        const patched = await t.app.inject({ method: 'PATCH', url, headers, payload: { external_id } })
+        expectInvalid(patched, 'body.external_id')
+      }
+      const query = await t.app.inject({ method: 'GET', url: '/v1/accounts?external_id=a%20b', headers })
+      expectInvalid(query, 'query.external_id')
+    })
+
     it('answers 400, not 500, to text the database cannot store (a NUL byte)', async () => {
       const account = await t.app.inject({
         method: 'POST',

@@ -387,12 +387,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List my accounts */
+        /**
+         * List my accounts
+         * @description The accounts the caller is a member of, newest first. With `external_id`, the one account that has it, as a page of one (`next_cursor` null), or an empty page when there is none or the caller is not its member: an account is never revealed to someone who is not in it.
+         */
         get: operations["listAccounts"];
         put?: never;
         /**
          * Create an account
-         * @description Creates a tenant account; the caller becomes its owner.
+         * @description Creates a tenant account; the caller becomes its owner. `external_id` is the integrating product's own id for the tenant: unique, so another account with it answers 409 `conflict` (also when two requests race).
          */
         post: operations["createAccount"];
         delete?: never;
@@ -417,7 +420,7 @@ export interface paths {
         head?: never;
         /**
          * Update an account
-         * @description Name and time zone; owners and admins.
+         * @description Name, time zone and external id (null clears it; another account with it answers 409 `conflict`); owners and admins.
          */
         patch: operations["updateAccount"];
         trace?: never;
@@ -1129,6 +1132,7 @@ export interface components {
          *       "id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
          *       "name": "Chic-Chic",
          *       "timezone": "Europe/Paris",
+         *       "external_id": "salon-8421",
          *       "role": "owner",
          *       "created_at": "2026-11-01T09:00:00.000Z",
          *       "updated_at": "2026-11-01T09:00:00.000Z"
@@ -1139,6 +1143,8 @@ export interface components {
             id: string;
             name: string;
             timezone: string;
+            /** @description The integrating product's own id for this tenant, unique; null when it has none. */
+            external_id: string | null;
             /** @description The caller's role; null for a site admin who is not a member. */
             role: ("owner" | "admin" | "member") | null;
             /** Format: date-time */
@@ -3570,6 +3576,8 @@ export interface operations {
                 limit?: number;
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
+                /** @description Only the account with this external id, among the caller's accounts: a page of one, or of none when no such account exists or the caller is not its member. */
+                external_id?: string;
             };
             header?: never;
             path?: never;
@@ -3590,6 +3598,7 @@ export interface operations {
                      *           "id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
                      *           "name": "Chic-Chic",
                      *           "timezone": "Europe/Paris",
+                     *           "external_id": "salon-8421",
                      *           "role": "owner",
                      *           "created_at": "2026-11-01T09:00:00.000Z",
                      *           "updated_at": "2026-11-01T09:00:00.000Z"
@@ -3685,7 +3694,8 @@ export interface operations {
                 /**
                  * @example {
                  *       "name": "Chic-Chic",
-                 *       "timezone": "Europe/Paris"
+                 *       "timezone": "Europe/Paris",
+                 *       "external_id": "salon-8421"
                  *     }
                  */
                 "application/json": {
@@ -3695,6 +3705,8 @@ export interface operations {
                      * @default UTC
                      */
                     timezone?: string;
+                    /** @description The integrating product's own id for this tenant (see `Account.external_id`); omitted or null: none. */
+                    external_id?: string | null;
                 };
             };
         };
@@ -3710,6 +3722,7 @@ export interface operations {
                      *       "id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
                      *       "name": "Chic-Chic",
                      *       "timezone": "Europe/Paris",
+                     *       "external_id": "salon-8421",
                      *       "role": "owner",
                      *       "created_at": "2026-11-01T09:00:00.000Z",
                      *       "updated_at": "2026-11-01T09:00:00.000Z"
@@ -3806,6 +3819,7 @@ export interface operations {
                      *       "id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
                      *       "name": "Chic-Chic",
                      *       "timezone": "Europe/Paris",
+                     *       "external_id": "salon-8421",
                      *       "role": "owner",
                      *       "created_at": "2026-11-01T09:00:00.000Z",
                      *       "updated_at": "2026-11-01T09:00:00.000Z"
@@ -3901,6 +3915,8 @@ export interface operations {
                     name?: string;
                     /** @description IANA time zone; per-day limits count days in it. */
                     timezone?: string;
+                    /** @description Sets or changes the external id; null clears it; omitted leaves it as it is. */
+                    external_id?: string | null;
                 };
             };
         };
@@ -3916,6 +3932,7 @@ export interface operations {
                      *       "id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
                      *       "name": "Chic-Chic",
                      *       "timezone": "Europe/Paris",
+                     *       "external_id": "salon-8421",
                      *       "role": "owner",
                      *       "created_at": "2026-11-01T09:00:00.000Z",
                      *       "updated_at": "2026-11-01T09:00:00.000Z"
@@ -4659,6 +4676,7 @@ export interface operations {
                      *         "id": "0197a1b2-0000-7000-8000-000000000001",
                      *         "name": "Chic-Chic",
                      *         "timezone": "Europe/Paris",
+                     *         "external_id": null,
                      *         "role": "member",
                      *         "created_at": "2030-03-01T09:00:00.000Z",
                      *         "updated_at": "2030-03-01T09:00:00.000Z"
