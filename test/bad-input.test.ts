@@ -151,6 +151,20 @@ describe('bad input', () => {
       }
     })
 
+    it('answers 400 naming the field to a check without a feature or with a quantity below 1', async () => {
+      const missing = await t.app.inject({ method: 'POST', url: `${url}/check`, headers, payload: {} })
+      expectInvalid(missing, 'body.feature')
+      for (const quantity of [0, -1, 1.5, 'x', 1_000_001]) {
+        const res = await t.app.inject({
+          method: 'POST',
+          url: `${url}/check`,
+          headers,
+          payload: { feature: 'staff', quantity },
+        })
+        expectInvalid(res, 'body.quantity')
+      }
+    })
+
     it('answers 400 naming the field to an external_id that is not 1-255 visible ASCII characters', async () => {
       for (const external_id of ['', 'a b', 'x'.repeat(256), 'a\u0000b', 'é']) {
         const created = await t.app.inject({

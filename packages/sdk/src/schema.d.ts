@@ -814,6 +814,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts/{accountId}/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a feature
+         * @description Answers whether the account may use `quantity` units of a feature now, without consuming or changing anything: `allowed` is true when the account has a subscription that grants access and `used + quantity` fits the limit (or the limit is null: unlimited).
+         *
+         *     Any feature works: metered ones and the resource-backed `staff`, `bookings_per_day`. Per-day and per-month figures are for the current day or month in the account's time zone, like the entitlements. A feature the account's plan does not include has limit 0; a key that no plan names and the service does not declare answers 404 unknown_feature.
+         *
+         *     A flag answers `allowed` = the flag's value in the account's plan (false without access), with `limit`, `used` and `remaining` null. Without a subscription that grants access, `allowed` is false and `remaining` 0.
+         *
+         *     A check reserves nothing: a later consume (usage, staff, bookings) decides again, atomically. Members and site admins.
+         */
+        post: operations["checkFeature"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts/{accountId}/staff": {
         parameters: {
             query?: never;
@@ -1424,6 +1450,26 @@ export interface components {
                 limit: number;
                 used: number;
             }[];
+        };
+        /**
+         * @example {
+         *       "allowed": true,
+         *       "feature": "bookings_per_day",
+         *       "limit": 5,
+         *       "used": 3,
+         *       "remaining": 2
+         *     }
+         */
+        CheckResult: {
+            /** @description A limit: the account has access and `used + quantity` fits the limit (or it is unlimited). A flag: the account has access and its plan turns the flag on. */
+            allowed: boolean;
+            feature: string;
+            /** @description The plan's limit (0 when the plan lacks the feature); null = unlimited, and null for a flag. */
+            limit: number | null;
+            /** @description Used in the current period (today's or this month's, in the account's time zone, for per-period features); null for a flag. */
+            used: number | null;
+            /** @description null = unlimited, and null for a flag; 0 without access. */
+            remaining: number | null;
         };
         /**
          * @example {
@@ -6716,6 +6762,119 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["UsageResult"];
+                };
+            };
+            /** @description `validation_failed`: the input does not match the schema (see `errors[]`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no credentials, or invalid, expired or revoked ones. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`, `subscription_required` or `limit_exceeded`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict` (the request conflicts with the current state) or `idempotency_in_progress` (with `Retry-After`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `service_busy` (with `Retry-After`: overloaded), `service_unavailable` (the database is down) or `provider_unavailable`: retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    checkFeature: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                accountId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "feature": "bookings_per_day",
+                 *       "quantity": 2
+                 *     }
+                 */
+                "application/json": {
+                    /** @description Any known feature: a limit, metered or resource-backed (`staff`, `bookings_per_day`), or a flag. */
+                    feature: string;
+                    /**
+                     * @description The units the caller means to use; default 1. Ignored for a flag.
+                     * @default 1
+                     */
+                    quantity?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "allowed": true,
+                     *       "feature": "bookings_per_day",
+                     *       "limit": 5,
+                     *       "used": 3,
+                     *       "remaining": 2
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CheckResult"];
                 };
             };
             /** @description `validation_failed`: the input does not match the schema (see `errors[]`). */
