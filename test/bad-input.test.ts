@@ -151,6 +151,36 @@ describe('bad input', () => {
       }
     })
 
+    it('answers 400 naming the field to a check without a feature or with a quantity below 1', async () => {
+      const missing = await t.app.inject({ method: 'POST', url: `${url}/check`, headers, payload: {} })
+      expectInvalid(missing, 'body.feature')
+      for (const quantity of [0, -1, 1.5, 'x', 1_000_001]) {
+        const res = await t.app.inject({
+          method: 'POST',
+          url: `${url}/check`,
+          headers,
+          payload: { feature: 'staff', quantity },
+        })
+        expectInvalid(res, 'body.quantity')
+      }
+    })
+
+    it('answers 400 naming the field to an external_id that is not 1-255 visible ASCII characters', async () => {
+      for (const external_id of ['', 'a b', 'x'.repeat(256), 'a\u0000b', 'é']) {
+        const created = await t.app.inject({
+          method: 'POST',
+          url: '/v1/accounts',
+          headers,
+          payload: { name: 'Ext', external_id },
+        })
+        expectInvalid(created, 'body.external_id')
+        const patched = await t.app.inject({ method: 'PATCH', url, headers, payload: { external_id } })
+        expectInvalid(patched, 'body.external_id')
+      }
+      const query = await t.app.inject({ method: 'GET', url: '/v1/accounts?external_id=a%20b', headers })
+      expectInvalid(query, 'query.external_id')
+    })
+
     it('answers 400, not 500, to text the database cannot store (a NUL byte)', async () => {
       const account = await t.app.inject({
         method: 'POST',

@@ -157,6 +157,14 @@ const accountCases: RouteCase[] = [
     siteAdmin: 'write',
     ok: 200,
   },
+  {
+    route: 'POST /v1/accounts/{accountId}/check',
+    // A read: it consumes nothing, so site admins may ask as they read entitlements.
+    body: () => ({ feature: 'bookings_per_day', quantity: 2 }),
+    role: 'member',
+    siteAdmin: 'read',
+    ok: 200,
+  },
   { route: 'GET /v1/accounts/{accountId}/invoices', role: 'admin', siteAdmin: 'read', ok: 200 },
   // This world uses the manual provider: the owner passes the guards and is told there is no portal.
   { route: 'POST /v1/accounts/{accountId}/billing-portal', role: 'admin', siteAdmin: 'write', ok: 409 },

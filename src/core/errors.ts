@@ -186,3 +186,21 @@ function findDatabaseCause(error: unknown): { code: string; message: string } | 
   }
   return undefined
 }
+
+/**
+ * The name of the unique constraint (or unique index) a database error violated, or undefined when
+ * the error is not a unique violation (23505). Lets a module turn its own duplicate into a precise
+ * 409 while every other one keeps the generic answer of `fromDatabaseError`.
+ */
+export function uniqueViolation(error: unknown): string | undefined {
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const { code, constraint } = current as { code?: unknown; constraint?: unknown }
+    if (code === '23505') {
+      if (typeof constraint === 'string') return constraint
+      return /unique constraint "([^"]+)"/.exec(current.message)?.[1]
+    }
+    current = current.cause
+  }
+  return undefined
+}

@@ -387,12 +387,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List my accounts */
+        /**
+         * List my accounts
+         * @description The accounts the caller is a member of, newest first. With `external_id`, the one account that has it, as a page of one (`next_cursor` null), or an empty page when there is none or the caller is not its member: an account is never revealed to someone who is not in it.
+         */
         get: operations["listAccounts"];
         put?: never;
         /**
          * Create an account
-         * @description Creates a tenant account; the caller becomes its owner.
+         * @description Creates a tenant account; the caller becomes its owner. `external_id` is the integrating product's own id for the tenant: unique, so another account with it answers 409 `conflict` (also when two requests race).
          */
         post: operations["createAccount"];
         delete?: never;
@@ -417,7 +420,7 @@ export interface paths {
         head?: never;
         /**
          * Update an account
-         * @description Name and time zone; owners and admins.
+         * @description Name, time zone and external id (null clears it; another account with it answers 409 `conflict`); owners and admins.
          */
         patch: operations["updateAccount"];
         trace?: never;
@@ -811,6 +814,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts/{accountId}/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a feature
+         * @description Answers whether the account may use `quantity` units of a feature now, without consuming or changing anything: `allowed` is true when the account has a subscription that grants access and `used + quantity` fits the limit (or the limit is null: unlimited).
+         *
+         *     Any feature works: metered ones and the resource-backed `staff`, `bookings_per_day`. Per-day and per-month figures are for the current day or month in the account's time zone, like the entitlements. A feature the account's plan does not include has limit 0; a key that no plan names and the service does not declare answers 404 unknown_feature.
+         *
+         *     A flag answers `allowed` = the flag's value in the account's plan (false without access), with `limit`, `used` and `remaining` null. Without a subscription that grants access, `allowed` is false and `remaining` 0.
+         *
+         *     A check reserves nothing: a later consume (usage, staff, bookings) decides again, atomically. Members and site admins.
+         */
+        post: operations["checkFeature"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts/{accountId}/staff": {
         parameters: {
             query?: never;
@@ -1129,6 +1158,7 @@ export interface components {
          *       "id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
          *       "name": "Chic-Chic",
          *       "timezone": "Europe/Paris",
+         *       "external_id": "salon-8421",
          *       "role": "owner",
          *       "created_at": "2026-11-01T09:00:00.000Z",
          *       "updated_at": "2026-11-01T09:00:00.000Z"
@@ -1139,6 +1169,8 @@ export interface components {
             id: string;
             name: string;
             timezone: string;
+            /** @description The integrating product's own id for this tenant, unique; null when it has none. */
+            external_id: string | null;
             /** @description The caller's role; null for a site admin who is not a member. */
             role: ("owner" | "admin" | "member") | null;
             /** Format: date-time */
@@ -1418,6 +1450,26 @@ export interface components {
                 limit: number;
                 used: number;
             }[];
+        };
+        /**
+         * @example {
+         *       "allowed": true,
+         *       "feature": "bookings_per_day",
+         *       "limit": 5,
+         *       "used": 3,
+         *       "remaining": 2
+         *     }
+         */
+        CheckResult: {
+            /** @description A limit: the account has access and `used + quantity` fits the limit (or it is unlimited). A flag: the account has access and its plan turns the flag on. */
+            allowed: boolean;
+            feature: string;
+            /** @description The plan's limit (0 when the plan lacks the feature); null = unlimited, and null for a flag. */
+            limit: number | null;
+            /** @description Used in the current period (today's or this month's, in the account's time zone, for per-period features); null for a flag. */
+            used: number | null;
+            /** @description null = unlimited, and null for a flag; 0 without access. */
+            remaining: number | null;
         };
         /**
          * @example {
@@ -3570,6 +3622,8 @@ export interface operations {
                 limit?: number;
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
+                /** @description Only the account with this external id, among the caller's accounts: a page of one, or of none when no such account exists or the caller is not its member. */
+                external_id?: string;
             };
             header?: never;
             path?: never;
@@ -3590,6 +3644,7 @@ export interface operations {
                      *           "id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
                      *           "name": "Chic-Chic",
                      *           "timezone": "Europe/Paris",
+                     *           "external_id": "salon-8421",
                      *           "role": "owner",
                      *           "created_at": "2026-11-01T09:00:00.000Z",
                      *           "updated_at": "2026-11-01T09:00:00.000Z"
@@ -3685,7 +3740,8 @@ export interface operations {
                 /**
                  * @example {
                  *       "name": "Chic-Chic",
-                 *       "timezone": "Europe/Paris"
+                 *       "timezone": "Europe/Paris",
+                 *       "external_id": "salon-8421"
                  *     }
                  */
                 "application/json": {
@@ -3695,6 +3751,8 @@ export interface operations {
                      * @default UTC
                      */
                     timezone?: string;
+                    /** @description The integrating product's own id for this tenant (see `Account.external_id`); omitted or null: none. */
+                    external_id?: string | null;
                 };
             };
         };
@@ -3710,6 +3768,7 @@ export interface operations {
                      *       "id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
                      *       "name": "Chic-Chic",
                      *       "timezone": "Europe/Paris",
+                     *       "external_id": "salon-8421",
                      *       "role": "owner",
                      *       "created_at": "2026-11-01T09:00:00.000Z",
                      *       "updated_at": "2026-11-01T09:00:00.000Z"
@@ -3806,6 +3865,7 @@ export interface operations {
                      *       "id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
                      *       "name": "Chic-Chic",
                      *       "timezone": "Europe/Paris",
+                     *       "external_id": "salon-8421",
                      *       "role": "owner",
                      *       "created_at": "2026-11-01T09:00:00.000Z",
                      *       "updated_at": "2026-11-01T09:00:00.000Z"
@@ -3901,6 +3961,8 @@ export interface operations {
                     name?: string;
                     /** @description IANA time zone; per-day limits count days in it. */
                     timezone?: string;
+                    /** @description Sets or changes the external id; null clears it; omitted leaves it as it is. */
+                    external_id?: string | null;
                 };
             };
         };
@@ -3916,6 +3978,7 @@ export interface operations {
                      *       "id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
                      *       "name": "Chic-Chic",
                      *       "timezone": "Europe/Paris",
+                     *       "external_id": "salon-8421",
                      *       "role": "owner",
                      *       "created_at": "2026-11-01T09:00:00.000Z",
                      *       "updated_at": "2026-11-01T09:00:00.000Z"
@@ -4659,6 +4722,7 @@ export interface operations {
                      *         "id": "0197a1b2-0000-7000-8000-000000000001",
                      *         "name": "Chic-Chic",
                      *         "timezone": "Europe/Paris",
+                     *         "external_id": null,
                      *         "role": "member",
                      *         "created_at": "2030-03-01T09:00:00.000Z",
                      *         "updated_at": "2030-03-01T09:00:00.000Z"
@@ -6698,6 +6762,119 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["UsageResult"];
+                };
+            };
+            /** @description `validation_failed`: the input does not match the schema (see `errors[]`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no credentials, or invalid, expired or revoked ones. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`, `subscription_required` or `limit_exceeded`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict` (the request conflicts with the current state) or `idempotency_in_progress` (with `Retry-After`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `service_busy` (with `Retry-After`: overloaded), `service_unavailable` (the database is down) or `provider_unavailable`: retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    checkFeature: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Account id */
+                accountId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "feature": "bookings_per_day",
+                 *       "quantity": 2
+                 *     }
+                 */
+                "application/json": {
+                    /** @description Any known feature: a limit, metered or resource-backed (`staff`, `bookings_per_day`), or a flag. */
+                    feature: string;
+                    /**
+                     * @description The units the caller means to use; default 1. Ignored for a flag.
+                     * @default 1
+                     */
+                    quantity?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "allowed": true,
+                     *       "feature": "bookings_per_day",
+                     *       "limit": 5,
+                     *       "used": 3,
+                     *       "remaining": 2
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CheckResult"];
                 };
             };
             /** @description `validation_failed`: the input does not match the schema (see `errors[]`). */

@@ -54,6 +54,7 @@ describe('accounts', () => {
         id: expect.any(String),
         name: 'Chic-Chic',
         timezone: 'UTC',
+        external_id: null,
         role: 'owner',
         created_at: expect.any(String),
         updated_at: expect.any(String),
@@ -241,6 +242,214 @@ describe('accounts', () => {
         headers: bearer(owner.token),
       })
       expect(read.json()).toMatchObject({ name: 'Keep', timezone: 'UTC' })
+    })
+  })
+
+  describe('external_id', () => {
+    let sequence = 0
+    /** A fresh external id per call, so tests never collide on the unique index. */
+    const newExternalId = (prefix = 'tenant') => `${prefix}-${Date.now().toString(36)}-${sequence++}`
+
+    const create = (token: string, payload: Record<string, unknown>) =>
+      t.app.inject({ method: 'POST', url: '/v1/accounts', headers: bearer(token), payload })
+    const patch = (token: string, accountId: string, payload: Record<string, unknown>) =>
+      t.app.inject({ method: 'PATCH', url: `/v1/accounts/${accountId}`, headers: bearer(token), payload })
+    const lookup = (token: string, externalId: string) =>
+      t.app.inject({
+        method: 'GET',
+        url: `/v1/accounts?external_id=${encodeURIComponent(externalId)}`,
+        headers: bearer(token),
+      })
+
+    it('is set at creation, shown on the account, and null when not given', async () => {
+      const owner = await registerAndLogin(t.app)
+      const externalId = newExternalId()
+      const res = await create(owner.token, { name: 'Tenant', external_id: externalId })
+      expect(res.statusCode, res.body).toBe(201)
+      expect(res.json()).toMatchObject({ name: 'Tenant', external_id: externalId, role: 'owner' })
+      const read = await t.app.inject({
+        method: 'GET',
+        url: `/v1/accounts/${res.json().id}`,
+        headers: bearer(owner.token),
+      })
+      expect(read.json()).toMatchObject({ external_id: externalId })
+
+      const plain = await create(owner.token, { name: 'Plain' })
+      expect(plain.json()).toMatchObject({ external_id: null })
+      const explicitNull = await create(owner.token, { name: 'Null', external_id: null })
+      expect(explicitNull.statusCode, explicitNull.body).toBe(201)
+      expect(explicitNull.json()).toMatchObject({ external_id: null })
+    })
+
+    it('is set, changed and cleared (null) by PATCH, and left alone when omitted', async () => {
+      const owner = await registerAndLogin(t.app)
+      const account = await createAccount(t.app, owner.token, { name: 'Patched' })
+      const first = newExternalId()
+      const set = await patch(owner.token, account.id, { external_id: first })
+      expect(set.statusCode, set.body).toBe(200)
+      expect(set.json()).toMatchObject({ external_id: first })
+
+      const renamed = await patch(owner.token, account.id, { name: 'Renamed' })
+      expect(renamed.json()).toMatchObject({ name: 'Renamed', external_id: first })
+      // Setting the id the account already has is no conflict with itself.
+      expect((await patch(owner.token, account.id, { external_id: first })).statusCode).toBe(200)
+
+      const second = newExternalId()
+      const changed = await patch(owner.token, account.id, { external_id: second })
+      expect(changed.json()).toMatchObject({ external_id: second })
+      expect((await lookup(owner.token, first)).json()).toEqual({ data: [], next_cursor: null })
+
+      const cleared = await patch(owner.token, account.id, { external_id: null })
+      expect(cleared.statusCode, cleared.body).toBe(200)
+      expect(cleared.json()).toMatchObject({ external_id: null })
+      expect((await lookup(owner.token, second)).json()).toEqual({ data: [], next_cursor: null })
+    })
+
+    it('answers 409 conflict to a duplicate, on create and on PATCH, and frees an id once cleared', async () => {
+      const owner = await registerAndLogin(t.app)
+      const other = await registerAndLogin(t.app)
+      const taken = newExternalId()
+      const holder = await create(owner.token, { name: 'Holder', external_id: taken })
+      expect(holder.statusCode, holder.body).toBe(201)
+
+      // Another user's account cannot take it either: external ids are unique across the service.
+      const duplicate = await create(other.token, { name: 'Copy', external_id: taken })
+      expect(problemOf(duplicate)).toMatchObject({ status: 409, code: 'conflict' })
+      expect(duplicate.json().detail).toMatch(/external_id/)
+      const mine = await t.app.inject({ method: 'GET', url: '/v1/accounts', headers: bearer(other.token) })
+      expect(mine.json().data).toEqual([])
+
+      const second = await createAccount(t.app, owner.token, { name: 'Second' })
+      const clash = await patch(owner.token, second.id, { external_id: taken })
+      expect(problemOf(clash)).toMatchObject({ status: 409, code: 'conflict' })
+      const unchanged = await t.app.inject({
+        method: 'GET',
+        url: `/v1/accounts/${second.id}`,
+        headers: bearer(owner.token),
+      })
+      expect(unchanged.json()).toMatchObject({ external_id: null })
+
+      // Compared exactly: another case is another id.
+      const upper = await create(owner.token, { name: 'Upper', external_id: taken.toUpperCase() })
+      expect(upper.statusCode, upper.body).toBe(201)
+
+      expect((await patch(owner.token, holder.json().id, { external_id: null })).statusCode).toBe(200)
+      const reused = await patch(owner.token, second.id, { external_id: taken })
+      expect(reused.statusCode, reused.body).toBe(200)
+      expect(reused.json()).toMatchObject({ external_id: taken })
+    })
+
+    it('gives exactly one of many simultaneous creates with the same external_id its 201', async () => {
+      const users = await Promise.all(Array.from({ length: 4 }, () => registerAndLogin(t.app)))
+      const externalId = newExternalId('race')
+      const responses = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          create((users[i % users.length] as TestUser).token, {
+            name: `Racer ${i}`,
+            external_id: externalId,
+          }),
+        ),
+      )
+      const statuses = responses.map((res) => res.statusCode)
+      expect(statuses.filter((status) => status === 201)).toHaveLength(1)
+      expect(statuses.filter((status) => status !== 201)).toEqual(Array(19).fill(409))
+      for (const res of responses.filter((r) => r.statusCode === 409)) {
+        expect(problemOf(res)).toMatchObject({ code: 'conflict' })
+      }
+      const winner = responses.find((res) => res.statusCode === 201)
+      const winnerUser = users[responses.indexOf(winner as (typeof responses)[number]) % users.length]
+      const found = await lookup((winnerUser as TestUser).token, externalId)
+      expect(found.json()).toEqual({
+        data: [expect.objectContaining({ id: winner?.json().id })],
+        next_cursor: null,
+      })
+      // The losers left no account behind.
+      for (const user of users) {
+        const listed = await t.app.inject({ method: 'GET', url: '/v1/accounts', headers: bearer(user.token) })
+        expect(listed.json().data.length).toBe(user === winnerUser ? 1 : 0)
+      }
+    })
+
+    it('lets any member find an account by external_id, as a page of one with their role', async () => {
+      const owner = await registerAndLogin(t.app)
+      const member = await registerAndLogin(t.app)
+      const externalId = newExternalId()
+      const account = (await create(owner.token, { name: 'Findable', external_id: externalId })).json()
+      await createAccount(t.app, owner.token, { name: 'Other' })
+      await addMember(t, owner.token, account.id, member)
+
+      const asOwner = await lookup(owner.token, externalId)
+      expect(asOwner.statusCode, asOwner.body).toBe(200)
+      expect(asOwner.json()).toEqual({
+        data: [{ ...account, role: 'owner', updated_at: expect.any(String) }],
+        next_cursor: null,
+      })
+      const asMember = await lookup(member.token, externalId)
+      expect(asMember.json()).toEqual({
+        data: [expect.objectContaining({ id: account.id, external_id: externalId, role: 'member' })],
+        next_cursor: null,
+      })
+      // limit and cursor do not change a lookup's answer.
+      const limited = await t.app.inject({
+        method: 'GET',
+        url: `/v1/accounts?external_id=${externalId}&limit=1`,
+        headers: bearer(owner.token),
+      })
+      expect(limited.json()).toMatchObject({ data: [{ id: account.id }], next_cursor: null })
+    })
+
+    it('never reveals an account to someone who is not its member: an empty page, like an unknown id', async () => {
+      const owner = await registerAndLogin(t.app)
+      const stranger = await registerAndLogin(t.app)
+      const externalId = newExternalId()
+      await create(owner.token, { name: 'Secret', external_id: externalId })
+      await createAccount(t.app, stranger.token, { name: 'Stranger own' })
+
+      const foreign = await lookup(stranger.token, externalId)
+      expect(foreign.statusCode, foreign.body).toBe(200)
+      expect(foreign.json()).toEqual({ data: [], next_cursor: null })
+      const unknown = await lookup(stranger.token, newExternalId('nobody'))
+      expect(unknown.json()).toEqual({ data: [], next_cursor: null })
+      // A site admin signed in as a user lists only the accounts they are a member of.
+      const admin = await loginAdmin(t.app)
+      expect((await lookup(admin, externalId)).json()).toEqual({ data: [], next_cursor: null })
+      const anonymous = await t.app.inject({ method: 'GET', url: `/v1/accounts?external_id=${externalId}` })
+      expect(problemOf(anonymous)).toMatchObject({ status: 401, code: 'unauthorized' })
+    })
+
+    it('refuses an empty, too long, spaced or non-ASCII external_id with 400, in bodies and in the query', async () => {
+      const owner = await registerAndLogin(t.app)
+      const account = await createAccount(t.app, owner.token)
+      for (const externalId of [
+        '',
+        'x'.repeat(256),
+        'two words',
+        ' padded',
+        'tab\there',
+        'nul\u0000',
+        'café',
+        7,
+      ]) {
+        const label = JSON.stringify(externalId)
+        const created = await create(owner.token, { name: 'Bad', external_id: externalId })
+        expect(problemOf(created), label).toMatchObject({ status: 400, code: 'validation_failed' })
+        const patched = await patch(owner.token, account.id, { external_id: externalId })
+        expect(problemOf(patched), label).toMatchObject({ status: 400, code: 'validation_failed' })
+        if (typeof externalId === 'string' && externalId !== '') {
+          expect(problemOf(await lookup(owner.token, externalId)), label).toMatchObject({
+            status: 400,
+            code: 'validation_failed',
+          })
+        }
+      }
+      const longest = 'x'.repeat(255)
+      expect((await patch(owner.token, account.id, { external_id: `${longest.slice(1)}!` })).statusCode).toBe(
+        200,
+      )
+      const listed = await t.app.inject({ method: 'GET', url: '/v1/accounts', headers: bearer(owner.token) })
+      expect(listed.json().data).toEqual([
+        expect.objectContaining({ id: account.id, external_id: `${longest.slice(1)}!` }),
+      ])
     })
   })
 

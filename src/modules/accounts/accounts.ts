@@ -1,11 +1,11 @@
 import { and, desc, eq, lt, sql } from 'drizzle-orm'
 import type { Executor } from '../../core/db.ts'
-import { notFound } from '../../core/errors.ts'
+import { AppError, notFound, uniqueViolation } from '../../core/errors.ts'
 import { decodeCursor, type PaginationQuery, toPage } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
 import type { Role } from './roles.ts'
-import type { Account, CreateAccountBody, UpdateAccountBody } from './schemas.ts'
-import { accountMembers, accounts } from './tables.ts'
+import type { Account, CreateAccountBody, ListAccountsQuery, UpdateAccountBody } from './schemas.ts'
+import { accountMembers, accounts, externalIdIndex } from './tables.ts'
 
 type AccountRow = typeof accounts.$inferSelect
 
@@ -14,32 +14,63 @@ export function toAccount(row: AccountRow, role: Role | null): Account {
     id: row.id,
     name: row.name,
     timezone: row.timezone,
+    external_id: row.externalId,
     role,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   }
 }
 
-/** Creates an account with its creator as owner. */
+/**
+ * Runs a write that may give an account an external id; another account holding that id (the
+ * unique index decides, so concurrent writers cannot both win) is 409 `conflict`.
+ */
+async function claimingExternalId<T>(write: PromiseLike<T>): Promise<T> {
+  try {
+    return await write
+  } catch (error) {
+    if (uniqueViolation(error) === externalIdIndex) {
+      throw new AppError('conflict', 'Another account already has this external_id', {
+        field: 'external_id',
+      })
+    }
+    throw error
+  }
+}
+
+/** Creates an account with its creator as owner; 409 when another account has its external id. */
 export async function createAccount(tx: Executor, userId: string, input: CreateAccountBody, now: Date) {
-  const [account] = await tx
-    .insert(accounts)
-    .values({
-      id: newId(),
-      name: input.name,
-      timezone: input.timezone,
-      createdBy: userId,
-      createdAt: now,
-      updatedAt: now,
-    })
-    .returning()
+  const [account] = await claimingExternalId(
+    tx
+      .insert(accounts)
+      .values({
+        id: newId(),
+        name: input.name,
+        timezone: input.timezone,
+        externalId: input.external_id ?? null,
+        createdBy: userId,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .returning(),
+  )
   if (!account) throw new Error('account insert returned nothing')
   await tx.insert(accountMembers).values({ accountId: account.id, userId, role: 'owner', createdAt: now })
   return toAccount(account, 'owner')
 }
 
-/** The accounts the user is a member of, newest first. */
-export async function listAccounts(tx: Executor, userId: string, query: PaginationQuery) {
+/**
+ * The accounts the user is a member of, newest first; with `external_id`, only the one that has it
+ * (a page of one or none: an account the user is not a member of is not revealed).
+ */
+export async function listAccounts(tx: Executor, userId: string, query: ListAccountsQuery) {
+  if (query.external_id !== undefined) {
+    return singlePage(await findMemberAccountByExternalId(tx, userId, query.external_id))
+  }
+  return listMemberAccounts(tx, userId, query)
+}
+
+async function listMemberAccounts(tx: Executor, userId: string, query: PaginationQuery) {
   const cursor = decodeCursor(query.cursor, 1)
   const rows = await tx
     .select({ account: accounts, role: accountMembers.role })
@@ -56,6 +87,44 @@ export async function listAccounts(tx: Executor, userId: string, query: Paginati
   )
 }
 
+/** A lookup's answer as a list page: the account, or none, and never a next page. */
+export function singlePage(account: Account | undefined): { data: Account[]; next_cursor: null } {
+  return { data: account ? [account] : [], next_cursor: null }
+}
+
+/**
+ * The account with this external id among those the user is a member of, with the user's role;
+ * undefined when there is none or the user is not its member (the same answer, so nothing leaks).
+ */
+export async function findMemberAccountByExternalId(
+  tx: Executor,
+  userId: string,
+  externalId: string,
+): Promise<Account | undefined> {
+  const [row] = await tx
+    .select({ account: accounts, role: accountMembers.role })
+    .from(accounts)
+    .innerJoin(
+      accountMembers,
+      and(eq(accountMembers.accountId, accounts.id), eq(accountMembers.userId, userId)),
+    )
+    .where(eq(accounts.externalId, externalId))
+  return row && toAccount(row.account, row.role)
+}
+
+/**
+ * The account with this external id, whoever holds it, with no role (`role: null`): only for a
+ * caller allowed to see every account, such as a site-wide API key. A site admin signed in as a
+ * user is not such a caller: the list shows a user only their own accounts.
+ */
+export async function findAccountByExternalId(
+  tx: Executor,
+  externalId: string,
+): Promise<Account | undefined> {
+  const [row] = await tx.select().from(accounts).where(eq(accounts.externalId, externalId))
+  return row && toAccount(row, null)
+}
+
 export async function getAccount(tx: Executor, accountId: string, role: Role | null) {
   const [row] = await tx.select().from(accounts).where(eq(accounts.id, accountId))
   if (!row) throw notFound('Account')
@@ -69,15 +138,18 @@ export async function updateAccount(
   input: UpdateAccountBody,
   now: Date,
 ) {
-  const [row] = await tx
-    .update(accounts)
-    .set({
-      ...(input.name !== undefined && { name: input.name }),
-      ...(input.timezone !== undefined && { timezone: input.timezone }),
-      updatedAt: now,
-    })
-    .where(eq(accounts.id, accountId))
-    .returning()
+  const [row] = await claimingExternalId(
+    tx
+      .update(accounts)
+      .set({
+        ...(input.name !== undefined && { name: input.name }),
+        ...(input.timezone !== undefined && { timezone: input.timezone }),
+        ...(input.external_id !== undefined && { externalId: input.external_id }),
+        updatedAt: now,
+      })
+      .where(eq(accounts.id, accountId))
+      .returning(),
+  )
   if (!row) throw notFound('Account')
   return toAccount(row, role)
 }

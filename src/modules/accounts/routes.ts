@@ -11,6 +11,7 @@ import {
   AccountParams,
   ChangeMemberBody,
   CreateAccountBody,
+  ListAccountsQuery,
   Member,
   MemberParams,
   UpdateAccountBody,
@@ -29,7 +30,8 @@ export const accountRoutes =
         schema: {
           tags: ['accounts'],
           summary: 'Create an account',
-          description: 'Creates a tenant account; the caller becomes its owner.',
+          description:
+            "Creates a tenant account; the caller becomes its owner. `external_id` is the integrating product's own id for the tenant: unique, so another account with it answers 409 `conflict` (also when two requests race).",
           operationId: 'createAccount',
           security,
           headers: IdempotencyHeaders,
@@ -53,9 +55,11 @@ export const accountRoutes =
         schema: {
           tags: ['accounts'],
           summary: 'List my accounts',
+          description:
+            'The accounts the caller is a member of, newest first. With `external_id`, the one account that has it, as a page of one (`next_cursor` null), or an empty page when there is none or the caller is not its member: an account is never revealed to someone who is not in it.',
           operationId: 'listAccounts',
           security,
-          querystring: PaginationQuery,
+          querystring: ListAccountsQuery,
           response: { 200: page(Account), ...problems },
         },
         preHandler: authenticate(deps),
@@ -85,7 +89,8 @@ export const accountRoutes =
         schema: {
           tags: ['accounts'],
           summary: 'Update an account',
-          description: 'Name and time zone; owners and admins.',
+          description:
+            'Name, time zone and external id (null clears it; another account with it answers 409 `conflict`); owners and admins.',
           operationId: 'updateAccount',
           security,
           params: AccountParams,

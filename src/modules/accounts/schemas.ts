@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { PaginationQuery } from '../../core/http.ts'
 import { isTimeZone } from '../../core/time.ts'
 import { roles } from './roles.ts'
 
@@ -10,16 +11,37 @@ export const TimeZone = z
   .refine(isTimeZone, 'an IANA time zone such as Europe/Paris')
   .describe('IANA time zone; per-day limits count days in it.')
 
+/** Visible ASCII, no spaces: ids such as `cus_8f2k`, `tenant-42` or `org:acme/7` fit, and nothing looks alike. */
+export const externalIdPattern = /^[!-~]{1,255}$/
+
+export const ExternalId = z
+  .string()
+  .regex(externalIdPattern, '1 to 255 visible ASCII characters (no spaces)')
+  .describe(
+    "The integrating product's own id for this tenant: 1 to 255 visible ASCII characters (`!` to `~`: letters, digits, punctuation; no spaces or control characters), compared exactly (case-sensitive). Unique: another account with the same one answers 409 `conflict`.",
+  )
+
 export const CreateAccountBody = z
   .object({
     name: z.string().trim().min(1).max(120),
     timezone: TimeZone.default('UTC'),
+    external_id: ExternalId.nullable()
+      .optional()
+      .describe(
+        "The integrating product's own id for this tenant (see `Account.external_id`); omitted or null: none.",
+      ),
   })
-  .meta({ example: { name: 'Chic-Chic', timezone: 'Europe/Paris' } })
+  .meta({ example: { name: 'Chic-Chic', timezone: 'Europe/Paris', external_id: 'salon-8421' } })
 export type CreateAccountBody = z.infer<typeof CreateAccountBody>
 
 export const UpdateAccountBody = z
-  .object({ name: z.string().trim().min(1).max(120).optional(), timezone: TimeZone.optional() })
+  .object({
+    name: z.string().trim().min(1).max(120).optional(),
+    timezone: TimeZone.optional(),
+    external_id: ExternalId.nullable()
+      .optional()
+      .describe('Sets or changes the external id; null clears it; omitted leaves it as it is.'),
+  })
   .strict()
   .meta({ example: { name: 'Chic-Chic Paris', timezone: 'Europe/Paris' } })
 export type UpdateAccountBody = z.infer<typeof UpdateAccountBody>
@@ -29,6 +51,10 @@ export const Account = z
     id: z.uuid(),
     name: z.string(),
     timezone: z.string(),
+    external_id: z
+      .string()
+      .nullable()
+      .describe("The integrating product's own id for this tenant, unique; null when it has none."),
     role: z.enum(roles).nullable().describe("The caller's role; null for a site admin who is not a member."),
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
@@ -39,12 +65,20 @@ export const Account = z
       id: '0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01',
       name: 'Chic-Chic',
       timezone: 'Europe/Paris',
+      external_id: 'salon-8421',
       role: 'owner',
       created_at: '2026-11-01T09:00:00.000Z',
       updated_at: '2026-11-01T09:00:00.000Z',
     },
   })
 export type Account = z.infer<typeof Account>
+
+export const ListAccountsQuery = PaginationQuery.extend({
+  external_id: ExternalId.optional().describe(
+    "Only the account with this external id, among the caller's accounts: a page of one, or of none when no such account exists or the caller is not its member.",
+  ),
+})
+export type ListAccountsQuery = z.infer<typeof ListAccountsQuery>
 
 export const MemberParams = AccountParams.extend({ userId: z.uuid() })
 

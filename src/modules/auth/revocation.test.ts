@@ -84,11 +84,33 @@ describe('access tokens of an ended session', () => {
         headers,
         payload: { feature: 'api_calls_per_month', quantity: 1 },
       }),
+      check: await status({
+        method: 'POST',
+        url: `${url}/check`,
+        headers,
+        payload: { feature: 'staff', quantity: 1 },
+      }),
     }
   }
 
-  const working = { me: 200, account: 200, entitlements: 200, staff: 201, booking: 201, usage: 200 }
-  const refused = { me: 401, account: 401, entitlements: 401, staff: 401, booking: 401, usage: 401 }
+  const working = {
+    me: 200,
+    account: 200,
+    entitlements: 200,
+    staff: 201,
+    booking: 201,
+    usage: 200,
+    check: 200,
+  }
+  const refused = {
+    me: 401,
+    account: 401,
+    entitlements: 401,
+    staff: 401,
+    booking: 401,
+    usage: 401,
+    check: 401,
+  }
 
   const auditActions = async (userId: string, action: string) =>
     t.deps.db

@@ -102,7 +102,8 @@ export interface ConsumeOutcome<Row> {
   row: Row | undefined
 }
 
-const limitOf = (feature: Value<string>) => sql`case
+/** The limit of a feature in the plan aliased `p`: 0 when the plan lacks it, null when unlimited. */
+export const limitOf = (feature: Value<string>) => sql`case
   when jsonb_exists(${p.limits}, ${feature}) then
     case when jsonb_typeof(${p.limits} -> ${feature}) = 'number' then floor((${p.limits} ->> ${feature})::numeric)::int end
   else 0 end`
@@ -123,7 +124,7 @@ function contextCtes(slot: Slots<UnitValues>): SQL {
  * feature needs no lookup; any other key is known when some plan (retired ones included, as
  * accounts may still hold them) names it as a limit or a flag. The plans table is small.
  */
-function catalogueSql(resource: boolean, feature: Value<string>): SQL {
+export function catalogueSql(resource: boolean, feature: Value<string>): SQL {
   if (resource) return sql`'resource'`
   return sql`(select case
       when bool_or(jsonb_exists(${p.limits}, ${feature})) then 'limit'

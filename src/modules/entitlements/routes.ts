@@ -4,8 +4,9 @@ import type { Deps } from '../../deps.ts'
 import { AccountParams } from '../accounts/schemas.ts'
 import { requireCaller } from '../auth/guards.ts'
 import { resourceFeatureKeys, resourceFeatures } from '../plans/features.ts'
+import { checkFeature } from './check.ts'
 import { readEntitlements, recordUsage } from './entitlements.ts'
-import { Entitlements, EntitlementsQuery, UsageBody, UsageResult } from './schemas.ts'
+import { CheckBody, CheckResult, Entitlements, EntitlementsQuery, UsageBody, UsageResult } from './schemas.ts'
 
 const security = [{ bearer: [] }]
 
@@ -18,6 +19,13 @@ const recordUsageDescription = [
   "Meters one of the product's own features on the plan's limits: a positive quantity consumes units atomically (403 limit_exceeded when it would pass the limit), a negative one releases them (never below zero). Send an Idempotency-Key to make retries safe.",
   `Only metered features: the resource-backed ones, ${resourceList}, are counted from the service's own rows and answer 400 feature_not_metered, as does a key that plans use only as a flag; nothing is changed.`,
   'A key that no plan names and the service does not declare answers 404 unknown_feature; a known feature the account’s plan does not include has limit 0.',
+].join('\n\n')
+
+const checkDescription = [
+  'Answers whether the account may use `quantity` units of a feature now, without consuming or changing anything: `allowed` is true when the account has a subscription that grants access and `used + quantity` fits the limit (or the limit is null: unlimited).',
+  `Any feature works: metered ones and the resource-backed ${resourceFeatureKeys.map((key) => `\`${key}\``).join(', ')}. Per-day and per-month figures are for the current day or month in the account's time zone, like the entitlements. A feature the account's plan does not include has limit 0; a key that no plan names and the service does not declare answers 404 unknown_feature.`,
+  "A flag answers `allowed` = the flag's value in the account's plan (false without access), with `limit`, `used` and `remaining` null. Without a subscription that grants access, `allowed` is false and `remaining` 0.",
+  'A check reserves nothing: a later consume (usage, staff, bookings) decides again, atomically. Members and site admins.',
 ].join('\n\n')
 
 export const entitlementRoutes =
@@ -67,6 +75,27 @@ export const entitlementRoutes =
           status: 200,
           body: await recordUsage(executor, req.params.accountId, caller, req.body, clock.now()),
         }))
+      },
+    )
+
+    // Hot path: one statement, like the entitlements read; it writes nothing.
+    app.post(
+      '/v1/accounts/:accountId/check',
+      {
+        schema: {
+          tags: ['entitlements'],
+          summary: 'Check a feature',
+          description: checkDescription,
+          operationId: 'checkFeature',
+          security,
+          params: AccountParams,
+          body: CheckBody,
+          response: { 200: CheckResult, ...problems },
+        },
+      },
+      async (req) => {
+        const caller = await requireCaller(deps, req)
+        return checkFeature(db, req.params.accountId, caller, req.body, clock.now())
       },
     )
   }

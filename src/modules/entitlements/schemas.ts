@@ -110,3 +110,56 @@ export const UsageResult = z
     },
   })
 export type UsageResult = z.infer<typeof UsageResult>
+
+export const CheckBody = z
+  .object({
+    feature: z
+      .string()
+      .regex(featureKeyPattern, 'a lowercase feature key')
+      .describe(
+        'Any known feature: a limit, metered or resource-backed (`staff`, `bookings_per_day`), or a flag.',
+      ),
+    quantity: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .default(1)
+      .describe('The units the caller means to use; default 1. Ignored for a flag.'),
+  })
+  .meta({ example: { feature: 'bookings_per_day', quantity: 2 } })
+export type CheckBody = z.infer<typeof CheckBody>
+
+export const CheckResult = z
+  .object({
+    allowed: z
+      .boolean()
+      .describe(
+        'A limit: the account has access and `used + quantity` fits the limit (or it is unlimited). A flag: the account has access and its plan turns the flag on.',
+      ),
+    feature: z.string(),
+    limit: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        "The plan's limit (0 when the plan lacks the feature); null = unlimited, and null for a flag.",
+      ),
+    used: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        "Used in the current period (today's or this month's, in the account's time zone, for per-period features); null for a flag.",
+      ),
+    remaining: z
+      .number()
+      .int()
+      .nullable()
+      .describe('null = unlimited, and null for a flag; 0 without access.'),
+  })
+  .meta({
+    id: 'CheckResult',
+    example: { allowed: true, feature: 'bookings_per_day', limit: 5, used: 3, remaining: 2 },
+  })
+export type CheckResult = z.infer<typeof CheckResult>

@@ -77,6 +77,7 @@ export const AcceptedInvitation = z
         id: '0197a1b2-0000-7000-8000-000000000001',
         name: 'Chic-Chic',
         timezone: 'Europe/Paris',
+        external_id: null,
         role: 'member',
         created_at: '2030-03-01T09:00:00.000Z',
         updated_at: '2030-03-01T09:00:00.000Z',
