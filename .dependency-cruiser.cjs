@@ -7,7 +7,10 @@ const modules = (names) => `^src/modules/(${names.join('|')})/`
 const layers = [
   { name: 'core', path: '^src/(core/|config[.]ts$|logging[.]ts$)' },
   { name: 'foundation', path: modules(['mail', 'jobs']) },
-  { name: 'identity', path: modules(['auth', 'accounts', 'audit', 'plans', 'webhooks', 'invitations']) },
+  {
+    name: 'identity',
+    path: modules(['auth', 'accounts', 'audit', 'plans', 'webhooks', 'invitations', 'keys']),
+  },
   { name: 'billing', path: modules(['billing']) },
   { name: 'subscriptions', path: modules(['subscriptions']) },
   { name: 'entitlements', path: modules(['entitlements', 'staff', 'bookings']) },

@@ -1,5 +1,5 @@
 // The ceiling: the very statement the service runs for a booking creation, the service's own
-// `createBookingStatement` (rendered once, as the service runs it), run by pgbench straight against
+// `createBookingStatements` (rendered once, as the service runs it), run by pgbench straight against
 // PostgreSQL. One script per seeded account (account and user ids inlined as literals, as they
 // exist in the bench database); pgbench picks a script at random per transaction, and each
 // transaction picks a day the same way the HTTP scenario does.
@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { bookingValues, createBookingStatement } from '../src/modules/bookings/bookings.ts'
+import { bookingValues, createBookingStatements } from '../src/modules/bookings/bookings.ts'
 import { BenchError, baseDayMs, busyDayShare, spreadDays } from './config.ts'
 import type { SeededUser } from './seed.ts'
 
@@ -33,15 +33,15 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 export function bookingStatementFor(
   now: Date,
 ): (accountId: string, userId: string, sessionId: string) => string {
-  const statement = createBookingStatement
+  // The statement a signed-in user's request runs.
+  const statement = createBookingStatements.user
   // The values of the other slots: a booking as the HTTP scenario sends it.
-  const values = bookingValues(
+  const values: Record<string, unknown> = bookingValues(
     '',
-    { userId: '', sessionId: '' },
     { customer_name: 'pgbench customer', starts_at: '', duration_minutes: 60, staff_id: null },
     now,
     '',
-  ) as unknown as Record<string, unknown>
+  )
   return (accountId, userId, sessionId) => {
     if (![accountId, userId, sessionId].every((id) => uuidPattern.test(id)))
       throw new Error('ids must be uuids')

@@ -27,7 +27,7 @@ import type { Deps } from './deps.ts'
 import { accountRoutes } from './modules/accounts/routes.ts'
 import { adminRoutes } from './modules/admin/routes.ts'
 import { flowRoutes } from './modules/auth/flow-routes.ts'
-import { requireAdmin, tokenUserId } from './modules/auth/guards.ts'
+import { bearerOf, requireAdmin, tokenUserId } from './modules/auth/guards.ts'
 import { oauthRoutes } from './modules/auth/oauth-routes.ts'
 import { installAuthRateLimits } from './modules/auth/rate-limits.ts'
 import { authRoutes } from './modules/auth/routes.ts'
@@ -36,6 +36,9 @@ import { bookingRoutes } from './modules/bookings/routes.ts'
 import { entitlementRoutes } from './modules/entitlements/routes.ts'
 import { invitationRoutes } from './modules/invitations/routes.ts'
 import { jobRoutes } from './modules/jobs/routes.ts'
+import { keyIdLookup } from './modules/keys/credential.ts'
+import { isKeySecret, keyHash } from './modules/keys/keys.ts'
+import { keyRoutes } from './modules/keys/routes.ts'
 import { mailRoutes } from './modules/mail/routes.ts'
 import { createMetrics } from './modules/ops/metrics.ts'
 import { openapiOptions } from './modules/ops/openapi.ts'
@@ -163,13 +166,20 @@ export async function buildApp(deps: Deps) {
     maxAge: 600,
   })
   await app.register(cookie)
+  const keyIds = keyIdLookup(deps.db)
   await app.register(rateLimit, {
     global: config.RATE_LIMIT_PER_MINUTE > 0,
     max: Math.max(config.RATE_LIMIT_PER_MINUTE, 1),
     timeWindow: 60_000,
     enableDraftSpec: true,
-    // Per user when the token is valid, else per client IP (TRUST_PROXY decides what req.ip is).
+    // Per user when the token is valid, per API key when the key exists, else per client IP
+    // (TRUST_PROXY decides what req.ip is).
     keyGenerator: async (req) => {
+      const bearer = bearerOf(req)
+      if (bearer && isKeySecret(bearer)) {
+        const keyId = await keyIds(keyHash(bearer), Date.now()).catch(() => null)
+        return keyId ? `key:${keyId}` : `ip:${req.ip}`
+      }
       const userId = await tokenUserId(deps, req)
       return userId ? `user:${userId}` : `ip:${req.ip}`
     },
@@ -207,6 +217,7 @@ export async function buildApp(deps: Deps) {
   await app.register(flowRoutes(deps))
   await app.register(accountRoutes(deps))
   await app.register(invitationRoutes(deps))
+  await app.register(keyRoutes(deps))
   await app.register(planRoutes(deps))
   await app.register(subscriptionRoutes(deps))
   await app.register(billingRoutes(deps))

@@ -13,6 +13,7 @@ export const redactPaths = [
   '*.access_token',
   '*.token',
   '*.code',
+  '*.key',
 ]
 
 /** Query parameters whose value is masked wherever a URL is logged (compared case-insensitively). */

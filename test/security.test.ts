@@ -1,10 +1,14 @@
 // One shared matrix over every account-scoped route and every admin-only plan route: no token,
-// a forged token, another tenant, a too-low role and a site admin each get the answer §6 promises.
+// a forged token, another tenant, a too-low role and a site admin each get the answer §6 promises,
+// and so do API keys: one with the route's scope gets through (site key, and this account's key),
+// one without it gets 403 naming the scope, another account's key 404, a revoked key 401, and
+// routes for people only refuse every key with 403.
 // A new route is one line in `accountCases` or `planCases`; the coverage tests fail until it is added.
 import { generateKeyPairSync } from 'node:crypto'
 import type { LightMyRequestResponse } from 'fastify'
 import { decodeJwt, decodeProtectedHeader, type JWTHeaderParameters, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type KeyScope, keyScopes, siteOnlyScopes } from '../src/modules/keys/scopes.ts'
 import {
   addMember,
   bearer,
@@ -48,6 +52,20 @@ interface World {
   newInvitation(): Promise<string>
   /** Leaves the subscription canceled at period end (whether or not it already was). */
   cancelAtPeriodEnd(): Promise<void>
+  /** A fresh key of the owner's account (its id). */
+  newAccountKeyId(): Promise<string>
+  keys: {
+    /** A site key with every scope. */
+    site: string
+    /** A key of the owner's account with every scope an account key may have. */
+    account: string
+    /** A key of the stranger's account with every scope an account key may have. */
+    otherAccount: string
+    /** A site key with every scope but one. */
+    siteWithout(scope: KeyScope): Promise<string>
+    /** A site key with every scope, revoked. */
+    revoked: string
+  }
 }
 
 interface RouteCase {
@@ -60,6 +78,8 @@ interface RouteCase {
   query?: string
   /** The lowest account role that may do this (`admin` means owners and admins). */
   role: 'member' | 'admin'
+  /** The scope an API key needs here; null: the route is for people only. */
+  scope: KeyScope | null
   /** `read`: a site admin who is not a member gets `ok` too; `write`: he gets 404. */
   siteAdmin: 'read' | 'write'
   /** The status of an allowed caller: the owner, and a member when `role` is `member`. */
@@ -70,17 +90,31 @@ interface RouteCase {
 
 // Cases that change state run their owner control last, so each case's refusals see the same world.
 const accountCases: RouteCase[] = [
-  { route: 'GET /v1/accounts/{accountId}', role: 'member', siteAdmin: 'read', ok: 200 },
+  {
+    route: 'GET /v1/accounts/{accountId}',
+    scope: 'accounts:read',
+    role: 'member',
+    siteAdmin: 'read',
+    ok: 200,
+  },
   {
     route: 'PATCH /v1/accounts/{accountId}',
+    scope: 'accounts:write',
     body: () => ({ name: 'Renamed' }),
     role: 'admin',
     siteAdmin: 'write',
     ok: 200,
   },
-  { route: 'GET /v1/accounts/{accountId}/members', role: 'member', siteAdmin: 'read', ok: 200 },
+  {
+    route: 'GET /v1/accounts/{accountId}/members',
+    scope: 'accounts:read',
+    role: 'member',
+    siteAdmin: 'read',
+    ok: 200,
+  },
   {
     route: 'PATCH /v1/accounts/{accountId}/members/{userId}',
+    scope: null,
     params: (w) => ({ userId: w.extra.id }),
     body: () => ({ role: 'member' }),
     role: 'admin',
@@ -90,6 +124,7 @@ const accountCases: RouteCase[] = [
   // Any member may remove themselves; removing someone else needs owner or admin.
   {
     route: 'DELETE /v1/accounts/{accountId}/members/{userId}',
+    scope: null,
     params: (w) => ({ userId: w.extra.id }),
     role: 'admin',
     siteAdmin: 'write',
@@ -97,22 +132,37 @@ const accountCases: RouteCase[] = [
   },
   {
     route: 'POST /v1/accounts/{accountId}/invitations',
+    scope: null,
     body: (w) => ({ email: w.newcomer.email, role: 'member' }),
     role: 'admin',
     siteAdmin: 'write',
     ok: 202,
   },
-  { route: 'GET /v1/accounts/{accountId}/invitations', role: 'admin', siteAdmin: 'read', ok: 200 },
+  {
+    route: 'GET /v1/accounts/{accountId}/invitations',
+    scope: null,
+    role: 'admin',
+    siteAdmin: 'read',
+    ok: 200,
+  },
   {
     route: 'DELETE /v1/accounts/{accountId}/invitations/{invitationId}',
+    scope: null,
     params: async (w) => ({ invitationId: await w.newInvitation() }),
     role: 'admin',
     siteAdmin: 'write',
     ok: 204,
   },
-  { route: 'GET /v1/accounts/{accountId}/subscription', role: 'member', siteAdmin: 'read', ok: 200 },
+  {
+    route: 'GET /v1/accounts/{accountId}/subscription',
+    scope: 'accounts:read',
+    role: 'member',
+    siteAdmin: 'read',
+    ok: 200,
+  },
   {
     route: 'POST /v1/accounts/{accountId}/subscription',
+    scope: 'subscriptions:write',
     params: (w) => ({ accountId: w.spareAccountId }),
     body: () => ({ plan: 'basic' }),
     role: 'admin',
@@ -121,6 +171,7 @@ const accountCases: RouteCase[] = [
   },
   {
     route: 'PATCH /v1/accounts/{accountId}/subscription',
+    scope: 'subscriptions:write',
     body: () => ({ plan: 'pro' }),
     role: 'admin',
     siteAdmin: 'write',
@@ -128,6 +179,7 @@ const accountCases: RouteCase[] = [
   },
   {
     route: 'POST /v1/accounts/{accountId}/subscription/cancel',
+    scope: 'subscriptions:write',
     body: () => ({ at_period_end: true }),
     role: 'admin',
     siteAdmin: 'write',
@@ -135,6 +187,7 @@ const accountCases: RouteCase[] = [
   },
   {
     route: 'POST /v1/accounts/{accountId}/subscription/resume',
+    scope: 'subscriptions:write',
     role: 'admin',
     siteAdmin: 'write',
     ok: 200,
@@ -142,14 +195,22 @@ const accountCases: RouteCase[] = [
   },
   {
     route: 'GET /v1/accounts/{accountId}/subscription/preview',
+    scope: 'accounts:read',
     query: 'plan=pro',
     role: 'member',
     siteAdmin: 'read',
     ok: 200,
   },
-  { route: 'GET /v1/accounts/{accountId}/entitlements', role: 'member', siteAdmin: 'read', ok: 200 },
+  {
+    route: 'GET /v1/accounts/{accountId}/entitlements',
+    scope: 'entitlements:read',
+    role: 'member',
+    siteAdmin: 'read',
+    ok: 200,
+  },
   {
     route: 'POST /v1/accounts/{accountId}/usage',
+    scope: 'usage:write',
     // A metered feature that another plan names and basic lacks: releasing it is allowed (it stays at
     // zero). Resource-backed features such as bookings_per_day are refused with feature_not_metered.
     body: () => ({ feature: meteredFeature, quantity: -1 }),
@@ -159,25 +220,46 @@ const accountCases: RouteCase[] = [
   },
   {
     route: 'POST /v1/accounts/{accountId}/check',
+    scope: 'entitlements:read',
     // A read: it consumes nothing, so site admins may ask as they read entitlements.
     body: () => ({ feature: 'bookings_per_day', quantity: 2 }),
     role: 'member',
     siteAdmin: 'read',
     ok: 200,
   },
-  { route: 'GET /v1/accounts/{accountId}/invoices', role: 'admin', siteAdmin: 'read', ok: 200 },
+  {
+    route: 'GET /v1/accounts/{accountId}/invoices',
+    scope: 'accounts:read',
+    role: 'admin',
+    siteAdmin: 'read',
+    ok: 200,
+  },
   // This world uses the manual provider: the owner passes the guards and is told there is no portal.
-  { route: 'POST /v1/accounts/{accountId}/billing-portal', role: 'admin', siteAdmin: 'write', ok: 409 },
+  {
+    route: 'POST /v1/accounts/{accountId}/billing-portal',
+    scope: 'subscriptions:write',
+    role: 'admin',
+    siteAdmin: 'write',
+    ok: 409,
+  },
   {
     route: 'POST /v1/accounts/{accountId}/staff',
+    scope: 'resources:write',
     body: () => ({ name: 'Ann' }),
     role: 'admin',
     siteAdmin: 'write',
     ok: 201,
   },
-  { route: 'GET /v1/accounts/{accountId}/staff', role: 'member', siteAdmin: 'read', ok: 200 },
+  {
+    route: 'GET /v1/accounts/{accountId}/staff',
+    scope: 'accounts:read',
+    role: 'member',
+    siteAdmin: 'read',
+    ok: 200,
+  },
   {
     route: 'DELETE /v1/accounts/{accountId}/staff/{staffId}',
+    scope: 'resources:write',
     params: (w) => ({ staffId: w.staffId }),
     role: 'admin',
     siteAdmin: 'write',
@@ -185,16 +267,41 @@ const accountCases: RouteCase[] = [
   },
   {
     route: 'POST /v1/accounts/{accountId}/bookings',
+    scope: 'resources:write',
     body: (w) => ({ customer_name: 'Zoe', starts_at: `${w.nextDay()}T10:00:00Z` }),
     role: 'member',
     siteAdmin: 'write',
     ok: 201,
   },
-  { route: 'GET /v1/accounts/{accountId}/bookings', role: 'member', siteAdmin: 'read', ok: 200 },
+  {
+    route: 'GET /v1/accounts/{accountId}/bookings',
+    scope: 'accounts:read',
+    role: 'member',
+    siteAdmin: 'read',
+    ok: 200,
+  },
   {
     route: 'POST /v1/accounts/{accountId}/bookings/{bookingId}/cancel',
+    scope: 'resources:write',
     params: async (w) => ({ bookingId: await w.newBooking() }),
     role: 'member',
+    siteAdmin: 'write',
+    ok: 200,
+  },
+  {
+    route: 'POST /v1/accounts/{accountId}/api-keys',
+    scope: null,
+    body: () => ({ name: 'Backend', scopes: ['accounts:read'] }),
+    role: 'admin',
+    siteAdmin: 'write',
+    ok: 201,
+  },
+  { route: 'GET /v1/accounts/{accountId}/api-keys', scope: null, role: 'admin', siteAdmin: 'write', ok: 200 },
+  {
+    route: 'DELETE /v1/accounts/{accountId}/api-keys/{keyId}',
+    scope: null,
+    params: async (w) => ({ keyId: await w.newAccountKeyId() }),
+    role: 'admin',
     siteAdmin: 'write',
     ok: 200,
   },
@@ -281,7 +388,7 @@ describe('security matrix', () => {
     const account = await createAccount(app, owner.token, { name: 'Owner salon' })
     const spare = await createAccount(app, owner.token, { name: 'Owner spare' })
     await subscribe(app, owner.token, account.id, 'basic')
-    await createAccount(app, stranger.token, { name: 'Stranger salon' })
+    const strangerAccount = await createAccount(app, stranger.token, { name: 'Stranger salon' })
     await addMember(t, owner.token, account.id, member)
     await addMember(t, owner.token, spare.id, member)
     await addMember(t, owner.token, account.id, extra)
@@ -300,6 +407,40 @@ describe('security matrix', () => {
       payload: { code: 'sec-metered', name: 'Metered', price_cents: 0, limits: { [meteredFeature]: 3 } },
     })
     expect(meteredPlan.statusCode, meteredPlan.body).toBe(201)
+    const accountScopes = keyScopes.filter((scope) => !siteOnlyScopes.includes(scope))
+    const newKey = async (url: string, token: string, scopes: readonly KeyScope[]) => {
+      const res = await app.inject({
+        method: 'POST',
+        url,
+        headers: bearer(token),
+        payload: { name: 'matrix', scopes },
+      })
+      expect(res.statusCode, res.body).toBe(201)
+      return res.json() as { id: string; key: string }
+    }
+    const revoked = await newKey('/v1/admin/api-keys', adminToken, keyScopes)
+    const revoke = await app.inject({
+      method: 'DELETE',
+      url: `/v1/admin/api-keys/${revoked.id}`,
+      headers: bearer(adminToken),
+    })
+    expect(revoke.statusCode, revoke.body).toBe(200)
+    const keys: World['keys'] = {
+      site: (await newKey('/v1/admin/api-keys', adminToken, keyScopes)).key,
+      account: (await newKey(`/v1/accounts/${account.id}/api-keys`, owner.token, accountScopes)).key,
+      otherAccount: (
+        await newKey(`/v1/accounts/${strangerAccount.id}/api-keys`, stranger.token, accountScopes)
+      ).key,
+      siteWithout: async (scope) =>
+        (
+          await newKey(
+            '/v1/admin/api-keys',
+            adminToken,
+            keyScopes.filter((other) => other !== scope),
+          )
+        ).key,
+      revoked: revoked.key,
+    }
     let day = 0
     let plan = 0
     const nextDay = () => new Date(Date.UTC(2031, 0, 1 + day++)).toISOString().slice(0, 10)
@@ -316,6 +457,10 @@ describe('security matrix', () => {
       staffId: staff.json().id,
       nextDay,
       newPlanCode,
+      keys,
+      async newAccountKeyId() {
+        return (await newKey(`/v1/accounts/${account.id}/api-keys`, owner.token, ['accounts:read'])).id
+      },
       async newBooking() {
         const res = await app.inject({
           method: 'POST',
@@ -418,11 +563,50 @@ describe('security matrix', () => {
       })
     }
 
+    it('answers 401 unauthorized to a revoked API key', async () => {
+      expectProblem(await send(await build(c, w), w.keys.revoked), 401, 'unauthorized')
+    })
+
+    it("answers 404 not_found to another account's API key, whatever its scopes", async () => {
+      expectProblem(await send(await build(c, w), w.keys.otherAccount), 404, 'not_found')
+    })
+
+    const scope = c.scope
+    if (scope === null) {
+      it('answers 403 forbidden to every API key (the route is for people only)', async () => {
+        expectProblem(await send(await build(c, w), w.keys.site), 403, 'forbidden')
+        expectProblem(await send(await build(c, w), w.keys.account), 403, 'forbidden')
+      })
+    } else {
+      it(`answers 403 forbidden naming ${scope} to a key without it`, async () => {
+        const res = await send(await build(c, w), await w.keys.siteWithout(scope))
+        expectProblem(res, 403, 'forbidden')
+        expect(res.json().detail).toContain(scope)
+      })
+    }
+
     it('lets the owner through (control: the request itself is valid)', async () => {
       await c.ownerSetup?.(w)
       const res = await send(await build(c, w), w.owner.token)
       expect(res.statusCode, res.body).toBe(c.ok)
     })
+
+    // After the owner's control, so the owner sees the world every refusal saw. Past the guards, what
+    // follows is the route's own answer (a resource the owner used up may be gone, a subscription
+    // already changed), never a refusal of the key.
+    if (scope !== null) {
+      it(`lets a site key and this account's key with ${scope} through`, async () => {
+        const target = await build(c, w)
+        // The owner's key reaches the owner's main account only (subscribe uses the spare one).
+        const keys = target.url.includes(w.accountId) ? [w.keys.site, w.keys.account] : [w.keys.site]
+        for (const key of keys) {
+          const res = await send(await build(c, w), key)
+          const body = res.statusCode >= 400 ? res.json() : {}
+          expect(['unauthorized', 'forbidden'], res.body).not.toContain(body.code)
+          expect(body.detail ?? '', res.body).not.toBe('Account not found')
+        }
+      })
+    }
   })
 
   describe.each(planCases)('$route', (c) => {
@@ -436,6 +620,22 @@ describe('security matrix', () => {
 
     it('answers 403 forbidden to a user who is not a site admin', async () => {
       expectProblem(await send(await build(c, w), w.owner.token), 403, 'forbidden')
+    })
+
+    it('answers 401 unauthorized to a revoked API key', async () => {
+      expectProblem(await send(await build(c, w), w.keys.revoked), 401, 'unauthorized')
+    })
+
+    it('answers 403 forbidden to an account key and to a site key without plans:write', async () => {
+      expectProblem(await send(await build(c, w), w.keys.account), 403, 'forbidden')
+      const res = await send(await build(c, w), await w.keys.siteWithout('plans:write'))
+      expectProblem(res, 403, 'forbidden')
+      expect(res.json().detail).toContain('plans:write')
+    })
+
+    it('lets a site key with plans:write through', async () => {
+      const res = await send(await build(c, w), w.keys.site)
+      expect(res.statusCode, res.body).toBe(c.ok)
     })
 
     it('lets a site admin through (control: the request itself is valid)', async () => {

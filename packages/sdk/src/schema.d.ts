@@ -389,7 +389,7 @@ export interface paths {
         };
         /**
          * List my accounts
-         * @description The accounts the caller is a member of, newest first. With `external_id`, the one account that has it, as a page of one (`next_cursor` null), or an empty page when there is none or the caller is not its member: an account is never revealed to someone who is not in it.
+         * @description The accounts the caller is a member of, newest first. With `external_id`, the one account that has it, as a page of one (`next_cursor` null), or an empty page when there is none or the caller is not its member: an account is never revealed to someone who is not in it. An API key with `accounts:read` finds a tenant by `external_id` (a site key: any account; an account key: its own); without it, an account key gets its own account and a site key 400.
          */
         get: operations["listAccounts"];
         put?: never;
@@ -411,7 +411,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get an account */
+        /**
+         * Get an account
+         * @description Members, site admins, and API keys with `accounts:read` (`role` is null for the last two).
+         */
         get: operations["getAccount"];
         put?: never;
         post?: never;
@@ -420,7 +423,7 @@ export interface paths {
         head?: never;
         /**
          * Update an account
-         * @description Name, time zone and external id (null clears it; another account with it answers 409 `conflict`); owners and admins.
+         * @description Name, time zone and external id (null clears it; another account with it answers 409 `conflict`); owners and admins, and API keys with `accounts:write`.
          */
         patch: operations["updateAccount"];
         trace?: never;
@@ -525,6 +528,94 @@ export interface paths {
          */
         post: operations["acceptInvitation"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List site API keys
+         * @description Site admins. Newest first, revoked ones included; never the secrets.
+         */
+        get: operations["listSiteApiKeys"];
+        put?: never;
+        /**
+         * Create a site API key
+         * @description Site admins. A site key acts on every account within its scopes (and creates accounts with `accounts:write`). The response carries the secret (`key`, starting `pgk_`), which is never shown again (a retry with the same Idempotency-Key replays this response); only its SHA-256 is stored. Send it as `Authorization: Bearer <key>`.
+         */
+        post: operations["createSiteApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/api-keys/{keyId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a site API key
+         * @description Site admins. The next request with the key is refused (401) on every instance. Revoking a revoked key answers it again.
+         */
+        delete: operations["revokeSiteApiKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{accountId}/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List account API keys
+         * @description Owners and admins. Newest first, revoked ones included; never the secrets.
+         */
+        get: operations["listAccountApiKeys"];
+        put?: never;
+        /**
+         * Create an account API key
+         * @description Owners and admins. An account key acts on this account only, within its scopes (`plans:write` is for site keys). The response carries the secret (`key`, starting `pgk_`), which is never shown again (a retry with the same Idempotency-Key replays this response); only its SHA-256 is stored. Send it as `Authorization: Bearer <key>`.
+         */
+        post: operations["createAccountApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{accountId}/api-keys/{keyId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an account API key
+         * @description Owners and admins. The next request with the key is refused (401) on every instance. Revoking a revoked key answers it again.
+         */
+        delete: operations["revokeAccountApiKey"];
         options?: never;
         head?: never;
         patch?: never;
@@ -779,7 +870,7 @@ export interface paths {
         };
         /**
          * Get entitlements
-         * @description Plan, status and, per feature, limit / used / remaining (per-period figures for today in the account time zone, or `date`). The resource-backed features (`staff`, `bookings_per_day`) are always listed, with limit 0 when the plan lacks them. Members and site admins.
+         * @description Plan, status and, per feature, limit / used / remaining (per-period figures for today in the account time zone, or `date`). The resource-backed features (`staff`, `bookings_per_day`) are always listed, with limit 0 when the plan lacks them. Members, site admins, and API keys with `entitlements:read`.
          */
         get: operations["getEntitlements"];
         put?: never;
@@ -1350,9 +1441,42 @@ export interface components {
         };
         /**
          * @example {
+         *       "id": "0193a1b2-6c4d-7e8f-9a0b-1c2d3e4f5a6b",
+         *       "name": "booking backend",
+         *       "prefix": "pgk_Zm9vYmFy",
+         *       "scopes": [
+         *         "entitlements:read",
+         *         "resources:write"
+         *       ],
+         *       "account_id": null,
+         *       "created_at": "2026-12-07T10:00:00.000Z",
+         *       "last_used_at": null,
+         *       "expires_at": null,
+         *       "revoked_at": null
+         *     }
+         */
+        ApiKey: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** @description The first characters of the secret, to recognise it. */
+            prefix: string;
+            scopes: ("accounts:read" | "accounts:write" | "subscriptions:write" | "entitlements:read" | "usage:write" | "resources:write" | "plans:write")[];
+            /** @description The account an account key acts on; null for a site key. */
+            account_id: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The last request made with the key, to the minute. */
+            last_used_at: string | null;
+            expires_at: string | null;
+            revoked_at: string | null;
+        };
+        /**
+         * @example {
          *       "id": "0192f5c5-6da1-7fc4-86b1-3c4d5e6f7a89",
          *       "actor_type": "user",
          *       "actor_user_id": "0192f5c4-7a1e-7c3b-9d2e-4f5a6b7c8d90",
+         *       "actor_key_id": null,
          *       "account_id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
          *       "action": "subscription.canceled",
          *       "subject_type": "subscription",
@@ -1367,11 +1491,13 @@ export interface components {
             /** Format: uuid */
             id: string;
             /**
-             * @description `user`, `system` (jobs, sweeps), `provider` (Stripe webhooks) or `anonymous` (failed sign-ins, rate-limit lockouts).
+             * @description `user`, `key` (an API key), `system` (jobs, sweeps), `provider` (Stripe webhooks) or `anonymous` (failed sign-ins, rate-limit lockouts).
              * @enum {string}
              */
-            actor_type: "user" | "system" | "provider" | "anonymous";
+            actor_type: "user" | "key" | "system" | "provider" | "anonymous";
             actor_user_id: string | null;
+            /** @description The API key that acted (actor type `key`). */
+            actor_key_id: string | null;
             account_id: string | null;
             action: string;
             subject_type: string;
@@ -1503,6 +1629,41 @@ export interface components {
             checkout_expires_at: string;
             /** @description `incomplete` until Stripe confirms the payment (or the trial) by webhook. */
             subscription: components["schemas"]["Subscription"];
+        };
+        /**
+         * @example {
+         *       "id": "0193a1b2-6c4d-7e8f-9a0b-1c2d3e4f5a6b",
+         *       "name": "booking backend",
+         *       "prefix": "pgk_Zm9vYmFy",
+         *       "scopes": [
+         *         "entitlements:read",
+         *         "resources:write"
+         *       ],
+         *       "account_id": null,
+         *       "created_at": "2026-12-07T10:00:00.000Z",
+         *       "last_used_at": null,
+         *       "expires_at": null,
+         *       "revoked_at": null,
+         *       "key": "pgk_Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5"
+         *     }
+         */
+        CreatedApiKey: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** @description The first characters of the secret, to recognise it. */
+            prefix: string;
+            scopes: ("accounts:read" | "accounts:write" | "subscriptions:write" | "entitlements:read" | "usage:write" | "resources:write" | "plans:write")[];
+            /** @description The account an account key acts on; null for a site key. */
+            account_id: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The last request made with the key, to the minute. */
+            last_used_at: string | null;
+            expires_at: string | null;
+            revoked_at: string | null;
+            /** @description The secret, `pgk_…`: send it as `Authorization: Bearer <key>`. Shown only in this response. */
+            key: string;
         };
         /**
          * @example {
@@ -4795,6 +4956,685 @@ export interface operations {
             };
             /** @description invitation_expired, invitation_revoked or invitation_used */
             410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `service_busy` (with `Retry-After`: overloaded), `service_unavailable` (the database is down) or `provider_unavailable`: retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listSiteApiKeys: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1–100. */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-6c4d-7e8f-9a0b-1c2d3e4f5a6b",
+                     *           "name": "booking backend",
+                     *           "prefix": "pgk_Zm9vYmFy",
+                     *           "scopes": [
+                     *             "entitlements:read",
+                     *             "resources:write"
+                     *           ],
+                     *           "account_id": null,
+                     *           "created_at": "2026-12-07T10:00:00.000Z",
+                     *           "last_used_at": null,
+                     *           "expires_at": null,
+                     *           "revoked_at": null
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["ApiKey"][];
+                        /** @description Pass as `cursor` for the next page; null on the last page. */
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description `validation_failed`: the input does not match the schema (see `errors[]`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no credentials, or invalid, expired or revoked ones. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`, `subscription_required` or `limit_exceeded`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict` (the request conflicts with the current state) or `idempotency_in_progress` (with `Retry-After`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `service_busy` (with `Retry-After`: overloaded), `service_unavailable` (the database is down) or `provider_unavailable`: retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createSiteApiKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes this POST safe to retry: a retry with the same key returns the first response. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "booking backend",
+                 *       "scopes": [
+                 *         "entitlements:read",
+                 *         "resources:write"
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    /** @description A name to recognise the key by. */
+                    name: string;
+                    scopes: ("accounts:read" | "accounts:write" | "subscriptions:write" | "entitlements:read" | "usage:write" | "resources:write" | "plans:write")[];
+                    /** @description When the key stops working (ISO 8601); none: it works until revoked. */
+                    expires_at?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-6c4d-7e8f-9a0b-1c2d3e4f5a6b",
+                     *       "name": "booking backend",
+                     *       "prefix": "pgk_Zm9vYmFy",
+                     *       "scopes": [
+                     *         "entitlements:read",
+                     *         "resources:write"
+                     *       ],
+                     *       "account_id": null,
+                     *       "created_at": "2026-12-07T10:00:00.000Z",
+                     *       "last_used_at": null,
+                     *       "expires_at": null,
+                     *       "revoked_at": null,
+                     *       "key": "pgk_Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CreatedApiKey"];
+                };
+            };
+            /** @description `validation_failed`: the input does not match the schema (see `errors[]`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no credentials, or invalid, expired or revoked ones. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`, `subscription_required` or `limit_exceeded`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict` (the request conflicts with the current state) or `idempotency_in_progress` (with `Retry-After`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `service_busy` (with `Retry-After`: overloaded), `service_unavailable` (the database is down) or `provider_unavailable`: retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeSiteApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                keyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-6c4d-7e8f-9a0b-1c2d3e4f5a6b",
+                     *       "name": "booking backend",
+                     *       "prefix": "pgk_Zm9vYmFy",
+                     *       "scopes": [
+                     *         "entitlements:read",
+                     *         "resources:write"
+                     *       ],
+                     *       "account_id": null,
+                     *       "created_at": "2026-12-07T10:00:00.000Z",
+                     *       "last_used_at": null,
+                     *       "expires_at": null,
+                     *       "revoked_at": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description `validation_failed`: the input does not match the schema (see `errors[]`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no credentials, or invalid, expired or revoked ones. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`, `subscription_required` or `limit_exceeded`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict` (the request conflicts with the current state) or `idempotency_in_progress` (with `Retry-After`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `service_busy` (with `Retry-After`: overloaded), `service_unavailable` (the database is down) or `provider_unavailable`: retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listAccountApiKeys: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1–100. */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Account id */
+                accountId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0193a1b2-6c4d-7e8f-9a0b-1c2d3e4f5a6b",
+                     *           "name": "booking backend",
+                     *           "prefix": "pgk_Zm9vYmFy",
+                     *           "scopes": [
+                     *             "entitlements:read",
+                     *             "resources:write"
+                     *           ],
+                     *           "account_id": null,
+                     *           "created_at": "2026-12-07T10:00:00.000Z",
+                     *           "last_used_at": null,
+                     *           "expires_at": null,
+                     *           "revoked_at": null
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["ApiKey"][];
+                        /** @description Pass as `cursor` for the next page; null on the last page. */
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description `validation_failed`: the input does not match the schema (see `errors[]`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no credentials, or invalid, expired or revoked ones. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`, `subscription_required` or `limit_exceeded`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict` (the request conflicts with the current state) or `idempotency_in_progress` (with `Retry-After`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `service_busy` (with `Retry-After`: overloaded), `service_unavailable` (the database is down) or `provider_unavailable`: retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createAccountApiKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes this POST safe to retry: a retry with the same key returns the first response. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description Account id */
+                accountId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "booking backend",
+                 *       "scopes": [
+                 *         "entitlements:read",
+                 *         "resources:write"
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    /** @description A name to recognise the key by. */
+                    name: string;
+                    scopes: ("accounts:read" | "accounts:write" | "subscriptions:write" | "entitlements:read" | "usage:write" | "resources:write" | "plans:write")[];
+                    /** @description When the key stops working (ISO 8601); none: it works until revoked. */
+                    expires_at?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-6c4d-7e8f-9a0b-1c2d3e4f5a6b",
+                     *       "name": "booking backend",
+                     *       "prefix": "pgk_Zm9vYmFy",
+                     *       "scopes": [
+                     *         "entitlements:read",
+                     *         "resources:write"
+                     *       ],
+                     *       "account_id": null,
+                     *       "created_at": "2026-12-07T10:00:00.000Z",
+                     *       "last_used_at": null,
+                     *       "expires_at": null,
+                     *       "revoked_at": null,
+                     *       "key": "pgk_Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CreatedApiKey"];
+                };
+            };
+            /** @description `validation_failed`: the input does not match the schema (see `errors[]`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no credentials, or invalid, expired or revoked ones. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`, `subscription_required` or `limit_exceeded`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict` (the request conflicts with the current state) or `idempotency_in_progress` (with `Retry-After`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `service_busy` (with `Retry-After`: overloaded), `service_unavailable` (the database is down) or `provider_unavailable`: retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeAccountApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                accountId: string;
+                keyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a1b2-6c4d-7e8f-9a0b-1c2d3e4f5a6b",
+                     *       "name": "booking backend",
+                     *       "prefix": "pgk_Zm9vYmFy",
+                     *       "scopes": [
+                     *         "entitlements:read",
+                     *         "resources:write"
+                     *       ],
+                     *       "account_id": null,
+                     *       "created_at": "2026-12-07T10:00:00.000Z",
+                     *       "last_used_at": null,
+                     *       "expires_at": null,
+                     *       "revoked_at": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description `validation_failed`: the input does not match the schema (see `errors[]`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no credentials, or invalid, expired or revoked ones. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`, `subscription_required` or `limit_exceeded`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict` (the request conflicts with the current state) or `idempotency_in_progress` (with `Retry-After`). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8653,9 +9493,10 @@ export interface operations {
                 /** @description A dotted verb, e.g. `auth.sign_in_failed`, or a prefix ending in `.*` (`auth.*`: every sign-in and credential event). */
                 action?: string;
                 account_id?: string;
-                /** @description Who acted: `user`, `system`, `provider` or `anonymous`. */
-                actor_type?: "user" | "system" | "provider" | "anonymous";
+                /** @description Who acted: `user`, `key` (an API key), `system`, `provider` or `anonymous`. */
+                actor_type?: "user" | "key" | "system" | "provider" | "anonymous";
                 actor_user_id?: string;
+                actor_key_id?: string;
                 subject_type?: string;
                 subject_id?: string;
             };
@@ -8678,6 +9519,7 @@ export interface operations {
                      *           "id": "0192f5c5-6da1-7fc4-86b1-3c4d5e6f7a89",
                      *           "actor_type": "user",
                      *           "actor_user_id": "0192f5c4-7a1e-7c3b-9d2e-4f5a6b7c8d90",
+                     *           "actor_key_id": null,
                      *           "account_id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
                      *           "action": "subscription.canceled",
                      *           "subject_type": "subscription",

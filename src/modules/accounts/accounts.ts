@@ -125,6 +125,29 @@ export async function findAccountByExternalId(
   return row && toAccount(row, null)
 }
 
+/**
+ * The accounts an API key finds: by `externalId`, any account for a site key (`keyAccountId`
+ * null) or only its own for an account key; without one, an account key's own account. A site key
+ * must name the tenant (every account is what `GET /v1/admin/accounts` is for).
+ */
+export async function listKeyAccounts(
+  tx: Executor,
+  keyAccountId: string | null,
+  externalId: string | undefined,
+): Promise<{ data: Account[]; next_cursor: null }> {
+  if (externalId === undefined) {
+    if (keyAccountId === null) {
+      throw new AppError('validation_failed', 'A site key finds an account by external_id', {
+        errors: [{ location: 'querystring.external_id', message: 'required with a site key' }],
+      })
+    }
+    const [row] = await tx.select().from(accounts).where(eq(accounts.id, keyAccountId))
+    return singlePage(row && toAccount(row, null))
+  }
+  const found = await findAccountByExternalId(tx, externalId)
+  return singlePage(keyAccountId === null || found?.id === keyAccountId ? found : undefined)
+}
+
 export async function getAccount(tx: Executor, accountId: string, role: Role | null) {
   const [row] = await tx.select().from(accounts).where(eq(accounts.id, accountId))
   if (!row) throw notFound('Account')

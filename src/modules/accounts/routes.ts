@@ -2,8 +2,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { IdempotencyHeaders, idempotent, PaginationQuery, page, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
-import { authenticate, principalOf } from '../auth/guards.ts'
-import { createAccount, getAccount, listAccounts, updateAccount } from './accounts.ts'
+import { authenticate, principalOf, userOf } from '../auth/guards.ts'
+import { createAccount, getAccount, listAccounts, listKeyAccounts, updateAccount } from './accounts.ts'
 import { requireMember } from './guards.ts'
 import { changeMemberRole, listMembers, removeMember } from './members.ts'
 import {
@@ -41,7 +41,7 @@ export const accountRoutes =
         preHandler: authenticate(deps),
       },
       async (req, reply) => {
-        const { userId } = principalOf(req)
+        const { userId } = userOf(req)
         return idempotent(db, req, reply, userId, async (executor) => ({
           status: 201,
           body: await executor.transaction((tx) => createAccount(tx, userId, req.body, clock.now())),
@@ -56,15 +56,19 @@ export const accountRoutes =
           tags: ['accounts'],
           summary: 'List my accounts',
           description:
-            'The accounts the caller is a member of, newest first. With `external_id`, the one account that has it, as a page of one (`next_cursor` null), or an empty page when there is none or the caller is not its member: an account is never revealed to someone who is not in it.',
+            'The accounts the caller is a member of, newest first. With `external_id`, the one account that has it, as a page of one (`next_cursor` null), or an empty page when there is none or the caller is not its member: an account is never revealed to someone who is not in it. An API key with `accounts:read` finds a tenant by `external_id` (a site key: any account; an account key: its own); without it, an account key gets its own account and a site key 400.',
           operationId: 'listAccounts',
           security,
           querystring: ListAccountsQuery,
           response: { 200: page(Account), ...problems },
         },
-        preHandler: authenticate(deps),
+        preHandler: authenticate(deps, { scope: 'accounts:read' }),
       },
-      async (req) => listAccounts(db, principalOf(req).userId, req.query),
+      async (req) => {
+        const principal = principalOf(req)
+        if (principal.kind === 'user') return listAccounts(db, principal.userId, req.query)
+        return listKeyAccounts(db, principal.accountId, req.query.external_id)
+      },
     )
 
     app.get(
@@ -74,11 +78,13 @@ export const accountRoutes =
           tags: ['accounts'],
           summary: 'Get an account',
           operationId: 'getAccount',
+          description:
+            'Members, site admins, and API keys with `accounts:read` (`role` is null for the last two).',
           security,
           params: AccountParams,
           response: { 200: Account, ...problems },
         },
-        preHandler: requireMember(deps, 'member', { adminMayRead: true }),
+        preHandler: requireMember(deps, 'member', { adminMayRead: true, scope: 'accounts:read' }),
       },
       async (req) => getAccount(db, req.params.accountId, req.membership?.role ?? null),
     )
@@ -90,14 +96,14 @@ export const accountRoutes =
           tags: ['accounts'],
           summary: 'Update an account',
           description:
-            'Name, time zone and external id (null clears it; another account with it answers 409 `conflict`); owners and admins.',
+            'Name, time zone and external id (null clears it; another account with it answers 409 `conflict`); owners and admins, and API keys with `accounts:write`.',
           operationId: 'updateAccount',
           security,
           params: AccountParams,
           body: UpdateAccountBody,
           response: { 200: Account, ...problems },
         },
-        preHandler: requireMember(deps, 'admin'),
+        preHandler: requireMember(deps, 'admin', { scope: 'accounts:write' }),
       },
       async (req) =>
         updateAccount(db, req.params.accountId, req.membership?.role ?? null, req.body, clock.now()),
@@ -115,7 +121,7 @@ export const accountRoutes =
           querystring: PaginationQuery,
           response: { 200: page(Member), ...problems },
         },
-        preHandler: requireMember(deps, 'member', { adminMayRead: true }),
+        preHandler: requireMember(deps, 'member', { adminMayRead: true, scope: 'accounts:read' }),
       },
       async (req) => listMembers(db, req.params.accountId, req.query),
     )
@@ -137,7 +143,7 @@ export const accountRoutes =
         preHandler: requireMember(deps, 'admin'),
       },
       async (req) => {
-        const actor = { userId: principalOf(req).userId, role: req.membership?.role ?? 'member' }
+        const actor = { userId: userOf(req).userId, role: req.membership?.role ?? 'member' }
         return db.transaction((tx) =>
           changeMemberRole(tx, req.params.accountId, actor, req.params.userId, req.body.role, clock.now()),
         )
@@ -160,7 +166,7 @@ export const accountRoutes =
         preHandler: requireMember(deps, 'member'),
       },
       async (req, reply) => {
-        const actor = { userId: principalOf(req).userId, role: req.membership?.role ?? 'member' }
+        const actor = { userId: userOf(req).userId, role: req.membership?.role ?? 'member' }
         await db.transaction((tx) => removeMember(tx, req.params.accountId, actor, req.params.userId))
         return reply.code(204).send(null)
       },

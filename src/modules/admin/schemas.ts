@@ -186,8 +186,9 @@ export const ListAuditLogQuery = PaginationQuery.extend({
   actor_type: z
     .enum(auditActorTypes)
     .optional()
-    .describe('Who acted: `user`, `system`, `provider` or `anonymous`.'),
+    .describe('Who acted: `user`, `key` (an API key), `system`, `provider` or `anonymous`.'),
   actor_user_id: z.uuid().optional(),
+  actor_key_id: z.uuid().optional(),
   subject_type: Filter.optional(),
   subject_id: Filter.optional(),
 })
@@ -199,9 +200,10 @@ export const AuditEntry = z
     actor_type: z
       .enum(auditActorTypes)
       .describe(
-        '`user`, `system` (jobs, sweeps), `provider` (Stripe webhooks) or `anonymous` (failed sign-ins, rate-limit lockouts).',
+        '`user`, `key` (an API key), `system` (jobs, sweeps), `provider` (Stripe webhooks) or `anonymous` (failed sign-ins, rate-limit lockouts).',
       ),
     actor_user_id: z.uuid().nullable(),
+    actor_key_id: z.uuid().nullable().describe('The API key that acted (actor type `key`).'),
     account_id: z.uuid().nullable(),
     action: z.string(),
     subject_type: z.string(),
@@ -215,6 +217,7 @@ export const AuditEntry = z
       id: '0192f5c5-6da1-7fc4-86b1-3c4d5e6f7a89',
       actor_type: 'user',
       actor_user_id: '0192f5c4-7a1e-7c3b-9d2e-4f5a6b7c8d90',
+      actor_key_id: null,
       account_id: '0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01',
       action: 'subscription.canceled',
       subject_type: 'subscription',

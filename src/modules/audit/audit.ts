@@ -6,16 +6,17 @@ import { newId } from '../../core/ids.ts'
 import { auditLog } from './tables.ts'
 
 /**
- * Who made a change: a signed-in user, the service itself (jobs, sweeps), the payment provider,
- * or an unauthenticated caller (a failed sign-in, a rate-limited request).
+ * Who made a change: a signed-in user, an API key, the service itself (jobs, sweeps), the payment
+ * provider, or an unauthenticated caller (a failed sign-in, a rate-limited request).
  */
 export type AuditActor =
-  | { type: 'user'; userId: string }
-  | { type: 'system'; userId?: undefined }
-  | { type: 'provider'; userId?: undefined }
-  | { type: 'anonymous'; userId?: undefined }
+  | { type: 'user'; userId: string; keyId?: undefined }
+  | { type: 'key'; keyId: string; userId?: undefined }
+  | { type: 'system'; userId?: undefined; keyId?: undefined }
+  | { type: 'provider'; userId?: undefined; keyId?: undefined }
+  | { type: 'anonymous'; userId?: undefined; keyId?: undefined }
 
-export const auditActorTypes = ['user', 'system', 'provider', 'anonymous'] as const
+export const auditActorTypes = ['user', 'key', 'system', 'provider', 'anonymous'] as const
 export type AuditActorType = (typeof auditActorTypes)[number]
 
 /** Sign-in and credential events (PRODUCT.md §6). None of them carries a password, token or code. */
@@ -51,6 +52,8 @@ export type AuditAction =
   | 'invitation.refreshed'
   | 'invitation.revoked'
   | 'invitation.accepted'
+  | 'api_key.created'
+  | 'api_key.revoked'
   | `subscription.${string}`
 
 export interface AuditEntry {
@@ -67,12 +70,14 @@ export const systemActor: AuditActor = { type: 'system' }
 export const providerActor: AuditActor = { type: 'provider' }
 export const anonymousActor: AuditActor = { type: 'anonymous' }
 export const userActor = (userId: string): AuditActor => ({ type: 'user', userId })
+export const keyActor = (keyId: string): AuditActor => ({ type: 'key', keyId })
 
 export async function audit(tx: Executor, entry: AuditEntry): Promise<void> {
   await tx.insert(auditLog).values({
     id: newId(),
     actorType: entry.actor.type,
     actorUserId: entry.actor.userId ?? null,
+    actorKeyId: entry.actor.keyId ?? null,
     accountId: entry.accountId ?? null,
     action: entry.action,
     subjectType: entry.subjectType,

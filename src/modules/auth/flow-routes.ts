@@ -5,7 +5,7 @@ import { problems, publicProblems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { changePassword } from './change-password.ts'
 import { deactivate } from './deactivate.ts'
-import { authenticate, principalOf } from './guards.ts'
+import { authenticate, userOf } from './guards.ts'
 import { sendTokens } from './issue.ts'
 import { requestLoginCode, signInWithLoginCode } from './login-code.ts'
 import { authRateLimit, byClientIp, identifierKey } from './rate-limits.ts'
@@ -57,7 +57,7 @@ export const flowRoutes =
         config: byIp,
       },
       async (req, reply) => {
-        await requestEmailVerification(deps, principalOf(req).userId)
+        await requestEmailVerification(deps, userOf(req).userId)
         return reply.code(202).send(accepted)
       },
     )
@@ -136,7 +136,7 @@ export const flowRoutes =
         config: byIp,
       },
       async (req, reply) => {
-        await changePassword(deps, principalOf(req), req.body, req.ip)
+        await changePassword(deps, userOf(req), req.body, req.ip)
         return reply.code(204).send(null)
       },
     )
@@ -196,7 +196,7 @@ export const flowRoutes =
         preHandler: authenticate(deps),
       },
       async (req, reply) => {
-        await deactivate(deps, principalOf(req).userId, req.ip)
+        await deactivate(deps, userOf(req).userId, req.ip)
         return reply.code(204).send(null)
       },
     )

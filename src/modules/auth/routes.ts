@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { problems, publicProblems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
-import { authenticate, principalOf, tokenClaims } from './guards.ts'
+import { authenticate, tokenClaims, userOf } from './guards.ts'
 import { refreshCookie, refreshCookiePath, sendTokens } from './issue.ts'
 import { signInWithPassword } from './login.ts'
 import { logout } from './logout.ts'
@@ -159,7 +159,7 @@ export const authRoutes =
         },
         preHandler: authenticate(deps),
       },
-      async (req) => toUser(await getUser(db, principalOf(req).userId)),
+      async (req) => toUser(await getUser(db, userOf(req).userId)),
     )
 
     app.patch(
@@ -175,7 +175,7 @@ export const authRoutes =
         },
         preHandler: authenticate(deps),
       },
-      async (req) => toUser(await updateUser(db, principalOf(req).userId, req.body, clock.now())),
+      async (req) => toUser(await updateUser(db, userOf(req).userId, req.body, clock.now())),
     )
 
     app.get(

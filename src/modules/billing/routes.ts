@@ -3,7 +3,7 @@ import { PaginationQuery, page, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { requireMember } from '../accounts/guards.ts'
 import { AccountParams } from '../accounts/schemas.ts'
-import { principalOf, requireAdmin } from '../auth/guards.ts'
+import { requireAdmin, userOf } from '../auth/guards.ts'
 import { markFailed, markPaid } from '../subscriptions/payments.ts'
 import { listInvoices } from './invoices.ts'
 import { Invoice, InvoiceParams, PortalSession } from './schemas.ts'
@@ -29,7 +29,7 @@ export const billingRoutes =
           querystring: PaginationQuery,
           response: { 200: page(Invoice), ...problems },
         },
-        preHandler: requireMember(deps, 'admin', { adminMayRead: true }),
+        preHandler: requireMember(deps, 'admin', { adminMayRead: true, scope: 'accounts:read' }),
       },
       async (req) => listInvoices(db, req.params.accountId, req.query),
     )
@@ -47,7 +47,7 @@ export const billingRoutes =
           params: AccountParams,
           response: { 200: PortalSession, ...problems },
         },
-        preHandler: requireMember(deps, 'admin'),
+        preHandler: requireMember(deps, 'admin', { scope: 'subscriptions:write' }),
       },
       // No transaction: the Stripe calls must not hold a connection (the customer id is one short write).
       async (req) => ({ url: await deps.billing.default.portalUrl(db, req.params.accountId) }),
@@ -75,7 +75,7 @@ export const billingRoutes =
           },
           preHandler: adminOnly,
         },
-        async (req) => db.transaction((tx) => mark(tx, deps, req.params.id, principalOf(req).userId)),
+        async (req) => db.transaction((tx) => mark(tx, deps, req.params.id, userOf(req).userId)),
       )
     }
   }

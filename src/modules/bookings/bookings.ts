@@ -7,14 +7,17 @@ import { statement } from '../../core/statement.ts'
 import {
   activeUserColumn,
   assertActiveMember,
-  memberCte,
-  memberCtes,
+  assertScope,
+  type Credential,
   memberRoleColumn,
+  type PrincipalValues,
+  principalSql,
+  principalValues,
 } from '../accounts/membership.ts'
 import type { Role } from '../accounts/roles.ts'
-import type { Caller } from '../auth/sessions.ts'
 import {
   assertGranted,
+  byPrincipal,
   consumeStatement,
   consumeUnits,
   counterCte,
@@ -100,8 +103,9 @@ interface BookingValues extends UnitValues {
  * counter and the insert. The benchmark runs the same text in pgbench, so its ceiling is exactly
  * this SQL.
  */
-export const createBookingStatement = consumeStatement<BookingValues>({
+export const createBookingStatements = consumeStatement<BookingValues>({
   minRole: 'member',
+  scope: 'resources:write',
   resource: true,
   period: (slot) => periodAt('per_day', sql`${slot.startsAt}::timestamptz`),
   gate: (slot) =>
@@ -126,17 +130,15 @@ export const createBookingStatement = consumeStatement<BookingValues>({
       ${returningBookingRow}`,
 })
 
-/** The values of `createBookingStatement` for one booking. */
+/** The values of `createBookingStatements` for one booking, beside the principal's. */
 export function bookingValues(
   accountId: string,
-  caller: Caller,
   input: CreateBookingBody,
   now: Date,
   bookingId: string,
-): BookingValues {
+): Omit<BookingValues, keyof PrincipalValues> {
   return {
     accountId,
-    ...caller,
     feature,
     quantity: 1,
     now: now.toISOString(),
@@ -156,18 +158,19 @@ export function bookingValues(
 export async function createBooking(
   executor: Executor,
   accountId: string,
-  caller: Caller,
+  credential: Credential,
   input: CreateBookingBody,
   now: Date,
 ): Promise<Booking> {
   const outcome = await consumeUnits<BookingRow, BookingValues>(
     executor,
-    createBookingStatement,
-    bookingValues(accountId, caller, input, now, newId()),
+    createBookingStatements,
+    credential,
+    bookingValues(accountId, input, now, newId()),
   )
   assertGranted(
     outcome,
-    { feature, minRole: 'member' },
+    { feature, minRole: 'member', scope: 'resources:write' },
     () =>
       new AppError('validation_failed', 'No such staff member in this account', {
         errors: [{ location: 'body.staff_id', message: 'unknown staff member' }],
@@ -202,38 +205,40 @@ export async function listBookings(executor: Executor, accountId: string, query:
   return toPage(rows, query.limit, (row) => [row.startsAt.toISOString(), row.id], toBooking)
 }
 
-interface CancelBookingValues {
+interface CancelBookingValues extends PrincipalValues {
   accountId: string
-  userId: string
-  sessionId: string
   bookingId: string
   now: string
 }
 
-/** The cancellation and the release of its day's unit, rendered once. */
-const cancelBookingStatement = statement<CancelBookingValues>((slot) => {
-  const canceled = sql.identifier('canceled')
-  const released = sql.identifier('rel')
-  return sql`with ${memberCtes(slot.accountId, slot)},
+/** The cancellation and the release of its day's unit, rendered once per kind of principal. */
+const cancelBookingStatements = byPrincipal((kind) =>
+  statement<CancelBookingValues>((slot) => {
+    const principal = principalSql(kind, slot, 'resources:write')
+    const canceled = sql.identifier('canceled')
+    const released = sql.identifier('rel')
+    return sql`with ${principal.ctes},
       ${canceled} as (
         update ${bookings} set ${name(bookings.status)} = 'canceled', ${name(bookings.canceledAt)} = ${slot.now}::timestamptz
         where ${bookings.id} = ${slot.bookingId}::uuid and ${bookings.accountId} = ${slot.accountId}::uuid and ${bookings.status} = 'confirmed'
-          and exists (select 1 from ${memberCte})
+          and ${principal.hasRole('member')}
         ${returningBookingRow}
       ),
       ${released} as (${releaseUnitsSql(slot.accountId, feature, sql`(select ${sql.identifier('localDate')} from ${canceled})`, 1, slot.now, sql`exists (select 1 from ${canceled})`)})
     select ${memberRoleColumn} as _role,
       ${activeUserColumn} as _active,
+      ${principal.scopeOkColumn} as _scope_ok,
       (select ${bookings.status} from ${bookings} where ${bookings.id} = ${slot.bookingId}::uuid and ${bookings.accountId} = ${slot.accountId}::uuid) as _was,
       ${canceled}.*
     from (select 1) as one left join ${canceled} on true`
-})
+  }),
+)
 
 /** Cancels a booking and frees its day's unit, in one statement (any member). */
 export async function cancelBooking(
   executor: Executor,
   accountId: string,
-  caller: Caller,
+  credential: Credential,
   bookingId: string,
   now: Date,
 ): Promise<Booking> {
@@ -241,12 +246,19 @@ export async function cancelBooking(
     (BookingRow | Record<keyof BookingRow, null>) & {
       _role: Role | null
       _active: boolean
+      _scope_ok: boolean
       _was: BookingRow['status'] | null
     },
     CancelBookingValues
-  >(executor, cancelBookingStatement, { accountId, ...caller, bookingId, now: now.toISOString() })
-  assertActiveMember(row?._active, row?._role)
+  >(executor, cancelBookingStatements[credential.kind], {
+    accountId,
+    ...principalValues(credential),
+    bookingId,
+    now: now.toISOString(),
+  })
+  assertActiveMember(row?._active, row?._role, credential.kind)
   if (!row?._role) throw notFound('Account')
+  assertScope(row._scope_ok, 'resources:write')
   if (row.id === null || row.id === undefined) {
     if (row._was === 'canceled') throw new AppError('conflict', 'The booking is already canceled')
     throw notFound('Booking')

@@ -3,7 +3,7 @@ import { IdempotencyHeaders, idempotent, page, problems } from '../../core/http.
 import type { Deps } from '../../deps.ts'
 import { requireMember } from '../accounts/guards.ts'
 import { AccountParams } from '../accounts/schemas.ts'
-import { requireCaller } from '../auth/guards.ts'
+import { idempotencyScopeOf, requireCredential } from '../auth/guards.ts'
 import { cancelBooking, createBooking, listBookings } from './bookings.ts'
 import { Booking, BookingParams, CreateBookingBody, ListBookingsQuery } from './schemas.ts'
 
@@ -33,10 +33,10 @@ export const bookingRoutes =
         },
       },
       async (req, reply) => {
-        const caller = await requireCaller(deps, req)
-        return idempotent(db, req, reply, caller.userId, async (executor) => ({
+        const credential = await requireCredential(deps, req)
+        return idempotent(db, req, reply, idempotencyScopeOf(credential), async (executor) => ({
           status: 201,
-          body: await createBooking(executor, req.params.accountId, caller, req.body, clock.now()),
+          body: await createBooking(executor, req.params.accountId, credential, req.body, clock.now()),
         }))
       },
     )
@@ -54,7 +54,7 @@ export const bookingRoutes =
           querystring: ListBookingsQuery,
           response: { 200: page(Booking), ...problems },
         },
-        preHandler: requireMember(deps, 'member', { adminMayRead: true }),
+        preHandler: requireMember(deps, 'member', { adminMayRead: true, scope: 'accounts:read' }),
       },
       async (req) => listBookings(db, req.params.accountId, req.query),
     )
@@ -73,8 +73,8 @@ export const bookingRoutes =
         },
       },
       async (req) => {
-        const caller = await requireCaller(deps, req)
-        return cancelBooking(db, req.params.accountId, caller, req.params.bookingId, clock.now())
+        const credential = await requireCredential(deps, req)
+        return cancelBooking(db, req.params.accountId, credential, req.params.bookingId, clock.now())
       },
     )
   }

@@ -7,10 +7,19 @@ import { alias } from 'drizzle-orm/pg-core'
 import { type Executor, statementRow } from '../../core/db.ts'
 import { notFound } from '../../core/errors.ts'
 import { type Statement, statement } from '../../core/statement.ts'
-import { activeUserColumn, memberCtes, memberRoleColumn } from '../accounts/membership.ts'
+import {
+  activeUserColumn,
+  assertActiveMember,
+  assertScope,
+  type Credential,
+  memberRoleColumn,
+  type PrincipalKind,
+  type PrincipalValues,
+  principalSql,
+  principalValues,
+} from '../accounts/membership.ts'
 import type { Role } from '../accounts/roles.ts'
 import { accounts } from '../accounts/tables.ts'
-import { type Caller, sessionEnded } from '../auth/sessions.ts'
 import { users } from '../auth/tables.ts'
 import {
   type CatalogueEntry,
@@ -27,11 +36,8 @@ import { accountCte, catalogueSql, limitOf, periodAt, periodColumn, periodCte } 
 import type { CheckBody, CheckResult } from './schemas.ts'
 import { usageCounters } from './tables.ts'
 
-interface CheckValues {
+interface CheckValues extends PrincipalValues {
   accountId: string
-  /** The acting user and token session. */
-  userId: string
-  sessionId: string
   feature: string
   /** The instant of the request, ISO 8601: the access rule and the current period use it. */
   now: string
@@ -43,6 +49,8 @@ interface CheckRow {
   /** The acting user exists and is active, and the token's session is live. */
   active: boolean | null
   isAdmin: boolean | null
+  /** A key holds `entitlements:read` (always true for a user). */
+  scopeOk: boolean
   found: boolean
   /** The account has a live (not expired) subscription, with or without access. */
   subscribed: boolean
@@ -77,11 +85,17 @@ const sub = (key: keyof CheckRow) => sql`${subscriptionCte}.${as(key)}`
  * plan's limit and flag for the key, the counter of the current account-local period, and the
  * catalogue entry when the plan names the key neither way.
  */
-const checkStatement = (kind: FeatureKind): Statement<CheckValues> =>
+const checkStatement = (kind: FeatureKind, principalKind: PrincipalKind): Statement<CheckValues> =>
   statement<CheckValues>((slot) => {
     const { accountId, feature, now } = slot
-    return sql`with ${memberCtes(accountId, slot)},
-      ${adminCte} as (select ${u.isAdmin} from ${users} ${u} where ${u.id} = ${slot.userId}::uuid),
+    const principal = principalSql(principalKind, slot, 'entitlements:read')
+    // A key is never a site admin; a site key reaches every account through its own CTE.
+    const admin =
+      principalKind === 'user'
+        ? sql`select ${u.isAdmin} from ${users} ${u} where ${u.id} = ${slot.userId}::uuid`
+        : sql`select false as ${sql.identifier(users.isAdmin.name)}`
+    return sql`with ${principal.ctes},
+      ${adminCte} as (${admin}),
       ${accountCte} as (select ${a.timezone} from ${accounts} ${a} where ${a.id} = ${accountId}::uuid),
       ${periodCte} as (select (${periodAt(kind, sql`${now}::timestamptz`)})::text as ${periodColumn} from ${accountCte}),
       ${subscriptionCte} as (
@@ -97,6 +111,7 @@ const checkStatement = (kind: FeatureKind): Statement<CheckValues> =>
       ${memberRoleColumn} as ${as('role')},
       ${activeUserColumn} as ${as('active')},
       (select ${u.isAdmin} from ${adminCte} ${u}) as ${as('isAdmin')},
+      ${principal.scopeOkColumn} as ${as('scopeOk')},
       exists (select 1 from ${accountCte}) as ${as('found')},
       exists (select 1 from ${subscriptionCte}) as ${as('subscribed')},
       ${sub('hasAccess')}, ${sub('namedLimit')}, ${sub('namedFlag')}, ${sub('lim')}, ${sub('enabled')},
@@ -107,34 +122,38 @@ const checkStatement = (kind: FeatureKind): Statement<CheckValues> =>
     from (select 1) as one left join ${subscriptionCte} on true`
   })
 
-/** One statement per feature kind, rendered at module load. */
+/** One statement per feature kind and kind of principal, rendered at module load. */
 const checkStatements = Object.fromEntries(
-  featureKinds.map((kind) => [kind, checkStatement(kind)]),
-) as Record<FeatureKind, Statement<CheckValues>>
+  featureKinds.map((kind) => [
+    kind,
+    { user: checkStatement(kind, 'user'), key: checkStatement(kind, 'key') },
+  ]),
+) as Record<FeatureKind, Record<PrincipalKind, Statement<CheckValues>>>
 
 /**
  * Whether the account may use `quantity` units of a feature now, without consuming anything, in one
- * statement. Any active member may ask, and a site admin (as for entitlements); a deactivated user
- * or an ended session is 401, anyone else 404; an unknown key is 404 unknown_feature. A limit is
+ * statement. Any active member may ask, a site admin (as for entitlements), and an API key with
+ * `entitlements:read` that reaches the account; a deactivated user, an ended session or a dead key
+ * is 401, anyone else 404 (a key without the scope: 403); an unknown key is 404 unknown_feature. A limit is
  * allowed when the account has access and `used + quantity` fits it (null = unlimited); a flag is
  * allowed when the account has access and its plan turns it on (limit, used, remaining: null).
  */
 export async function checkFeature(
   executor: Executor,
   accountId: string,
-  caller: Caller,
+  credential: Credential,
   input: CheckBody,
   now: Date,
 ): Promise<CheckResult> {
   const { feature, quantity } = input
-  const row = await statementRow<CheckRow, CheckValues>(executor, checkStatements[featureKind(feature)], {
-    accountId,
-    ...caller,
-    feature,
-    now: now.toISOString(),
-  })
-  if (!row?.active) throw sessionEnded()
-  if (!row.found || (row.role === null && !row.isAdmin)) throw notFound('Account')
+  const row = await statementRow<CheckRow, CheckValues>(
+    executor,
+    checkStatements[featureKind(feature)][credential.kind],
+    { accountId, ...principalValues(credential), feature, now: now.toISOString() },
+  )
+  assertActiveMember(row?.active, true, credential.kind)
+  if (!row?.found || (row.role === null && !row.isAdmin)) throw notFound('Account')
+  assertScope(row.scopeOk, 'entitlements:read')
   const hasAccess = Boolean(row.hasAccess)
   // The account's plan decides what the key is for it (a limit first, as entitlements list it);
   // a key its plan does not name is what the catalogue says, not included (limit 0, flag off).

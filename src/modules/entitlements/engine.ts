@@ -5,19 +5,25 @@
 // Membership and subscription access are checked in the same statement: one round trip.
 import { type SQL, sql } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/pg-core'
-import { type Executor, queryRow, statementRow } from '../../core/db.ts'
+import { type Executor, statementRow } from '../../core/db.ts'
 import { AppError, limitExceeded, notFound } from '../../core/errors.ts'
 import { instant, type Slots, type Statement, statement, type Value } from '../../core/statement.ts'
 import {
   activeUserColumn,
   assertActiveMember,
-  memberCtes,
-  memberHasRole,
+  assertScope,
+  type Credential,
   memberRoleColumn,
+  type PrincipalKind,
+  type PrincipalSql,
+  type PrincipalValues,
+  principalKinds,
+  principalSql,
+  principalValues,
 } from '../accounts/membership.ts'
 import { type Role, roleAtLeast } from '../accounts/roles.ts'
 import { accounts } from '../accounts/tables.ts'
-import type { Caller } from '../auth/sessions.ts'
+import type { KeyScope } from '../keys/scopes.ts'
 import {
   type CatalogueEntry,
   type FeatureKind,
@@ -57,12 +63,12 @@ const s = alias(subscriptions, 's')
 const p = alias(plans, 'p')
 const c = alias(usageCounters, 'c')
 
-/** The values of every consume and release statement, beside any its caller adds. */
-export interface UnitValues {
+/**
+ * The values of every consume and release statement, beside any its caller adds: the account, the
+ * principal (a user in a live session, or a live key; see `principalValues`), the feature.
+ */
+export interface UnitValues extends PrincipalValues {
   accountId: string
-  /** The acting user and token session; must be an active member in a live session. */
-  userId: string
-  sessionId: string
   feature: string
   quantity: number
   /** The instant of the request, ISO 8601. */
@@ -73,6 +79,8 @@ export interface UnitValues {
 export interface ConsumeShape<V extends UnitValues> {
   /** The least role the acting user needs in the account. */
   minRole: Role
+  /** The scope an API key needs instead. */
+  scope: KeyScope
   /** Whether the feature is resource-backed (its catalogue entry needs no lookup). */
   resource: boolean
   /** The counter's period, an expression that may use `accountCte` (see `periodAt`); `''` for count limits. */
@@ -88,9 +96,12 @@ export interface ConsumeShape<V extends UnitValues> {
 }
 
 export interface ConsumeOutcome<Row> {
+  kind: PrincipalKind
   role: Role | null
-  /** The acting user exists and is active, and the token's session is live. */
+  /** The acting user exists and is active, and the token's session is live (or the key is live). */
   active: boolean
+  /** A key holds the statement's scope (always true for a user). */
+  scopeOk: boolean
   hasAccess: boolean
   gateOk: boolean
   /** null = unlimited */
@@ -108,9 +119,9 @@ export const limitOf = (feature: Value<string>) => sql`case
     case when jsonb_typeof(${p.limits} -> ${feature}) = 'number' then floor((${p.limits} ->> ${feature})::numeric)::int end
   else 0 end`
 
-/** CTE fragments shared by consume and release: the member's role, the account's time zone, the plan limit. */
-function contextCtes(slot: Slots<UnitValues>): SQL {
-  return sql`${memberCtes(slot.accountId, slot)},
+/** CTE fragments shared by consume and release: the principal, the account's time zone, the plan limit. */
+function contextCtes(principal: PrincipalSql, slot: Slots<UnitValues>): SQL {
+  return sql`${principal.ctes},
     ${accountCte} as (select ${a.timezone} from ${accounts} ${a} where ${a.id} = ${slot.accountId}::uuid),
     ${entitlementCte} as (
       select ${limitOf(slot.feature)} as ${limitColumn}
@@ -147,13 +158,15 @@ function catalogueColumn(resource: boolean, feature: Value<string>): SQL {
  * that consumes); the benchmark runs the same text in pgbench, so its ceiling is exactly the SQL
  * the service runs.
  */
-export function consumeStatement<V extends UnitValues>(shape: ConsumeShape<V>): Statement<V> {
-  return statement<V>((slot) => {
-    const { accountId, feature, quantity, now } = slot
-    const insert = shape.insert?.(slot) ?? sql`select 1 as granted from ${counterCte}`
-    const limit = sql`(select ${limitColumn} from ${entitlementCte})`
-    return sql`with ${contextCtes(slot)},
-    ${gateCte} as (select 1 as ok where ${memberHasRole(shape.minRole)} and (${shape.gate?.(slot) ?? sql`true`})),
+export function consumeStatement<V extends UnitValues>(shape: ConsumeShape<V>): PrincipalStatements<V> {
+  return byPrincipal((kind) =>
+    statement<V>((slot) => {
+      const principal = principalSql(kind, slot, shape.scope)
+      const { accountId, feature, quantity, now } = slot
+      const insert = shape.insert?.(slot) ?? sql`select 1 as granted from ${counterCte}`
+      const limit = sql`(select ${limitColumn} from ${entitlementCte})`
+      return sql`with ${contextCtes(principal, slot)},
+    ${gateCte} as (select 1 as ok where ${principal.hasRole(shape.minRole)} and (${shape.gate?.(slot) ?? sql`true`})),
     ${periodCte} as (select (${shape.period(slot)})::text as ${periodColumn} from ${accountCte}),
     ${counterCte} as (
       insert into ${usageCounters} as ${c} (${name(usageCounters.accountId)}, ${name(usageCounters.feature)}, ${periodColumn}, ${usedColumn}, ${name(usageCounters.updatedAt)})
@@ -169,6 +182,7 @@ export function consumeStatement<V extends UnitValues>(shape: ConsumeShape<V>): 
     select
       ${memberRoleColumn} as _role,
       ${activeUserColumn} as _active,
+      ${principal.scopeOkColumn} as _scope_ok,
       exists (select 1 from ${entitlementCte}) as _has_access,
       exists (select 1 from ${gateCte}) as _gate_ok,
       ${limit} as _limit,
@@ -177,7 +191,18 @@ export function consumeStatement<V extends UnitValues>(shape: ConsumeShape<V>): 
       ${catalogueColumn(shape.resource, feature)} as _catalogue,
       ${insertCte}.*
     from (select 1) as one left join ${insertCte} on true`
-  })
+    }),
+  )
+}
+
+/** A hot statement built once for each kind of principal. */
+export type PrincipalStatements<V> = Readonly<Record<PrincipalKind, Statement<V>>>
+
+/** Builds a statement for each kind of principal. */
+export function byPrincipal<V>(build: (kind: PrincipalKind) => Statement<V>): PrincipalStatements<V> {
+  const [user, key] = principalKinds.map(build)
+  if (!user || !key) throw new Error('unreachable')
+  return { user, key }
 }
 
 /** The counter's stored value for the period in `periodCte` (a scalar subquery; null when none). */
@@ -190,6 +215,7 @@ function counterNow(accountId: Value<string>, feature: Value<string>): SQL {
 interface ConsumeColumns {
   _role: Role | null
   _active: boolean | null
+  _scope_ok: boolean
   _has_access: boolean
   _gate_ok: boolean
   _limit: number | null
@@ -204,16 +230,34 @@ interface ConsumeColumns {
  */
 export async function consumeUnits<Row, V extends UnitValues = UnitValues>(
   executor: Executor,
-  consume: Statement<V>,
-  values: V,
+  consume: PrincipalStatements<V>,
+  credential: Credential,
+  values: Omit<V, keyof PrincipalValues>,
 ): Promise<ConsumeOutcome<Row>> {
-  const row = await statementRow<ConsumeColumns & Record<string, unknown>, V>(executor, consume, values)
+  const row = await statementRow<ConsumeColumns & Record<string, unknown>, V>(
+    executor,
+    consume[credential.kind],
+    { ...values, ...principalValues(credential) } as V,
+  )
   if (!row) throw new Error('consume statement returned no row')
-  const { _role, _active, _has_access, _gate_ok, _limit, _used_before, _granted, _catalogue, ...rest } = row
+  const {
+    _role,
+    _active,
+    _scope_ok,
+    _has_access,
+    _gate_ok,
+    _limit,
+    _used_before,
+    _granted,
+    _catalogue,
+    ...rest
+  } = row
   const granted = Boolean(_granted)
   return {
+    kind: credential.kind,
     role: _role ?? null,
     active: Boolean(_active),
+    scopeOk: Boolean(_scope_ok),
     hasAccess: Boolean(_has_access),
     gateOk: Boolean(_gate_ok),
     limit: _limit === null || _limit === undefined ? null : Number(_limit),
@@ -225,18 +269,19 @@ export async function consumeUnits<Row, V extends UnitValues = UnitValues>(
 }
 
 /**
- * Turns a refused outcome into the error the client sees, in order: not a member (404), role too
- * low (403), an unknown feature (404 unknown_feature) or a flag (400 feature_not_metered), the
+ * Turns a refused outcome into the error the client sees, in order: a dead session or key (401),
+ * not a member or a key of another account (404), a key without the scope (403), role too low (403), an unknown feature (404 unknown_feature) or a flag (400 feature_not_metered), the
  * caller's own gate, no access (subscription_required), then limit_exceeded.
  */
 export function assertGranted<Row>(
   outcome: ConsumeOutcome<Row>,
-  spec: { feature: string; minRole: Role },
+  spec: { feature: string; minRole: Role; scope: KeyScope },
   gateError: () => AppError = () => new AppError('forbidden'),
 ): void {
   if (outcome.granted) return
-  assertActiveMember(outcome.active, outcome.role)
+  assertActiveMember(outcome.active, outcome.role, outcome.kind)
   if (outcome.role === null) throw notFound('Account')
+  assertScope(outcome.scopeOk, spec.scope)
   if (!roleAtLeast(outcome.role, spec.minRole)) {
     throw new AppError('forbidden', `This needs the ${spec.minRole} role in the account`)
   }
@@ -247,20 +292,41 @@ export function assertGranted<Row>(
   throw limitExceeded(spec.feature, outcome.limit ?? 0, outcome.usedBefore)
 }
 
-/**
- * The acting user's standing in the account, for a refusal that must still answer 401 (inactive
- * user) and 404 (not a member) first, as every other account route does.
- */
-export async function memberStanding(
-  executor: Executor,
-  accountId: string,
-  caller: Caller,
-): Promise<{ role: Role | null; active: boolean }> {
-  const row = await queryRow<{ role: Role | null; active: boolean }>(
-    executor,
-    sql`with ${memberCtes(accountId, caller)} select ${memberRoleColumn} as role, ${activeUserColumn} as active`,
+/** The principal's standing in an account, as statements (see `memberStanding`); `scope` for keys. */
+export function standingStatements(
+  scope: KeyScope,
+): PrincipalStatements<PrincipalValues & { accountId: string; now: string }> {
+  return byPrincipal((kind) =>
+    statement<PrincipalValues & { accountId: string; now: string }>((slot) => {
+      const principal = principalSql(kind, slot, scope)
+      return sql`with ${principal.ctes} select ${memberRoleColumn} as role, ${activeUserColumn} as active, ${principal.scopeOkColumn} as scope_ok`
+    }),
   )
-  return { role: row?.role ?? null, active: Boolean(row?.active) }
+}
+
+/**
+ * The principal's standing in the account, for a refusal that must still answer 401 (dead
+ * session or key), 404 (not a member) and 403 (a key without the scope) first, as every other
+ * account route does.
+ */
+export async function assertStanding(
+  executor: Executor,
+  standing: PrincipalStatements<PrincipalValues & { accountId: string; now: string }>,
+  accountId: string,
+  credential: Credential,
+  scope: KeyScope,
+  now: Date,
+): Promise<void> {
+  const row = await statementRow<
+    { role: Role | null; active: boolean; scope_ok: boolean },
+    PrincipalValues & { accountId: string; now: string }
+  >(executor, standing[credential.kind], {
+    accountId,
+    now: now.toISOString(),
+    ...principalValues(credential),
+  })
+  assertActiveMember(row?.active, row?.role, credential.kind)
+  assertScope(row?.scope_ok, scope)
 }
 
 /** 404 for a key the catalogue does not know, 400 for one that is only a flag. */
@@ -297,8 +363,10 @@ export function periodAt(kind: FeatureKind, at: SQL): SQL {
 }
 
 export interface ReleaseOutcome {
+  kind: PrincipalKind
   role: Role | null
   active: boolean
+  scopeOk: boolean
   /** Counter value after the release (0 when there was none). */
   used: number
   limit: number | null
@@ -309,49 +377,55 @@ export interface ReleaseOutcome {
 }
 
 /** What makes one release statement different from another (see `ConsumeShape`). */
-export type ReleaseShape<V extends UnitValues> = Pick<ConsumeShape<V>, 'minRole' | 'period'>
+export type ReleaseShape<V extends UnitValues> = Pick<ConsumeShape<V>, 'minRole' | 'scope' | 'period'>
 
 /**
  * The statement of `releaseUnits` for a metered (not resource-backed) feature, rendered once: it
  * gives back units (never below zero), checking membership and the catalogue in the same
  * statement, so an unknown key, a flag or a resource-backed feature is left alone.
  */
-export function releaseStatement<V extends UnitValues>(shape: ReleaseShape<V>): Statement<V> {
-  return statement<V>((slot) => {
-    const { accountId, feature, quantity, now } = slot
-    const release = releaseUnitsSql(
-      accountId,
-      feature,
-      sql`(select ${periodColumn} from ${periodCte})`,
-      quantity,
-      now,
-      sql`${memberHasRole(shape.minRole)} and (select ${entryColumn} from ${catalogueCte}) = 'limit'`,
-    )
-    return sql`with ${contextCtes(slot)},
+export function releaseStatement<V extends UnitValues>(shape: ReleaseShape<V>): PrincipalStatements<V> {
+  return byPrincipal((kind) =>
+    statement<V>((slot) => {
+      const principal = principalSql(kind, slot, shape.scope)
+      const { accountId, feature, quantity, now } = slot
+      const release = releaseUnitsSql(
+        accountId,
+        feature,
+        sql`(select ${periodColumn} from ${periodCte})`,
+        quantity,
+        now,
+        sql`${principal.hasRole(shape.minRole)} and (select ${entryColumn} from ${catalogueCte}) = 'limit'`,
+      )
+      return sql`with ${contextCtes(principal, slot)},
     ${periodCte} as (select (${shape.period(slot)})::text as ${periodColumn} from ${accountCte}),
     ${catalogueCte} as (select ${catalogueSql(false, feature)} as ${entryColumn}),
     ${releaseCte} as (${release})
     select
       ${memberRoleColumn} as role,
       ${activeUserColumn} as active,
+      ${principal.scopeOkColumn} as scope_ok,
       (select ${periodColumn} from ${periodCte}) as period,
       coalesce((select ${usedColumn} from ${releaseCte}), ${counterNow(accountId, feature)}, 0) as used,
       (select ${limitColumn} from ${entitlementCte}) as lim,
       exists (select 1 from ${entitlementCte}) as has_access,
       (select ${entryColumn} from ${catalogueCte}) as catalogue`
-  })
+    }),
+  )
 }
 
 /** Gives back units of a metered feature with a statement made by `releaseStatement`. */
 export async function releaseUnits<V extends UnitValues>(
   executor: Executor,
-  release: Statement<V>,
-  values: V,
+  release: PrincipalStatements<V>,
+  credential: Credential,
+  values: Omit<V, keyof PrincipalValues>,
 ): Promise<ReleaseOutcome> {
   const row = await statementRow<
     {
       role: Role | null
       active: boolean | null
+      scope_ok: boolean | null
       used: number | null
       lim: number | null
       has_access: boolean
@@ -359,10 +433,12 @@ export async function releaseUnits<V extends UnitValues>(
       catalogue: CatalogueEntry | undefined
     },
     V
-  >(executor, release, values)
+  >(executor, release[credential.kind], { ...values, ...principalValues(credential) } as V)
   return {
+    kind: credential.kind,
     role: row?.role ?? null,
     active: Boolean(row?.active),
+    scopeOk: Boolean(row?.scope_ok),
     used: Number(row?.used ?? 0),
     limit: row?.lim === null || row?.lim === undefined ? null : Number(row.lim),
     hasAccess: Boolean(row?.has_access),

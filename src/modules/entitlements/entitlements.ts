@@ -2,12 +2,23 @@ import { sql } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/pg-core'
 import { type Executor, statementRow } from '../../core/db.ts'
 import { notFound } from '../../core/errors.ts'
-import { type Slots, type Statement, statement } from '../../core/statement.ts'
-import { assertActiveMember } from '../accounts/membership.ts'
+import { type Slots, statement } from '../../core/statement.ts'
+import {
+  activeUserColumn,
+  assertActiveMember,
+  assertScope,
+  type Credential,
+  memberRoleColumn,
+  type PrincipalKind,
+  type PrincipalValues,
+  principalSql,
+  principalValues,
+} from '../accounts/membership.ts'
 import type { Role } from '../accounts/roles.ts'
 import { accountMembers, accounts } from '../accounts/tables.ts'
-import { type Caller, sessionEnded, sessionLiveSql } from '../auth/sessions.ts'
+import { sessionEnded, sessionLiveSql } from '../auth/sessions.ts'
 import { users } from '../auth/tables.ts'
+import { keyRefused } from '../keys/credential.ts'
 import {
   type FeatureKind,
   featureKind,
@@ -22,15 +33,18 @@ import { subscriptions } from '../subscriptions/tables.ts'
 import {
   assertGranted,
   assertMetered,
+  assertStanding,
+  byPrincipal,
   consumeStatement,
   consumeUnits,
   counterCte,
-  memberStanding,
+  type PrincipalStatements,
   periodAt,
   periodColumn,
   periodCte,
   releaseStatement,
   releaseUnits,
+  standingStatements,
   type UnitValues,
   usedColumn,
 } from './engine.ts'
@@ -48,6 +62,7 @@ type EntitlementRow = Nullable<
 > & {
   role: Role | null
   isAdmin: boolean | null
+  scopeOk: boolean
   timezone: string
   date: string
   month: string
@@ -77,10 +92,8 @@ const timezoneColumn = sql.identifier(accounts.timezone.name)
 const day = sql.identifier('d')
 const tz = sql.identifier('tz')
 
-interface EntitlementValues {
+interface EntitlementValues extends PrincipalValues {
   accountId: string
-  userId: string
-  sessionId: string
   /** The instant of the request, ISO 8601. */
   now: string
   /** The local day asked for; null: today in the account's time zone. */
@@ -88,13 +101,38 @@ interface EntitlementValues {
 }
 
 /** The entitlements statement, rendered once: membership, subscription, plan and the day's counters. */
-const entitlementsStatement = statement<EntitlementValues>(
-  (slot) => sql`with
-      ${memberCte} as (select ${m.role} from ${accountMembers} ${m} where ${m.accountId} = ${slot.accountId}::uuid and ${m.userId} = ${slot.userId}::uuid),
+/**
+ * The principal part of the entitlements statement: its CTEs and three columns, `role` (null when
+ * it does not reach the account), `isAdmin` (null when the credential is dead; a site admin reads
+ * any account) and `scopeOk` (a key holds `entitlements:read`).
+ */
+function entitlementsPrincipal(kind: PrincipalKind, slot: Slots<EntitlementValues>) {
+  if (kind === 'user') {
+    return {
+      ctes: sql`${memberCte} as (select ${m.role} from ${accountMembers} ${m} where ${m.accountId} = ${slot.accountId}::uuid and ${m.userId} = ${slot.userId}::uuid),
       ${userCte} as (
         select ${u.isAdmin} from ${users} ${u}
         where ${u.id} = ${slot.userId}::uuid and ${u.isActive} and ${sessionLiveSql(sql`${u.id}`, slot.sessionId)}
-      ),
+      )`,
+      role: sql`(select ${m.role} from ${memberCte} ${m})`,
+      isAdmin: sql`(select ${u.isAdmin} from ${userCte} ${u})`,
+      scopeOk: sql`true`,
+    }
+  }
+  const principal = principalSql(kind, slot, 'entitlements:read')
+  return {
+    ctes: principal.ctes,
+    role: memberRoleColumn,
+    isAdmin: sql`case when ${activeUserColumn} then false end`,
+    scopeOk: principal.scopeOkColumn,
+  }
+}
+
+const entitlementsStatements = byPrincipal((kind) =>
+  statement<EntitlementValues>((slot) => {
+    const principal = entitlementsPrincipal(kind, slot)
+    return sql`with
+      ${principal.ctes},
       ${accountCte} as (select ${a.timezone} from ${accounts} ${a} where ${a.id} = ${slot.accountId}::uuid),
       ${dayCte} as (
         select coalesce(${slot.date}::date, (${slot.now}::timestamptz at time zone ${accountCte}.${timezoneColumn})::date) as ${day},
@@ -114,8 +152,9 @@ const entitlementsStatement = statement<EntitlementValues>(
           and ${c.period} in ('', (select to_char(${day}, 'YYYY-MM-DD') from ${dayCte}), (select to_char(${day}, 'YYYY-MM') from ${dayCte}))
       )
     select
-      (select ${m.role} from ${memberCte} ${m}) as ${as('role')},
-      (select ${u.isAdmin} from ${userCte} ${u}) as ${as('isAdmin')},
+      ${principal.role} as ${as('role')},
+      ${principal.isAdmin} as ${as('isAdmin')},
+      ${principal.scopeOk} as ${as('scopeOk')},
       ${dayCte}.${tz} as ${as('timezone')},
       to_char(${dayCte}.${day}, 'YYYY-MM-DD') as ${as('date')},
       to_char(${dayCte}.${day}, 'YYYY-MM') as ${as('month')},
@@ -123,7 +162,8 @@ const entitlementsStatement = statement<EntitlementValues>(
       ((date_trunc('month', ${dayCte}.${day}) + interval '1 month')::timestamp at time zone ${dayCte}.${tz}) as ${as('monthResetsAt')},
       ${subscriptionCte}.*,
       (select json_agg(${todayCountersCte}) from ${todayCountersCte}) as ${as('counters')}
-    from ${dayCte} left join ${subscriptionCte} on true`,
+    from ${dayCte} left join ${subscriptionCte} on true`
+  }),
 )
 
 /**
@@ -133,18 +173,20 @@ const entitlementsStatement = statement<EntitlementValues>(
 export async function readEntitlements(
   executor: Executor,
   accountId: string,
-  caller: Caller,
+  credential: Credential,
   now: Date,
   date: string | undefined,
 ): Promise<Entitlements> {
-  const row = await statementRow<EntitlementRow, EntitlementValues>(executor, entitlementsStatement, {
-    accountId,
-    ...caller,
-    now: now.toISOString(),
-    date: date ?? null,
-  })
+  const row = await statementRow<EntitlementRow, EntitlementValues>(
+    executor,
+    entitlementsStatements[credential.kind],
+    { accountId, ...principalValues(credential), now: now.toISOString(), date: date ?? null },
+  )
+  // A dead key reaches nothing, so it is told so first; a user who is not a member gets 404 first.
+  if (credential.kind === 'key' && row?.isAdmin === null) throw keyRefused()
   if (!row || (row.role === null && !row.isAdmin)) throw notFound('Account')
   if (row.isAdmin === null) throw sessionEnded()
+  assertScope(row.scopeOk, 'entitlements:read')
   const hasAccess = Boolean(row.hasAccess)
   const used = new Map(
     (row.counters ?? []).map((counter) => [`${counter.feature}/${counter.period}`, Number(counter.used)]),
@@ -225,15 +267,26 @@ const usageStatements = Object.fromEntries(
     {
       consume: consumeStatement<UsageValues>({
         minRole: 'member',
+        scope: 'usage:write',
         resource: false,
         period: usagePeriod(kind),
         insert: () =>
           sql`select ${periodCte}.${periodColumn}, ${counterCte}.${usedColumn} from ${counterCte}, ${periodCte}`,
       }),
-      release: releaseStatement<UsageValues>({ minRole: 'member', period: usagePeriod(kind) }),
+      release: releaseStatement<UsageValues>({
+        minRole: 'member',
+        scope: 'usage:write',
+        period: usagePeriod(kind),
+      }),
     },
   ]),
-) as Record<FeatureKind, { consume: Statement<UsageValues>; release: Statement<UsageValues> }>
+) as Record<
+  FeatureKind,
+  { consume: PrincipalStatements<UsageValues>; release: PrincipalStatements<UsageValues> }
+>
+
+/** The standing of a principal refused a resource-backed feature. */
+const usageStanding = standingStatements('usage:write')
 
 /**
  * Meters a feature of the integrating product on the same engine: consume (quantity > 0) or
@@ -243,22 +296,20 @@ const usageStatements = Object.fromEntries(
 export async function recordUsage(
   executor: Executor,
   accountId: string,
-  caller: Caller,
+  credential: Credential,
   input: UsageBody,
   now: Date,
 ): Promise<UsageResult> {
   if (isResourceFeature(input.feature)) {
     // Refused whatever the quantity, and without touching a counter; the caller's standing is
     // still checked first so a deactivated user gets 401 and a non-member 404, as elsewhere.
-    const standing = await memberStanding(executor, accountId, caller)
-    assertActiveMember(standing.active, standing.role)
+    await assertStanding(executor, usageStanding, accountId, credential, 'usage:write', now)
     throw featureNotMetered(input.feature)
   }
   const kind = featureKind(input.feature)
   const statements = usageStatements[kind]
-  const values: UsageValues = {
+  const values: Omit<UsageValues, keyof PrincipalValues> = {
     accountId,
-    ...caller,
     feature: input.feature,
     quantity: Math.abs(input.quantity),
     now: now.toISOString(),
@@ -270,17 +321,19 @@ export async function recordUsage(
           : input.date.slice(0, 7),
   }
   if (input.quantity < 0) {
-    const released = await releaseUnits(executor, statements.release, values)
-    assertActiveMember(released.active, released.role)
+    const released = await releaseUnits(executor, statements.release, credential, values)
+    assertActiveMember(released.active, released.role, released.kind)
+    assertScope(released.scopeOk, 'usage:write')
     assertMetered(released.catalogue, input.feature)
     return result(input.feature, kind, released.period, released.limit, released.used, released.hasAccess)
   }
   const outcome = await consumeUnits<{ period: string; used: number }, UsageValues>(
     executor,
     statements.consume,
+    credential,
     values,
   )
-  assertGranted(outcome, { feature: input.feature, minRole: 'member' })
+  assertGranted(outcome, { feature: input.feature, minRole: 'member', scope: 'usage:write' })
   const row = outcome.row
   if (!row) throw new Error('granted usage returned no row')
   return result(input.feature, kind, row.period, outcome.limit, Number(row.used), true)

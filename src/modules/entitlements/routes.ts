@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { IdempotencyHeaders, idempotent, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { AccountParams } from '../accounts/schemas.ts'
-import { requireCaller } from '../auth/guards.ts'
+import { idempotencyScopeOf, requireCredential } from '../auth/guards.ts'
 import { resourceFeatureKeys, resourceFeatures } from '../plans/features.ts'
 import { checkFeature } from './check.ts'
 import { readEntitlements, recordUsage } from './entitlements.ts'
@@ -33,14 +33,14 @@ export const entitlementRoutes =
   async (app) => {
     const { db, clock } = deps
 
-    // Hot path: the token is verified in memory and membership is checked inside the one statement.
+    // Hot path: a token is verified in memory, and membership (or a key) is checked inside the one statement.
     app.get(
       '/v1/accounts/:accountId/entitlements',
       {
         schema: {
           tags: ['entitlements'],
           summary: 'Get entitlements',
-          description: `Plan, status and, per feature, limit / used / remaining (per-period figures for today in the account time zone, or \`date\`). The resource-backed features (${resourceFeatureKeys.map((key) => `\`${key}\``).join(', ')}) are always listed, with limit 0 when the plan lacks them. Members and site admins.`,
+          description: `Plan, status and, per feature, limit / used / remaining (per-period figures for today in the account time zone, or \`date\`). The resource-backed features (${resourceFeatureKeys.map((key) => `\`${key}\``).join(', ')}) are always listed, with limit 0 when the plan lacks them. Members, site admins, and API keys with \`entitlements:read\`.`,
           operationId: 'getEntitlements',
           security,
           params: AccountParams,
@@ -49,8 +49,8 @@ export const entitlementRoutes =
         },
       },
       async (req) => {
-        const caller = await requireCaller(deps, req)
-        return readEntitlements(db, req.params.accountId, caller, clock.now(), req.query.date)
+        const credential = await requireCredential(deps, req)
+        return readEntitlements(db, req.params.accountId, credential, clock.now(), req.query.date)
       },
     )
 
@@ -70,10 +70,10 @@ export const entitlementRoutes =
         },
       },
       async (req, reply) => {
-        const caller = await requireCaller(deps, req)
-        return idempotent(db, req, reply, caller.userId, async (executor) => ({
+        const credential = await requireCredential(deps, req)
+        return idempotent(db, req, reply, idempotencyScopeOf(credential), async (executor) => ({
           status: 200,
-          body: await recordUsage(executor, req.params.accountId, caller, req.body, clock.now()),
+          body: await recordUsage(executor, req.params.accountId, credential, req.body, clock.now()),
         }))
       },
     )
@@ -94,8 +94,8 @@ export const entitlementRoutes =
         },
       },
       async (req) => {
-        const caller = await requireCaller(deps, req)
-        return checkFeature(db, req.params.accountId, caller, req.body, clock.now())
+        const credential = await requireCredential(deps, req)
+        return checkFeature(db, req.params.accountId, credential, req.body, clock.now())
       },
     )
   }

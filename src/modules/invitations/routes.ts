@@ -4,7 +4,7 @@ import { IdempotencyHeaders, idempotent, page, problem, problems } from '../../c
 import type { Deps } from '../../deps.ts'
 import { requireMember } from '../accounts/guards.ts'
 import { AccountParams } from '../accounts/schemas.ts'
-import { authenticate, principalOf } from '../auth/guards.ts'
+import { authenticate, userOf } from '../auth/guards.ts'
 import { acceptInvitation, createInvitation, listInvitations, revokeInvitation } from './invitations.ts'
 import {
   AcceptedInvitation,
@@ -54,7 +54,7 @@ export const invitationRoutes =
         preHandler: requireMember(deps, 'admin'),
       },
       async (req, reply) => {
-        const inviter = { userId: principalOf(req).userId, role: req.membership?.role ?? 'member' }
+        const inviter = { userId: userOf(req).userId, role: req.membership?.role ?? 'member' }
         return idempotent(db, req, reply, inviter.userId, async (executor) => ({
           status: 202,
           body: await executor.transaction((tx) =>
@@ -98,7 +98,7 @@ export const invitationRoutes =
         preHandler: requireMember(deps, 'admin'),
       },
       async (req, reply) => {
-        const actor = { userId: principalOf(req).userId, role: req.membership?.role ?? 'member' }
+        const actor = { userId: userOf(req).userId, role: req.membership?.role ?? 'member' }
         await db.transaction((tx) =>
           revokeInvitation(tx, req.params.accountId, actor, req.params.invitationId, clock.now()),
         )
@@ -123,7 +123,7 @@ export const invitationRoutes =
         preHandler: authenticate(deps),
       },
       async (req, reply) => {
-        const { userId } = principalOf(req)
+        const { userId } = userOf(req)
         return idempotent(db, req, reply, userId, async (executor) => ({
           status: 200,
           body: await executor.transaction((tx) => acceptInvitation(tx, userId, req.body.token, clock.now())),

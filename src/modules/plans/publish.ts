@@ -8,7 +8,7 @@ import { and, eq } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import type { Clock } from '../../core/clock.ts'
 import type { Db, Executor } from '../../core/db.ts'
-import { audit, userActor } from '../audit/audit.ts'
+import { type AuditActor, audit } from '../audit/audit.ts'
 import type { JobSender } from '../jobs/queue.ts'
 import { announcePlanEntitlements } from './jobs.ts'
 import type { PlanRow } from './plans.ts'
@@ -36,7 +36,7 @@ export async function publishPlan(
   deps: Pick<PublishContext, 'billing' | 'clock' | 'jobs'>,
   row: PlanRow,
   previous: PlanRow | null,
-  adminId: string,
+  actor: AuditActor,
   action: 'plan.created' | 'plan.updated' | 'plan.retired',
 ): Promise<PlanRow> {
   let published = row
@@ -78,7 +78,7 @@ export async function publishPlan(
     )
   }
   await audit(tx, {
-    actor: userActor(adminId),
+    actor,
     action,
     subjectType: 'plan',
     subjectId: row.code,

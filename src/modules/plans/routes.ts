@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { AppError } from '../../core/errors.ts'
 import { IdempotencyHeaders, idempotent, problems, publicProblems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
-import { principalOf, requireAdmin, tokenUserId } from '../auth/guards.ts'
+import { actorOf, idempotencyScopeOf, principalOf, requireAdmin, tokenUserId } from '../auth/guards.ts'
 import { createPlan, getPlan, listPlans, retirePlan, toPlan, updatePlan } from './plans.ts'
 import { publishPlan, syncPlanAtProvider } from './publish.ts'
 import { CreatePlanBody, ListPlansQuery, Plan, PlanList, PlanParams, UpdatePlanBody } from './schemas.ts'
@@ -14,7 +14,7 @@ export const planRoutes =
   (deps: Deps): FastifyPluginAsyncZod =>
   async (app) => {
     const { db, clock } = deps
-    const adminOnly = requireAdmin(deps)
+    const adminOnly = requireAdmin(deps, { scope: 'plans:write' })
 
     app.get(
       '/v1/plans',
@@ -75,10 +75,10 @@ export const planRoutes =
         preHandler: adminOnly,
       },
       async (req, reply) =>
-        idempotent(db, req, reply, principalOf(req).userId, async (executor) => {
+        idempotent(db, req, reply, idempotencyScopeOf(principalOf(req)), async (executor) => {
           const row = await executor.transaction(async (tx) => {
             const created = await createPlan(tx, req.body, clock.now())
-            return publishPlan(tx, deps, created, null, principalOf(req).userId, 'plan.created')
+            return publishPlan(tx, deps, created, null, actorOf(principalOf(req)), 'plan.created')
           })
           return { status: 201, body: toPlan(await syncPlanAtProvider(db, deps, row, null)) }
         }),
@@ -105,7 +105,7 @@ export const planRoutes =
           const before = await getPlan(tx, req.params.code)
           const updated = await updatePlan(tx, req.params.code, req.body, clock.now())
           return {
-            row: await publishPlan(tx, deps, updated, before, principalOf(req).userId, 'plan.updated'),
+            row: await publishPlan(tx, deps, updated, before, actorOf(principalOf(req)), 'plan.updated'),
             previous: before,
           }
         })
@@ -133,7 +133,7 @@ export const planRoutes =
           const before = await getPlan(tx, req.params.code)
           await retirePlan(tx, req.params.code, clock.now())
           const retired = await getPlan(tx, req.params.code)
-          await publishPlan(tx, deps, retired, before, principalOf(req).userId, 'plan.retired')
+          await publishPlan(tx, deps, retired, before, actorOf(principalOf(req)), 'plan.retired')
           return { row: retired, previous: before }
         })
         await syncPlanAtProvider(db, deps, row, previous)

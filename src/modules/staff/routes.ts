@@ -4,7 +4,7 @@ import { IdempotencyHeaders, idempotent, PaginationQuery, page, problems } from 
 import type { Deps } from '../../deps.ts'
 import { requireMember } from '../accounts/guards.ts'
 import { AccountParams } from '../accounts/schemas.ts'
-import { requireCaller } from '../auth/guards.ts'
+import { idempotencyScopeOf, requireCredential } from '../auth/guards.ts'
 import { CreateStaffBody, Staff, StaffParams } from './schemas.ts'
 import { createStaff, deleteStaff, listStaff } from './staff.ts'
 
@@ -33,10 +33,10 @@ export const staffRoutes =
         },
       },
       async (req, reply) => {
-        const caller = await requireCaller(deps, req)
-        return idempotent(db, req, reply, caller.userId, async (executor) => ({
+        const credential = await requireCredential(deps, req)
+        return idempotent(db, req, reply, idempotencyScopeOf(credential), async (executor) => ({
           status: 201,
-          body: await createStaff(executor, req.params.accountId, caller, req.body, clock.now()),
+          body: await createStaff(executor, req.params.accountId, credential, req.body, clock.now()),
         }))
       },
     )
@@ -53,7 +53,7 @@ export const staffRoutes =
           querystring: PaginationQuery,
           response: { 200: page(Staff), ...problems },
         },
-        preHandler: requireMember(deps, 'member', { adminMayRead: true }),
+        preHandler: requireMember(deps, 'member', { adminMayRead: true, scope: 'accounts:read' }),
       },
       async (req) => listStaff(db, req.params.accountId, req.query),
     )
@@ -72,8 +72,8 @@ export const staffRoutes =
         },
       },
       async (req, reply) => {
-        const caller = await requireCaller(deps, req)
-        await deleteStaff(db, req.params.accountId, caller, req.params.staffId, clock.now())
+        const credential = await requireCredential(deps, req)
+        await deleteStaff(db, req.params.accountId, credential, req.params.staffId, clock.now())
         return reply.code(204).send(null)
       },
     )

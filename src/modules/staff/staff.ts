@@ -7,14 +7,17 @@ import { statement } from '../../core/statement.ts'
 import {
   activeUserColumn,
   assertActiveMember,
-  memberCtes,
-  memberHasRole,
+  assertScope,
+  type Credential,
   memberRoleColumn,
+  type PrincipalValues,
+  principalSql,
+  principalValues,
 } from '../accounts/membership.ts'
 import { type Role, rolesFrom } from '../accounts/roles.ts'
-import type { Caller } from '../auth/sessions.ts'
 import {
   assertGranted,
+  byPrincipal,
   consumeStatement,
   consumeUnits,
   counterCte,
@@ -62,8 +65,9 @@ interface StaffValues extends UnitValues {
 }
 
 /** Membership (owners and admins), the counter increment and the insert, rendered once. */
-const createStaffStatement = consumeStatement<StaffValues>({
+const createStaffStatements = consumeStatement<StaffValues>({
   minRole: 'admin',
+  scope: 'resources:write',
   resource: true,
   period: () => sql`''`,
   insert: (
@@ -81,13 +85,12 @@ const createStaffStatement = consumeStatement<StaffValues>({
 export async function createStaff(
   executor: Executor,
   accountId: string,
-  caller: Caller,
+  credential: Credential,
   input: CreateStaffBody,
   now: Date,
 ): Promise<Staff> {
-  const outcome = await consumeUnits<StaffRow, StaffValues>(executor, createStaffStatement, {
+  const outcome = await consumeUnits<StaffRow, StaffValues>(executor, createStaffStatements, credential, {
     accountId,
-    ...caller,
     feature,
     quantity: 1,
     now: now.toISOString(),
@@ -96,7 +99,7 @@ export async function createStaff(
     email: input.email ?? null,
     isActive: input.is_active,
   })
-  assertGranted(outcome, { feature, minRole: 'admin' })
+  assertGranted(outcome, { feature, minRole: 'admin', scope: 'resources:write' })
   if (!outcome.row) throw new Error('granted staff insert returned no row')
   return toStaff(outcome.row)
 }
@@ -118,44 +121,51 @@ export async function listStaff(executor: Executor, accountId: string, query: Pa
   return toPage(rows, query.limit, (row) => [row.id], toStaff)
 }
 
-interface DeleteStaffValues {
+interface DeleteStaffValues extends PrincipalValues {
   accountId: string
-  userId: string
-  sessionId: string
   staffId: string
   now: string
 }
 
-/** The deletion and the release of its unit, rendered once. */
-const deleteStaffStatement = statement<DeleteStaffValues>((slot) => {
-  const deleted = sql.identifier('del')
-  const released = sql.identifier('rel')
-  return sql`with ${memberCtes(slot.accountId, slot)},
+/** The deletion and the release of its unit, rendered once per kind of principal. */
+const deleteStaffStatements = byPrincipal((kind) =>
+  statement<DeleteStaffValues>((slot) => {
+    const principal = principalSql(kind, slot, 'resources:write')
+    const deleted = sql.identifier('del')
+    const released = sql.identifier('rel')
+    return sql`with ${principal.ctes},
       ${deleted} as (
         update ${staff} set ${column(staff.deletedAt)} = ${slot.now}::timestamptz
         where ${staff.id} = ${slot.staffId}::uuid and ${staff.accountId} = ${slot.accountId}::uuid and ${staff.deletedAt} is null
-          and ${memberHasRole('admin')}
+          and ${principal.hasRole('admin')}
         returning ${staff.id}
       ),
       ${released} as (${releaseUnitsSql(slot.accountId, feature, sql`''`, 1, slot.now, sql`exists (select 1 from ${deleted})`)})
-    select ${memberRoleColumn} as role, ${activeUserColumn} as active, exists (select 1 from ${deleted}) as deleted`
-})
+    select ${memberRoleColumn} as role, ${activeUserColumn} as active, ${principal.scopeOkColumn} as scope_ok,
+      exists (select 1 from ${deleted}) as deleted`
+  }),
+)
 
 /** Deletes a staff member and frees its unit, in one statement (owners and admins). */
 export async function deleteStaff(
   executor: Executor,
   accountId: string,
-  caller: Caller,
+  credential: Credential,
   staffId: string,
   now: Date,
 ): Promise<void> {
-  const row = await statementRow<{ role: Role | null; active: boolean; deleted: boolean }, DeleteStaffValues>(
-    executor,
-    deleteStaffStatement,
-    { accountId, ...caller, staffId, now: now.toISOString() },
-  )
-  assertActiveMember(row?.active, row?.role)
+  const row = await statementRow<
+    { role: Role | null; active: boolean; scope_ok: boolean; deleted: boolean },
+    DeleteStaffValues
+  >(executor, deleteStaffStatements[credential.kind], {
+    accountId,
+    ...principalValues(credential),
+    staffId,
+    now: now.toISOString(),
+  })
+  assertActiveMember(row?.active, row?.role, credential.kind)
   if (!row?.role) throw notFound('Account')
+  assertScope(row.scope_ok, 'resources:write')
   if (!rolesFrom('admin').includes(row.role))
     throw new AppError('forbidden', 'This needs the admin role in the account')
   if (!row.deleted) throw notFound('Staff member')

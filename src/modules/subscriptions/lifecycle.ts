@@ -35,9 +35,10 @@ export interface LifecycleDeps extends TransitionDeps {
  */
 export const scheduledChangeLeadMs = 2 * 3_600_000
 
+/** Who changes an account's subscription, and when: a member, or an API key. */
 export interface Actor {
   accountId: string
-  userId: string
+  who: AuditActor
   now: Date
 }
 
@@ -46,8 +47,7 @@ const contextOf = (deps: LifecycleDeps, actor: AuditActor, now: Date): Transitio
   actor,
   now,
 })
-const userContext = (deps: LifecycleDeps, actor: Actor) =>
-  contextOf(deps, { type: 'user', userId: actor.userId }, actor.now)
+const userContext = (deps: LifecycleDeps, actor: Actor) => contextOf(deps, actor.who, actor.now)
 
 /** The account's latest subscription (live or not), or 404. */
 export async function getCurrentSubscription(

@@ -3,7 +3,7 @@ import { IdempotencyHeaders, idempotent, idempotentResumable, problems } from '.
 import type { Deps } from '../../deps.ts'
 import { requireMember } from '../accounts/guards.ts'
 import { AccountParams } from '../accounts/schemas.ts'
-import { principalOf } from '../auth/guards.ts'
+import { actorOf as auditActorOf, idempotencyScopeOf, principalOf } from '../auth/guards.ts'
 import { callsOut, cancel, changePlan, getCurrentSubscription, resume, subscribe } from './lifecycle.ts'
 import { previewChange } from './preview.ts'
 import {
@@ -23,10 +23,10 @@ export const subscriptionRoutes =
   (deps: Deps): FastifyPluginAsyncZod =>
   async (app) => {
     const { db, clock } = deps
-    const manage = requireMember(deps, 'admin')
+    const manage = requireMember(deps, 'admin', { scope: 'subscriptions:write' })
     const actorOf = (req: { params: { accountId: string } } & Parameters<typeof principalOf>[0]) => ({
       accountId: req.params.accountId,
-      userId: principalOf(req).userId,
+      who: auditActorOf(principalOf(req)),
       now: clock.now(),
     })
 
@@ -42,7 +42,7 @@ export const subscriptionRoutes =
           params: AccountParams,
           response: { 200: Subscription, ...problems },
         },
-        preHandler: requireMember(deps, 'member', { adminMayRead: true }),
+        preHandler: requireMember(deps, 'member', { adminMayRead: true, scope: 'accounts:read' }),
       },
       async (req) => getCurrentSubscription(db, req.params.accountId, clock.now()),
     )
@@ -65,7 +65,7 @@ export const subscriptionRoutes =
         preHandler: manage,
       },
       async (req, reply) => {
-        const principal = principalOf(req).userId
+        const principal = idempotencyScopeOf(principalOf(req))
         // Manual: one transaction, so a concurrent retry with the key waits and replays the answer.
         // Stripe: called between two short transactions; the key keeps the request's progress.
         if (!callsOut(deps.billing.default.name)) {
@@ -112,7 +112,7 @@ export const subscriptionRoutes =
           querystring: PreviewQuery,
           response: { 200: ChangePreview, ...problems },
         },
-        preHandler: requireMember(deps, 'member', { adminMayRead: true }),
+        preHandler: requireMember(deps, 'member', { adminMayRead: true, scope: 'accounts:read' }),
       },
       async (req) => previewChange(db, req.params.accountId, req.query.plan, clock.now()),
     )

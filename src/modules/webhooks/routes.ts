@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { IdempotencyHeaders, idempotent, page, problem, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { audit, userActor } from '../audit/audit.ts'
-import { principalOf, requireAdmin } from '../auth/guards.ts'
+import { requireAdmin, userOf } from '../auth/guards.ts'
 import { webhookUrlPolicy } from './address-policy.ts'
 import { createEndpoint, deleteEndpoint, listDeliveries, listEndpoints, toEndpoint } from './endpoints.ts'
 import {
@@ -48,9 +48,9 @@ export const webhookRoutes =
         preHandler: adminOnly,
       },
       async (req, reply) =>
-        idempotent(db, req, reply, principalOf(req).userId, (executor) =>
+        idempotent(db, req, reply, userOf(req).userId, (executor) =>
           executor.transaction(async (tx) => {
-            const adminId = principalOf(req).userId
+            const adminId = userOf(req).userId
             const row = await createEndpoint(tx, req.body, adminId, clock.now(), urlPolicy)
             await audit(tx, {
               actor: userActor(adminId),
@@ -101,7 +101,7 @@ export const webhookRoutes =
         await db.transaction(async (tx) => {
           await deleteEndpoint(tx, req.params.id)
           await audit(tx, {
-            actor: userActor(principalOf(req).userId),
+            actor: userActor(userOf(req).userId),
             action: 'webhook_endpoint.deleted',
             subjectType: 'webhook_endpoint',
             subjectId: req.params.id,
