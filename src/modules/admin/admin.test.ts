@@ -658,6 +658,7 @@ describe('GET /v1/admin/audit-log', () => {
       id: entryIds[0],
       actor_type: 'user',
       actor_user_id: actor.id,
+      actor_key_id: null,
       account_id: accountA,
       action: 'subscription.canceled',
       subject_type: 'subscription',
@@ -699,7 +700,7 @@ describe('GET /v1/admin/audit-log', () => {
   })
 
   it('refuses an actor or account that is not a uuid', async () => {
-    for (const query of ['?actor_user_id=42', '?account_id=abc']) {
+    for (const query of ['?actor_user_id=42', '?actor_key_id=42', '?account_id=abc']) {
       const res = await t.app.inject({
         method: 'GET',
         url: `/v1/admin/audit-log${query}`,

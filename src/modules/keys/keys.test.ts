@@ -159,6 +159,11 @@ describe('API keys', () => {
     const byKey = entries.filter((entry) => entry.actorKeyId === key.id)
     expect(byKey.length).toBeGreaterThan(0)
     for (const entry of byKey) expect(entry).toMatchObject({ actorType: 'key', actorUserId: null })
+    const listed = await request('GET', `/v1/admin/audit-log?actor_key_id=${key.id}`, admin)
+    expect(listed.statusCode, listed.body).toBe(200)
+    expect(listed.json().data.length).toBe(byKey.length)
+    for (const entry of listed.json().data)
+      expect(entry).toMatchObject({ actor_type: 'key', actor_key_id: key.id })
   })
 
   it('reaches only its own account when it is an account key (404 elsewhere)', async () => {
