@@ -7,7 +7,7 @@ const integration = (name: string, db: 'pglite' | 'postgres') => ({
   extends: true as const,
   test: {
     name,
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'packages/sdk/src/**/*.test.ts'],
     exclude: ['**/*.unit.test.ts', 'node_modules/**'],
     env: { TEST_DB: db },
     // Migrates once per run into a template that each test file's database is copied from.
