@@ -33,7 +33,13 @@ export default defineConfig({
     // the files one at a time while many of them wait on sleeps, sockets and child processes.
     maxWorkers: availableParallelism(),
     projects: [
-      { extends: true, test: { name: 'unit', include: ['src/**/*.unit.test.ts', 'test/**/*.unit.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['src/**/*.unit.test.ts', 'test/**/*.unit.test.ts', 'packages/sdk/src/**/*.unit.test.ts'],
+        },
+      },
       integration('pglite', 'pglite'),
       ...(process.env.TEST_DATABASE_URL ? [integration('postgres', 'postgres')] : []),
     ],
