@@ -7,7 +7,7 @@ const integration = (name: string, db: 'pglite' | 'postgres') => ({
   extends: true as const,
   test: {
     name,
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'packages/sdk/src/**/*.test.ts'],
     exclude: ['**/*.unit.test.ts', 'node_modules/**'],
     env: { TEST_DB: db },
     // Migrates once per run into a template that each test file's database is copied from.
@@ -33,7 +33,13 @@ export default defineConfig({
     // the files one at a time while many of them wait on sleeps, sockets and child processes.
     maxWorkers: availableParallelism(),
     projects: [
-      { extends: true, test: { name: 'unit', include: ['src/**/*.unit.test.ts', 'test/**/*.unit.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['src/**/*.unit.test.ts', 'test/**/*.unit.test.ts', 'packages/sdk/src/**/*.unit.test.ts'],
+        },
+      },
       integration('pglite', 'pglite'),
       ...(process.env.TEST_DATABASE_URL ? [integration('postgres', 'postgres')] : []),
     ],

@@ -548,7 +548,7 @@ export interface paths {
         put?: never;
         /**
          * Create a site API key
-         * @description Site admins. A site key acts on every account within its scopes (and creates accounts with `accounts:write`). The response carries the secret (`key`, starting `pgk_`), which is never shown again (a retry with the same Idempotency-Key replays this response); only its SHA-256 is stored. Send it as `Authorization: Bearer <key>`.
+         * @description Site admins. A site key acts on every account within its scopes. The response carries the secret (`key`, starting `pgk_`), which is never shown again (a retry with the same Idempotency-Key replays this response); only its SHA-256 is stored. Send it as `Authorization: Bearer <key>`.
          */
         post: operations["createSiteApiKey"];
         delete?: never;

@@ -27,7 +27,7 @@ export const keyRoutes =
         schema: {
           tags,
           summary: 'Create a site API key',
-          description: `Site admins. A site key acts on every account within its scopes (and creates accounts with \`accounts:write\`). ${createdOnce}`,
+          description: `Site admins. A site key acts on every account within its scopes. ${createdOnce}`,
           operationId: 'createSiteApiKey',
           security,
           headers: IdempotencyHeaders,
