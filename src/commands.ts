@@ -12,7 +12,7 @@ import { createLogger } from './logging.ts'
 import { getAccount } from './modules/accounts/accounts.ts'
 import { grantAdmin } from './modules/auth/admins.ts'
 import { assertStrongPassword } from './modules/auth/password-policy.ts'
-import { createKey, keyAccountId, listKeys, revokeKey } from './modules/keys/keys.ts'
+import { createKey, keyOwner, listKeys, revokeKey } from './modules/keys/keys.ts'
 import type { ApiKey } from './modules/keys/schemas.ts'
 import { type KeyScope, keyScopes, siteOnlyScopes } from './modules/keys/scopes.ts'
 import { closeDeps, startDeps } from './wiring.ts'
@@ -241,13 +241,16 @@ export async function revokeKeyCommand(
   now: Date,
   print: (line: string) => void,
 ): Promise<void> {
-  const key = await executor
-    .transaction(async (tx) => revokeKey(tx, keyId, await keyAccountId(tx, keyId), null, now))
+  const { key, wasRevoked } = await executor
+    .transaction(async (tx) => {
+      const owner = await keyOwner(tx, keyId)
+      return { key: await revokeKey(tx, keyId, owner.accountId, null, now), wasRevoked: owner.revoked }
+    })
     .catch(refused)
   print(
-    key.revoked_at === now.toISOString()
-      ? `revoked ${key.prefix} (${key.name}, ${key.id})`
-      : `${key.prefix} (${key.name}, ${key.id}) was already revoked at ${key.revoked_at}`,
+    wasRevoked
+      ? `${key.prefix} (${key.name}, ${key.id}) was already revoked at ${key.revoked_at}`
+      : `revoked ${key.prefix} (${key.name}, ${key.id})`,
   )
 }
 

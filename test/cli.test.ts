@@ -33,7 +33,18 @@ describe.runIf(testDbKind === 'pglite')('plangate command line', () => {
     const help = await plangate(['--help'], {})
     expect(help.code).toBe(0)
     expect(help.stdout).toMatch(/^usage: plangate <command>/)
-    for (const command of ['serve', 'worker', 'migrate', 'create-admin'])
+    for (const command of [
+      'serve',
+      'worker',
+      'migrate',
+      'create-admin',
+      'keys create',
+      'keys list',
+      'keys revoke',
+      'plans pull',
+      'plans diff',
+      'plans push',
+    ])
       expect(help.stdout).toContain(command)
     expect(help.stderr).toBe('')
 

@@ -150,12 +150,15 @@ export async function revokeKey(
   return toApiKey(existing)
 }
 
-/** The account of a key (null: a site key), for callers that know only its id; 404 if none. */
-export async function keyAccountId(executor: Executor, keyId: string): Promise<string | null> {
+/** A key's account (null: a site key) and whether it is revoked, for callers that know only its id; 404 if none. */
+export async function keyOwner(
+  executor: Executor,
+  keyId: string,
+): Promise<{ accountId: string | null; revoked: boolean }> {
   const [row] = await executor
-    .select({ accountId: apiKeys.accountId })
+    .select({ accountId: apiKeys.accountId, revokedAt: apiKeys.revokedAt })
     .from(apiKeys)
     .where(eq(apiKeys.id, keyId))
   if (!row) throw notFound('API key')
-  return row.accountId
+  return { accountId: row.accountId, revoked: row.revokedAt !== null }
 }
