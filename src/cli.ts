@@ -94,7 +94,8 @@ function parse<const O extends NonNullable<ParseArgsConfig['options']>>(
     try {
       return parseArgs({ args, options, allowPositionals: true, strict: true })
     } catch (error) {
-      throw new UsageError(`${what}: ${(error as Error).message}`)
+      // Node's advice about `--` after an unknown option is noise here.
+      throw new UsageError(`${what}: ${(error as Error).message.split('. To specify')[0]}`)
     }
   })()
   if (parsed.positionals.length !== positionals)

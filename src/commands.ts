@@ -121,11 +121,14 @@ export function checkKeyRequest(request: KeyRequest, now: Date) {
   return { name, scopes: scopes as KeyScope[], account: account ?? null, expiresAt }
 }
 
-/** An AppError of the keys or accounts rules as the operator's one line (404 account, …). */
-function refused(error: unknown): never {
-  if (error instanceof AppError) throw new StartupError(error.detail ?? error.message)
-  throw error
-}
+/** An AppError of the keys or accounts rules as the operator's one line, a 404 saying what was not found. */
+const refused =
+  (notFound: string) =>
+  (error: unknown): never => {
+    if (error instanceof AppError)
+      throw new StartupError(error.code === 'not_found' ? notFound : (error.detail ?? error.message))
+    throw error
+  }
 
 /** Opens the database (migrated), runs a `keys` command on it, closes it. */
 function onDatabase(
@@ -165,7 +168,7 @@ export async function createKeyCommand(
         now,
       )
     })
-    .catch(refused)
+    .catch(refused(`--account: no account ${checked.account}`))
   print(`created ${key.account_id === null ? 'site key' : `key of account ${key.account_id}`} ${key.id}`)
   print(`  name:    ${key.name}`)
   print(`  prefix:  ${key.prefix}`)
@@ -246,7 +249,7 @@ export async function revokeKeyCommand(
       const owner = await keyOwner(tx, keyId)
       return { key: await revokeKey(tx, keyId, owner.accountId, null, now), wasRevoked: owner.revoked }
     })
-    .catch(refused)
+    .catch(refused(`no key with id ${keyId}`))
   print(
     wasRevoked
       ? `${key.prefix} (${key.name}, ${key.id}) was already revoked at ${key.revoked_at}`

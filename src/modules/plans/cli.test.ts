@@ -403,7 +403,7 @@ describe('plangate keys create | list | revoke', () => {
     expect(lines[0]).toMatch(/was already revoked at /)
   })
 
-  it('refuses unknown scopes, site-only scopes on an account key and a past expiry (exit 2), an unknown account (exit 1)', async () => {
+  it('refuses unknown scopes, site-only scopes on an account key and a past expiry (exit 2), an unknown account or key (exit 1)', async () => {
     const check = (request: Partial<Parameters<typeof checkKeyRequest>[0]>) => {
       try {
         return checkKeyRequest(
@@ -432,8 +432,12 @@ describe('plangate keys create | list | revoke', () => {
       now(),
       print,
     ).catch((error: unknown) => error)
-    expect(unknownAccount).toMatchObject({ message: 'Account not found' })
+    expect(unknownAccount).toMatchObject({ message: `--account: no account ${account}` })
     expect(unknownAccount).not.toBeInstanceOf(CommandError)
+    const unknownKey = await revokeKeyCommand(t.deps.db, account, now(), print).catch(
+      (error: unknown) => error,
+    )
+    expect(unknownKey).toMatchObject({ message: `no key with id ${account}` })
   })
 
   it.runIf(testDbKind === 'pglite')(
