@@ -3,7 +3,9 @@
 // The file format and the diff are plain functions in modules/plans/file.ts; this file does the
 // reading, writing and calls, and turns what goes wrong into one line and an exit status.
 import { readFileSync, writeFileSync } from 'node:fs'
-import { createPlangate, type Plangate, PlangateError, unwrap } from '@plangate/sdk'
+// The SDK's sources, not the package: the CLI runs from source with tsx, and the package's entry
+// point is its build (packages/sdk/dist), which a checkout does not have until it is built.
+import { createPlangate, type Plangate, PlangateError, unwrap } from '../packages/sdk/src/index.ts'
 import { CommandError } from './core/startup.ts'
 import {
   appliedLine,
