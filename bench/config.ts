@@ -87,7 +87,19 @@ export function startsAtOf(day: number): string {
   return new Date(baseDayMs + day * 86_400_000).toISOString()
 }
 
+/**
+ * The first of the `spreadDays` days each create run's admitted requests land on. Each run has
+ * days of its own, so it starts on empty days whatever ran before it: the same share refused (the
+ * busy day, shared and full) and the same counter inserts against updates in every run. The token
+ * run's days are pgbench's too (see pgbench.ts).
+ */
+export const bookingDays = {
+  token: 1,
+  key: 1 + spreadDays,
+  keyWarmup: 1 + 2 * spreadDays,
+} as const
+
 /** A day for one limited create: the busy (full) day 10% of the time, else one of two years. */
-export function randomBookingDay(): number {
-  return Math.random() < busyDayShare ? 0 : 1 + Math.floor(Math.random() * spreadDays)
+export function randomBookingDay(firstDay: number = bookingDays.token): number {
+  return Math.random() < busyDayShare ? 0 : firstDay + Math.floor(Math.random() * spreadDays)
 }

@@ -1,7 +1,7 @@
 // HTTP load with autocannon, in this process; the service runs in its own process.
 import { loadavg } from 'node:os'
 import autocannon from 'autocannon'
-import { bookingsPerDay, randomBookingDay, startsAtOf } from './config.ts'
+import { bookingDays, bookingsPerDay, randomBookingDay, startsAtOf } from './config.ts'
 import type { SeededUser } from './seed.ts'
 
 export interface LoadResult {
@@ -25,12 +25,18 @@ type Request = autocannon.Request
 
 const json = { 'content-type': 'application/json' }
 
-function bookingRequest(user: SeededUser, day: number, request: Request): Request {
+/** What a request is sent with: the owner's access token, or the account's API key. */
+export type Credential = 'token' | 'key'
+
+const bearer = (user: SeededUser, credential: Credential) =>
+  `Bearer ${credential === 'key' ? user.apiKey : user.token}`
+
+function bookingRequest(user: SeededUser, day: number, request: Request, credential: Credential): Request {
   return {
     ...request,
     method: 'POST',
     path: `/v1/accounts/${user.accountId}/bookings`,
-    headers: { ...request.headers, ...json, authorization: `Bearer ${user.token}` },
+    headers: { ...request.headers, ...json, authorization: bearer(user, credential) },
     body: JSON.stringify({
       customer_name: 'Bench customer',
       starts_at: startsAtOf(day),
@@ -45,12 +51,24 @@ function pick<T>(items: T[], index: number): T {
   return item
 }
 
-/** Limited creates: a random account, on the busy (full) day 10% of the time, else a random day. */
-export function bookingRequests(users: SeededUser[]): Request[] {
+/**
+ * Limited creates: a random account, on the busy (full) day 10% of the time, else a random day of
+ * the `spreadDays` from `firstDay` (each run its own, see config.bookingDays).
+ */
+export function bookingRequests(
+  users: SeededUser[],
+  credential: Credential = 'token',
+  firstDay: number = bookingDays.token,
+): Request[] {
   return [
     {
       setupRequest: (request) =>
-        bookingRequest(pick(users, Math.floor(Math.random() * users.length)), randomBookingDay(), request),
+        bookingRequest(
+          pick(users, Math.floor(Math.random() * users.length)),
+          randomBookingDay(firstDay),
+          request,
+          credential,
+        ),
     },
   ]
 }
@@ -60,12 +78,12 @@ export function busyDayFillRequests(users: SeededUser[]): { requests: Request[];
   let sent = 0
   return {
     amount: users.length * bookingsPerDay,
-    requests: [{ setupRequest: (request) => bookingRequest(pick(users, sent++), 0, request) }],
+    requests: [{ setupRequest: (request) => bookingRequest(pick(users, sent++), 0, request, 'token') }],
   }
 }
 
-/** Entitlement reads, rotating over the accounts (each with its owner's token). */
-export function entitlementRequests(users: SeededUser[]): Request[] {
+/** Entitlement reads, rotating over the accounts (each with its owner's token or its key). */
+export function entitlementRequests(users: SeededUser[], credential: Credential = 'token'): Request[] {
   let sent = 0
   return [
     {
@@ -75,7 +93,27 @@ export function entitlementRequests(users: SeededUser[]): Request[] {
           ...request,
           method: 'GET',
           path: `/v1/accounts/${user.accountId}/entitlements`,
-          headers: { ...request.headers, authorization: `Bearer ${user.token}` },
+          headers: { ...request.headers, authorization: bearer(user, credential) },
+        }
+      },
+    },
+  ]
+}
+
+/** Checks of `bookings_per_day` (today, quantity 1; nothing written), rotating over the accounts. */
+export function checkRequests(users: SeededUser[], credential: Credential = 'token'): Request[] {
+  let sent = 0
+  const body = JSON.stringify({ feature: 'bookings_per_day' })
+  return [
+    {
+      setupRequest: (request) => {
+        const user = pick(users, sent++)
+        return {
+          ...request,
+          method: 'POST',
+          path: `/v1/accounts/${user.accountId}/check`,
+          headers: { ...request.headers, ...json, authorization: bearer(user, credential) },
+          body,
         }
       },
     },

@@ -14,18 +14,42 @@ export const targets = {
 
 export type PgbenchSummary = PgbenchResult & { admitted: number; refused: number }
 
+/** The run with an API key against the same run with a token (null where a figure is missing). */
+export interface KeyToToken {
+  /** Key req/s ÷ token req/s: 1 is the same throughput, below 1 the key is slower. */
+  requestsPerSecond: number | null
+  /** Key service CPU per request ÷ token's: above 1 the key costs more. */
+  cpuPerRequest: number | null
+}
+
+export function keyToToken(key: LoadResult, token: LoadResult): KeyToToken {
+  const ratio = (a: number | undefined, b: number | undefined) =>
+    a !== undefined && b !== undefined && b > 0 && Number.isFinite(a) ? a / b : null
+  return {
+    requestsPerSecond: ratio(key.requestsPerSecond, token.requestsPerSecond),
+    cpuPerRequest: ratio(key.serviceCpu?.msPerRequest, token.serviceCpu?.msPerRequest),
+  }
+}
+
 export interface BenchResults {
   date: string
   conditions: Record<string, string | number | boolean>
   prefill: { bookings: number; seconds: number } | null
   busyDayFill: LoadResult
   bookingCreate: LoadResult
+  /** The same creates as `bookingCreate` (on days of their own), sent with each account's API key. */
+  bookingCreateKey: LoadResult
   entitlementRead: LoadResult
+  /** The same reads as `entitlementRead`, sent with each account's API key. */
+  entitlementReadKey: LoadResult
+  /** `POST /v1/accounts/:id/check` of `bookings_per_day`, with the owner's token. */
+  check: LoadResult
   health: LoadResult
   pgbench: PgbenchSummary | null
   /** The same statement parsed and planned on every execution, as the service sends it. */
   pgbenchExtended: PgbenchSummary | null
   ratio: number | null
+  keyToToken: { create: KeyToToken; read: KeyToToken }
   checks: { busyDaysFull: string; overLimitDays: number; counterMismatches: number }
 }
 
@@ -37,9 +61,21 @@ function verdict(ok: boolean): string {
   return ok ? 'meets' : 'misses'
 }
 
+/** `0.97 req/s, 1.04 CPU/request`: the key's figures over the token's. */
+function keyRatioFigures(ratio: KeyToToken): string {
+  const parts = [
+    ratio.requestsPerSecond === null ? null : `${ratio.requestsPerSecond.toFixed(2)} req/s`,
+    ratio.cpuPerRequest === null ? null : `${ratio.cpuPerRequest.toFixed(2)} CPU/request`,
+  ].filter((part) => part !== null)
+  return parts.length > 0 ? parts.join(', ') : 'n/a'
+}
+
 export function resultTable(results: BenchResults): string {
   const { bookingCreate: create, entitlementRead: read, health, pgbench, ratio } = results
+  const { bookingCreateKey: createKey, entitlementReadKey: readKey, check } = results
   const p99Note = (p99: number) => `p99 ${verdict(p99 < targets.p99Ms)} < ${targets.p99Ms} ms`
+  const readsNote = (result: LoadResult) =>
+    `${verdict(result.requestsPerSecond >= targets.entitlementReadsPerSecond)} ≥ ${targets.entitlementReadsPerSecond}; ${p99Note(result.latencyMs.p99)}`
   const rows: string[][] = [
     ['scenario', 'req/s (TPS)', 'p50', 'p99', 'target / ceiling', 'ratio / verdict'],
     [
@@ -53,12 +89,36 @@ export function resultTable(results: BenchResults): string {
         : `${ratio.toFixed(2)}, ${verdict(ratio >= targets.createToCeilingRatio)} ≥ ${targets.createToCeilingRatio}; ${p99Note(create.latencyMs.p99)}`,
     ],
     [
+      'POST bookings with an API key',
+      fixed(createKey.requestsPerSecond),
+      ms(createKey.latencyMs.p50),
+      ms(createKey.latencyMs.p99),
+      'the same as with a token',
+      `key ÷ token: ${keyRatioFigures(results.keyToToken.create)}; ${p99Note(createKey.latencyMs.p99)}`,
+    ],
+    [
       'GET entitlements (HTTP)',
       fixed(read.requestsPerSecond),
       ms(read.latencyMs.p50),
       ms(read.latencyMs.p99),
       `≥ ${targets.entitlementReadsPerSecond} req/s`,
-      `${verdict(read.requestsPerSecond >= targets.entitlementReadsPerSecond)} ≥ ${targets.entitlementReadsPerSecond}; ${p99Note(read.latencyMs.p99)}`,
+      readsNote(read),
+    ],
+    [
+      'GET entitlements with an API key',
+      fixed(readKey.requestsPerSecond),
+      ms(readKey.latencyMs.p50),
+      ms(readKey.latencyMs.p99),
+      'the same as with a token',
+      `key ÷ token: ${keyRatioFigures(results.keyToToken.read)}; ${p99Note(readKey.latencyMs.p99)}`,
+    ],
+    [
+      'POST check bookings_per_day (HTTP)',
+      fixed(check.requestsPerSecond),
+      ms(check.latencyMs.p50),
+      ms(check.latencyMs.p99),
+      `≥ ${targets.entitlementReadsPerSecond} req/s`,
+      readsNote(check),
     ],
     [
       'GET /health (HTTP floor)',
@@ -114,10 +174,22 @@ export function detailLines(results: BenchResults): string[] {
       : ''
   const lines = [
     `booking creates: ${results.bookingCreate.requests} requests (${statusSummary(results.bookingCreate)}); 201 = admitted, 403 = day full (limit_exceeded)${cpu(results.bookingCreate)}`,
+    `booking creates with an API key: ${results.bookingCreateKey.requests} requests (${statusSummary(results.bookingCreateKey)})${cpu(results.bookingCreateKey)}`,
     `entitlement reads: ${results.entitlementRead.requests} requests (${statusSummary(results.entitlementRead)})${cpu(results.entitlementRead)}`,
+    `entitlement reads with an API key: ${results.entitlementReadKey.requests} requests (${statusSummary(results.entitlementReadKey)})${cpu(results.entitlementReadKey)}`,
+    `checks: ${results.check.requests} requests (${statusSummary(results.check)})${cpu(results.check)}`,
     `health: ${results.health.requests} requests (${statusSummary(results.health)})${cpu(results.health)}`,
+    `API key ÷ token: creates ${keyRatioFigures(results.keyToToken.create)}; reads ${keyRatioFigures(results.keyToToken.read)}`,
   ]
-  for (const result of [results.bookingCreate, results.entitlementRead, results.health]) {
+  const loads = [
+    results.bookingCreate,
+    results.bookingCreateKey,
+    results.entitlementRead,
+    results.entitlementReadKey,
+    results.check,
+    results.health,
+  ]
+  for (const result of loads) {
     if (result.errors > 0 || result.timeouts > 0) {
       lines.push(`${result.scenario}: ${result.errors} connection errors, ${result.timeouts} timeouts`)
     }

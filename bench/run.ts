@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process'
 import { availableParallelism, cpus, loadavg } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type BenchConfig, BenchError, loadBenchConfig, redactUrl } from './config.ts'
+import { type BenchConfig, BenchError, bookingDays, loadBenchConfig, redactUrl } from './config.ts'
 import { cpuSeconds } from './cpu.ts'
 import {
   busyDayFull,
@@ -20,6 +20,7 @@ import {
 import {
   bookingRequests,
   busyDayFillRequests,
+  checkRequests,
   entitlementRequests,
   healthRequests,
   type LoadOptions,
@@ -27,7 +28,14 @@ import {
   runLoad,
 } from './load.ts'
 import { type PgbenchMode, runPgbench, sampleStatement } from './pgbench.ts'
-import { type BenchResults, detailLines, type PgbenchSummary, resultTable, writeResults } from './report.ts'
+import {
+  type BenchResults,
+  detailLines,
+  keyToToken,
+  type PgbenchSummary,
+  resultTable,
+  writeResults,
+} from './report.ts'
 import { type SeededUser, seedThroughApi } from './seed.ts'
 import { startService, stopProcess } from './service.ts'
 
@@ -163,12 +171,35 @@ async function main(): Promise<void> {
       { baseUrl: service.baseUrl, requests: bookingRequests(users) },
       null,
     )
+    // The same mix with each account's key, on days of its own so that it starts from the state the
+    // token run started from (see config.bookingDays); its warm-up (the key path's first calls) too.
+    const bookingCreateKey = await measured(
+      config,
+      service.child.pid,
+      'POST /v1/accounts/:id/bookings (API key)',
+      { baseUrl: service.baseUrl, requests: bookingRequests(users, 'key', bookingDays.key) },
+      bookingRequests(users, 'key', bookingDays.keyWarmup),
+    )
     const entitlementRead = await measured(
       config,
       service.child.pid,
       'GET /v1/accounts/:id/entitlements',
       { baseUrl: service.baseUrl, requests: entitlementRequests(users) },
       entitlementRequests(users),
+    )
+    const entitlementReadKey = await measured(
+      config,
+      service.child.pid,
+      'GET /v1/accounts/:id/entitlements (API key)',
+      { baseUrl: service.baseUrl, requests: entitlementRequests(users, 'key') },
+      entitlementRequests(users, 'key'),
+    )
+    const check = await measured(
+      config,
+      service.child.pid,
+      'POST /v1/accounts/:id/check',
+      { baseUrl: service.baseUrl, requests: checkRequests(users) },
+      checkRequests(users),
     )
     const health = await measured(
       config,
@@ -209,11 +240,18 @@ async function main(): Promise<void> {
       prefill,
       busyDayFill,
       bookingCreate,
+      bookingCreateKey,
       entitlementRead,
+      entitlementReadKey,
+      check,
       health,
       pgbench,
       pgbenchExtended,
       ratio: pgbench.tps > 0 ? bookingCreate.requestsPerSecond / pgbench.tps : null,
+      keyToToken: {
+        create: keyToToken(bookingCreateKey, bookingCreate),
+        read: keyToToken(entitlementReadKey, entitlementRead),
+      },
       checks: {
         busyDaysFull: `${busy.full}/${busy.accounts}`,
         overLimitDays: integrity.overLimit,

@@ -1,5 +1,5 @@
 // Seeding through the public HTTP API: the admin creates the `bench` plan, then each user registers,
-// logs in, creates an account (time zones mixed) and subscribes it to the plan.
+// logs in, creates an account (time zones mixed), subscribes it to the plan and makes it an API key.
 import createClient, { type Client } from 'openapi-fetch'
 import type { paths } from '../packages/sdk/src/schema.d.ts'
 import { BenchError, benchPlanCode, bookingsPerDay } from './config.ts'
@@ -12,7 +12,12 @@ export interface SeededUser {
   accountId: string
   timezone: string
   token: string
+  /** The secret (`pgk_…`) of an account key with the scopes of the bench's key scenarios. */
+  apiKey: string
 }
+
+/** What the key scenarios need: entitlement reads and booking creates. */
+export const benchKeyScopes = ['entitlements:read', 'resources:write'] as const
 
 const timezones = [
   'UTC',
@@ -87,7 +92,22 @@ async function seedUser(baseUrl: string, index: number, runId: string): Promise<
       body: { plan: benchPlanCode },
     }),
   )
-  return { userId: user.id, sessionId: sessionOf(token), accountId: account.id, timezone, token }
+  const key = await must(
+    'POST /v1/accounts/{accountId}/api-keys',
+    201,
+    client.POST('/v1/accounts/{accountId}/api-keys', {
+      params: { path: { accountId: account.id } },
+      body: { name: 'bench', scopes: [...benchKeyScopes] },
+    }),
+  )
+  return {
+    userId: user.id,
+    sessionId: sessionOf(token),
+    accountId: account.id,
+    timezone,
+    token,
+    apiKey: key.key,
+  }
 }
 
 /** Creates the plan and `count` subscribed users; a few at a time (argon2 hashing is the slow part). */

@@ -132,7 +132,7 @@ const accountCases: RouteCase[] = [
   },
   {
     route: 'POST /v1/accounts/{accountId}/invitations',
-    scope: null,
+    scope: 'accounts:write',
     body: (w) => ({ email: w.newcomer.email, role: 'member' }),
     role: 'admin',
     siteAdmin: 'write',
@@ -140,14 +140,14 @@ const accountCases: RouteCase[] = [
   },
   {
     route: 'GET /v1/accounts/{accountId}/invitations',
-    scope: null,
+    scope: 'accounts:read',
     role: 'admin',
     siteAdmin: 'read',
     ok: 200,
   },
   {
     route: 'DELETE /v1/accounts/{accountId}/invitations/{invitationId}',
-    scope: null,
+    scope: 'accounts:write',
     params: async (w) => ({ invitationId: await w.newInvitation() }),
     role: 'admin',
     siteAdmin: 'write',

@@ -395,7 +395,7 @@ export interface paths {
         put?: never;
         /**
          * Create an account
-         * @description Creates a tenant account; the caller becomes its owner. `external_id` is the integrating product's own id for the tenant: unique, so another account with it answers 409 `conflict` (also when two requests race).
+         * @description Creates a tenant account. A signed-in user becomes its owner. A site API key with `accounts:write` creates it with no member and, with `owner_email`, invites that address as owner (the response's `role` is null); an account key cannot create accounts (403). `external_id` is the integrating product's own id for the tenant: unique, so another account with it answers 409 `conflict` (also when two requests race).
          */
         post: operations["createAccount"];
         delete?: never;
@@ -478,13 +478,13 @@ export interface paths {
         };
         /**
          * List invitations
-         * @description Newest first; `?status=` keeps one state. Owners and admins.
+         * @description Newest first; `?status=` keeps one state. Owners and admins, or an API key with `accounts:read`.
          */
         get: operations["listInvitations"];
         put?: never;
         /**
          * Invite someone
-         * @description Emails an invitation link (valid 7 days, single use) to the address, whether or not it belongs to a user: the answer is the same 202 either way. Inviting an address with a pending invitation refreshes that invitation (new role and expiry; the earlier link stops working). Owners and admins; only an owner invites an owner. 409 `already_member` when a member has this address.
+         * @description Emails an invitation link (valid 7 days, single use) to the address, whether or not it belongs to a user: the answer is the same 202 either way. Inviting an address with a pending invitation refreshes that invitation (new role and expiry; the earlier link stops working). Owners and admins, or an API key with `accounts:write`; only an owner (or a site key) invites an owner. 409 `already_member` when a member has this address.
          */
         post: operations["createInvitation"];
         delete?: never;
@@ -505,7 +505,7 @@ export interface paths {
         post?: never;
         /**
          * Revoke an invitation
-         * @description The link stops working at once. Owners and admins; an owner invitation only by an owner. 409 when it is no longer pending.
+         * @description The link stops working at once. Owners and admins, or an API key with `accounts:write`; an owner invitation only by an owner (or a site key). 409 when it is no longer pending.
          */
         delete: operations["revokeInvitation"];
         options?: never;
@@ -3914,6 +3914,11 @@ export interface operations {
                     timezone?: string;
                     /** @description The integrating product's own id for this tenant (see `Account.external_id`); omitted or null: none. */
                     external_id?: string | null;
+                    /**
+                     * Format: email
+                     * @description Site API keys only: the address invited as the owner (an invitation email with an accept link). Until someone accepts, the address stands in for the owner in billing emails and in the one-trial-per-owner rule. A signed-in creator is the owner, so a user may not send it.
+                     */
+                    owner_email?: string;
                 };
             };
         };

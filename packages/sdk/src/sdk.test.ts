@@ -140,10 +140,14 @@ describe('@plangate/sdk against a running plangate', () => {
         body: { code: plan, name: 'SDK', price_cents: 0, limits: { staff: 10, sms: 100 } },
       }),
     )
-    // Accounts are made by people (POST /v1/accounts refuses keys); the key finds them by external_id.
-    accountId = unwrap(
-      await admin.POST('/v1/accounts', { body: { name: 'Chic-Chic', external_id: externalId } }),
-    ).id
+    // The integrating backend makes its tenant with the site key, inviting the tenant's owner.
+    const tenant = unwrap(
+      await pg.POST('/v1/accounts', {
+        body: { name: 'Chic-Chic', external_id: externalId, owner_email: 'ann@example.com' },
+      }),
+    )
+    expect(tenant).toMatchObject({ external_id: externalId, role: null })
+    accountId = tenant.id
     unwrap(
       await pg.POST('/v1/accounts/{accountId}/subscription', {
         params: { path: { accountId } },

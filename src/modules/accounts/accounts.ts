@@ -3,6 +3,7 @@ import type { Executor } from '../../core/db.ts'
 import { AppError, notFound, uniqueViolation } from '../../core/errors.ts'
 import { decodeCursor, type PaginationQuery, toPage } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
+import { type AuditActor, audit } from '../audit/audit.ts'
 import type { Role } from './roles.ts'
 import type { Account, CreateAccountBody, ListAccountsQuery, UpdateAccountBody } from './schemas.ts'
 import { accountMembers, accounts, externalIdIndex } from './tables.ts'
@@ -38,8 +39,17 @@ async function claimingExternalId<T>(write: PromiseLike<T>): Promise<T> {
   }
 }
 
-/** Creates an account with its creator as owner; 409 when another account has its external id. */
-export async function createAccount(tx: Executor, userId: string, input: CreateAccountBody, now: Date) {
+/**
+ * Creates an account. A user who creates one is its owner; an account made with a site API key
+ * has no member (its owner, if any, is invited by the caller). 409 when another account has its
+ * external id.
+ */
+export async function createAccount(
+  tx: Executor,
+  creator: AuditActor,
+  input: Omit<CreateAccountBody, 'owner_email'>,
+  now: Date,
+) {
   const [account] = await claimingExternalId(
     tx
       .insert(accounts)
@@ -48,15 +58,28 @@ export async function createAccount(tx: Executor, userId: string, input: CreateA
         name: input.name,
         timezone: input.timezone,
         externalId: input.external_id ?? null,
-        createdBy: userId,
+        createdBy: creator.userId ?? null,
         createdAt: now,
         updatedAt: now,
       })
       .returning(),
   )
   if (!account) throw new Error('account insert returned nothing')
-  await tx.insert(accountMembers).values({ accountId: account.id, userId, role: 'owner', createdAt: now })
-  return toAccount(account, 'owner')
+  if (creator.type === 'user') {
+    await tx
+      .insert(accountMembers)
+      .values({ accountId: account.id, userId: creator.userId, role: 'owner', createdAt: now })
+  }
+  await audit(tx, {
+    actor: creator,
+    accountId: account.id,
+    action: 'account.created',
+    subjectType: 'account',
+    subjectId: account.id,
+    data: { name: account.name, external_id: account.externalId },
+    at: now,
+  })
+  return toAccount(account, creator.type === 'user' ? 'owner' : null)
 }
 
 /**

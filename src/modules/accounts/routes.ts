@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { AppError } from '../../core/errors.ts'
 import { IdempotencyHeaders, idempotent, PaginationQuery, page, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
-import { authenticate, principalOf, userOf } from '../auth/guards.ts'
+import { actorOf, authenticate, idempotencyScopeOf, principalOf, userOf } from '../auth/guards.ts'
+import { createInvitation } from '../invitations/invitations.ts'
 import { createAccount, getAccount, listAccounts, listKeyAccounts, updateAccount } from './accounts.ts'
 import { requireMember } from './guards.ts'
 import { changeMemberRole, listMembers, removeMember } from './members.ts'
@@ -31,20 +33,47 @@ export const accountRoutes =
           tags: ['accounts'],
           summary: 'Create an account',
           description:
-            "Creates a tenant account; the caller becomes its owner. `external_id` is the integrating product's own id for the tenant: unique, so another account with it answers 409 `conflict` (also when two requests race).",
+            "Creates a tenant account. A signed-in user becomes its owner. A site API key with `accounts:write` creates it with no member and, with `owner_email`, invites that address as owner (the response's `role` is null); an account key cannot create accounts (403). `external_id` is the integrating product's own id for the tenant: unique, so another account with it answers 409 `conflict` (also when two requests race).",
           operationId: 'createAccount',
           security,
           headers: IdempotencyHeaders,
           body: CreateAccountBody,
           response: { 201: Account, ...problems },
         },
-        preHandler: authenticate(deps),
+        preHandler: authenticate(deps, { scope: 'accounts:write' }),
       },
       async (req, reply) => {
-        const { userId } = userOf(req)
-        return idempotent(db, req, reply, userId, async (executor) => ({
+        const principal = principalOf(req)
+        const { owner_email: ownerEmail, ...input } = req.body
+        if (principal.kind === 'user' && ownerEmail !== undefined) {
+          throw new AppError(
+            'validation_failed',
+            'owner_email is for API keys: you are the owner of what you create',
+            {
+              errors: [{ location: 'body.owner_email', message: 'only with a site API key' }],
+            },
+          )
+        }
+        if (principal.kind === 'key' && principal.accountId !== null) {
+          throw new AppError('forbidden', 'An account key cannot create accounts; use a site key')
+        }
+        return idempotent(db, req, reply, idempotencyScopeOf(principal), async (executor) => ({
           status: 201,
-          body: await executor.transaction((tx) => createAccount(tx, userId, req.body, clock.now())),
+          body: await executor.transaction(async (tx) => {
+            const actor = actorOf(principal)
+            const account = await createAccount(tx, actor, input, clock.now())
+            if (ownerEmail !== undefined) {
+              await createInvitation(
+                tx,
+                deps,
+                account.id,
+                { actor, role: 'owner' },
+                { email: ownerEmail, role: 'owner' },
+                clock.now(),
+              )
+            }
+            return account
+          }),
         }))
       },
     )

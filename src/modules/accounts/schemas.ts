@@ -30,6 +30,14 @@ export const CreateAccountBody = z
       .describe(
         "The integrating product's own id for this tenant (see `Account.external_id`); omitted or null: none.",
       ),
+    owner_email: z
+      .email()
+      .max(254)
+      .transform((value) => value.trim())
+      .optional()
+      .describe(
+        'Site API keys only: the address invited as the owner (an invitation email with an accept link). Until someone accepts, the address stands in for the owner in billing emails and in the one-trial-per-owner rule. A signed-in creator is the owner, so a user may not send it.',
+      ),
   })
   .meta({ example: { name: 'Chic-Chic', timezone: 'Europe/Paris', external_id: 'salon-8421' } })
 export type CreateAccountBody = z.infer<typeof CreateAccountBody>

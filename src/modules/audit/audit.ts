@@ -39,6 +39,7 @@ export type AuthAuditAction = (typeof authAuditActions)[number]
  */
 export type AuditAction =
   | AuthAuditAction
+  | 'account.created'
   | 'plan.created'
   | 'plan.updated'
   | 'plan.retired'

@@ -10,7 +10,7 @@ import { newId } from '../../core/ids.ts'
 import { getAccount } from '../accounts/accounts.ts'
 import { addMembership, isMemberByEmail } from '../accounts/members.ts'
 import type { Role } from '../accounts/roles.ts'
-import { audit, userActor } from '../audit/audit.ts'
+import { type AuditActor, audit, userActor } from '../audit/audit.ts'
 import { getUser } from '../auth/users.ts'
 import type { JobSender } from '../jobs/queue.ts'
 import { sendInvitationEmail } from './jobs.ts'
@@ -49,10 +49,17 @@ export function toInvitation(row: InvitationRow, now: Date): Invitation {
   }
 }
 
+/**
+ * Who invites or revokes: a member with their role, or a site API key (which acts with an
+ * owner's authority: it made the account, see `createAccount`).
+ */
 export interface Inviter {
-  userId: string
+  actor: AuditActor
   role: Role
 }
+
+/** A member acting on invitations. */
+export const memberInviter = (userId: string, role: Role): Inviter => ({ actor: userActor(userId), role })
 
 /**
  * Invites an address, or refreshes the pending invitation it already has (new role, inviter and
@@ -79,7 +86,7 @@ export async function createInvitation(
   const upserted = await queryRow<{ id: string; version: number; inserted: boolean }>(
     tx,
     sql`insert into invitations (id, account_id, email, role, invited_by, expires_at, created_at, updated_at)
-      values (${newId()}::uuid, ${accountId}::uuid, ${input.email}, ${input.role}, ${inviter.userId}::uuid,
+      values (${newId()}::uuid, ${accountId}::uuid, ${input.email}, ${input.role}, ${inviter.actor.userId ?? null}::uuid,
               ${expiresAt.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz)
       on conflict (account_id, lower(email)) where status = 'pending'
       do update set email = excluded.email, role = excluded.role, invited_by = excluded.invited_by,
@@ -98,7 +105,7 @@ export async function createInvitation(
     { key: `${upserted.id}:${upserted.version}` },
   )
   await audit(tx, {
-    actor: userActor(inviter.userId),
+    actor: inviter.actor,
     accountId,
     action: upserted.inserted ? 'invitation.created' : 'invitation.refreshed',
     subjectType: 'invitation',
@@ -187,7 +194,7 @@ export async function revokeInvitation(
     .returning({ id: invitations.id })
   if (!row) throw new AppError('conflict', `The invitation is already ${current.status}`)
   await audit(tx, {
-    actor: userActor(actor.userId),
+    actor: actor.actor,
     accountId,
     action: 'invitation.revoked',
     subjectType: 'invitation',

@@ -1,11 +1,19 @@
+import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { IdempotencyHeaders, idempotent, page, problem, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { requireMember } from '../accounts/guards.ts'
 import { AccountParams } from '../accounts/schemas.ts'
-import { authenticate, userOf } from '../auth/guards.ts'
-import { acceptInvitation, createInvitation, listInvitations, revokeInvitation } from './invitations.ts'
+import { actorOf, authenticate, idempotencyScopeOf, principalOf, userOf } from '../auth/guards.ts'
+import {
+  acceptInvitation,
+  createInvitation,
+  type Inviter,
+  listInvitations,
+  memberInviter,
+  revokeInvitation,
+} from './invitations.ts'
 import {
   AcceptedInvitation,
   AcceptInvitationBody,
@@ -31,6 +39,19 @@ const acceptProblems = {
   410: problem('invitation_expired, invitation_revoked or invitation_used'),
 }
 
+/**
+ * Who invites or revokes in this request: a member with their role; a site key with an owner's
+ * authority (it may have created the account, see `POST /v1/accounts`); an account key as an admin
+ * (its maker may be one), so it never invites or revokes an owner.
+ */
+function inviterOf(req: FastifyRequest): Inviter {
+  const principal = principalOf(req)
+  if (principal.kind === 'key') {
+    return { actor: actorOf(principal), role: principal.accountId === null ? 'owner' : 'admin' }
+  }
+  return memberInviter(principal.userId, req.membership?.role ?? 'member')
+}
+
 export const invitationRoutes =
   (deps: Deps): FastifyPluginAsyncZod =>
   async (app) => {
@@ -43,7 +64,7 @@ export const invitationRoutes =
           tags,
           summary: 'Invite someone',
           description:
-            'Emails an invitation link (valid 7 days, single use) to the address, whether or not it belongs to a user: the answer is the same 202 either way. Inviting an address with a pending invitation refreshes that invitation (new role and expiry; the earlier link stops working). Owners and admins; only an owner invites an owner. 409 `already_member` when a member has this address.',
+            'Emails an invitation link (valid 7 days, single use) to the address, whether or not it belongs to a user: the answer is the same 202 either way. Inviting an address with a pending invitation refreshes that invitation (new role and expiry; the earlier link stops working). Owners and admins, or an API key with `accounts:write`; only an owner (or a site key) invites an owner. 409 `already_member` when a member has this address.',
           operationId: 'createInvitation',
           security,
           params: AccountParams,
@@ -51,14 +72,14 @@ export const invitationRoutes =
           body: CreateInvitationBody,
           response: { 202: Invitation, ...inviteProblems },
         },
-        preHandler: requireMember(deps, 'admin'),
+        preHandler: requireMember(deps, 'admin', { scope: 'accounts:write' }),
       },
       async (req, reply) => {
-        const inviter = { userId: userOf(req).userId, role: req.membership?.role ?? 'member' }
-        return idempotent(db, req, reply, inviter.userId, async (executor) => ({
+        const principal = principalOf(req)
+        return idempotent(db, req, reply, idempotencyScopeOf(principal), async (executor) => ({
           status: 202,
           body: await executor.transaction((tx) =>
-            createInvitation(tx, deps, req.params.accountId, inviter, req.body, clock.now()),
+            createInvitation(tx, deps, req.params.accountId, inviterOf(req), req.body, clock.now()),
           ),
         }))
       },
@@ -70,14 +91,15 @@ export const invitationRoutes =
         schema: {
           tags,
           summary: 'List invitations',
-          description: 'Newest first; `?status=` keeps one state. Owners and admins.',
+          description:
+            'Newest first; `?status=` keeps one state. Owners and admins, or an API key with `accounts:read`.',
           operationId: 'listInvitations',
           security,
           params: AccountParams,
           querystring: ListInvitationsQuery,
           response: { 200: page(Invitation), ...problems },
         },
-        preHandler: requireMember(deps, 'admin', { adminMayRead: true }),
+        preHandler: requireMember(deps, 'admin', { adminMayRead: true, scope: 'accounts:read' }),
       },
       async (req) => listInvitations(db, req.params.accountId, req.query, clock.now()),
     )
@@ -89,18 +111,17 @@ export const invitationRoutes =
           tags,
           summary: 'Revoke an invitation',
           description:
-            'The link stops working at once. Owners and admins; an owner invitation only by an owner. 409 when it is no longer pending.',
+            'The link stops working at once. Owners and admins, or an API key with `accounts:write`; an owner invitation only by an owner (or a site key). 409 when it is no longer pending.',
           operationId: 'revokeInvitation',
           security,
           params: InvitationParams,
           response: { 204: z.null(), ...problems },
         },
-        preHandler: requireMember(deps, 'admin'),
+        preHandler: requireMember(deps, 'admin', { scope: 'accounts:write' }),
       },
       async (req, reply) => {
-        const actor = { userId: userOf(req).userId, role: req.membership?.role ?? 'member' }
         await db.transaction((tx) =>
-          revokeInvitation(tx, req.params.accountId, actor, req.params.invitationId, clock.now()),
+          revokeInvitation(tx, req.params.accountId, inviterOf(req), req.params.invitationId, clock.now()),
         )
         return reply.code(204).send(null)
       },

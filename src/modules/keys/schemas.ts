@@ -3,7 +3,7 @@ import { keyScopes } from './scopes.ts'
 
 export const KeyScope = z.enum(keyScopes).meta({
   description:
-    'What the key may do: `accounts:read`, `accounts:write` (update accounts), `subscriptions:write`, `entitlements:read` (entitlements, check, usage history), `usage:write`, `resources:write` (staff, bookings), `plans:write` (site keys only).',
+    'What the key may do: `accounts:read`, `accounts:write` (update accounts; with a site key, create them), `subscriptions:write`, `entitlements:read` (entitlements, check, usage history), `usage:write`, `resources:write` (staff, bookings), `plans:write` (site keys only).',
 })
 
 export const CreateApiKeyBody = z

@@ -6,12 +6,11 @@ import type { Db, Executor } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import type { ProgressRecorder } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
-import { accountMembers } from '../accounts/tables.ts'
 import { type AuditActor, systemActor } from '../audit/audit.ts'
-import { users } from '../auth/tables.ts'
 import { announceInvoice, recordInvoice } from '../billing/invoices.ts'
 import { endProviderSubscription } from '../billing/jobs.ts'
 import type { BillingProvider, ChangeOutcome, Charge, ProviderState, Providers } from '../billing/provider.ts'
+import { accountOwners, type OwnerContact } from '../invitations/owners.ts'
 import { getPlanById, getSubscribablePlan, type PlanRow } from '../plans/plans.ts'
 import { grantsAccess } from './access.ts'
 import type { ChangePlanBody, CheckoutStarted, Subscription } from './schemas.ts'
@@ -136,31 +135,32 @@ export async function lockLive(tx: Executor, accountId: string): Promise<Subscri
   return row
 }
 
-async function accountOwner(tx: Executor, accountId: string) {
-  const [owner] = await tx
-    .select({ id: users.id, email: users.email })
-    .from(accountMembers)
-    .innerJoin(users, eq(users.id, accountMembers.userId))
-    .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.role, 'owner')))
-    .orderBy(asc(accountMembers.createdAt))
-    .limit(1)
+/** The account's first owner, or the address standing in for one (see invitations/owners.ts). */
+async function accountOwner(tx: Executor, accountId: string): Promise<OwnerContact | null> {
+  const [owner] = await accountOwners(tx, accountId)
   return owner ?? null
 }
 
 /**
- * Claims the account's one trial (and its owner's): the primary key and the unique owner make a
- * second claim impossible, also from concurrent requests or a new account of the same owner.
+ * Claims the account's one trial (and its owner's): the primary key and the unique owner (by user
+ * and by address, so an invited owner who has not accepted yet counts too) make a second claim
+ * impossible, also from concurrent requests or a new account of the same owner. An account with no
+ * owner at all (made with a site key, no `owner_email`) has the one trial of the account.
  */
 async function claimTrial(
   tx: Executor,
   accountId: string,
-  ownerId: string | null,
+  owner: OwnerContact | null,
   now: Date,
 ): Promise<boolean> {
-  if (!ownerId) return false
   const claimed = await tx
     .insert(trials)
-    .values({ accountId, ownerUserId: ownerId, createdAt: now })
+    .values({
+      accountId,
+      ownerUserId: owner?.userId ?? null,
+      ownerEmail: owner ? owner.email.toLowerCase() : null,
+      createdAt: now,
+    })
     .onConflictDoNothing()
     .returning({ accountId: trials.accountId })
   return claimed.length > 0
@@ -320,8 +320,7 @@ async function recordSubscribeIntent(
 async function insertSubscription(tx: Executor, actor: Actor, plan: PlanRow, provider: BillingProvider) {
   const { accountId, now } = actor
   const owner = await accountOwner(tx, accountId)
-  const trialDays =
-    plan.trialDays > 0 && (await claimTrial(tx, accountId, owner?.id ?? null, now)) ? plan.trialDays : 0
+  const trialDays = plan.trialDays > 0 && (await claimTrial(tx, accountId, owner, now)) ? plan.trialDays : 0
   const initial = provider.initialState(plan, trialDays, now)
   const [row] = await tx
     .insert(subscriptions)

@@ -156,17 +156,24 @@ export const subscriptionEvents = pgTable(
 )
 
 /**
- * One trial per account and per owner: the primary key and the unique owner make a second trial
- * impossible, also through a new account of the same owner.
+ * One trial per account and per owner: the primary key and the unique owner (by user, and by
+ * address so that an owner invited with an API key who has not accepted yet counts too) make a
+ * second trial impossible, also through a new account of the same owner. Both owner columns are
+ * null for an account with no owner at all.
  */
-export const trials = pgTable('trials', {
-  accountId: uuid('account_id')
-    .primaryKey()
-    .references(() => accounts.id, { onDelete: 'cascade' }),
-  ownerUserId: uuid('owner_user_id')
-    .notNull()
-    .unique()
-    .references(() => users.id, { onDelete: 'cascade' }),
-  subscriptionId: uuid('subscription_id').references(() => subscriptions.id, { onDelete: 'set null' }),
-  createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
-})
+export const trials = pgTable(
+  'trials',
+  {
+    accountId: uuid('account_id')
+      .primaryKey()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    ownerUserId: uuid('owner_user_id')
+      .unique()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** The owner's address, lower case. */
+    ownerEmail: text('owner_email'),
+    subscriptionId: uuid('subscription_id').references(() => subscriptions.id, { onDelete: 'set null' }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
+  },
+  (t) => [uniqueIndex('trials_owner_email_key').on(t.ownerEmail)],
+)

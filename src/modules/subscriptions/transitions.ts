@@ -7,10 +7,9 @@ import type { Clock } from '../../core/clock.ts'
 import type { Executor } from '../../core/db.ts'
 import { newId } from '../../core/ids.ts'
 import { addDays } from '../../core/time.ts'
-import { accountMembers } from '../accounts/tables.ts'
 import { type AuditActor, audit } from '../audit/audit.ts'
-import { users } from '../auth/tables.ts'
 import type { ProviderState } from '../billing/provider.ts'
+import { accountOwners } from '../invitations/owners.ts'
 import type { JobSender } from '../jobs/queue.ts'
 import { sendMail } from '../mail/jobs.ts'
 import type { MailTemplate } from '../mail/templates.ts'
@@ -346,16 +345,12 @@ function customerMail(
   }
 }
 
-/** The active owners' addresses: they get the account's billing mail. */
+/**
+ * The active owners' addresses (or, while an account made with an API key has no owner yet, its
+ * pending owner invitation's): they get the account's billing mail.
+ */
 export async function ownerEmails(tx: Executor, accountId: string): Promise<string[]> {
-  const rows = await tx
-    .select({ email: users.email })
-    .from(accountMembers)
-    .innerJoin(users, eq(users.id, accountMembers.userId))
-    .where(
-      sql`${accountMembers.accountId} = ${accountId} and ${accountMembers.role} = 'owner' and ${users.isActive}`,
-    )
-  return rows.map((row) => row.email)
+  return (await accountOwners(tx, accountId, { activeOnly: true })).map((owner) => owner.email)
 }
 
 /** Queues `mail` to every owner; `key` makes a repeated call for the same occasion a no-op. */
