@@ -31,11 +31,27 @@ describe('plangate plans pull | diff | push', () => {
   /** The requests the CLI sent, as `METHOD /path`. */
   const sent: string[] = []
   const idempotencyKeys: string[] = []
+  /** A request (`METHOD /path`) answered with a 409 problem instead of being sent. */
+  let refuse: string | undefined
   const recordingFetch: typeof globalThis.fetch = async (input, init) => {
     const request = new Request(input, init)
-    sent.push(`${request.method} ${new URL(request.url).pathname}`)
+    const line = `${request.method} ${new URL(request.url).pathname}`
+    sent.push(line)
     const key = request.headers.get('idempotency-key')
     if (key) idempotencyKeys.push(key)
+    if (line === refuse) {
+      const problem = {
+        type: 'about:blank',
+        title: 'Conflict',
+        status: 409,
+        code: 'conflict',
+        detail: 'refused here',
+      }
+      return new Response(JSON.stringify(problem), {
+        status: 409,
+        headers: { 'content-type': 'application/problem+json' },
+      })
+    }
     return globalThis.fetch(request)
   }
   const cli = (key = writerKey) => apiClient({ PLANGATE_URL: baseUrl, PLANGATE_API_KEY: key }, recordingFetch)
@@ -248,6 +264,38 @@ describe('plangate plans pull | diff | push', () => {
     expect((await push(file, { prune: true })).out).toContain(`retired ${code}\n`)
     expect(writes()).toEqual([`DELETE /v1/plans/${code}`])
     expect((await getPlan(code)).is_active).toBe(false)
+  })
+
+  it('stops at the first refused change with exit 1, saying what it applied before it', async () => {
+    const code = uniqueCode('first')
+    const file = await pull()
+    edit(file, /(- code: basic\n(.*\n)*? {4}trial_days: )\d+/, '$17')
+    writeFileSync(
+      file,
+      `${readFileSync(file, 'utf8')}  - code: ${code}\n    name: First\n    price_cents: 1\n    tier: 99\n`,
+    )
+    edit(file, /(- code: pro\n(.*\n)*? {4}trial_days: )\d+/, '$17')
+
+    refuse = 'PATCH /v1/plans/pro'
+    sent.length = 0
+    const error = await push(file).catch((caught: unknown) => caught)
+    refuse = undefined
+    expect(error).toMatchObject({
+      exitCode: 1,
+      message: 'pro: update failed: 409 conflict: refused here; applied before it: update basic',
+    })
+    expect(writes()).toEqual(['PATCH /v1/plans/basic', 'PATCH /v1/plans/pro'])
+    expect((await getPlan('basic')).trial_days).toBe(7)
+    // Nothing after the refusal was sent: the new plan is still to be created.
+    expect((await diff(file)).out).toMatch(
+      new RegExp(`~ update pro\n    trial_days 0 → 7\n\\+ create ${code}`),
+    )
+
+    // Put basic back for the other tests.
+    edit(file, /(- code: basic\n(.*\n)*? {4}trial_days: )7/, '$10')
+    edit(file, /(- code: pro\n(.*\n)*? {4}trial_days: )7/, '$10')
+    edit(file, new RegExp(`  - code: ${code}\n(    .*\n)*`), '')
+    await push(file)
   })
 
   it.each([
