@@ -630,7 +630,7 @@ export interface paths {
         };
         /**
          * List plans
-         * @description Public: active plans ordered by price. Admins may add `include_inactive=true`.
+         * @description Public: active plans ordered by price. Site admins and site API keys with `plans:write` may add `include_inactive=true`.
          */
         get: operations["listPlans"];
         put?: never;
@@ -5670,7 +5670,7 @@ export interface operations {
     listPlans: {
         parameters: {
             query?: {
-                /** @description Admins only: include retired plans. */
+                /** @description Site admins and site keys with plans:write only: include retired plans. */
                 include_inactive?: "true" | "false";
             };
             header?: never;
