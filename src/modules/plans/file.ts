@@ -255,7 +255,7 @@ const show = (value: unknown): string =>
         : String(value)
 
 const priceNote =
-  'new price for new subscribers; current subscribers keep theirs (with Stripe: a new Stripe Price, the old one archived)'
+  'new price for new subscribers; current subscribers keep theirs; with Stripe, a new Stripe Price and the old one archived'
 
 /** The lines that describe a change: a headline, then one indented line per changed field. */
 export function describeChange(change: PlanChange): string[] {
