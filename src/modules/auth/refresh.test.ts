@@ -206,6 +206,26 @@ describe('refresh reuse interval of 0', () => {
   })
 })
 
+describe('refresh reuse interval and the refresh rate limit', () => {
+  it('counts siblings against the sign-in they belong to', async () => {
+    const t = await buildTestApp({ AUTH_RATE_LIMIT_PER_MINUTE: '2' })
+    try {
+      const user = await registerAndLogin(t.app)
+      const other = await registerAndLogin(t.app)
+      pairOf(await refresh(t.app, user.refreshToken))
+      pairOf(await refresh(t.app, user.refreshToken))
+      expect(problemOf(await refresh(t.app, user.refreshToken))).toMatchObject({
+        status: 429,
+        code: 'rate_limited',
+      })
+      // Another sign-in has its own budget.
+      pairOf(await refresh(t.app, other.refreshToken))
+    } finally {
+      await t.close()
+    }
+  })
+})
+
 describe('refresh reuse interval on two instances', () => {
   it('keeps both tabs signed in when they refresh one token at once on different instances', async () => {
     const first = await buildTestApp()
