@@ -22,7 +22,7 @@ const drivers = [
   '^src/modules/(stripe|admin|ops)/',
   '^src/deps[.]ts$',
 ].join('|')
-const root = '^src/(app|wiring|server|cli|commands|bootstrap|jobs)[.]ts$|^src/db/'
+const root = '^src/(app|wiring|server|cli|commands|plan-commands|bootstrap|jobs)[.]ts$|^src/db/'
 
 const upward = layers.slice(0, -1).map((layer, index) => ({
   name: `${layer.name}-imports-upward`,

@@ -83,6 +83,11 @@ export const ConfigSchema = z.object({
   ACCESS_TOKEN_TTL: duration('15m'),
   REFRESH_TOKEN_TTL: duration('30d'),
   SESSION_MAX_AGE: duration('90d'),
+  /**
+   * Seconds after its rotation during which a refresh token presented again gets a new sibling pair
+   * in the same family instead of revoking it (several tabs refreshing at once); `0` turns it off.
+   */
+  REFRESH_REUSE_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(60).default(10),
   STRIPE_SECRET_KEY: optionalString,
   STRIPE_WEBHOOK_SECRET: optionalString,
   STRIPE_API_URL: url(['http:', 'https:']),

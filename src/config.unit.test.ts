@@ -157,4 +157,15 @@ describe('configuration', () => {
       expect.stringMatching(/^DATABASE_CONNECT_TIMEOUT_SECONDS: /),
     ])
   })
+
+  it('gives a refresh token a 10 s reuse interval by default, 0 to 60 s allowed', () => {
+    expect(loadConfig({}).REFRESH_REUSE_INTERVAL_SECONDS).toBe(10)
+    expect(loadConfig({ REFRESH_REUSE_INTERVAL_SECONDS: '0' }).REFRESH_REUSE_INTERVAL_SECONDS).toBe(0)
+    expect(loadConfig({ REFRESH_REUSE_INTERVAL_SECONDS: '60' }).REFRESH_REUSE_INTERVAL_SECONDS).toBe(60)
+    for (const value of ['61', '-1', '2.5', 'soon']) {
+      expect(problemsOf({ REFRESH_REUSE_INTERVAL_SECONDS: value })).toEqual([
+        expect.stringMatching(/^REFRESH_REUSE_INTERVAL_SECONDS: /),
+      ])
+    }
+  })
 })

@@ -33,7 +33,18 @@ describe.runIf(testDbKind === 'pglite')('plangate command line', () => {
     const help = await plangate(['--help'], {})
     expect(help.code).toBe(0)
     expect(help.stdout).toMatch(/^usage: plangate <command>/)
-    for (const command of ['serve', 'worker', 'migrate', 'create-admin'])
+    for (const command of [
+      'serve',
+      'worker',
+      'migrate',
+      'create-admin',
+      'keys create',
+      'keys list',
+      'keys revoke',
+      'plans pull',
+      'plans diff',
+      'plans push',
+    ])
       expect(help.stdout).toContain(command)
     expect(help.stderr).toBe('')
 
@@ -140,7 +151,7 @@ describe.runIf(testDbKind === 'pglite')('the CLI beside a running server on the 
     accountId = ((await created.json()) as { id: string }).id
   })
 
-  it('refuses create-admin and migrate on the data directory the server holds, naming its pid, and the server keeps working', async () => {
+  it('refuses create-admin, migrate and keys on the data directory the server holds, naming its pid, and the server keeps working', async () => {
     const serverPid = Number(readFileSync(join(dir, 'pglite.lock'), 'utf8'))
     expect(isAlive(serverPid)).toBe(true)
     const refused = await plangate(['create-admin', 'late-admin@example.test', strongPassword], {
@@ -155,6 +166,9 @@ describe.runIf(testDbKind === 'pglite')('the CLI beside a running server on the 
     const migrate = await plangate(['migrate'], { DATA_DIR: dir })
     expect(migrate.code).toBe(1)
     expect(migrate.stderr).toContain(`in use by another plangate process (pid ${serverPid})`)
+    const keys = await plangate(['keys', 'list'], { DATA_DIR: dir })
+    expect(keys.code).toBe(1)
+    expect(keys.stderr).toContain(`in use by another plangate process (pid ${serverPid})`)
 
     const base = `http://127.0.0.1:${port}`
     expect((await fetch(`${base}/ready`)).status).toBe(200)
@@ -172,11 +186,19 @@ describe.runIf(testDbKind === 'pglite')('the CLI beside a running server on the 
     expect(server?.output().stdout).toMatch(/"signal":"SIGTERM","msg":"shutting down"/)
   })
 
-  it('with the server stopped, create-admin works, and after a restart that admin and the earlier data are there', async () => {
+  it('with the server stopped, create-admin and keys create work, and after a restart that admin, that key and the earlier data are there', async () => {
     const created = await plangate(['create-admin', 'ops-admin@example.test', strongPassword], {
       DATA_DIR: dir,
     })
     expect(created).toMatchObject({ code: 0, stdout: 'created admin ops-admin@example.test\n' })
+    // The first site key, made on the database before the server runs again.
+    const key = await plangate(['keys', 'create', '--name', 'pricing', '--scopes', 'plans:write'], {
+      DATA_DIR: dir,
+    })
+    expect(key.code, key.stderr).toBe(0)
+    expect(key.stdout).toMatch(/^created site key [0-9a-f-]{36}\n(.*\n)* {2}scopes: {2}plans:write\n/)
+    const secret = key.stdout.trimEnd().split('\n').at(-1) ?? ''
+    expect(secret).toMatch(/^pgk_/)
 
     // The restart runs as production would, and says so about the embedded defaults.
     const pem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' })
@@ -203,6 +225,10 @@ describe.runIf(testDbKind === 'pglite')('the CLI beside a running server on the 
     })
     expect(account.status).toBe(200)
     expect(((await account.json()) as { name: string }).name).toBe('Kept across restarts')
+    const plans = await fetch(`${base}/v1/plans?include_inactive=true`, {
+      headers: { authorization: `Bearer ${secret}` },
+    })
+    expect(plans.status).toBe(200)
     const stopped = await server.stop('SIGTERM', 30_000)
     expect(stopped.code).toBe(0)
   }, 240_000)

@@ -13,6 +13,22 @@ export class StartupError extends Error {
 /** Exit status of a process that could not start (bad setting, database unreachable, …). */
 export const startupFailureExitCode = 1
 
+/**
+ * A command's failure with its own exit status: 2 for bad usage (a missing setting, an unknown
+ * scope), 1 otherwise. `details` are printed first, one per line, as they are (a bad file's
+ * `file:line:col: message` lines).
+ */
+export class CommandError extends StartupError {
+  override name = 'CommandError'
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = startupFailureExitCode,
+    readonly details: readonly string[] = [],
+  ) {
+    super(message)
+  }
+}
+
 /** The errors whose message is meant for the operator as it is (one line per problem). */
 function operatorMessage(error: unknown): string | undefined {
   if (error instanceof StartupError) return error.message
@@ -25,6 +41,7 @@ function operatorMessage(error: unknown): string | undefined {
 export function exitOnStartupError(error: unknown): never {
   const message = operatorMessage(error)
   if (message === undefined) throw error
-  process.stderr.write(`plangate: ${message}\n`)
-  process.exit(startupFailureExitCode)
+  const details = error instanceof CommandError ? error.details.map((line) => `${line}\n`).join('') : ''
+  process.stderr.write(`${details}plangate: ${message}\n`)
+  process.exit(error instanceof CommandError ? error.exitCode : startupFailureExitCode)
 }

@@ -113,7 +113,7 @@ export interface paths {
         put?: never;
         /**
          * Rotate a refresh token
-         * @description Exchanges a refresh token (body or cookie) for a new pair. The old one is spent; presenting a spent one revokes its whole sign-in and answers 401.
+         * @description Exchanges a refresh token (body or cookie) for a new pair. The old one is spent: presented again within REFRESH_REUSE_INTERVAL_SECONDS of that (several tabs refreshing at once), it gets another new pair of the same sign-in; presented later, it revokes its whole sign-in and answers 401.
          */
         post: operations["refresh"];
         delete?: never;
@@ -630,7 +630,7 @@ export interface paths {
         };
         /**
          * List plans
-         * @description Public: active plans ordered by price. Admins may add `include_inactive=true`.
+         * @description Public: active plans ordered by price. Site admins and site API keys with `plans:write` may add `include_inactive=true`.
          */
         get: operations["listPlans"];
         put?: never;
@@ -5670,7 +5670,7 @@ export interface operations {
     listPlans: {
         parameters: {
             query?: {
-                /** @description Admins only: include retired plans. */
+                /** @description Site admins and site keys with plans:write only: include retired plans. */
                 include_inactive?: "true" | "false";
             };
             header?: never;

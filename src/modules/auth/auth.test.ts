@@ -238,6 +238,8 @@ describe('auth', () => {
       const other = expectTokenPair(otherSignIn)
 
       const second = expectTokenPair(await refresh(user.refreshToken))
+      // Replayed once the reuse interval (another tab refreshing at the same moment) is over.
+      t.clock.advance(t.deps.config.REFRESH_REUSE_INTERVAL_SECONDS * 1000)
       const replay = await refresh(user.refreshToken)
       expect(problemOf(replay)).toMatchObject({ status: 401, code: 'unauthorized' })
 

@@ -9,7 +9,10 @@ import type { JobSender } from '../jobs/queue.ts'
  * before they open one, so no connection waits on the CPU.
  */
 export interface AuthContext {
-  config: Pick<Config, 'PASSWORD_MIN_LENGTH' | 'REFRESH_TOKEN_TTL' | 'SESSION_MAX_AGE'>
+  config: Pick<
+    Config,
+    'PASSWORD_MIN_LENGTH' | 'REFRESH_TOKEN_TTL' | 'SESSION_MAX_AGE' | 'REFRESH_REUSE_INTERVAL_SECONDS'
+  >
   db: Db
   clock: Clock
   jobs: JobSender

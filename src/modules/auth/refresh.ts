@@ -1,5 +1,7 @@
 // Refreshing a sign-in: a refresh token is spent for a new pair; presenting a spent one is
-// treated as theft and ends the whole sign-in.
+// treated as theft and ends the whole sign-in, unless it comes within REFRESH_REUSE_INTERVAL_SECONDS
+// of the spending (another tab of the same browser), when it gets a sibling pair. Siblings are
+// not audited, as rotations are not: they are routine, and the family's rate limit bounds them.
 import { AppError } from '../../core/errors.ts'
 import { anonymousActor } from '../audit/audit.ts'
 import { auditAuthEvent } from './auth-audit.ts'
@@ -11,8 +13,9 @@ export const refreshTokenReused = () =>
   new AppError('unauthorized', 'The refresh token was already used; every session of this sign-in is revoked')
 
 /**
- * Rotates a refresh token. Reuse of a rotated one commits the family's revocation (audited) and
- * answers `{ reused: true }`, for the caller to clear the cookie and throw `refreshTokenReused()`.
+ * Rotates a refresh token (or issues a sibling, within the reuse interval). Reuse of a rotated one
+ * commits the family's revocation (audited) and answers `{ reused: true }`, for the caller to clear
+ * the cookie and throw `refreshTokenReused()`.
  */
 export async function refreshSignIn(
   ctx: Pick<AuthContext, 'config' | 'db' | 'clock'>,

@@ -111,7 +111,7 @@ export const authRoutes =
           tags: ['auth'],
           summary: 'Rotate a refresh token',
           description:
-            'Exchanges a refresh token (body or cookie) for a new pair. The old one is spent; presenting a spent one revokes its whole sign-in and answers 401.',
+            'Exchanges a refresh token (body or cookie) for a new pair. The old one is spent: presented again within REFRESH_REUSE_INTERVAL_SECONDS of that (several tabs refreshing at once), it gets another new pair of the same sign-in; presented later, it revokes its whole sign-in and answers 401.',
           operationId: 'refresh',
           body: RefreshBody,
           response: { 200: TokenResponse, ...publicProblems, 401: problems[401] },

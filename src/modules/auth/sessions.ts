@@ -1,5 +1,6 @@
 // Refresh-token sessions: a family per sign-in, a new opaque token on every use, and reuse of a
-// rotated token treated as theft (the whole family is revoked).
+// rotated token treated as theft (the whole family is revoked), except within a few seconds of its
+// rotation, when it gets a sibling pair instead (several tabs sharing one refresh cookie).
 import { and, eq, isNull, type SQL, sql } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/pg-core'
 import type { Config } from '../../config.ts'
@@ -25,14 +26,17 @@ export interface SessionPolicy {
   refreshTtlSeconds: number
   /** Absolute lifetime of a family, however often it is refreshed. */
   sessionMaxAgeSeconds: number
+  /** How long after its rotation a refresh token presented again gets a sibling pair; 0: never. */
+  reuseIntervalSeconds: number
 }
 
 /** The session lifetimes of the configuration. */
 export const sessionPolicy = (
-  config: Pick<Config, 'REFRESH_TOKEN_TTL' | 'SESSION_MAX_AGE'>,
+  config: Pick<Config, 'REFRESH_TOKEN_TTL' | 'SESSION_MAX_AGE' | 'REFRESH_REUSE_INTERVAL_SECONDS'>,
 ): SessionPolicy => ({
   refreshTtlSeconds: config.REFRESH_TOKEN_TTL,
   sessionMaxAgeSeconds: config.SESSION_MAX_AGE,
+  reuseIntervalSeconds: config.REFRESH_REUSE_INTERVAL_SECONDS,
 })
 
 export interface IssuedRefresh {
@@ -77,9 +81,13 @@ async function issueToken(tx: Executor, familyId: string, userId: string, expire
 const invalidRefresh = () => new AppError('unauthorized', 'The refresh token is invalid, expired or revoked')
 
 /**
- * Exchanges a refresh token for a new one. The token is marked rotated by an atomic UPDATE, so of
- * two concurrent uses only one wins; any use of an already-rotated token revokes the family.
- * Callers must commit even when this throws for reuse, so the revocation sticks: see `refresh`.
+ * Exchanges a refresh token for a new one in the same family. The token is marked rotated by an
+ * atomic UPDATE, so of concurrent uses exactly one rotates it: the others wait for its row lock and
+ * then find it rotated. A rotated token presented again within `reuseIntervalSeconds` of its
+ * rotation gets a new sibling token (its own row; the first rotation's token cannot be handed out
+ * again, as only its hash is stored), and its `rotated_at` stays, so presenting it again does not stretch
+ * the interval. Outside the interval any use of a rotated token revokes the family. Callers must
+ * commit even when this answers `reused`, so the revocation sticks: see `refresh`.
  */
 export async function rotateSession(
   tx: Executor,
@@ -93,18 +101,35 @@ export async function rotateSession(
     .set({ rotatedAt: now })
     .where(and(eq(refreshTokens.tokenHash, tokenHash), isNull(refreshTokens.rotatedAt)))
     .returning({ familyId: refreshTokens.familyId, expiresAt: refreshTokens.expiresAt })
-  if (!current) {
-    const [known] = await tx
-      .select({ familyId: refreshTokens.familyId, userId: refreshFamilies.userId })
-      .from(refreshTokens)
-      .innerJoin(refreshFamilies, eq(refreshFamilies.id, refreshTokens.familyId))
-      .where(eq(refreshTokens.tokenHash, tokenHash))
-    if (known) {
-      await revokeFamily(tx, known.familyId, 'reuse_detected', now)
-      return { reused: true, familyId: known.familyId, userId: known.userId }
-    }
-    throw invalidRefresh()
+  if (current) return issueChild(tx, current, policy, now)
+  const [spent] = await tx
+    .select({
+      familyId: refreshTokens.familyId,
+      expiresAt: refreshTokens.expiresAt,
+      rotatedAt: refreshTokens.rotatedAt,
+      userId: refreshFamilies.userId,
+    })
+    .from(refreshTokens)
+    .innerJoin(refreshFamilies, eq(refreshFamilies.id, refreshTokens.familyId))
+    .where(eq(refreshTokens.tokenHash, tokenHash))
+  if (!spent?.rotatedAt) throw invalidRefresh()
+  // Several tabs refreshing with one cookie: a sibling, under the same checks as a rotation (a
+  // revoked family, an ended sign-in or an expired token get none, and nothing is revoked).
+  const interval = policy.reuseIntervalSeconds
+  if (interval > 0 && now < addSeconds(spent.rotatedAt, interval)) {
+    return issueChild(tx, spent, policy, now)
   }
+  await revokeFamily(tx, spent.familyId, 'reuse_detected', now)
+  return { reused: true, familyId: spent.familyId, userId: spent.userId }
+}
+
+/** A new token in the family of `parent` (a token being rotated), if the sign-in is still live. */
+async function issueChild(
+  tx: Executor,
+  parent: { familyId: string; expiresAt: Date },
+  policy: SessionPolicy,
+  now: Date,
+): Promise<IssuedRefresh> {
   const [family] = await tx
     .select({
       userId: refreshFamilies.userId,
@@ -114,19 +139,13 @@ export async function rotateSession(
     })
     .from(refreshFamilies)
     .innerJoin(users, eq(users.id, refreshFamilies.userId))
-    .where(eq(refreshFamilies.id, current.familyId))
-  if (
-    !family ||
-    family.revokedAt ||
-    family.expiresAt <= now ||
-    current.expiresAt <= now ||
-    !family.isActive
-  ) {
+    .where(eq(refreshFamilies.id, parent.familyId))
+  if (!family || family.revokedAt || family.expiresAt <= now || parent.expiresAt <= now || !family.isActive) {
     throw invalidRefresh()
   }
   return issueToken(
     tx,
-    current.familyId,
+    parent.familyId,
     family.userId,
     earliest(addSeconds(now, policy.refreshTtlSeconds), family.expiresAt),
     now,

@@ -6,7 +6,7 @@ import type { Executor } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import { decodeCursor, type PaginationQuery, toPage } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
-import { audit, userActor } from '../audit/audit.ts'
+import { type AuditActor, audit, systemActor, userActor } from '../audit/audit.ts'
 import type { ApiKey, CreateApiKeyBody, CreatedApiKey } from './schemas.ts'
 import { siteOnlyScopes } from './scopes.ts'
 import { apiKeys } from './tables.ts'
@@ -21,6 +21,9 @@ export const isKeySecret = (credential: string): boolean => credential.startsWit
 export const keyHash = (secret: string): string => sha256(secret)
 
 type ApiKeyRow = typeof apiKeys.$inferSelect
+
+/** Who the audit log names: the person, or the service itself for an operator's `plangate keys`. */
+const actorFor = (userId: string | null): AuditActor => (userId === null ? systemActor : userActor(userId))
 
 export function toApiKey(row: ApiKeyRow): ApiKey {
   return {
@@ -38,13 +41,14 @@ export function toApiKey(row: ApiKeyRow): ApiKey {
 
 /**
  * Makes a key: a site key when `accountId` is null, else a key of that account. The secret is in
- * the result only; it cannot be read again.
+ * the result only; it cannot be read again. `createdBy` is null for a key made by an operator on
+ * the command line (no person signed in), audited as the system.
  */
 export async function createKey(
   tx: Executor,
   input: CreateApiKeyBody,
   accountId: string | null,
-  createdBy: string,
+  createdBy: string | null,
   now: Date,
 ): Promise<CreatedApiKey> {
   const scopes = [...new Set(input.scopes)]
@@ -80,7 +84,7 @@ export async function createKey(
     .returning()
   if (!row) throw new Error('api key insert returned nothing')
   await audit(tx, {
-    actor: userActor(createdBy),
+    actor: actorFor(createdBy),
     accountId,
     action: 'api_key.created',
     subjectType: 'api_key',
@@ -111,12 +115,13 @@ export async function listKeys(executor: Executor, accountId: string | null, que
 /**
  * Revokes a key for good: the next request with it is refused on every instance, since every
  * request checks its key in the database. Revoking a revoked key answers the same key again.
+ * `revokedBy` is null for an operator on the command line, audited as the system.
  */
 export async function revokeKey(
   tx: Executor,
   keyId: string,
   accountId: string | null,
-  revokedBy: string,
+  revokedBy: string | null,
   now: Date,
 ): Promise<ApiKey> {
   const owner = accountId === null ? isNull(apiKeys.accountId) : eq(apiKeys.accountId, accountId)
@@ -127,7 +132,7 @@ export async function revokeKey(
     .returning()
   if (revoked) {
     await audit(tx, {
-      actor: userActor(revokedBy),
+      actor: actorFor(revokedBy),
       accountId,
       action: 'api_key.revoked',
       subjectType: 'api_key',
@@ -143,4 +148,17 @@ export async function revokeKey(
     .where(and(eq(apiKeys.id, keyId), owner))
   if (!existing) throw notFound('API key')
   return toApiKey(existing)
+}
+
+/** A key's account (null: a site key) and whether it is revoked, for callers that know only its id; 404 if none. */
+export async function keyOwner(
+  executor: Executor,
+  keyId: string,
+): Promise<{ accountId: string | null; revoked: boolean }> {
+  const [row] = await executor
+    .select({ accountId: apiKeys.accountId, revokedAt: apiKeys.revokedAt })
+    .from(apiKeys)
+    .where(eq(apiKeys.id, keyId))
+  if (!row) throw notFound('API key')
+  return { accountId: row.accountId, revoked: row.revokedAt !== null }
 }

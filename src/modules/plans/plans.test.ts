@@ -133,6 +133,49 @@ describe('plans', () => {
       expect(plans.find((plan) => plan.code === code)).toMatchObject({ is_active: false })
       expect(plans.find((plan) => plan.code === 'basic')).toMatchObject({ is_active: true })
     })
+
+    it('lists retired plans with include_inactive=true to a site key with plans:write, and refuses a key without it naming the scope', async () => {
+      const code = uniqueCode('hidden-key')
+      await createPlan({ code, name: 'Hidden', price_cents: 300 })
+      await retirePlan(code)
+      const makeKey = async (scopes: string[]) => {
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/v1/admin/api-keys',
+          headers: bearer(admin),
+          payload: { name: 'plans list', scopes },
+        })
+        expect(res.statusCode, res.body).toBe(201)
+        return res.json().key as string
+      }
+
+      const writer = await t.app.inject({
+        method: 'GET',
+        url: '/v1/plans?include_inactive=true',
+        headers: bearer(await makeKey(['plans:write'])),
+      })
+      expect(writer.statusCode, writer.body).toBe(200)
+      expect((writer.json().data as Plan[]).find((plan) => plan.code === code)).toMatchObject({
+        is_active: false,
+      })
+
+      const reader = await t.app.inject({
+        method: 'GET',
+        url: '/v1/plans?include_inactive=true',
+        headers: bearer(await makeKey(['accounts:read'])),
+      })
+      expect(problemOf(reader)).toMatchObject({ status: 403, code: 'forbidden' })
+      expect(problemOf(reader).body.detail).toContain('plans:write')
+
+      // Without include_inactive a key (any key) reads the public list like anyone.
+      const plain = await t.app.inject({
+        method: 'GET',
+        url: '/v1/plans',
+        headers: bearer(await makeKey(['accounts:read'])),
+      })
+      expect(plain.statusCode, plain.body).toBe(200)
+      expect((plain.json().data as Plan[]).some((plan) => plan.code === code)).toBe(false)
+    })
   })
 
   describe('admin writes', () => {

@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { AppError } from '../../core/errors.ts'
 import { IdempotencyHeaders, idempotent, problems, publicProblems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
-import { actorOf, idempotencyScopeOf, principalOf, requireAdmin, tokenUserId } from '../auth/guards.ts'
+import { actorOf, idempotencyScopeOf, principalOf, requireAdmin } from '../auth/guards.ts'
 import { createPlan, getPlan, listPlans, retirePlan, toPlan, updatePlan } from './plans.ts'
 import { publishPlan, syncPlanAtProvider } from './publish.ts'
 import { CreatePlanBody, ListPlansQuery, Plan, PlanList, PlanParams, UpdatePlanBody } from './schemas.ts'
@@ -22,7 +21,8 @@ export const planRoutes =
         schema: {
           tags: ['plans'],
           summary: 'List plans',
-          description: 'Public: active plans ordered by price. Admins may add `include_inactive=true`.',
+          description:
+            'Public: active plans ordered by price. Site admins and site API keys with `plans:write` may add `include_inactive=true`.',
           operationId: 'listPlans',
           querystring: ListPlansQuery,
           response: {
@@ -34,11 +34,9 @@ export const planRoutes =
         },
       },
       async (req) => {
-        if (req.query.include_inactive) {
-          if (!(await tokenUserId(deps, req)))
-            throw new AppError('unauthorized', 'A Bearer access token is required')
-          await adminOnly(req)
-        }
+        // Retired plans are for whoever may write plans: a site admin, or a site key with
+        // plans:write (`plangate plans pull` reads them with the key it pushes with).
+        if (req.query.include_inactive) await adminOnly(req)
         return { data: (await listPlans(db, req.query.include_inactive)).map(toPlan) }
       },
     )

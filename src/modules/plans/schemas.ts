@@ -111,5 +111,5 @@ export const ListPlansQuery = z.object({
     .enum(['true', 'false'])
     .optional()
     .transform((value) => value === 'true')
-    .describe('Admins only: include retired plans.'),
+    .describe('Site admins and site keys with plans:write only: include retired plans.'),
 })

@@ -1,7 +1,7 @@
 // Every change of a subscription goes through `applyState`: it writes the row, and for a real
 // change records the transition in the subscription history and the audit log, emits the
 // outgoing event(s) and queues the customer's email, all in the caller's transaction.
-import { eq, inArray, sql } from 'drizzle-orm'
+import { eq, inArray } from 'drizzle-orm'
 import type { Config } from '../../config.ts'
 import type { Clock } from '../../core/clock.ts'
 import type { Executor } from '../../core/db.ts'
