@@ -47,6 +47,7 @@ import { planRoutes } from './modules/plans/routes.ts'
 import { staffRoutes } from './modules/staff/routes.ts'
 import { stripeEventRoutes } from './modules/stripe/routes.ts'
 import { subscriptionRoutes } from './modules/subscriptions/routes.ts'
+import { webRoutes } from './modules/web/routes.ts'
 import { webhookRoutes } from './modules/webhooks/routes.ts'
 
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/
@@ -229,6 +230,7 @@ export async function buildApp(deps: Deps) {
   await app.register(mailRoutes(deps))
   await app.register(webhookRoutes(deps))
   await app.register(adminRoutes(deps))
+  await app.register(webRoutes())
 
   return app
 }

@@ -1,0 +1,90 @@
+// The first journey in a real browser: a newcomer signs up, follows the emailed verification link,
+// signs in, creates an account and lands on it; the pages meet axe's serious/critical rules, run
+// under the page CSP with no console errors, and work at phone width.
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildTestApp, lastMailTo, mailToken, type TestApp, uniqueEmail } from '../helpers/app.ts'
+import { accessibilityViolations, chromiumPath, launchBrowser, watchPage } from '../helpers/browser.ts'
+import { freePort } from '../helpers/process.ts'
+
+const executablePath = chromiumPath()
+
+describe.skipIf(!executablePath)('the web UI in Chromium: sign up to a first account', () => {
+  let t: TestApp
+  let browser: Browser
+  let baseUrl: string
+
+  beforeAll(async () => {
+    const port = await freePort()
+    baseUrl = `http://127.0.0.1:${port}`
+    t = await buildTestApp({ APP_URL: baseUrl })
+    await t.app.listen({ host: '127.0.0.1', port })
+    browser = await launchBrowser(executablePath as string)
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await t?.close()
+  })
+
+  async function newPage(width = 1280): Promise<{ page: Page; problems: string[] }> {
+    const context = await browser.newContext({ viewport: { width, height: 900 } })
+    const page = await context.newPage()
+    return { page, ...watchPage(page) }
+  }
+
+  it('signs up, verifies the address from the email, signs in and creates an account', async () => {
+    const { page, problems } = await newPage()
+    const email = uniqueEmail('browser')
+    const password = 'a long browser passphrase 42'
+
+    await page.goto(`${baseUrl}/`)
+    await page.waitForURL(/\/sign-in/)
+    expect(await accessibilityViolations(page)).toEqual([])
+    await page.getByRole('link', { name: 'Create an account' }).click()
+    await page.getByLabel('Your name').fill('Ann Browser')
+    await page.getByLabel('Email').fill(email)
+    await page.getByLabel('Password').fill(password)
+    expect(await accessibilityViolations(page)).toEqual([])
+    await page.getByRole('button', { name: 'Create account' }).click()
+    await page.getByRole('heading', { name: 'Check your email' }).waitFor()
+
+    // The link in the email is a page of the UI, and it completes the verification.
+    const mail = await lastMailTo(t, email, /verify/i)
+    const link = `${baseUrl}/verify-email?token=${encodeURIComponent(mailToken(mail, baseUrl))}`
+    expect(mail.text).toContain(link)
+    await page.goto(link)
+    await page.getByText('Your email address is verified.').waitFor()
+
+    await page.goto(`${baseUrl}/sign-in`)
+    await page.getByLabel('Email').fill(email)
+    await page.getByLabel('Password').fill('not the password at all')
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('alert').waitFor()
+    expect(await page.getByRole('alert').textContent()).toMatch(/password|credentials/i)
+
+    await page.getByLabel('Password').fill(password)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('heading', { name: 'Your accounts' }).waitFor()
+    expect(await accessibilityViolations(page)).toEqual([])
+    await page.getByLabel('Business name').fill('Chic-Chic')
+    await page.getByRole('button', { name: 'Create' }).click()
+    await page.getByRole('heading', { name: 'Chic-Chic' }).waitFor()
+    expect(page.url()).toMatch(/\/app\/accounts\/[0-9a-f-]{36}$/)
+
+    // A reload keeps the person signed in: the access token is gone with the page, the cookie is not.
+    await page.reload()
+    await page.getByRole('heading', { name: 'Chic-Chic' }).waitFor()
+    expect(await page.evaluate('document.cookie')).not.toContain('refresh_token')
+    expect(problems).toEqual([])
+  })
+
+  it('sends a signed-out visitor to sign in and back, and fits a phone', async () => {
+    const { page, problems } = await newPage(375)
+    await page.goto(`${baseUrl}/app/accounts/00000000-0000-0000-0000-000000000000`)
+    await page.waitForURL(/\/sign-in\?next=/)
+    const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')
+    expect(overflow).toBeLessThanOrEqual(0)
+    expect(await accessibilityViolations(page)).toEqual([])
+    expect(problems).toEqual([])
+  })
+})

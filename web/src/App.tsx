@@ -1,0 +1,93 @@
+// The routes: the sign-in pages at the paths the emails link to, the portal under /app.
+import { type ReactNode, useEffect } from 'react'
+import { BrowserRouter, Link, Navigate, Route, Routes, useLocation, useParams } from 'react-router'
+import { SignIn } from './auth/SignIn.tsx'
+import { SignUp } from './auth/SignUp.tsx'
+import { AcceptInvitation, ForgotPassword, ResetPassword, VerifyEmail } from './auth/TokenPages.tsx'
+import { restore, signOut, useSession } from './lib/session.ts'
+import { AccountHome, Accounts } from './portal/Accounts.tsx'
+
+/** Pages for signed-in people: anyone else is sent to sign in, and back here after. */
+function SignedIn({ children }: { children: ReactNode }) {
+  const session = useSession()
+  const location = useLocation()
+  if (session.status === 'unknown')
+    return (
+      <p className="page" aria-live="polite">
+        Loading…
+      </p>
+    )
+  if (session.status === 'signed-out') {
+    return (
+      <Navigate to={`/sign-in?next=${encodeURIComponent(location.pathname + location.search)}`} replace />
+    )
+  }
+  return (
+    <div className="shell">
+      <header className="topbar">
+        <Link to="/app" className="brand">
+          plangate
+        </Link>
+        <nav aria-label="Main">
+          <Link to="/app">Accounts</Link>
+          <button type="button" className="link" onClick={() => void signOut()}>
+            Sign out
+          </button>
+        </nav>
+      </header>
+      {children}
+    </div>
+  )
+}
+
+function AccountRoute() {
+  const { accountId = '' } = useParams()
+  return <AccountHome accountId={accountId} />
+}
+
+function NotFound() {
+  return (
+    <main className="page">
+      <h1>Page not found</h1>
+      <p>
+        <Link to="/app">Go to your accounts</Link>
+      </p>
+    </main>
+  )
+}
+
+export function App() {
+  useEffect(() => {
+    void restore()
+  }, [])
+  return (
+    <BrowserRouter>
+      <Routes>
+        <Route path="/" element={<Navigate to="/app" replace />} />
+        <Route path="/sign-in" element={<SignIn />} />
+        <Route path="/sign-up" element={<SignUp />} />
+        <Route path="/verify-email" element={<VerifyEmail />} />
+        <Route path="/forgot-password" element={<ForgotPassword />} />
+        <Route path="/reset-password" element={<ResetPassword />} />
+        <Route path="/accept-invitation" element={<AcceptInvitation />} />
+        <Route
+          path="/app"
+          element={
+            <SignedIn>
+              <Accounts />
+            </SignedIn>
+          }
+        />
+        <Route
+          path="/app/accounts/:accountId"
+          element={
+            <SignedIn>
+              <AccountRoute />
+            </SignedIn>
+          }
+        />
+        <Route path="*" element={<NotFound />} />
+      </Routes>
+    </BrowserRouter>
+  )
+}

@@ -1,0 +1,135 @@
+// The portal's start: the person's accounts, and a form to create one.
+import { type components, unwrap } from '@plangate/sdk'
+import { type FormEvent, useCallback, useEffect, useState } from 'react'
+import { Link, useNavigate } from 'react-router'
+import { api, messageOf } from '../lib/session.ts'
+import { Button, Field, Notice } from '../ui/kit.tsx'
+
+type Account = components['schemas']['Account']
+
+export function useAccounts() {
+  const [accounts, setAccounts] = useState<Account[] | null>(null)
+  const [error, setError] = useState<string | null>(null)
+  const load = useCallback(async () => {
+    try {
+      setAccounts(unwrap(await api.GET('/v1/accounts', { params: { query: { limit: 100 } } })).data)
+    } catch (caught) {
+      setError(messageOf(caught))
+    }
+  }, [])
+  useEffect(() => {
+    void load()
+  }, [load])
+  return { accounts, error, reload: load }
+}
+
+export function Accounts() {
+  const { accounts, error } = useAccounts()
+  return (
+    <main className="page">
+      <h1>Your accounts</h1>
+      {error && <Notice kind="error">{error}</Notice>}
+      {accounts === null && !error && <p aria-live="polite">Loading…</p>}
+      {accounts?.length === 0 && <p>You are not in any account yet. Create one for your business below.</p>}
+      {accounts && accounts.length > 0 && (
+        <ul className="list">
+          {accounts.map((account) => (
+            <li key={account.id}>
+              <Link to={`/app/accounts/${account.id}`}>{account.name}</Link>
+              <span className="muted"> · {account.role}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      <CreateAccount />
+    </main>
+  )
+}
+
+const timeZones = (): string[] => {
+  try {
+    return Intl.supportedValuesOf('timeZone')
+  } catch {
+    return ['UTC']
+  }
+}
+
+function CreateAccount() {
+  const navigate = useNavigate()
+  const [name, setName] = useState('')
+  const [timezone, setTimezone] = useState(() => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC')
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<string | null>(null)
+  const submit = async (event: FormEvent) => {
+    event.preventDefault()
+    setBusy(true)
+    setError(null)
+    try {
+      const account = unwrap(await api.POST('/v1/accounts', { body: { name, timezone } }))
+      void navigate(`/app/accounts/${account.id}`)
+    } catch (caught) {
+      setError(messageOf(caught))
+    } finally {
+      setBusy(false)
+    }
+  }
+  return (
+    <section className="card" aria-labelledby="create-account">
+      <h2 id="create-account">Create an account</h2>
+      {error && <Notice kind="error">{error}</Notice>}
+      <form onSubmit={submit}>
+        <Field label="Business name" name="name" value={name} onChange={setName} required />
+        <div className="field">
+          <label htmlFor="timezone">Time zone</label>
+          <select
+            id="timezone"
+            name="timezone"
+            value={timezone}
+            onChange={(event) => setTimezone(event.target.value)}
+          >
+            {timeZones().map((zone) => (
+              <option key={zone}>{zone}</option>
+            ))}
+          </select>
+          <p className="hint">Days for daily limits start at midnight here.</p>
+        </div>
+        <Button busy={busy}>Create</Button>
+      </form>
+    </section>
+  )
+}
+
+/** One account's page; the overview (plan, meters, staff, bookings) grows here. */
+export function AccountHome({ accountId }: { accountId: string }) {
+  const [account, setAccount] = useState<Account | null>(null)
+  const [error, setError] = useState<string | null>(null)
+  useEffect(() => {
+    void (async () => {
+      try {
+        setAccount(unwrap(await api.GET('/v1/accounts/{accountId}', { params: { path: { accountId } } })))
+      } catch (caught) {
+        setError(messageOf(caught))
+      }
+    })()
+  }, [accountId])
+  if (error)
+    return (
+      <main className="page">
+        <Notice kind="error">{error}</Notice>
+      </main>
+    )
+  if (!account)
+    return (
+      <main className="page">
+        <p aria-live="polite">Loading…</p>
+      </main>
+    )
+  return (
+    <main className="page">
+      <h1>{account.name}</h1>
+      <p className="muted">
+        Time zone {account.timezone} · your role: {account.role}
+      </p>
+    </main>
+  )
+}
