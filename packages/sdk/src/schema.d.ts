@@ -395,7 +395,7 @@ export interface paths {
         put?: never;
         /**
          * Create an account
-         * @description Creates a tenant account. A signed-in user becomes its owner. A site API key with `accounts:write` creates it with no member and, with `owner_email`, invites that address as owner (the response's `role` is null); an account key cannot create accounts (403). `external_id` is the integrating product's own id for the tenant: unique, so another account with it answers 409 `conflict` (also when two requests race).
+         * @description Creates a tenant account. A signed-in user becomes its owner. A site API key with `accounts:write` creates it with no member and, with `owner_email`, invites that address as owner (the response's `role` is null); an account key cannot create accounts (403). `external_id` is the integrating product's own id for the tenant, so only a site key sets it (a person who sends one gets 403); it is unique, so another account with it answers 409 `conflict` (also when two requests race).
          */
         post: operations["createAccount"];
         delete?: never;
@@ -423,7 +423,7 @@ export interface paths {
         head?: never;
         /**
          * Update an account
-         * @description Name, time zone and external id (null clears it; another account with it answers 409 `conflict`); owners and admins, and API keys with `accounts:write`.
+         * @description Name, time zone and external id; owners and admins, and API keys with `accounts:write`. Only a site API key sets, changes or clears (null) `external_id`: a person or an account key that sends it gets 403. Another account with the id answers 409 `conflict`.
          */
         patch: operations["updateAccount"];
         trace?: never;
@@ -3912,7 +3912,7 @@ export interface operations {
                      * @default UTC
                      */
                     timezone?: string;
-                    /** @description The integrating product's own id for this tenant (see `Account.external_id`); omitted or null: none. */
+                    /** @description The integrating product's own id for this tenant (see `Account.external_id`); site API keys only; omitted or null: none. */
                     external_id?: string | null;
                     /**
                      * Format: email
@@ -4127,7 +4127,7 @@ export interface operations {
                     name?: string;
                     /** @description IANA time zone; per-day limits count days in it. */
                     timezone?: string;
-                    /** @description Sets or changes the external id; null clears it; omitted leaves it as it is. */
+                    /** @description Sets or changes the external id (site API keys only); null clears it; omitted leaves it as it is. */
                     external_id?: string | null;
                 };
             };

@@ -1,3 +1,4 @@
+import { and, eq, like } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   addMember,
@@ -11,6 +12,8 @@ import {
   type TestUser,
 } from '../../../test/helpers/app.ts'
 import { type components, expectData, type paths, testClient } from '../../../test/helpers/client.ts'
+import { auditLog } from '../audit/tables.ts'
+import { accounts } from './tables.ts'
 
 type Member = components['schemas']['Member']
 type AccountPage = paths['/v1/accounts']['get']['responses'][200]['content']['application/json']
@@ -249,6 +252,19 @@ describe('accounts', () => {
     let sequence = 0
     /** A fresh external id per call, so tests never collide on the unique index. */
     const newExternalId = (prefix = 'tenant') => `${prefix}-${Date.now().toString(36)}-${sequence++}`
+    /** The integrating product's site key: the one credential that sets external ids. */
+    let siteKey: string
+
+    beforeAll(async () => {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/admin/api-keys',
+        headers: bearer(await loginAdmin(t.app)),
+        payload: { name: 'product backend', scopes: ['accounts:read', 'accounts:write'] },
+      })
+      expect(res.statusCode, res.body).toBe(201)
+      siteKey = res.json().key
+    })
 
     const create = (token: string, payload: Record<string, unknown>) =>
       t.app.inject({ method: 'POST', url: '/v1/accounts', headers: bearer(token), payload })
@@ -260,20 +276,27 @@ describe('accounts', () => {
         url: `/v1/accounts?external_id=${encodeURIComponent(externalId)}`,
         headers: bearer(token),
       })
+    /** An account of `owner` that the site key then gives `externalId`. */
+    const ownedWithExternalId = async (owner: TestUser, name: string, externalId: string) => {
+      const account = await createAccount(t.app, owner.token, { name })
+      const set = await patch(siteKey, account.id, { external_id: externalId })
+      expect(set.statusCode, set.body).toBe(200)
+      return { ...account, external_id: externalId }
+    }
 
-    it('is set at creation, shown on the account, and null when not given', async () => {
-      const owner = await registerAndLogin(t.app)
+    it('is set at creation by a site key, shown on the account, and null when not given', async () => {
       const externalId = newExternalId()
-      const res = await create(owner.token, { name: 'Tenant', external_id: externalId })
+      const res = await create(siteKey, { name: 'Tenant', external_id: externalId })
       expect(res.statusCode, res.body).toBe(201)
-      expect(res.json()).toMatchObject({ name: 'Tenant', external_id: externalId, role: 'owner' })
+      expect(res.json()).toMatchObject({ name: 'Tenant', external_id: externalId, role: null })
       const read = await t.app.inject({
         method: 'GET',
         url: `/v1/accounts/${res.json().id}`,
-        headers: bearer(owner.token),
+        headers: bearer(siteKey),
       })
       expect(read.json()).toMatchObject({ external_id: externalId })
 
+      const owner = await registerAndLogin(t.app)
       const plain = await create(owner.token, { name: 'Plain' })
       expect(plain.json()).toMatchObject({ external_id: null })
       const explicitNull = await create(owner.token, { name: 'Null', external_id: null })
@@ -281,25 +304,59 @@ describe('accounts', () => {
       expect(explicitNull.json()).toMatchObject({ external_id: null })
     })
 
-    it('is set, changed and cleared (null) by PATCH, and left alone when omitted', async () => {
+    it("is refused (403) to people and account keys, so nobody can take or probe a tenant's id", async () => {
+      const owner = await registerAndLogin(t.app)
+      const account = await createAccount(t.app, owner.token, { name: 'Mine' })
+      const taken = newExternalId('taken')
+      expect((await create(siteKey, { name: 'Real tenant', external_id: taken })).statusCode).toBe(201)
+      const keyRes = await t.app.inject({
+        method: 'POST',
+        url: `/v1/accounts/${account.id}/api-keys`,
+        headers: bearer(owner.token),
+        payload: { name: 'mine', scopes: ['accounts:write'] },
+      })
+      const accountKey = keyRes.json().key as string
+      // A free id and a taken one get the same 403: the answer says nothing about other tenants.
+      for (const externalId of [taken, newExternalId('free')]) {
+        for (const [credential, label] of [
+          [owner.token, 'owner'],
+          [accountKey, 'account key'],
+        ] as const) {
+          const patched = await patch(credential, account.id, { external_id: externalId })
+          expect(problemOf(patched), label).toMatchObject({ status: 403, code: 'forbidden' })
+          expect(patched.json().detail).toMatch(/site API key/)
+        }
+        const created = await create(owner.token, { name: 'Squat', external_id: externalId })
+        expect(problemOf(created)).toMatchObject({ status: 403, code: 'forbidden' })
+      }
+      expect(problemOf(await patch(owner.token, account.id, { external_id: null }))).toMatchObject({
+        status: 403,
+      })
+      const mine = await t.app.inject({ method: 'GET', url: '/v1/accounts', headers: bearer(owner.token) })
+      expect(mine.json().data.map((a: { id: string }) => a.id)).toEqual([account.id])
+      // The rest of the update is still theirs.
+      expect((await patch(owner.token, account.id, { name: 'Renamed' })).statusCode).toBe(200)
+    })
+
+    it('is set, changed and cleared (null) by PATCH with a site key, and left alone when omitted', async () => {
       const owner = await registerAndLogin(t.app)
       const account = await createAccount(t.app, owner.token, { name: 'Patched' })
       const first = newExternalId()
-      const set = await patch(owner.token, account.id, { external_id: first })
+      const set = await patch(siteKey, account.id, { external_id: first })
       expect(set.statusCode, set.body).toBe(200)
       expect(set.json()).toMatchObject({ external_id: first })
 
       const renamed = await patch(owner.token, account.id, { name: 'Renamed' })
       expect(renamed.json()).toMatchObject({ name: 'Renamed', external_id: first })
       // Setting the id the account already has is no conflict with itself.
-      expect((await patch(owner.token, account.id, { external_id: first })).statusCode).toBe(200)
+      expect((await patch(siteKey, account.id, { external_id: first })).statusCode).toBe(200)
 
       const second = newExternalId()
-      const changed = await patch(owner.token, account.id, { external_id: second })
+      const changed = await patch(siteKey, account.id, { external_id: second })
       expect(changed.json()).toMatchObject({ external_id: second })
       expect((await lookup(owner.token, first)).json()).toEqual({ data: [], next_cursor: null })
 
-      const cleared = await patch(owner.token, account.id, { external_id: null })
+      const cleared = await patch(siteKey, account.id, { external_id: null })
       expect(cleared.statusCode, cleared.body).toBe(200)
       expect(cleared.json()).toMatchObject({ external_id: null })
       expect((await lookup(owner.token, second)).json()).toEqual({ data: [], next_cursor: null })
@@ -307,20 +364,16 @@ describe('accounts', () => {
 
     it('answers 409 conflict to a duplicate, on create and on PATCH, and frees an id once cleared', async () => {
       const owner = await registerAndLogin(t.app)
-      const other = await registerAndLogin(t.app)
       const taken = newExternalId()
-      const holder = await create(owner.token, { name: 'Holder', external_id: taken })
+      const holder = await create(siteKey, { name: 'Holder', external_id: taken })
       expect(holder.statusCode, holder.body).toBe(201)
 
-      // Another user's account cannot take it either: external ids are unique across the service.
-      const duplicate = await create(other.token, { name: 'Copy', external_id: taken })
+      const duplicate = await create(siteKey, { name: 'Copy', external_id: taken })
       expect(problemOf(duplicate)).toMatchObject({ status: 409, code: 'conflict' })
       expect(duplicate.json().detail).toMatch(/external_id/)
-      const mine = await t.app.inject({ method: 'GET', url: '/v1/accounts', headers: bearer(other.token) })
-      expect(mine.json().data).toEqual([])
 
       const second = await createAccount(t.app, owner.token, { name: 'Second' })
-      const clash = await patch(owner.token, second.id, { external_id: taken })
+      const clash = await patch(siteKey, second.id, { external_id: taken })
       expect(problemOf(clash)).toMatchObject({ status: 409, code: 'conflict' })
       const unchanged = await t.app.inject({
         method: 'GET',
@@ -330,24 +383,20 @@ describe('accounts', () => {
       expect(unchanged.json()).toMatchObject({ external_id: null })
 
       // Compared exactly: another case is another id.
-      const upper = await create(owner.token, { name: 'Upper', external_id: taken.toUpperCase() })
+      const upper = await create(siteKey, { name: 'Upper', external_id: taken.toUpperCase() })
       expect(upper.statusCode, upper.body).toBe(201)
 
-      expect((await patch(owner.token, holder.json().id, { external_id: null })).statusCode).toBe(200)
-      const reused = await patch(owner.token, second.id, { external_id: taken })
+      expect((await patch(siteKey, holder.json().id, { external_id: null })).statusCode).toBe(200)
+      const reused = await patch(siteKey, second.id, { external_id: taken })
       expect(reused.statusCode, reused.body).toBe(200)
       expect(reused.json()).toMatchObject({ external_id: taken })
     })
 
     it('gives exactly one of many simultaneous creates with the same external_id its 201', async () => {
-      const users = await Promise.all(Array.from({ length: 4 }, () => registerAndLogin(t.app)))
       const externalId = newExternalId('race')
       const responses = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
-          create((users[i % users.length] as TestUser).token, {
-            name: `Racer ${i}`,
-            external_id: externalId,
-          }),
+          create(siteKey, { name: `Racer ${externalId} ${i}`, external_id: externalId }),
         ),
       )
       const statuses = responses.map((res) => res.statusCode)
@@ -357,24 +406,24 @@ describe('accounts', () => {
         expect(problemOf(res)).toMatchObject({ code: 'conflict' })
       }
       const winner = responses.find((res) => res.statusCode === 201)
-      const winnerUser = users[responses.indexOf(winner as (typeof responses)[number]) % users.length]
-      const found = await lookup((winnerUser as TestUser).token, externalId)
+      const found = await lookup(siteKey, externalId)
       expect(found.json()).toEqual({
         data: [expect.objectContaining({ id: winner?.json().id })],
         next_cursor: null,
       })
       // The losers left no account behind.
-      for (const user of users) {
-        const listed = await t.app.inject({ method: 'GET', url: '/v1/accounts', headers: bearer(user.token) })
-        expect(listed.json().data.length).toBe(user === winnerUser ? 1 : 0)
-      }
+      const made = await t.deps.db
+        .select({ id: accounts.id })
+        .from(accounts)
+        .where(like(accounts.name, `Racer ${externalId} %`))
+      expect(made).toHaveLength(1)
     })
 
     it('lets any member find an account by external_id, as a page of one with their role', async () => {
       const owner = await registerAndLogin(t.app)
       const member = await registerAndLogin(t.app)
       const externalId = newExternalId()
-      const account = (await create(owner.token, { name: 'Findable', external_id: externalId })).json()
+      const account = await ownedWithExternalId(owner, 'Findable', externalId)
       await createAccount(t.app, owner.token, { name: 'Other' })
       await addMember(t, owner.token, account.id, member)
 
@@ -402,7 +451,7 @@ describe('accounts', () => {
       const owner = await registerAndLogin(t.app)
       const stranger = await registerAndLogin(t.app)
       const externalId = newExternalId()
-      await create(owner.token, { name: 'Secret', external_id: externalId })
+      await ownedWithExternalId(owner, 'Secret', externalId)
       await createAccount(t.app, stranger.token, { name: 'Stranger own' })
 
       const foreign = await lookup(stranger.token, externalId)
@@ -431,9 +480,9 @@ describe('accounts', () => {
         7,
       ]) {
         const label = JSON.stringify(externalId)
-        const created = await create(owner.token, { name: 'Bad', external_id: externalId })
+        const created = await create(siteKey, { name: 'Bad', external_id: externalId })
         expect(problemOf(created), label).toMatchObject({ status: 400, code: 'validation_failed' })
-        const patched = await patch(owner.token, account.id, { external_id: externalId })
+        const patched = await patch(siteKey, account.id, { external_id: externalId })
         expect(problemOf(patched), label).toMatchObject({ status: 400, code: 'validation_failed' })
         if (typeof externalId === 'string' && externalId !== '') {
           expect(problemOf(await lookup(owner.token, externalId)), label).toMatchObject({
@@ -443,9 +492,7 @@ describe('accounts', () => {
         }
       }
       const longest = 'x'.repeat(255)
-      expect((await patch(owner.token, account.id, { external_id: `${longest.slice(1)}!` })).statusCode).toBe(
-        200,
-      )
+      expect((await patch(siteKey, account.id, { external_id: `${longest.slice(1)}!` })).statusCode).toBe(200)
       const listed = await t.app.inject({ method: 'GET', url: '/v1/accounts', headers: bearer(owner.token) })
       expect(listed.json().data).toEqual([
         expect.objectContaining({ id: account.id, external_id: `${longest.slice(1)}!` }),
@@ -456,6 +503,12 @@ describe('accounts', () => {
   describe('members', () => {
     let owner: TestUser
     let accountId: string
+    /** The audit entries about a member leaving or being removed. */
+    const auditOf = (userId: string) =>
+      t.deps.db
+        .select({ action: auditLog.action, actorUserId: auditLog.actorUserId, data: auditLog.data })
+        .from(auditLog)
+        .where(and(eq(auditLog.subjectId, userId), like(auditLog.action, 'member.%')))
     beforeAll(async () => {
       owner = await registerAndLogin(t.app)
       accountId = (await createAccount(t.app, owner.token, { name: 'Team' })).id
@@ -635,6 +688,9 @@ describe('accounts', () => {
 
       const again = await removeMember(admin.token, accountId, member.id)
       expect(problemOf(again)).toMatchObject({ status: 404, code: 'not_found' })
+      expect(await auditOf(member.id)).toEqual([
+        { action: 'member.removed', actorUserId: admin.id, data: { role: 'member' } },
+      ])
     })
 
     it('lets a member leave, but not remove someone else (403)', async () => {
@@ -648,6 +704,9 @@ describe('accounts', () => {
 
       const leave = await removeMember(member.token, accountId, member.id)
       expect(leave.statusCode, leave.body).toBe(204)
+      expect(await auditOf(member.id)).toEqual([
+        { action: 'member.left', actorUserId: member.id, data: { role: 'member' } },
+      ])
       const ids = (await listMembers(owner.token, accountId)).map((m) => m.user_id)
       expect(ids).not.toContain(member.id)
       expect(ids).toContain(other.id)

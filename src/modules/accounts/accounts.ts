@@ -23,6 +23,20 @@ export function toAccount(row: AccountRow, role: Role | null): Account {
 }
 
 /**
+ * Only the integrating product sets external ids, with a site API key: they name its tenants, so a
+ * person (who may have signed up on their own) or an account key (which a tenant makes) could
+ * otherwise take another tenant's id before the product does, or probe which ids exist (409).
+ */
+export function assertExternalIdWriter(siteKey: boolean): void {
+  if (!siteKey) {
+    throw new AppError(
+      'forbidden',
+      'external_id is set by the integrating product, with a site API key that has accounts:write',
+    )
+  }
+}
+
+/**
  * Runs a write that may give an account an external id; another account holding that id (the
  * unique index decides, so concurrent writers cannot both win) is 409 `conflict`.
  */
@@ -180,6 +194,7 @@ export async function getAccount(tx: Executor, accountId: string, role: Role | n
 export async function updateAccount(
   tx: Executor,
   accountId: string,
+  actor: AuditActor,
   role: Role | null,
   input: UpdateAccountBody,
   now: Date,
@@ -197,6 +212,15 @@ export async function updateAccount(
       .returning(),
   )
   if (!row) throw notFound('Account')
+  await audit(tx, {
+    actor,
+    accountId,
+    action: 'account.updated',
+    subjectType: 'account',
+    subjectId: accountId,
+    data: input,
+    at: now,
+  })
   return toAccount(row, role)
 }
 

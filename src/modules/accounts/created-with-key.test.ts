@@ -84,6 +84,15 @@ describe('accounts created with a site API key', () => {
       ]),
     )
 
+    // Updates by the key are audited with the key as actor.
+    const renamed = await request('PATCH', `/v1/accounts/${account.id}`, siteKey, { name: 'Chic-Chic Paris' })
+    expect(renamed.statusCode, renamed.body).toBe(200)
+    const [updated] = await t.deps.db
+      .select({ actorType: auditLog.actorType, data: auditLog.data })
+      .from(auditLog)
+      .where(and(eq(auditLog.accountId, account.id), eq(auditLog.action, 'account.updated')))
+    expect(updated).toEqual({ actorType: 'key', data: { name: 'Chic-Chic Paris' } })
+
     // The key finds its tenant by the product's own id.
     const found = await request('GET', `/v1/accounts?external_id=${externalId}`, siteKey)
     expect(found.json().data.map((a: { id: string }) => a.id)).toEqual([account.id])

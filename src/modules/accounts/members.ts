@@ -149,6 +149,7 @@ export async function removeMember(
   accountId: string,
   actor: { userId: string; role: Role },
   userId: string,
+  now: Date,
 ) {
   await lockAccount(tx, accountId)
   const [target] = await tx
@@ -166,4 +167,13 @@ export async function removeMember(
   await tx
     .delete(accountMembers)
     .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.userId, userId)))
+  await audit(tx, {
+    actor: userActor(actor.userId),
+    accountId,
+    action: leaving ? 'member.left' : 'member.removed',
+    subjectType: 'user',
+    subjectId: userId,
+    data: { role: target.role },
+    at: now,
+  })
 }

@@ -3,9 +3,23 @@ import { z } from 'zod'
 import { AppError } from '../../core/errors.ts'
 import { IdempotencyHeaders, idempotent, PaginationQuery, page, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
-import { actorOf, authenticate, idempotencyScopeOf, principalOf, userOf } from '../auth/guards.ts'
+import {
+  actorOf,
+  authenticate,
+  idempotencyScopeOf,
+  type Principal,
+  principalOf,
+  userOf,
+} from '../auth/guards.ts'
 import { createInvitation } from '../invitations/invitations.ts'
-import { createAccount, getAccount, listAccounts, listKeyAccounts, updateAccount } from './accounts.ts'
+import {
+  assertExternalIdWriter,
+  createAccount,
+  getAccount,
+  listAccounts,
+  listKeyAccounts,
+  updateAccount,
+} from './accounts.ts'
 import { requireMember } from './guards.ts'
 import { changeMemberRole, listMembers, removeMember } from './members.ts'
 import {
@@ -21,6 +35,9 @@ import {
 
 const security = [{ bearer: [] }]
 
+/** A site API key: the integrating product's own credential, acting on every account. */
+const isSiteKey = (principal: Principal): boolean => principal.kind === 'key' && principal.accountId === null
+
 export const accountRoutes =
   (deps: Deps): FastifyPluginAsyncZod =>
   async (app) => {
@@ -33,7 +50,7 @@ export const accountRoutes =
           tags: ['accounts'],
           summary: 'Create an account',
           description:
-            "Creates a tenant account. A signed-in user becomes its owner. A site API key with `accounts:write` creates it with no member and, with `owner_email`, invites that address as owner (the response's `role` is null); an account key cannot create accounts (403). `external_id` is the integrating product's own id for the tenant: unique, so another account with it answers 409 `conflict` (also when two requests race).",
+            "Creates a tenant account. A signed-in user becomes its owner. A site API key with `accounts:write` creates it with no member and, with `owner_email`, invites that address as owner (the response's `role` is null); an account key cannot create accounts (403). `external_id` is the integrating product's own id for the tenant, so only a site key sets it (a person who sends one gets 403); it is unique, so another account with it answers 409 `conflict` (also when two requests race).",
           operationId: 'createAccount',
           security,
           headers: IdempotencyHeaders,
@@ -57,6 +74,7 @@ export const accountRoutes =
         if (principal.kind === 'key' && principal.accountId !== null) {
           throw new AppError('forbidden', 'An account key cannot create accounts; use a site key')
         }
+        if (input.external_id != null) assertExternalIdWriter(isSiteKey(principal))
         return idempotent(db, req, reply, idempotencyScopeOf(principal), async (executor) => ({
           status: 201,
           body: await executor.transaction(async (tx) => {
@@ -125,7 +143,7 @@ export const accountRoutes =
           tags: ['accounts'],
           summary: 'Update an account',
           description:
-            'Name, time zone and external id (null clears it; another account with it answers 409 `conflict`); owners and admins, and API keys with `accounts:write`.',
+            'Name, time zone and external id; owners and admins, and API keys with `accounts:write`. Only a site API key sets, changes or clears (null) `external_id`: a person or an account key that sends it gets 403. Another account with the id answers 409 `conflict`.',
           operationId: 'updateAccount',
           security,
           params: AccountParams,
@@ -134,8 +152,20 @@ export const accountRoutes =
         },
         preHandler: requireMember(deps, 'admin', { scope: 'accounts:write' }),
       },
-      async (req) =>
-        updateAccount(db, req.params.accountId, req.membership?.role ?? null, req.body, clock.now()),
+      async (req) => {
+        const principal = principalOf(req)
+        if (req.body.external_id !== undefined) assertExternalIdWriter(isSiteKey(principal))
+        return db.transaction((tx) =>
+          updateAccount(
+            tx,
+            req.params.accountId,
+            actorOf(principal),
+            req.membership?.role ?? null,
+            req.body,
+            clock.now(),
+          ),
+        )
+      },
     )
 
     app.get(
@@ -196,7 +226,9 @@ export const accountRoutes =
       },
       async (req, reply) => {
         const actor = { userId: userOf(req).userId, role: req.membership?.role ?? 'member' }
-        await db.transaction((tx) => removeMember(tx, req.params.accountId, actor, req.params.userId))
+        await db.transaction((tx) =>
+          removeMember(tx, req.params.accountId, actor, req.params.userId, clock.now()),
+        )
         return reply.code(204).send(null)
       },
     )

@@ -28,7 +28,7 @@ export const CreateAccountBody = z
     external_id: ExternalId.nullable()
       .optional()
       .describe(
-        "The integrating product's own id for this tenant (see `Account.external_id`); omitted or null: none.",
+        "The integrating product's own id for this tenant (see `Account.external_id`); site API keys only; omitted or null: none.",
       ),
     owner_email: z
       .email()
@@ -48,7 +48,9 @@ export const UpdateAccountBody = z
     timezone: TimeZone.optional(),
     external_id: ExternalId.nullable()
       .optional()
-      .describe('Sets or changes the external id; null clears it; omitted leaves it as it is.'),
+      .describe(
+        'Sets or changes the external id (site API keys only); null clears it; omitted leaves it as it is.',
+      ),
   })
   .strict()
   .meta({ example: { name: 'Chic-Chic Paris', timezone: 'Europe/Paris' } })

@@ -40,6 +40,9 @@ export type AuthAuditAction = (typeof authAuditActions)[number]
 export type AuditAction =
   | AuthAuditAction
   | 'account.created'
+  | 'account.updated'
+  | 'member.removed'
+  | 'member.left'
   | 'plan.created'
   | 'plan.updated'
   | 'plan.retired'

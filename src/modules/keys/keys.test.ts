@@ -349,12 +349,14 @@ describe('API keys and tenants', () => {
     const { owner, account } = await subscribedAccount(t.app)
     const other = await subscribedAccount(t.app)
     const tag = `crm-${Date.now()}`
-    const patched = await request('PATCH', `/v1/accounts/${account.id}`, owner.token, { external_id: tag })
-    expect(patched.statusCode, patched.body).toBe(200)
     const site = await request('POST', '/v1/admin/api-keys', admin, {
       name: 'site',
-      scopes: ['accounts:read', 'entitlements:read'],
+      scopes: ['accounts:read', 'accounts:write', 'entitlements:read'],
     })
+    const patched = await request('PATCH', `/v1/accounts/${account.id}`, site.json().key, {
+      external_id: tag,
+    })
+    expect(patched.statusCode, patched.body).toBe(200)
     const mine = await request('POST', `/v1/accounts/${account.id}/api-keys`, owner.token, {
       name: 'mine',
       scopes: ['accounts:read', 'entitlements:read'],
