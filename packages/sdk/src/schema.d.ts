@@ -7689,7 +7689,8 @@ export interface operations {
                 /**
                  * @example {
                  *       "feature": "bookings_per_day",
-                 *       "quantity": 2
+                 *       "quantity": 2,
+                 *       "date": "2030-03-10"
                  *     }
                  */
                 "application/json": {
@@ -7700,6 +7701,8 @@ export interface operations {
                      * @default 1
                      */
                     quantity?: number;
+                    /** @description A limit counted per day or per month: the account-local day to check (its month, for a monthly limit), as a booking starting that day would count; default today. Ignored for other features. */
+                    date?: string;
                 };
             };
         };

@@ -155,6 +155,43 @@ describe('feature check', () => {
     })
   })
 
+  it('checks bookings_per_day on a given local day, agreeing with the booking that follows', async () => {
+    t.clock.set(new Date('2030-02-01T12:00:00Z'))
+    const { api } = await setup(planCode, 'Europe/Paris')
+    for (let i = 0; i < 5; i++)
+      expect((await api.book(`2030-03-01T0${i + 1}:00:00+01:00`)).statusCode).toBe(201)
+    // Today is empty, March 1 is full: the check of that day says no, as the booking does.
+    expect(await checked(api, { feature: 'bookings_per_day' })).toMatchObject({ allowed: true, used: 0 })
+    expect(await checked(api, { feature: 'bookings_per_day', date: '2030-03-01' })).toEqual({
+      allowed: false,
+      feature: 'bookings_per_day',
+      limit: 5,
+      used: 5,
+      remaining: 0,
+    })
+    expect((await api.book('2030-03-01T18:00:00+01:00')).statusCode).toBe(403)
+    expect(await checked(api, { feature: 'bookings_per_day', date: '2030-03-02' })).toMatchObject({
+      allowed: true,
+      used: 0,
+      remaining: 5,
+    })
+    expect((await api.book('2030-03-02T09:00:00+01:00')).statusCode).toBe(201)
+    // A monthly limit counts the month of the day; a count ignores the day.
+    expect((await api.usage('api_calls_per_month', 4)).statusCode).toBe(200)
+    expect(await checked(api, { feature: 'api_calls_per_month', date: '2030-02-20' })).toMatchObject({
+      used: 4,
+    })
+    expect(await checked(api, { feature: 'api_calls_per_month', date: '2030-03-20' })).toMatchObject({
+      used: 0,
+    })
+    expect(await checked(api, { feature: 'staff', date: '2030-03-20' })).toMatchObject({
+      used: 0,
+      allowed: true,
+    })
+    const bad = await api.check({ feature: 'bookings_per_day', date: '2030-02-30' })
+    expect(bad.statusCode).toBe(400)
+  })
+
   it('checks a metered per-month feature, and an unlimited one', async () => {
     const { api } = await setup()
     expect((await api.usage('api_calls_per_month', 4)).statusCode).toBe(200)

@@ -1,8 +1,9 @@
 // "Would this be allowed?" without consuming anything: one statement reads the caller's standing,
-// the subscription's access, the plan's limit or flag and the current period's counter, and the
+// the subscription's access, the plan's limit or flag and the counter of the current period (or of
+// the day asked about), and the
 // answer is computed from that row. It changes nothing, so a check and a consume that follows it
 // may see different counters under concurrency: the consume (usage, staff, bookings) still decides.
-import { sql } from 'drizzle-orm'
+import { type Placeholder, type SQL, sql } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/pg-core'
 import { type Executor, statementRow } from '../../core/db.ts'
 import { notFound } from '../../core/errors.ts'
@@ -41,6 +42,8 @@ interface CheckValues extends PrincipalValues {
   feature: string
   /** The instant of the request, ISO 8601: the access rule and the current period use it. */
   now: string
+  /** The account-local day asked about (YYYY-MM-DD); null: today. */
+  day: string | null
 }
 
 /** The one row of the check statement. */
@@ -78,6 +81,18 @@ const c = alias(usageCounters, 'c')
 const as = (key: keyof CheckRow) => sql.identifier(key)
 const sub = (key: keyof CheckRow) => sql`${subscriptionCte}.${as(key)}`
 
+/** The period a given local day falls in, for the kind of feature (null for a count: no period). */
+function periodOf(kind: FeatureKind, day: Placeholder): SQL {
+  switch (kind) {
+    case 'per_day':
+      return sql`${day}::text`
+    case 'per_month':
+      return sql`left(${day}::text, 7)`
+    case 'count':
+      return sql`null::text`
+  }
+}
+
 /**
  * The check statement for a feature kind (its period: none, the local day or the local month),
  * rendered once: the caller's standing (as on every hot path, plus the site-admin flag, since
@@ -87,7 +102,7 @@ const sub = (key: keyof CheckRow) => sql`${subscriptionCte}.${as(key)}`
  */
 const checkStatement = (kind: FeatureKind, principalKind: PrincipalKind): Statement<CheckValues> =>
   statement<CheckValues>((slot) => {
-    const { accountId, feature, now } = slot
+    const { accountId, feature, now, day } = slot
     const principal = principalSql(principalKind, slot, 'entitlements:read')
     // A key is never a site admin; a site key reaches every account through its own CTE.
     const admin =
@@ -97,7 +112,7 @@ const checkStatement = (kind: FeatureKind, principalKind: PrincipalKind): Statem
     return sql`with ${principal.ctes},
       ${adminCte} as (${admin}),
       ${accountCte} as (select ${a.timezone} from ${accounts} ${a} where ${a.id} = ${accountId}::uuid),
-      ${periodCte} as (select (${periodAt(kind, sql`${now}::timestamptz`)})::text as ${periodColumn} from ${accountCte}),
+      ${periodCte} as (select coalesce(${periodOf(kind, day)}, (${periodAt(kind, sql`${now}::timestamptz`)})::text) as ${periodColumn} from ${accountCte}),
       ${subscriptionCte} as (
         select ${grantsAccessSql('s', now)} as ${as('hasAccess')},
           jsonb_exists(${p.limits}, ${feature}) as ${as('namedLimit')},
@@ -149,7 +164,7 @@ export async function checkFeature(
   const row = await statementRow<CheckRow, CheckValues>(
     executor,
     checkStatements[featureKind(feature)][credential.kind],
-    { accountId, ...principalValues(credential), feature, now: now.toISOString() },
+    { accountId, ...principalValues(credential), feature, now: now.toISOString(), day: input.date ?? null },
   )
   assertActiveMember(row?.active, true, credential.kind)
   if (!row?.found || (row.role === null && !row.isAdmin)) throw notFound('Account')

@@ -126,8 +126,11 @@ export const CheckBody = z
       .max(1_000_000)
       .default(1)
       .describe('The units the caller means to use; default 1. Ignored for a flag.'),
+    date: IsoDate.optional().describe(
+      'A limit counted per day or per month: the account-local day to check (its month, for a monthly limit), as a booking starting that day would count; default today. Ignored for other features.',
+    ),
   })
-  .meta({ example: { feature: 'bookings_per_day', quantity: 2 } })
+  .meta({ example: { feature: 'bookings_per_day', quantity: 2, date: '2030-03-10' } })
 export type CheckBody = z.infer<typeof CheckBody>
 
 export const CheckResult = z
