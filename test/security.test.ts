@@ -296,7 +296,8 @@ const accountCases: RouteCase[] = [
     siteAdmin: 'write',
     ok: 201,
   },
-  { route: 'GET /v1/accounts/{accountId}/api-keys', scope: null, role: 'admin', siteAdmin: 'write', ok: 200 },
+  // Site admins see every key (and revoke any through DELETE /v1/admin/api-keys/{id}).
+  { route: 'GET /v1/accounts/{accountId}/api-keys', scope: null, role: 'admin', siteAdmin: 'read', ok: 200 },
   {
     route: 'DELETE /v1/accounts/{accountId}/api-keys/{keyId}',
     scope: null,

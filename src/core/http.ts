@@ -130,12 +130,22 @@ function fingerprintOf(req: FastifyRequest): string {
 }
 
 /**
+ * What a key already used must still pass before its stored response is answered (or its
+ * different body refused): a route whose credential is checked only inside its work (a hot path's
+ * one statement) passes the check a fresh request would make, so a replay with a revoked key, an
+ * ended session or a lost membership is refused like a fresh request. It throws to refuse.
+ * Guarded routes need none: their guard ran before the handler.
+ */
+export type ReplayCheck = (executor: Executor) => Promise<void>
+
+/**
  * Runs a creating command under the request's Idempotency-Key, if it has one.
  *
  * The key is claimed, the work done and the response stored in one transaction: a concurrent
  * retry waits on the key's row and then replays the stored response, so one thing is created.
  * A failed attempt rolls back its claim and may be retried. Without a key, `work` runs directly
- * on the database so single-statement hot paths stay one round trip.
+ * on the database so single-statement hot paths stay one round trip. `beforeReplay` runs (in the
+ * transaction) only when the key was used before, never on a first request.
  */
 export async function idempotent<T>(
   db: Db,
@@ -143,6 +153,7 @@ export async function idempotent<T>(
   reply: FastifyReply,
   principal: string,
   work: (executor: Executor) => Promise<Outcome<T>>,
+  beforeReplay?: ReplayCheck,
 ): Promise<FastifyReply> {
   const key = req.headers['idempotency-key']
   if (typeof key !== 'string' || key === '') {
@@ -162,6 +173,7 @@ export async function idempotent<T>(
       })
       .returning({ key: idempotencyKeys.key })
     if (claimed.length === 0) {
+      await beforeReplay?.(tx)
       const [stored] = await tx
         .select()
         .from(idempotencyKeys)

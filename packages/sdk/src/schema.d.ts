@@ -371,7 +371,7 @@ export interface paths {
         put?: never;
         /**
          * Deactivate my user
-         * @description Deactivates the current user: every session ends, access tokens stop working on the next request, and sign-in is refused.
+         * @description Deactivates the current user: every session ends, access tokens stop working on the next request, and sign-in is refused. The account API keys the user made are revoked.
          */
         post: operations["deactivate"];
         delete?: never;
@@ -457,14 +457,14 @@ export interface paths {
         post?: never;
         /**
          * Remove a member
-         * @description Owners and admins remove others; any member may remove themselves. The last owner stays.
+         * @description Owners and admins remove others; any member may remove themselves. The last owner stays. The account API keys the member made are revoked.
          */
         delete: operations["removeMember"];
         options?: never;
         head?: never;
         /**
          * Change a member's role
-         * @description Owners and admins; only an owner makes or unmakes an owner, and the last owner stays one (409). People join by invitation (`POST /v1/accounts/{accountId}/invitations`).
+         * @description Owners and admins; only an owner makes or unmakes an owner, and the last owner stays one (409). Made a plain member, a person loses the account API keys they made (revoked). People join by invitation (`POST /v1/accounts/{accountId}/invitations`).
          */
         patch: operations["changeMemberRole"];
         trace?: never;
@@ -542,7 +542,7 @@ export interface paths {
         };
         /**
          * List site API keys
-         * @description Site admins. Newest first, revoked ones included; never the secrets.
+         * @description Site admins. The site keys, or with `account_id` that account's keys. Newest first, revoked ones included; never the secrets.
          */
         get: operations["listSiteApiKeys"];
         put?: never;
@@ -568,8 +568,8 @@ export interface paths {
         put?: never;
         post?: never;
         /**
-         * Revoke a site API key
-         * @description Site admins. The next request with the key is refused (401) on every instance. Revoking a revoked key answers it again.
+         * Revoke an API key
+         * @description Site admins, for any key: a site key or an account key. The next request with the key is refused (401) on every instance. Revoking a revoked key answers it again.
          */
         delete: operations["revokeSiteApiKey"];
         options?: never;
@@ -586,13 +586,13 @@ export interface paths {
         };
         /**
          * List account API keys
-         * @description Owners and admins. Newest first, revoked ones included; never the secrets.
+         * @description Owners, admins and site admins. Newest first, revoked ones included (a key revoked with its maker has `revoked_at` set); never the secrets.
          */
         get: operations["listAccountApiKeys"];
         put?: never;
         /**
          * Create an account API key
-         * @description Owners and admins. An account key acts on this account only, within its scopes (`plans:write` is for site keys). The response carries the secret (`key`, starting `pgk_`), which is never shown again (a retry with the same Idempotency-Key replays this response); only its SHA-256 is stored. Send it as `Authorization: Bearer <key>`.
+         * @description Owners and admins. An account key acts on this account only, within its scopes (`plans:write` is for site keys). An account key works while the person who made it can still make keys in the account: it is revoked when they leave or are removed, are made a plain member, or deactivate their user. The response carries the secret (`key`, starting `pgk_`), which is never shown again (a retry with the same Idempotency-Key replays this response); only its SHA-256 is stored. Send it as `Authorization: Bearer <key>`.
          */
         post: operations["createAccountApiKey"];
         delete?: never;
@@ -4995,6 +4995,8 @@ export interface operations {
                 limit?: number;
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
+                /** @description Lists this account's keys instead of the site keys. */
+                account_id?: string;
             };
             header?: never;
             path?: never;

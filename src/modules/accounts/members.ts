@@ -4,6 +4,7 @@ import { AppError, notFound } from '../../core/errors.ts'
 import { decodeCursor, type PaginationQuery, toPage } from '../../core/http.ts'
 import { audit, userActor } from '../audit/audit.ts'
 import { users } from '../auth/tables.ts'
+import { revokeKeysOfCreator } from '../keys/keys.ts'
 import { lockAccount } from './accounts.ts'
 import { type Role, roleAtLeast } from './roles.ts'
 import type { Member } from './schemas.ts'
@@ -120,6 +121,10 @@ export async function changeMemberRole(
     .update(accountMembers)
     .set({ role })
     .where(and(eq(accountMembers.accountId, accountId), eq(accountMembers.userId, userId)))
+  // Below admin, the member can no longer make keys here, so the keys they made stop working.
+  if (!roleAtLeast(role, 'admin')) {
+    await revokeKeysOfCreator(tx, userId, accountId, userActor(actor.userId), 'creator_demoted', now)
+  }
   if (target.role !== role) {
     await audit(tx, {
       actor: userActor(actor.userId),
@@ -142,7 +147,8 @@ export async function changeMemberRole(
 
 /**
  * Removes a member. Admins remove members and admins, owners anyone; anyone may leave. The account
- * row is locked so two owners removing each other cannot leave it without an owner.
+ * row is locked so two owners removing each other cannot leave it without an owner. The account
+ * keys the member made stop working with the membership.
  */
 export async function removeMember(
   tx: Executor,
@@ -176,4 +182,12 @@ export async function removeMember(
     data: { role: target.role },
     at: now,
   })
+  await revokeKeysOfCreator(
+    tx,
+    userId,
+    accountId,
+    userActor(actor.userId),
+    leaving ? 'creator_left' : 'creator_removed',
+    now,
+  )
 }

@@ -192,7 +192,7 @@ export const accountRoutes =
           tags: ['accounts'],
           summary: "Change a member's role",
           description:
-            'Owners and admins; only an owner makes or unmakes an owner, and the last owner stays one (409). People join by invitation (`POST /v1/accounts/{accountId}/invitations`).',
+            'Owners and admins; only an owner makes or unmakes an owner, and the last owner stays one (409). Made a plain member, a person loses the account API keys they made (revoked). People join by invitation (`POST /v1/accounts/{accountId}/invitations`).',
           operationId: 'changeMemberRole',
           security,
           params: MemberParams,
@@ -216,7 +216,7 @@ export const accountRoutes =
           tags: ['accounts'],
           summary: 'Remove a member',
           description:
-            'Owners and admins remove others; any member may remove themselves. The last owner stays.',
+            'Owners and admins remove others; any member may remove themselves. The last owner stays. The account API keys the member made are revoked.',
           operationId: 'removeMember',
           security,
           params: MemberParams,

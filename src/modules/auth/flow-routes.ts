@@ -188,7 +188,7 @@ export const flowRoutes =
           tags,
           summary: 'Deactivate my user',
           description:
-            'Deactivates the current user: every session ends, access tokens stop working on the next request, and sign-in is refused.',
+            'Deactivates the current user: every session ends, access tokens stop working on the next request, and sign-in is refused. The account API keys the user made are revoked.',
           operationId: 'deactivate',
           security,
           response: { 204: z.null(), ...problems },

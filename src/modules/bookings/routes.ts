@@ -4,11 +4,15 @@ import type { Deps } from '../../deps.ts'
 import { requireMember } from '../accounts/guards.ts'
 import { AccountParams } from '../accounts/schemas.ts'
 import { idempotencyScopeOf, requireCredential } from '../auth/guards.ts'
+import { replayStanding } from '../entitlements/engine.ts'
 import { cancelBooking, createBooking, listBookings } from './bookings.ts'
 import { Booking, BookingParams, CreateBookingBody, ListBookingsQuery } from './schemas.ts'
 
 const security = [{ bearer: [] }]
 const tags = ['bookings']
+
+/** A replay of an Idempotency-Key still needs what a fresh request needs (the statement checks it otherwise). */
+const replayCheck = replayStanding({ minRole: 'member', scope: 'resources:write' })
 
 export const bookingRoutes =
   (deps: Deps): FastifyPluginAsyncZod =>
@@ -34,10 +38,18 @@ export const bookingRoutes =
       },
       async (req, reply) => {
         const credential = await requireCredential(deps, req)
-        return idempotent(db, req, reply, idempotencyScopeOf(credential), async (executor) => ({
-          status: 201,
-          body: await createBooking(executor, req.params.accountId, credential, req.body, clock.now()),
-        }))
+        const now = clock.now()
+        return idempotent(
+          db,
+          req,
+          reply,
+          idempotencyScopeOf(credential),
+          async (executor) => ({
+            status: 201,
+            body: await createBooking(executor, req.params.accountId, credential, req.body, now),
+          }),
+          replayCheck(req.params.accountId, credential, now),
+        )
       },
     )
 

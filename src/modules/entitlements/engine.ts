@@ -306,8 +306,8 @@ export function standingStatements(
 
 /**
  * The principal's standing in the account, for a refusal that must still answer 401 (dead
- * session or key), 404 (not a member) and 403 (a key without the scope) first, as every other
- * account route does.
+ * session or key), 404 (not a member) and 403 (a key without the scope, or with `minRole`, a user
+ * below it) first, as every other account route does.
  */
 export async function assertStanding(
   executor: Executor,
@@ -316,6 +316,7 @@ export async function assertStanding(
   credential: Credential,
   scope: KeyScope,
   now: Date,
+  minRole?: Role,
 ): Promise<void> {
   const row = await statementRow<
     { role: Role | null; active: boolean; scope_ok: boolean },
@@ -327,6 +328,21 @@ export async function assertStanding(
   })
   assertActiveMember(row?.active, row?.role, credential.kind)
   assertScope(row?.scope_ok, scope)
+  if (minRole && row?.role && !roleAtLeast(row.role, minRole)) {
+    throw new AppError('forbidden', `This needs the ${minRole} role in the account`)
+  }
+}
+
+/**
+ * The Idempotency-Key replay check of a hot path (see `ReplayCheck` in core/http.ts), its
+ * statements rendered once: a replay answers the stored response only while the caller still
+ * stands in the account as a fresh request would need (401, 404 and 403 otherwise). It costs one
+ * small statement, on the replay path only.
+ */
+export function replayStanding(spec: { scope: KeyScope; minRole: Role }) {
+  const standing = standingStatements(spec.scope)
+  return (accountId: string, credential: Credential, now: Date) => (executor: Executor) =>
+    assertStanding(executor, standing, accountId, credential, spec.scope, now, spec.minRole)
 }
 
 /** 404 for a key the catalogue does not know, 400 for one that is only a flag. */

@@ -5,10 +5,14 @@ import { AccountParams } from '../accounts/schemas.ts'
 import { idempotencyScopeOf, requireCredential } from '../auth/guards.ts'
 import { resourceFeatureKeys, resourceFeatures } from '../plans/features.ts'
 import { checkFeature } from './check.ts'
+import { replayStanding } from './engine.ts'
 import { readEntitlements, recordUsage } from './entitlements.ts'
 import { CheckBody, CheckResult, Entitlements, EntitlementsQuery, UsageBody, UsageResult } from './schemas.ts'
 
 const security = [{ bearer: [] }]
+
+/** A replay of an Idempotency-Key still needs what a fresh request needs (the statement checks it otherwise). */
+const replayCheck = replayStanding({ minRole: 'member', scope: 'usage:write' })
 
 // Built from the declared list, so the API reference names exactly the features the code refuses.
 const resourceList = Object.entries(resourceFeatures)
@@ -71,10 +75,18 @@ export const entitlementRoutes =
       },
       async (req, reply) => {
         const credential = await requireCredential(deps, req)
-        return idempotent(db, req, reply, idempotencyScopeOf(credential), async (executor) => ({
-          status: 200,
-          body: await recordUsage(executor, req.params.accountId, credential, req.body, clock.now()),
-        }))
+        const now = clock.now()
+        return idempotent(
+          db,
+          req,
+          reply,
+          idempotencyScopeOf(credential),
+          async (executor) => ({
+            status: 200,
+            body: await recordUsage(executor, req.params.accountId, credential, req.body, now),
+          }),
+          replayCheck(req.params.accountId, credential, now),
+        )
       },
     )
 

@@ -1,6 +1,6 @@
 // API keys: made with their secret shown once, listed by their prefix, revoked for good. The
 // secret is `pgk_` + 32 random bytes (base64url); only its SHA-256 is stored.
-import { and, desc, eq, isNull, lt } from 'drizzle-orm'
+import { and, desc, eq, isNotNull, isNull, lt } from 'drizzle-orm'
 import { newOpaqueToken, sha256 } from '../../core/crypto.ts'
 import type { Executor } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
@@ -148,6 +148,49 @@ export async function revokeKey(
     .where(and(eq(apiKeys.id, keyId), owner))
   if (!existing) throw notFound('API key')
   return toApiKey(existing)
+}
+
+/** Why account keys were revoked with their creator's standing (the `reason` of their `api_key.revoked` entries). */
+export type CreatorGoneReason = 'creator_removed' | 'creator_left' | 'creator_demoted' | 'creator_deactivated'
+
+/**
+ * Revokes the live account keys `userId` made for `accountId` (for every account when null): an
+ * account key acts for its account only while its creator can still make keys there, so whatever
+ * ends that (leaving or being removed, a demotion below admin, deactivation) calls this in the
+ * same transaction. Site keys and keys made by an operator on the command line (no creator) are
+ * not touched. Each key is audited `api_key.revoked` with `reason`. Returns the revoked keys' ids.
+ */
+export async function revokeKeysOfCreator(
+  tx: Executor,
+  userId: string,
+  accountId: string | null,
+  actor: AuditActor,
+  reason: CreatorGoneReason,
+  now: Date,
+): Promise<string[]> {
+  const revoked = await tx
+    .update(apiKeys)
+    .set({ revokedAt: now })
+    .where(
+      and(
+        eq(apiKeys.createdBy, userId),
+        accountId === null ? isNotNull(apiKeys.accountId) : eq(apiKeys.accountId, accountId),
+        isNull(apiKeys.revokedAt),
+      ),
+    )
+    .returning()
+  for (const key of revoked) {
+    await audit(tx, {
+      actor,
+      accountId: key.accountId,
+      action: 'api_key.revoked',
+      subjectType: 'api_key',
+      subjectId: key.id,
+      data: { name: key.name, prefix: key.prefix, reason },
+      at: now,
+    })
+  }
+  return revoked.map((key) => key.id)
 }
 
 /** A key's account (null: a site key) and whether it is revoked, for callers that know only its id; 404 if none. */

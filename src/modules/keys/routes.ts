@@ -4,11 +4,21 @@ import type { Deps } from '../../deps.ts'
 import { requireMember } from '../accounts/guards.ts'
 import { AccountParams } from '../accounts/schemas.ts'
 import { requireAdmin, userOf } from '../auth/guards.ts'
-import { createKey, listKeys, revokeKey } from './keys.ts'
-import { AccountApiKeyParams, ApiKey, ApiKeyParams, CreateApiKeyBody, CreatedApiKey } from './schemas.ts'
+import { createKey, keyOwner, listKeys, revokeKey } from './keys.ts'
+import {
+  AccountApiKeyParams,
+  ApiKey,
+  ApiKeyParams,
+  CreateApiKeyBody,
+  CreatedApiKey,
+  ListApiKeysQuery,
+} from './schemas.ts'
 
 const security = [{ bearer: [] }]
 const tags = ['api keys']
+
+const endsWithCreator =
+  'An account key works while the person who made it can still make keys in the account: it is revoked when they leave or are removed, are made a plain member, or deactivate their user.'
 
 const createdOnce =
   'The response carries the secret (`key`, starting `pgk_`), which is never shown again (a retry with the same Idempotency-Key replays this response); only its SHA-256 is stored. Send it as `Authorization: Bearer <key>`.'
@@ -20,6 +30,7 @@ export const keyRoutes =
     // Keys are made and revoked by people only: a key never makes or lists keys.
     const siteAdmin = requireAdmin(deps)
     const accountAdmin = requireMember(deps, 'admin')
+    const accountAdminOrSiteAdmin = requireMember(deps, 'admin', { adminMayRead: true })
 
     app.post(
       '/v1/admin/api-keys',
@@ -51,15 +62,19 @@ export const keyRoutes =
         schema: {
           tags,
           summary: 'List site API keys',
-          description: 'Site admins. Newest first, revoked ones included; never the secrets.',
+          description:
+            "Site admins. The site keys, or with `account_id` that account's keys. Newest first, revoked ones included; never the secrets.",
           operationId: 'listSiteApiKeys',
           security,
-          querystring: PaginationQuery,
+          querystring: ListApiKeysQuery,
           response: { 200: page(ApiKey), ...problems },
         },
         preHandler: siteAdmin,
       },
-      async (req) => listKeys(db, null, req.query),
+      async (req) => {
+        const { account_id: accountId, ...query } = req.query
+        return listKeys(db, accountId ?? null, query)
+      },
     )
 
     app.delete(
@@ -67,9 +82,9 @@ export const keyRoutes =
       {
         schema: {
           tags,
-          summary: 'Revoke a site API key',
+          summary: 'Revoke an API key',
           description:
-            'Site admins. The next request with the key is refused (401) on every instance. Revoking a revoked key answers it again.',
+            'Site admins, for any key: a site key or an account key. The next request with the key is refused (401) on every instance. Revoking a revoked key answers it again.',
           operationId: 'revokeSiteApiKey',
           security,
           params: ApiKeyParams,
@@ -78,7 +93,10 @@ export const keyRoutes =
         preHandler: siteAdmin,
       },
       async (req) =>
-        db.transaction((tx) => revokeKey(tx, req.params.keyId, null, userOf(req).userId, clock.now())),
+        db.transaction(async (tx) => {
+          const { accountId } = await keyOwner(tx, req.params.keyId)
+          return revokeKey(tx, req.params.keyId, accountId, userOf(req).userId, clock.now())
+        }),
     )
 
     app.post(
@@ -87,7 +105,7 @@ export const keyRoutes =
         schema: {
           tags,
           summary: 'Create an account API key',
-          description: `Owners and admins. An account key acts on this account only, within its scopes (\`plans:write\` is for site keys). ${createdOnce}`,
+          description: `Owners and admins. An account key acts on this account only, within its scopes (\`plans:write\` is for site keys). ${endsWithCreator} ${createdOnce}`,
           operationId: 'createAccountApiKey',
           security,
           params: AccountParams,
@@ -114,14 +132,15 @@ export const keyRoutes =
         schema: {
           tags,
           summary: 'List account API keys',
-          description: 'Owners and admins. Newest first, revoked ones included; never the secrets.',
+          description:
+            'Owners, admins and site admins. Newest first, revoked ones included (a key revoked with its maker has `revoked_at` set); never the secrets.',
           operationId: 'listAccountApiKeys',
           security,
           params: AccountParams,
           querystring: PaginationQuery,
           response: { 200: page(ApiKey), ...problems },
         },
-        preHandler: accountAdmin,
+        preHandler: accountAdminOrSiteAdmin,
       },
       async (req) => listKeys(db, req.params.accountId, req.query),
     )

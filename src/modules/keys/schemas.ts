@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { PaginationQuery } from '../../core/http.ts'
 import { keyScopes } from './scopes.ts'
 
 export const KeyScope = z.enum(keyScopes).meta({
@@ -62,6 +63,14 @@ export const CreatedApiKey = ApiKey.extend({
   example: { ...apiKeyExample, key: 'pgk_Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5' },
 })
 export type CreatedApiKey = z.infer<typeof CreatedApiKey>
+
+export const ListApiKeysQuery = PaginationQuery.extend({
+  account_id: z
+    .uuid()
+    .optional()
+    .meta({ description: "Lists this account's keys instead of the site keys." }),
+})
+export type ListApiKeysQuery = z.infer<typeof ListApiKeysQuery>
 
 export const ApiKeyParams = z.object({ keyId: z.uuid() })
 export const AccountApiKeyParams = z.object({ accountId: z.uuid(), keyId: z.uuid() })
