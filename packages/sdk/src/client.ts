@@ -68,6 +68,25 @@ const sleep = (ms: number, signal: AbortSignal | null) =>
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 
+/**
+ * An attempt's signal: aborted by the caller's signal, or after `ms` with a TimeoutError (the
+ * answer's body included). Not `AbortSignal.any` with `AbortSignal.timeout`: the composite holds
+ * the timeout signal only weakly, and once collected it never fires. Here the timer holds it.
+ */
+function attemptSignal(caller: AbortSignal, ms: number): AbortSignal {
+  const controller = new AbortController()
+  const onAbort = () => controller.abort(caller.reason)
+  if (caller.aborted) onAbort()
+  else caller.addEventListener('abort', onAbort, { once: true })
+  const timer: unknown = setTimeout(() => {
+    caller.removeEventListener('abort', onAbort)
+    controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
+  }, ms)
+  // On Node, a pending timeout must not keep the process alive.
+  ;(timer as { unref?: () => void }).unref?.()
+  return controller.signal
+}
+
 /** A fetch that sends a request up to `1 + retries` times (see isRetryable / isRetryableStatus). */
 export function retryingFetch(
   options: Required<
@@ -82,7 +101,7 @@ export function retryingFetch(
     const original = request.clone()
     for (let attempt = 1; ; attempt++) {
       const last = attempt >= attempts
-      const signal = AbortSignal.any([original.signal, AbortSignal.timeout(options.timeoutMs)])
+      const signal = attemptSignal(original.signal, options.timeoutMs)
       let response: Response
       try {
         response = await options.fetch(new Request(original.clone(), { signal }))
