@@ -387,7 +387,10 @@ describe('@plangate/sdk against a running plangate', () => {
 
   it('verifies a real delivery and refuses a tampered body or a stale one', async () => {
     await t.deps.jobs.drain(t.deps)
-    const delivery = receiver.received.find((received) => received.body.includes('subscription.created'))
+    // This account's: another test subscribes an account of its own.
+    const delivery = receiver.received.find(
+      (received) => received.body.includes('subscription.created') && received.body.includes(accountId),
+    )
     if (!delivery) throw new Error(`no subscription.created delivery among ${receiver.received.length}`)
     const event = verifyWebhook(delivery.body, delivery.headers, endpointSecret)
     expect(event).toMatchObject({ type: 'subscription.created', account_id: accountId })
