@@ -9,6 +9,7 @@ export {
   plangateMiddleware,
   retryAfterMs,
   retryingFetch,
+  takesIdempotencyKey,
 } from './client.ts'
 export {
   type ListItem,
@@ -20,4 +21,5 @@ export {
   toPlangateError,
   unwrap,
 } from './errors.ts'
+export { idempotentOperations } from './idempotent-operations.ts'
 export type { components, operations, paths } from './schema.d.ts'

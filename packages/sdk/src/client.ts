@@ -3,6 +3,7 @@
 // call, and a custom `fetch` under it makes each attempt with a timeout and retries what is safe
 // to retry. Nothing here imports the service: this package only knows the OpenAPI document.
 import createClient, { type Client, type Middleware } from 'openapi-fetch'
+import { idempotentOperations } from './idempotent-operations.ts'
 import type { paths } from './schema.d.ts'
 
 export interface PlangateOptions {
@@ -29,9 +30,19 @@ export type Plangate = Client<paths>
 const idempotentMethods = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS'])
 
 /**
+ * Whether an operation (its method and path template, `POST /v1/accounts/{accountId}/staff`)
+ * honours an Idempotency-Key: its OpenAPI operation declares the header, and the server replays the
+ * first answer to a request repeating the key instead of acting twice.
+ */
+export function takesIdempotencyKey(method: string, schemaPath: string): boolean {
+  return idempotentOperations.has(`${method.toUpperCase()} ${schemaPath}`)
+}
+
+/**
  * Whether a request may be sent again. GET/HEAD/PUT/DELETE always; POST and PATCH only with an
- * Idempotency-Key, which the server uses to replay the first answer instead of acting twice. The
- * client adds a key to every POST, never to a PATCH: give one yourself to make a PATCH retryable.
+ * Idempotency-Key. The client's middleware sends one only to the operations that honour it
+ * (`takesIdempotencyKey`), so a POST such as a refresh or a cancel, which would fail or act again
+ * when repeated, is sent once. With `retryingFetch` on its own, give a key only to those operations.
  */
 export function isRetryable(request: Request): boolean {
   return idempotentMethods.has(request.method) || request.headers.has('idempotency-key')
@@ -68,6 +79,25 @@ const sleep = (ms: number, signal: AbortSignal | null) =>
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 
+/**
+ * An attempt's signal: aborted by the caller's signal, or after `ms` with a TimeoutError (the
+ * answer's body included). Not `AbortSignal.any` with `AbortSignal.timeout`: the composite holds
+ * the timeout signal only weakly, and once collected it never fires. Here the timer holds it.
+ */
+function attemptSignal(caller: AbortSignal, ms: number): AbortSignal {
+  const controller = new AbortController()
+  const onAbort = () => controller.abort(caller.reason)
+  if (caller.aborted) onAbort()
+  else caller.addEventListener('abort', onAbort, { once: true })
+  const timer: unknown = setTimeout(() => {
+    caller.removeEventListener('abort', onAbort)
+    controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
+  }, ms)
+  // On Node, a pending timeout must not keep the process alive.
+  ;(timer as { unref?: () => void }).unref?.()
+  return controller.signal
+}
+
 /** A fetch that sends a request up to `1 + retries` times (see isRetryable / isRetryableStatus). */
 export function retryingFetch(
   options: Required<
@@ -82,7 +112,7 @@ export function retryingFetch(
     const original = request.clone()
     for (let attempt = 1; ; attempt++) {
       const last = attempt >= attempts
-      const signal = AbortSignal.any([original.signal, AbortSignal.timeout(options.timeoutMs)])
+      const signal = attemptSignal(original.signal, options.timeoutMs)
       let response: Response
       try {
         response = await options.fetch(new Request(original.clone(), { signal }))
@@ -110,15 +140,22 @@ function backoff(
   return ceiling / 2 + Math.random() * (ceiling / 2)
 }
 
-/** Sets the bearer and, on a POST without one, a fresh Idempotency-Key: once per call, so every retry reuses it. */
+/**
+ * Sets the bearer and, for a POST or PATCH, the Idempotency-Key that makes it retryable: on an
+ * operation that honours one (`takesIdempotencyKey`), the caller's or else a fresh UUID, once per
+ * call so every retry reuses it; on any other, none (a key the caller gave is dropped, as the server
+ * would ignore it), so it is sent once.
+ */
 export function plangateMiddleware(credential: string | undefined): Middleware {
   return {
-    onRequest({ request }) {
+    onRequest({ request, schemaPath }) {
       if (credential && !request.headers.has('authorization')) {
         request.headers.set('authorization', `Bearer ${credential}`)
       }
-      if (request.method === 'POST' && !request.headers.has('idempotency-key')) {
-        request.headers.set('idempotency-key', crypto.randomUUID())
+      if (request.method === 'POST' || request.method === 'PATCH') {
+        if (!takesIdempotencyKey(request.method, schemaPath)) request.headers.delete('idempotency-key')
+        else if (!request.headers.has('idempotency-key'))
+          request.headers.set('idempotency-key', crypto.randomUUID())
       }
       return request
     },

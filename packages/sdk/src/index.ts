@@ -7,6 +7,7 @@ export {
   plangateMiddleware,
   retryAfterMs,
   retryingFetch,
+  takesIdempotencyKey,
 } from './client.ts'
 export {
   type ListItem,
@@ -18,6 +19,7 @@ export {
   toPlangateError,
   unwrap,
 } from './errors.ts'
+export { idempotentOperations } from './idempotent-operations.ts'
 export type { components, operations, paths } from './schema.d.ts'
 export {
   type VerifyWebhookOptions,

@@ -2,8 +2,14 @@
 // a small proxy in front of it loses, refuses or rate-limits chosen requests.
 import { createServer, type IncomingHttpHeaders, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildTestApp, loginAdmin, type TestApp, uniqueCode } from '../../../test/helpers/app.ts'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import {
+  adminCredentials,
+  buildTestApp,
+  loginAdmin,
+  type TestApp,
+  uniqueCode,
+} from '../../../test/helpers/app.ts'
 import {
   createPlangate,
   type Plangate,
@@ -14,16 +20,18 @@ import {
   WebhookSignatureError,
 } from './index.ts'
 
-type Fault = 'lose' | '503' | '429'
+type Fault = 'lose' | 'hold' | '503' | '429'
 
 /**
  * Forwards to `target`; a queued fault is spent on the next request: `lose` forwards it and then
  * drops the connection instead of answering (the server acted, the client saw a network error),
- * `503` answers 503 without forwarding, `429` answers 429 with `Retry-After: 1`.
+ * `hold` forwards it and never answers (the server acted, the client times out; the server's status
+ * goes to `held`), `503` answers 503 without forwarding, `429` answers 429 with `Retry-After: 1`.
  */
 async function startProxy(target: number) {
   const faults: Fault[] = []
   const seen: { method: string; url: string; headers: IncomingHttpHeaders; at: number }[] = []
+  const held: number[] = []
   const server: Server = createServer((req, res) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, at: Date.now() })
     const fault = faults.shift()
@@ -51,6 +59,11 @@ async function startProxy(target: number) {
           answer.on('end', () => res.socket?.destroy())
           return
         }
+        if (fault === 'hold') {
+          held.push(answer.statusCode ?? 0)
+          answer.resume()
+          return
+        }
         res.writeHead(answer.statusCode ?? 502, answer.headers)
         answer.pipe(res)
       },
@@ -63,6 +76,7 @@ async function startProxy(target: number) {
     url: `http://127.0.0.1:${port}`,
     faults,
     seen,
+    held,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()
@@ -97,6 +111,7 @@ describe('@plangate/sdk against a running plangate', () => {
   let baseUrl: string
   let admin: Plangate
   let pg: Plangate
+  let apiKey: string
   let accountId: string
   let endpointSecret: string
   const plan = uniqueCode('sdk')
@@ -128,6 +143,7 @@ describe('@plangate/sdk against a running plangate', () => {
       }),
     )
     expect(key.key).toMatch(/^pgk_/)
+    apiKey = key.key
     const endpoint = unwrap(
       await admin.POST('/v1/webhook-endpoints', { body: { url: receiver.url, events: ['subscription.*'] } }),
     )
@@ -251,6 +267,46 @@ describe('@plangate/sdk against a running plangate', () => {
     expect(proxy.seen.length - before).toBe(1)
   })
 
+  it('sends a cancel held past the timeout once: the server acted, the caller gets the timeout', async () => {
+    const other = unwrap(await pg.POST('/v1/accounts', { body: { name: 'Held' } }))
+    const path = { path: { accountId: other.id } }
+    unwrap(await pg.POST('/v1/accounts/{accountId}/subscription', { params: path, body: { plan } }))
+    const impatient = createPlangate({ baseUrl: proxy.url, apiKey, timeoutMs: 300, baseRetryDelayMs: 20 })
+    const before = proxy.seen.length
+    const heldBefore = proxy.held.length
+    proxy.faults.push('hold')
+    await expect(
+      impatient.POST('/v1/accounts/{accountId}/subscription/cancel', {
+        params: path,
+        body: { at_period_end: true },
+      }),
+    ).rejects.toMatchObject({ name: 'TimeoutError' })
+    const attempts = proxy.seen.slice(before)
+    expect(attempts.map((attempt) => attempt.url)).toEqual([`/v1/accounts/${other.id}/subscription/cancel`])
+    expect(attempts[0]?.headers['idempotency-key']).toBeUndefined()
+    await vi.waitFor(() => expect(proxy.held.slice(heldBefore)).toEqual([200]), { timeout: 10_000 })
+    const subscription = unwrap(await pg.GET('/v1/accounts/{accountId}/subscription', { params: path }))
+    expect(subscription.cancel_at_period_end).toBe(true)
+    expect(proxy.seen.length - before).toBe(2)
+  })
+
+  it('sends a refresh once: a lost answer is a network error, not a second rotation', async () => {
+    const tokens = unwrap(
+      await createPlangate({ baseUrl }).POST('/v1/auth/token', {
+        body: { username: adminCredentials.email, password: adminCredentials.password },
+      }),
+    )
+    const anonymous = createPlangate({ baseUrl: proxy.url, baseRetryDelayMs: 20 })
+    const before = proxy.seen.length
+    proxy.faults.push('lose')
+    await expect(
+      anonymous.POST('/v1/auth/refresh', { body: { refresh_token: tokens.refresh_token } }),
+    ).rejects.toThrow()
+    const attempts = proxy.seen.slice(before)
+    expect(attempts.map((attempt) => attempt.url)).toEqual(['/v1/auth/refresh'])
+    expect(attempts[0]?.headers['idempotency-key']).toBeUndefined()
+  })
+
   it('throws typed problems', async () => {
     const missing = '0193a1b2-6c4d-7e8f-9a0b-1c2d3e4f5a6b'
     const error = await pg
@@ -331,7 +387,10 @@ describe('@plangate/sdk against a running plangate', () => {
 
   it('verifies a real delivery and refuses a tampered body or a stale one', async () => {
     await t.deps.jobs.drain(t.deps)
-    const delivery = receiver.received.find((received) => received.body.includes('subscription.created'))
+    // This account's: another test subscribes an account of its own.
+    const delivery = receiver.received.find(
+      (received) => received.body.includes('subscription.created') && received.body.includes(accountId),
+    )
     if (!delivery) throw new Error(`no subscription.created delivery among ${receiver.received.length}`)
     const event = verifyWebhook(delivery.body, delivery.headers, endpointSecret)
     expect(event).toMatchObject({ type: 'subscription.created', account_id: accountId })
