@@ -1,11 +1,18 @@
 // The routes: the sign-in pages at the paths the emails link to, the portal under /app.
 import { type ReactNode, useEffect } from 'react'
-import { BrowserRouter, Link, Navigate, Route, Routes, useLocation, useParams } from 'react-router'
+import { BrowserRouter, Link, Navigate, Route, Routes, useLocation } from 'react-router'
 import { SignIn } from './auth/SignIn.tsx'
 import { SignUp } from './auth/SignUp.tsx'
 import { AcceptInvitation, ForgotPassword, ResetPassword, VerifyEmail } from './auth/TokenPages.tsx'
 import { restore, signOut, useSession } from './lib/session.ts'
-import { AccountHome, Accounts } from './portal/Accounts.tsx'
+import { AccountLayout } from './portal/AccountLayout.tsx'
+import { Accounts } from './portal/Accounts.tsx'
+import { BookingsPage } from './portal/Bookings.tsx'
+import { KeysPage } from './portal/Keys.tsx'
+import { Overview } from './portal/Overview.tsx'
+import { PlanPage } from './portal/Plan.tsx'
+import { StaffPage } from './portal/Staff.tsx'
+import { TeamPage } from './portal/Team.tsx'
 
 /** Pages for signed-in people: anyone else is sent to sign in, and back here after. */
 function SignedIn({ children }: { children: ReactNode }) {
@@ -38,11 +45,6 @@ function SignedIn({ children }: { children: ReactNode }) {
       {children}
     </div>
   )
-}
-
-function AccountRoute() {
-  const { accountId = '' } = useParams()
-  return <AccountHome accountId={accountId} />
 }
 
 function NotFound() {
@@ -82,10 +84,17 @@ export function App() {
           path="/app/accounts/:accountId"
           element={
             <SignedIn>
-              <AccountRoute />
+              <AccountLayout />
             </SignedIn>
           }
-        />
+        >
+          <Route index element={<Overview />} />
+          <Route path="plan" element={<PlanPage />} />
+          <Route path="staff" element={<StaffPage />} />
+          <Route path="bookings" element={<BookingsPage />} />
+          <Route path="team" element={<TeamPage />} />
+          <Route path="keys" element={<KeysPage />} />
+        </Route>
         <Route path="*" element={<NotFound />} />
       </Routes>
     </BrowserRouter>

@@ -98,38 +98,3 @@ function CreateAccount() {
     </section>
   )
 }
-
-/** One account's page; the overview (plan, meters, staff, bookings) grows here. */
-export function AccountHome({ accountId }: { accountId: string }) {
-  const [account, setAccount] = useState<Account | null>(null)
-  const [error, setError] = useState<string | null>(null)
-  useEffect(() => {
-    void (async () => {
-      try {
-        setAccount(unwrap(await api.GET('/v1/accounts/{accountId}', { params: { path: { accountId } } })))
-      } catch (caught) {
-        setError(messageOf(caught))
-      }
-    })()
-  }, [accountId])
-  if (error)
-    return (
-      <main className="page">
-        <Notice kind="error">{error}</Notice>
-      </main>
-    )
-  if (!account)
-    return (
-      <main className="page">
-        <p aria-live="polite">Loading…</p>
-      </main>
-    )
-  return (
-    <main className="page">
-      <h1>{account.name}</h1>
-      <p className="muted">
-        Time zone {account.timezone} · your role: {account.role}
-      </p>
-    </main>
-  )
-}

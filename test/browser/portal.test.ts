@@ -1,0 +1,124 @@
+// The customer portal in a real browser: an owner subscribes to basic, adds staff until the third
+// is refused with the reason, fills the day's bookings, previews and takes the upgrade to pro,
+// sees the new limits, cancels and resumes. Every page passes axe's serious/critical rules, with no
+// console errors, under the page CSP.
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildTestApp, lastMailTo, mailToken, registerAndLogin, type TestApp } from '../helpers/app.ts'
+import { accessibilityViolations, chromiumPath, launchBrowser, watchPage } from '../helpers/browser.ts'
+import { freePort } from '../helpers/process.ts'
+
+const executablePath = chromiumPath()
+
+describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
+  let t: TestApp
+  let browser: Browser
+  let baseUrl: string
+
+  beforeAll(async () => {
+    const port = await freePort()
+    baseUrl = `http://127.0.0.1:${port}`
+    t = await buildTestApp({ APP_URL: baseUrl })
+    await t.app.listen({ host: '127.0.0.1', port })
+    browser = await launchBrowser(executablePath as string)
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await t?.close()
+  })
+
+  const accessible = async (page: Page, where: string) =>
+    expect(await accessibilityViolations(page), where).toEqual([])
+
+  it('subscribes, meets the limits in words, upgrades after a preview, cancels and resumes', async () => {
+    const owner = await registerAndLogin(t.app)
+    const token = mailToken(await lastMailTo(t, owner.email, /verify/i), baseUrl)
+    const verified = await t.app.inject({ method: 'POST', url: '/v1/auth/email/verify', payload: { token } })
+    expect(verified.statusCode, verified.body).toBe(200)
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const page = await context.newPage()
+    const { problems } = watchPage(page)
+
+    await page.goto(`${baseUrl}/sign-in`)
+    await page.getByLabel('Email').fill(owner.email)
+    await page.getByLabel('Password').fill(owner.password)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByLabel('Business name').fill('Chic-Chic')
+    await page.getByRole('button', { name: 'Create' }).click()
+    await page.getByRole('heading', { name: 'Chic-Chic' }).waitFor()
+    await page.getByText('No plan yet.').waitFor()
+    await accessible(page, 'overview without a plan')
+
+    // Subscribe to basic, after its preview.
+    await page.getByRole('link', { name: 'Plan & billing' }).click()
+    await page.getByRole('button', { name: 'Choose Basic' }).click()
+    await page.getByRole('heading', { name: 'Start to basic' }).waitFor()
+    await accessible(page, 'plan page with a preview')
+    await page.getByRole('button', { name: 'Confirm: start to basic' }).click()
+    await page.getByText('You are on basic now.').waitFor()
+    await page.getByRole('heading', { name: /Plan: basic/ }).waitFor()
+
+    // Staff: two fit, the third is refused with the reason and a way to upgrade.
+    await page.getByRole('link', { name: 'Staff' }).click()
+    for (const name of ['Ann', 'Bob', 'Cleo']) {
+      await page.getByLabel('Name').fill(name)
+      await page.getByRole('button', { name: 'Add staff member' }).click()
+      if (name !== 'Cleo') await page.getByRole('button', { name: `Remove ${name}` }).waitFor()
+    }
+    const refusal = page.getByRole('alert')
+    await refusal.waitFor()
+    expect(await refusal.textContent()).toContain('Your plan allows 2 staff members')
+    await refusal.getByRole('link', { name: 'Upgrade your plan' }).waitFor()
+    await page.locator('.meter-figure', { hasText: '2 of 2 staff members' }).waitFor()
+    await accessible(page, 'staff page with a refusal')
+
+    // Bookings fill the day's meter; the sixth is refused.
+    await page.getByRole('link', { name: 'Bookings' }).click()
+    for (let i = 0; i < 6; i++) {
+      await page.getByLabel('Customer').fill(`Customer ${i}`)
+      await page.getByLabel('Time').fill(`1${i}:00`)
+      await page.getByRole('button', { name: 'Add booking' }).click()
+      if (i < 5) await page.locator('.meter-figure', { hasText: `${i + 1} of 5 bookings` }).waitFor()
+    }
+    await page.getByRole('alert').waitFor()
+    expect(await page.getByRole('alert').textContent()).toContain('5 bookings a day')
+    await accessible(page, 'bookings page')
+
+    // Preview the upgrade to pro: the price difference and what is due, then take it.
+    await page.getByRole('link', { name: 'Plan & billing' }).click()
+    await page.getByRole('button', { name: 'Preview a change to Pro' }).click()
+    await page.getByRole('heading', { name: 'Upgrade to pro' }).waitFor()
+    expect(await page.getByRole('region', { name: 'Upgrade to pro' }).textContent()).toMatch(
+      /Price difference\+/,
+    )
+    await page.getByRole('button', { name: 'Confirm: upgrade to pro' }).click()
+    await page.getByText('You are on pro now.').waitFor()
+
+    // The meters show pro's limits.
+    await page.getByRole('link', { name: 'Overview' }).click()
+    await page.locator('.meter-figure', { hasText: '2 of 5 staff members' }).waitFor()
+    await page.locator('.meter-figure', { hasText: '5 of 20 bookings' }).waitFor()
+    await accessible(page, 'overview on pro')
+
+    // Cancel at the period end, then resume.
+    await page.getByRole('link', { name: 'Plan & billing' }).click()
+    await page.getByRole('button', { name: 'Cancel at the end of the period' }).click()
+    await page.getByText(/Canceled: access continues/).waitFor()
+    await page.getByRole('button', { name: 'Resume the subscription' }).click()
+    await page.getByText(/Resumed/).waitFor()
+    await page.getByRole('table').first().waitFor()
+    await accessible(page, 'plan page with invoices')
+
+    // Team and keys pages read and pass the same checks.
+    await page.getByRole('link', { name: 'Team' }).click()
+    await page.getByRole('heading', { name: 'Team' }).waitFor()
+    await accessible(page, 'team page')
+    await page.getByRole('link', { name: 'API keys' }).click()
+    await page.getByLabel('Key name').fill('backend')
+    await page.getByRole('button', { name: 'Create key' }).click()
+    await page.getByText('Copy the key now').waitFor()
+    expect(await page.locator('.secret').textContent()).toMatch(/^pgk_/)
+    await accessible(page, 'keys page')
+    expect(problems).toEqual([])
+  })
+})
