@@ -5,7 +5,6 @@ import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   bearer,
-  buildTestApp,
   createAccount,
   lastMailTo,
   mailToken,
@@ -13,8 +12,13 @@ import {
   type TestApp,
   uniqueEmail,
 } from '../helpers/app.ts'
-import { accessibilityViolations, chromiumPath, launchBrowser, watchPage } from '../helpers/browser.ts'
-import { freePort } from '../helpers/process.ts'
+import {
+  accessibilityViolations,
+  type BrowserApp,
+  chromiumPath,
+  startBrowserApp,
+  watchPage,
+} from '../helpers/browser.ts'
 
 const executablePath = chromiumPath()
 
@@ -22,17 +26,14 @@ describe.skipIf(!executablePath)('accepting an invitation in Chromium', () => {
   let t: TestApp
   let browser: Browser
   let baseUrl: string
+  let running: BrowserApp | undefined
 
   beforeAll(async () => {
-    const port = await freePort()
-    baseUrl = `http://127.0.0.1:${port}`
-    t = await buildTestApp({ APP_URL: baseUrl })
-    await t.app.listen({ host: '127.0.0.1', port })
-    browser = await launchBrowser(executablePath as string)
+    running = await startBrowserApp(executablePath as string)
+    ;({ t, browser, baseUrl } = running)
   })
   afterAll(async () => {
-    await browser?.close()
-    await t?.close()
+    await running?.close()
   })
 
   it('signs the invitee up from the link, verifies, signs in and joins as a member', async () => {

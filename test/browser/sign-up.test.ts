@@ -3,9 +3,14 @@
 // under the page CSP with no console errors, and work at phone width.
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildTestApp, lastMailTo, mailToken, type TestApp, uniqueEmail } from '../helpers/app.ts'
-import { accessibilityViolations, chromiumPath, launchBrowser, watchPage } from '../helpers/browser.ts'
-import { freePort } from '../helpers/process.ts'
+import { lastMailTo, mailToken, type TestApp, uniqueEmail } from '../helpers/app.ts'
+import {
+  accessibilityViolations,
+  type BrowserApp,
+  chromiumPath,
+  startBrowserApp,
+  watchPage,
+} from '../helpers/browser.ts'
 
 const executablePath = chromiumPath()
 
@@ -13,17 +18,14 @@ describe.skipIf(!executablePath)('the web UI in Chromium: sign up to a first acc
   let t: TestApp
   let browser: Browser
   let baseUrl: string
+  let running: BrowserApp | undefined
 
   beforeAll(async () => {
-    const port = await freePort()
-    baseUrl = `http://127.0.0.1:${port}`
-    t = await buildTestApp({ APP_URL: baseUrl })
-    await t.app.listen({ host: '127.0.0.1', port })
-    browser = await launchBrowser(executablePath as string)
+    running = await startBrowserApp(executablePath as string)
+    ;({ t, browser, baseUrl } = running)
   })
   afterAll(async () => {
-    await browser?.close()
-    await t?.close()
+    await running?.close()
   })
 
   async function newPage(width = 1280): Promise<{ page: Page; problems: string[] }> {

@@ -4,6 +4,8 @@
 import { existsSync } from 'node:fs'
 import AxeBuilder from '@axe-core/playwright'
 import { type Browser, chromium, type Page } from 'playwright-core'
+import { buildTestApp, type TestApp } from './app.ts'
+import { freePort } from './process.ts'
 
 const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser']
 
@@ -55,4 +57,33 @@ export async function accessibilityViolations(page: Page): Promise<string[]> {
       (violation) =>
         `${violation.id}: ${violation.help} (${violation.nodes.map((node) => node.target.join(' ')).join(', ')})`,
     )
+}
+
+/** A test app listening on 127.0.0.1 with APP_URL set to where it listens, and a browser. */
+export interface BrowserApp {
+  t: TestApp
+  browser: Browser
+  /** The app's origin, e.g. http://127.0.0.1:41234: the links in its emails start with it. */
+  baseUrl: string
+  close(): Promise<void>
+}
+
+export async function startBrowserApp(
+  executablePath: string,
+  env: Record<string, string> = {},
+): Promise<BrowserApp> {
+  const port = await freePort()
+  const baseUrl = `http://127.0.0.1:${port}`
+  const t = await buildTestApp({ APP_URL: baseUrl, ...env })
+  await t.app.listen({ host: '127.0.0.1', port })
+  const browser = await launchBrowser(executablePath)
+  return {
+    t,
+    browser,
+    baseUrl,
+    async close() {
+      await browser.close()
+      await t.close()
+    },
+  }
 }

@@ -1,26 +1,5 @@
-export {
-  createPlangate,
-  isRetryable,
-  isRetryableStatus,
-  type Plangate,
-  type PlangateOptions,
-  plangateMiddleware,
-  retryAfterMs,
-  retryingFetch,
-  takesIdempotencyKey,
-} from './client.ts'
-export {
-  type ListItem,
-  type ListPath,
-  PlangateError,
-  type Problem,
-  type ProblemCode,
-  paginate,
-  toPlangateError,
-  unwrap,
-} from './errors.ts'
-export { idempotentOperations } from './idempotent-operations.ts'
-export type { components, operations, paths } from './schema.d.ts'
+// The SDK for servers: everything the browser entry has, and webhook verification.
+export * from './browser.ts'
 export {
   type VerifyWebhookOptions,
   verifyWebhook,
