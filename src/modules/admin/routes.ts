@@ -1,12 +1,15 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { page, problems } from '../../core/http.ts'
+import { page, problem, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
-import { requireAdmin } from '../auth/guards.ts'
+import { audit, userActor } from '../audit/audit.ts'
+import { requireAdmin, userOf } from '../auth/guards.ts'
+import { Job } from '../jobs/schemas.ts'
 import { listAccounts, listAuditLog, listStripeEvents, listSubscriptions, readMetrics } from './queries.ts'
 import {
   AdminAccount,
   AdminSubscription,
   AuditEntry,
+  JobParams,
   ListAccountsQuery,
   ListAuditLogQuery,
   ListStripeEventsQuery,
@@ -112,5 +115,40 @@ export const adminRoutes =
         preHandler: adminOnly,
       },
       async (req) => listAuditLog(db, req.query),
+    )
+
+    app.post(
+      '/v1/admin/jobs/:id/retry',
+      {
+        schema: {
+          tags,
+          summary: 'Retry a failed job',
+          description:
+            'Site admins (people only): gives a job in state `failed` (it used up its retries) one more attempt. The job keeps its id and payload, turns `retry` with its retry limit one higher, and runs when a worker next polls; if that attempt fails too it is `failed` again. 409 for a job in any other state (still retrying, running, completed or cancelled). Recorded in the audit log as `job.retried`.',
+          operationId: 'adminRetryJob',
+          security,
+          params: JobParams,
+          response: {
+            200: Job,
+            ...adminProblems,
+            404: problems[404],
+            409: problem('conflict: the job is not in state `failed`'),
+          },
+        },
+        preHandler: adminOnly,
+      },
+      async (req) =>
+        db.transaction(async (tx) => {
+          const job = await deps.jobs.retry(tx, req.params.id)
+          await audit(tx, {
+            actor: userActor(userOf(req).userId),
+            action: 'job.retried',
+            subjectType: 'job',
+            subjectId: job.id,
+            data: { name: job.name, retry_limit: job.retry_limit },
+            at: clock.now(),
+          })
+          return job
+        }),
     )
   }

@@ -227,3 +227,7 @@ export const AuditEntry = z
     },
   })
 export type AuditEntry = z.infer<typeof AuditEntry>
+
+export const JobParams = z.object({
+  id: z.uuid().describe("The job's id, as `GET /v1/admin/jobs` lists it."),
+})
