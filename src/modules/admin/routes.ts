@@ -4,7 +4,14 @@ import type { Deps } from '../../deps.ts'
 import { audit, userActor } from '../audit/audit.ts'
 import { requireAdmin, userOf } from '../auth/guards.ts'
 import { Job } from '../jobs/schemas.ts'
-import { listAccounts, listAuditLog, listStripeEvents, listSubscriptions, readMetrics } from './queries.ts'
+import {
+  listAccounts,
+  listAuditLog,
+  listStripeEvents,
+  listSubscriptions,
+  readMetrics,
+  readMetricsHistory,
+} from './queries.ts'
 import {
   AdminAccount,
   AdminSubscription,
@@ -15,6 +22,8 @@ import {
   ListStripeEventsQuery,
   ListSubscriptionsQuery,
   Metrics,
+  MetricsHistory,
+  MetricsHistoryQuery,
   ReceivedStripeEvent,
 } from './schemas.ts'
 
@@ -79,6 +88,24 @@ export const adminRoutes =
         preHandler: adminOnly,
       },
       async () => readMetrics(db, clock.now()),
+    )
+
+    app.get(
+      '/v1/admin/metrics/history',
+      {
+        schema: {
+          tags,
+          summary: 'Revenue and subscriptions over time',
+          description:
+            "Site admins: one point per UTC day for the last `days` days (1–366, default 90), oldest first, each the figures of `GET /v1/admin/metrics` as they stood at the end of that day: at the midnight (UTC) that ends it, or for today at this request, so today's point equals `GET /v1/admin/metrics`. `mrr_cents`, `mrr_by_currency`, `active_by_plan`, `active`, `trialing`, `past_due` and `canceled_pending` count the subscriptions that had access at that instant, defined as in `/v1/admin/metrics`; MRR counts each plan's current price (price changes are not replayed). A subscription's past states come from its recorded transitions (its history); an expiry counts from when the hourly sweep recorded it. `cancellations` counts the cancellations made during the day (immediate or at period end), `churned` the subscriptions canceled or expired whose access ended during the day, the daily counterpart of `churn_30d.canceled_or_expired`.",
+          operationId: 'adminMetricsHistory',
+          security,
+          querystring: MetricsHistoryQuery,
+          response: { 200: MetricsHistory, ...adminProblems },
+        },
+        preHandler: adminOnly,
+      },
+      async (req) => readMetricsHistory(db, req.query.days, clock.now()),
     )
 
     app.get(
