@@ -167,7 +167,10 @@ describe('job queue', () => {
     expect((await retry()).statusCode).toBe(409)
     expect((await retry('0192f5c5-8fc3-71e6-a8d3-5e6f7a8b9c01')).statusCode).toBe(404)
 
-    const entries = await t.deps.db.select().from(auditLog).where(eq(auditLog.subjectId, String(id)))
+    const entries = await t.deps.db
+      .select()
+      .from(auditLog)
+      .where(eq(auditLog.subjectId, String(id)))
     expect(entries).toEqual([
       expect.objectContaining({
         actorType: 'user',
