@@ -428,6 +428,32 @@ describe('GET /v1/admin/metrics/history', () => {
     ])
   })
 
+  it('counts a trial on the days it ran, from the history once the trial is over', async () => {
+    const trialPlan = uniqueCode('trial')
+    t.clock.set(at(50, 9))
+    admin = await loginAdmin(t.app)
+    await createPlan(t, admin, { code: trialPlan, name: 'Trial', price_cents: 3000, trial_days: 14 })
+    const trial = await customer(t, trialPlan)
+    t.clock.set(at(52, 16))
+    await cancel(t, await relogin(t, trial.owner), trial.account.id, false)
+    t.clock.set(at(53, 12))
+    const body = await expectTodayIsMetricsNow(4)
+    expect(
+      body.points.map((point) => [
+        point.date,
+        point.trialing,
+        point.mrr_cents,
+        point.cancellations,
+        point.churned,
+      ]),
+    ).toEqual([
+      [date(50), 1, 0, 0, 0],
+      [date(51), 1, 0, 0, 0],
+      [date(52), 0, 0, 1, 1],
+      [date(53), 0, 0, 0, 0],
+    ])
+  })
+
   it('answers 90 days by default and refuses fewer than 1 or more than 366', async () => {
     const body = await history()
     expect(body.points).toHaveLength(90)
