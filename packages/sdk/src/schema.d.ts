@@ -1140,6 +1140,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhook-endpoints/{id}/deliveries/{deliveryId}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry a failed delivery
+         * @description Site admins only (people, not API keys). Sends a delivery that ended `failed` once more: it turns `pending` and is queued like a new delivery, through the same checks (a host name is resolved and its address checked again; while the endpoint's circuit breaker is open nothing is sent), signed afresh. Its `attempts` keep counting and the retry limit is already used, so a failure leaves it `failed` again, with the new outcome in the delivery log. 409 for a delivery that is not `failed` or whose endpoint was deleted. Recorded in the audit log as `webhook_delivery.retried`.
+         */
+        post: operations["retryWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/subscriptions": {
         parameters: {
             query?: never;
@@ -1200,6 +1220,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/metrics/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Revenue and subscriptions over time
+         * @description Site admins: one point per UTC day for the last `days` days (1–366, default 90), oldest first, each the figures of `GET /v1/admin/metrics` as they stood at the end of that day: at the midnight (UTC) that ends it, or for today at this request, so today's point equals `GET /v1/admin/metrics`. `mrr_cents`, `mrr_by_currency`, `active_by_plan`, `active`, `trialing`, `past_due` and `canceled_pending` count the subscriptions that had access at that instant, defined as in `/v1/admin/metrics`; MRR counts each plan's current price (price changes are not replayed). A subscription's past states come from its recorded transitions (its history); an expiry counts from when the hourly sweep recorded it. `cancellations` counts the cancellations made during the day (immediate or at period end), `churned` the subscriptions canceled or expired whose access ended during the day, the daily counterpart of `churn_30d.canceled_or_expired`.
+         */
+        get: operations["adminMetricsHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/webhook-events": {
         parameters: {
             query?: never;
@@ -1234,6 +1274,26 @@ export interface paths {
         get: operations["adminListAuditLog"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/jobs/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry a failed job
+         * @description Site admins (people only): gives a job in state `failed` (it used up its retries) one more attempt. The job keeps its id and payload, turns `retry` with its retry limit one higher, and runs when a worker next polls; if that attempt fails too it is `failed` again. 409 for a job in any other state (still retrying, running, completed or cancelled). Recorded in the audit log as `job.retried`.
+         */
+        post: operations["adminRetryJob"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1381,6 +1441,109 @@ export interface components {
                 /** @description `canceled_or_expired / active_at_start`, 4 decimals; 0 when nothing was active. */
                 rate: number;
             };
+        };
+        /**
+         * @example {
+         *       "as_of": "2026-11-28T12:00:00.000Z",
+         *       "currency": "usd",
+         *       "points": [
+         *         {
+         *           "date": "2026-11-27",
+         *           "mrr_cents": 63900,
+         *           "mrr_by_currency": {
+         *             "usd": 63900
+         *           },
+         *           "active_by_plan": [
+         *             {
+         *               "plan": "pro",
+         *               "currency": "usd",
+         *               "count": 7,
+         *               "mrr_cents": 34300
+         *             },
+         *             {
+         *               "plan": "basic",
+         *               "currency": "usd",
+         *               "count": 16,
+         *               "mrr_cents": 29600
+         *             }
+         *           ],
+         *           "trialing": 4,
+         *           "past_due": 1,
+         *           "active": 22,
+         *           "canceled_pending": 2,
+         *           "cancellations": 1,
+         *           "churned": 0
+         *         },
+         *         {
+         *           "date": "2026-11-28",
+         *           "mrr_cents": 68800,
+         *           "mrr_by_currency": {
+         *             "usd": 68800
+         *           },
+         *           "active_by_plan": [
+         *             {
+         *               "plan": "pro",
+         *               "currency": "usd",
+         *               "count": 8,
+         *               "mrr_cents": 39200
+         *             },
+         *             {
+         *               "plan": "basic",
+         *               "currency": "usd",
+         *               "count": 16,
+         *               "mrr_cents": 29600
+         *             }
+         *           ],
+         *           "trialing": 3,
+         *           "past_due": 1,
+         *           "active": 24,
+         *           "canceled_pending": 2,
+         *           "cancellations": 0,
+         *           "churned": 1
+         *         }
+         *       ]
+         *     }
+         */
+        AdminMetricsHistory: {
+            /** Format: date-time */
+            as_of: string;
+            /** @description The currency of `mrr_cents`: `usd`. */
+            currency: string;
+            /** @description One point per UTC day, oldest first; the last is today. */
+            points: {
+                /**
+                 * Format: date
+                 * @description The UTC day.
+                 */
+                date: string;
+                /** @description MRR in `usd` at the end of the day. */
+                mrr_cents: number;
+                /** @description MRR per currency at the end of the day, for every currency with a paying subscription. */
+                mrr_by_currency: {
+                    [key: string]: number;
+                };
+                /** @description The subscriptions counted in MRR at the end of the day, by plan, largest MRR first. */
+                active_by_plan: {
+                    plan: string;
+                    currency: string;
+                    /** @description Paying subscriptions with access on this plan. */
+                    count: number;
+                    /** @description Their MRR, in the plan's currency. */
+                    mrr_cents: number;
+                }[];
+                /** @description Trialing with access at the end of the day. */
+                trialing: number;
+                /** @description Past due and still in the grace period at the end of the day. */
+                past_due: number;
+                /** @description Active with access at the end of the day. */
+                active: number;
+                /** @description Canceled but with access until their period ends, at the end of the day. */
+                canceled_pending: number;
+                /** @description Cancellations made during the day, immediate or at period end (a resumed one still counts). */
+                cancellations: number;
+                /** @description Subscriptions, canceled or expired, whose access ended during the day (up to now for today): the daily counterpart of `churn_30d.canceled_or_expired`. */
+                churned: number;
+            }[];
         };
         /**
          * @example {
@@ -9129,6 +9292,99 @@ export interface operations {
             };
         };
     };
+    retryWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                /** @description The delivery's id, as the endpoint's delivery log lists it. */
+                deliveryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0192f5c5-4b8f-7da2-a49f-1a2b3c4d5e67",
+                     *       "event_id": "0192f5c5-5c90-7eb3-b5a0-2b3c4d5e6f78",
+                     *       "event_type": "subscription.renewed",
+                     *       "status": "delivered",
+                     *       "attempts": 2,
+                     *       "last_status_code": 200,
+                     *       "last_error": null,
+                     *       "last_duration_ms": 184,
+                     *       "delivered_at": "2026-11-01T09:00:31.000Z",
+                     *       "created_at": "2026-11-01T09:00:00.000Z",
+                     *       "updated_at": "2026-11-01T09:00:31.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /** @description `validation_failed`: the input does not match the schema (see `errors[]`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no credentials, or invalid, expired or revoked ones. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`, `subscription_required` or `limit_exceeded`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description conflict: the delivery is not `failed`, or its endpoint was deleted */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     adminListSubscriptions: {
         parameters: {
             query?: {
@@ -9406,6 +9662,127 @@ export interface operations {
             };
         };
     };
+    adminMetricsHistory: {
+        parameters: {
+            query?: {
+                /** @description How many UTC days, today included, 1–366 (default 90). */
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "as_of": "2026-11-28T12:00:00.000Z",
+                     *       "currency": "usd",
+                     *       "points": [
+                     *         {
+                     *           "date": "2026-11-27",
+                     *           "mrr_cents": 63900,
+                     *           "mrr_by_currency": {
+                     *             "usd": 63900
+                     *           },
+                     *           "active_by_plan": [
+                     *             {
+                     *               "plan": "pro",
+                     *               "currency": "usd",
+                     *               "count": 7,
+                     *               "mrr_cents": 34300
+                     *             },
+                     *             {
+                     *               "plan": "basic",
+                     *               "currency": "usd",
+                     *               "count": 16,
+                     *               "mrr_cents": 29600
+                     *             }
+                     *           ],
+                     *           "trialing": 4,
+                     *           "past_due": 1,
+                     *           "active": 22,
+                     *           "canceled_pending": 2,
+                     *           "cancellations": 1,
+                     *           "churned": 0
+                     *         },
+                     *         {
+                     *           "date": "2026-11-28",
+                     *           "mrr_cents": 68800,
+                     *           "mrr_by_currency": {
+                     *             "usd": 68800
+                     *           },
+                     *           "active_by_plan": [
+                     *             {
+                     *               "plan": "pro",
+                     *               "currency": "usd",
+                     *               "count": 8,
+                     *               "mrr_cents": 39200
+                     *             },
+                     *             {
+                     *               "plan": "basic",
+                     *               "currency": "usd",
+                     *               "count": 16,
+                     *               "mrr_cents": 29600
+                     *             }
+                     *           ],
+                     *           "trialing": 3,
+                     *           "past_due": 1,
+                     *           "active": 24,
+                     *           "canceled_pending": 2,
+                     *           "cancellations": 0,
+                     *           "churned": 1
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AdminMetricsHistory"];
+                };
+            };
+            /** @description `validation_failed`: the input does not match the schema (see `errors[]`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no credentials, or invalid, expired or revoked ones. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`, `subscription_required` or `limit_exceeded`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     adminListWebhookEvents: {
         parameters: {
             query?: {
@@ -9570,6 +9947,102 @@ export interface operations {
             };
             /** @description `forbidden`, `subscription_required` or `limit_exceeded`. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminRetryJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The job's id, as `GET /v1/admin/jobs` lists it. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0192f5c5-8fc3-71e6-a8d3-5e6f7a8b9c01",
+                     *       "name": "mail.send",
+                     *       "state": "failed",
+                     *       "data": {
+                     *         "to": "ann@example.com"
+                     *       },
+                     *       "retry_count": 5,
+                     *       "retry_limit": 5,
+                     *       "output": {
+                     *         "message": "SMTP server did not answer within 10 s"
+                     *       },
+                     *       "created_on": "2026-11-01T09:00:00.000Z",
+                     *       "started_on": "2026-11-01T09:31:00.000Z",
+                     *       "completed_on": "2026-11-01T09:31:10.000Z",
+                     *       "start_after": "2026-11-01T09:31:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description `validation_failed`: the input does not match the schema (see `errors[]`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no credentials, or invalid, expired or revoked ones. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`, `subscription_required` or `limit_exceeded`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description conflict: the job is not in state `failed` */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -31,7 +31,7 @@ type ListPath =
   | '/v1/admin/webhook-events'
   | '/v1/admin/audit-log'
 
-type AdminGet = ListPath | '/v1/admin/metrics'
+type AdminGet = ListPath | '/v1/admin/metrics' | '/v1/admin/metrics/history'
 type Answer<P extends AdminGet> = paths[P]['get']['responses'][200]['content']['application/json']
 
 /**
@@ -98,6 +98,7 @@ describe('admin routes are for site admins only', () => {
     '/v1/admin/subscriptions',
     '/v1/admin/accounts',
     '/v1/admin/metrics',
+    '/v1/admin/metrics/history',
     '/v1/admin/webhook-events',
     '/v1/admin/audit-log',
   ]
@@ -272,6 +273,200 @@ describe('GET /v1/admin/metrics churn over 30 days', () => {
     admin = await loginAdmin(t.app)
     const body = await get(t, admin, '/v1/admin/metrics')
     expect(body.churn_30d).toEqual({ canceled_or_expired: 2, active_at_start: 4, rate: 0.5 })
+  })
+})
+
+describe('GET /v1/admin/metrics/history', () => {
+  let t: TestApp
+  let admin: string
+  const hourMs = 60 * 60 * 1000
+  /** The UTC midnight two days from now: day 0 of the scenario, so nothing is in it yet. */
+  const day0 = new Date(Math.ceil(Date.now() / dayMs) * dayMs + dayMs)
+  const at = (day: number, hour: number) => new Date(day0.getTime() + day * dayMs + hour * hourMs)
+  const date = (day: number) => at(day, 0).toISOString().slice(0, 10)
+
+  beforeAll(async () => {
+    t = await buildTestApp()
+  })
+  afterAll(async () => t.close())
+
+  const history = async (days?: number) => {
+    admin = await loginAdmin(t.app)
+    return get(t, admin, '/v1/admin/metrics/history', days === undefined ? '' : `?days=${days}`)
+  }
+
+  /** The point of a day, with only the figures that can be non-zero in this scenario. */
+  const figures = (point: Answer<'/v1/admin/metrics/history'>['points'][number] | undefined) =>
+    point && {
+      date: point.date,
+      mrr_cents: point.mrr_cents,
+      active_by_plan: point.active_by_plan.map((entry) => `${entry.plan}:${entry.count}:${entry.mrr_cents}`),
+      active: point.active,
+      canceled_pending: point.canceled_pending,
+      cancellations: point.cancellations,
+      churned: point.churned,
+    }
+
+  /** Today's point must be `GET /v1/admin/metrics` now. */
+  async function expectTodayIsMetricsNow(days: number) {
+    const body = await history(days)
+    const metrics = await get(t, admin, '/v1/admin/metrics')
+    const today = body.points.at(-1)
+    expect(today?.date).toBe(t.clock.now().toISOString().slice(0, 10))
+    expect(today).toMatchObject({
+      mrr_cents: metrics.mrr_cents,
+      mrr_by_currency: metrics.mrr_by_currency,
+      active_by_plan: metrics.active_by_plan,
+      trialing: metrics.trialing,
+      past_due: metrics.past_due,
+      active: metrics.active,
+      canceled_pending: metrics.canceled_pending,
+    })
+    return body
+  }
+
+  it('rebuilds each day from subscriptions created, upgraded and canceled at known times', async () => {
+    t.clock.set(at(1, 10))
+    const a = await customer(t, 'basic')
+    const b = await customer(t, 'basic')
+    t.clock.set(at(2, 9))
+    const upgrade = await t.app.inject({
+      method: 'PATCH',
+      url: `/v1/accounts/${a.account.id}/subscription`,
+      headers: bearer(await relogin(t, a.owner)),
+      payload: { plan: 'pro' },
+    })
+    expect(upgrade.statusCode, upgrade.body).toBe(200)
+    t.clock.set(at(3, 11))
+    await cancel(t, await relogin(t, b.owner), b.account.id, false)
+    t.clock.set(at(4, 8))
+    const c = await customer(t, 'basic')
+    await cancel(t, c.owner.token, c.account.id, true)
+    t.clock.set(at(5, 15))
+
+    const body = await expectTodayIsMetricsNow(6)
+    expect(body.as_of).toBe(t.clock.now().toISOString())
+    expect(body.points.map(figures)).toEqual([
+      {
+        date: date(0),
+        mrr_cents: 0,
+        active_by_plan: [],
+        active: 0,
+        canceled_pending: 0,
+        cancellations: 0,
+        churned: 0,
+      },
+      {
+        date: date(1),
+        mrr_cents: 3800,
+        active_by_plan: ['basic:2:3800'],
+        active: 2,
+        canceled_pending: 0,
+        cancellations: 0,
+        churned: 0,
+      },
+      {
+        date: date(2),
+        mrr_cents: 6800,
+        active_by_plan: ['pro:1:4900', 'basic:1:1900'],
+        active: 2,
+        canceled_pending: 0,
+        cancellations: 0,
+        churned: 0,
+      },
+      // Canceled immediately: no access from that day, and its access ended that day.
+      {
+        date: date(3),
+        mrr_cents: 4900,
+        active_by_plan: ['pro:1:4900'],
+        active: 1,
+        canceled_pending: 0,
+        cancellations: 1,
+        churned: 1,
+      },
+      // Canceled at period end: still paying until then.
+      {
+        date: date(4),
+        mrr_cents: 6800,
+        active_by_plan: ['pro:1:4900', 'basic:1:1900'],
+        active: 1,
+        canceled_pending: 1,
+        cancellations: 1,
+        churned: 0,
+      },
+      {
+        date: date(5),
+        mrr_cents: 6800,
+        active_by_plan: ['pro:1:4900', 'basic:1:1900'],
+        active: 1,
+        canceled_pending: 1,
+        cancellations: 0,
+        churned: 0,
+      },
+    ])
+    for (const point of body.points) {
+      expect(point).toMatchObject({
+        trialing: 0,
+        past_due: 0,
+        mrr_by_currency: point.mrr_cents ? { usd: point.mrr_cents } : {},
+      })
+    }
+  })
+
+  it('ends access by the clock before any sweep, and agrees with the metrics on that day too', async () => {
+    // Day 45: every monthly period of the scenario is over; nothing has swept them.
+    t.clock.set(at(45, 12))
+    const body = await expectTodayIsMetricsNow(45)
+    const today = body.points.at(-1)
+    expect(today).toMatchObject({ mrr_cents: 0, active: 0, canceled_pending: 0, active_by_plan: [] })
+    // The subscription canceled on day 3 churned that day, the one canceled at period end on the
+    // day its period ended; the one whose period simply ran out is not canceled or expired yet.
+    const churnDays = body.points.filter((point) => point.churned > 0)
+    expect(churnDays.map((point) => [point.date, point.churned])).toEqual([
+      [date(3), 1],
+      [expect.not.stringMatching(date(3)), 1],
+    ])
+  })
+
+  it('counts a trial on the days it ran, from the history once the trial is over', async () => {
+    const trialPlan = uniqueCode('trial')
+    t.clock.set(at(50, 9))
+    admin = await loginAdmin(t.app)
+    await createPlan(t, admin, { code: trialPlan, name: 'Trial', price_cents: 3000, trial_days: 14 })
+    const trial = await customer(t, trialPlan)
+    t.clock.set(at(52, 16))
+    await cancel(t, await relogin(t, trial.owner), trial.account.id, false)
+    t.clock.set(at(53, 12))
+    const body = await expectTodayIsMetricsNow(4)
+    expect(
+      body.points.map((point) => [
+        point.date,
+        point.trialing,
+        point.mrr_cents,
+        point.cancellations,
+        point.churned,
+      ]),
+    ).toEqual([
+      [date(50), 1, 0, 0, 0],
+      [date(51), 1, 0, 0, 0],
+      [date(52), 0, 0, 1, 1],
+      [date(53), 0, 0, 0, 0],
+    ])
+  })
+
+  it('answers 90 days by default and refuses fewer than 1 or more than 366', async () => {
+    const body = await history()
+    expect(body.points).toHaveLength(90)
+    expect(body.points.at(-1)?.date).toBe(t.clock.now().toISOString().slice(0, 10))
+    expect((await history(366)).points).toHaveLength(366)
+    for (const days of [0, 367, 'x']) {
+      const res = await t.app.inject({
+        method: 'GET',
+        url: `/v1/admin/metrics/history?days=${days}`,
+        headers: bearer(admin),
+      })
+      expect(problemOf(res)).toMatchObject({ status: 400, code: 'validation_failed' })
+    }
   })
 })
 

@@ -2,7 +2,7 @@
 // page with opaque cursors over their sort key.
 import { and, desc, eq, ilike, isNotNull, isNull, like, lt, or, type SQL, sql } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/pg-core'
-import { type Executor, queryRow } from '../../core/db.ts'
+import { type Executor, queryRow, queryRows } from '../../core/db.ts'
 import { AppError } from '../../core/errors.ts'
 import { decodeCursor, toPage } from '../../core/http.ts'
 import { accountMembers, accounts } from '../accounts/tables.ts'
@@ -24,6 +24,8 @@ import {
   type ListStripeEventsQuery,
   type ListSubscriptionsQuery,
   type Metrics,
+  type MetricsHistory,
+  type MetricsPoint,
   type ReceivedStripeEvent,
 } from './schemas.ts'
 
@@ -237,6 +239,131 @@ export async function readMetrics(tx: Executor, now: Date): Promise<Metrics> {
       active_at_start: row.at_start,
       rate: row.at_start === 0 ? 0 : Math.round((row.churned / row.at_start) * 10_000) / 10_000,
     },
+  }
+}
+
+interface HistoryRow {
+  date: string
+  by_plan: { plan: string; currency: string; count: number; mrr_cents: number }[]
+  trialing: number
+  past_due: number
+  active: number
+  canceled_pending: number
+  cancellations: number
+  churned: number
+}
+
+/**
+ * The figures of `readMetrics` at the end of each of the last `days` UTC days (today: at `now`),
+ * rebuilt in one statement from the subscription history. Each subscription's states are the spans
+ * between its recorded transitions; the span since its latest transition is the row itself, so
+ * its access is decided by the row's period and grace exactly as `readMetrics` decides it, and
+ * today's point is the same as the metrics now. An earlier span grants access by its status
+ * (`trialing`, `active`, `past_due`; `canceled` until the subscription's `ended_at`): the expiry
+ * that ends it is recorded by the hourly sweep. MRR counts each plan's current price.
+ */
+export async function readMetricsHistory(tx: Executor, days: number, now: Date): Promise<MetricsHistory> {
+  const at = sql`${now.toISOString()}::timestamptz`
+  const today = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()))
+  const first = new Date(today.getTime() - (days - 1) * dayMs)
+  const firstAt = sql`${first.toISOString()}::timestamptz`
+  const rows = await queryRows<HistoryRow>(
+    tx,
+    sql`with days as (
+        select d::date as day, d at time zone 'UTC' as day_start,
+          (d + interval '1 day') at time zone 'UTC' as next_start,
+          least((d + interval '1 day') at time zone 'UTC', ${at}) as day_end
+        from generate_series(${first.toISOString().slice(0, 10)}::timestamp,
+                             ${today.toISOString().slice(0, 10)}::timestamp, interval '1 day') as d
+      ),
+      -- Reminders change nothing: they are not transitions.
+      history as (
+        select e.subscription_id, e.to_status as status, e.to_plan_id as plan_id, e.created_at as valid_from,
+          lead(e.created_at) over (partition by e.subscription_id order by e.created_at, e.id) as valid_to
+        from subscription_events e
+        where e.type not in ('trial_will_end', 'grace_ending')
+      ),
+      spans as (
+        select subscription_id, status, plan_id, valid_from, valid_to
+        from history where valid_to is not null and valid_to > ${firstAt}
+        union all
+        -- The current span: the row as it is (status and plan null here, read from the row).
+        select s.id, null, null, coalesce(h.valid_from, s.created_at), null
+        from subscriptions s left join history h on h.subscription_id = s.id and h.valid_to is null
+      ),
+      states as (
+        select d.day, coalesce(sp.status, s.status) as status, p.code as plan, p.currency,
+          case when p.interval = 'year' then round(p.price_cents::numeric / 12)::bigint
+               else p.price_cents::bigint end as monthly_cents,
+          case when sp.status is null then ${grantsAccessSql('s', sql`d.day_end`)}
+               else sp.status in ('trialing', 'active', 'past_due')
+                 or (sp.status = 'canceled' and (s.ended_at is null or s.ended_at > d.day_end)) end as has_access
+        from days d
+        join spans sp on sp.valid_from <= d.day_end and (sp.valid_to is null or sp.valid_to > d.day_end)
+        join subscriptions s on s.id = sp.subscription_id
+        join plans p on p.id = coalesce(sp.plan_id, s.plan_id)
+      ),
+      paying as (
+        select day, plan, currency, count(*)::int as count, sum(monthly_cents) as mrr_cents
+        from states
+        where has_access and status in ('active', 'past_due', 'canceled')
+        group by day, plan, currency
+      ),
+      counts as (
+        select day,
+          count(*) filter (where has_access and status = 'trialing')::int as trialing,
+          count(*) filter (where has_access and status = 'past_due')::int as past_due,
+          count(*) filter (where has_access and status = 'active')::int as active,
+          count(*) filter (where has_access and status = 'canceled')::int as canceled_pending
+        from states group by day
+      ),
+      ended as (
+        select coalesce(s.ended_at, s.current_period_end) as access_ended_at
+        from subscriptions s
+        where s.status in ('canceled', 'expired')
+          -- A Stripe Checkout that was never paid never had access, as in readMetrics.
+          and (s.provider = 'manual' or s.provider_subscription_id is not null)
+          and coalesce(s.ended_at, s.current_period_end) between ${firstAt} and ${at}
+      ),
+      cancellations as (
+        select created_at from subscription_events
+        where type in ('canceled', 'cancel_scheduled') and created_at between ${firstAt} and ${at}
+      )
+      select to_char(d.day, 'YYYY-MM-DD') as date,
+        coalesce((select json_agg(json_build_object('plan', p.plan, 'currency', p.currency, 'count', p.count,
+                    'mrr_cents', p.mrr_cents) order by p.mrr_cents desc, p.plan)
+                  from paying p where p.day = d.day), '[]'::json) as by_plan,
+        coalesce(c.trialing, 0) as trialing, coalesce(c.past_due, 0) as past_due,
+        coalesce(c.active, 0) as active, coalesce(c.canceled_pending, 0) as canceled_pending,
+        (select count(*)::int from cancellations x
+          where x.created_at >= d.day_start and x.created_at < d.next_start) as cancellations,
+        (select count(*)::int from ended x
+          where x.access_ended_at >= d.day_start and x.access_ended_at < d.next_start) as churned
+      from days d left join counts c on c.day = d.day
+      order by d.day`,
+  )
+  return {
+    as_of: now.toISOString(),
+    currency: defaultCurrency,
+    points: rows.map((row): MetricsPoint => {
+      const byPlan = row.by_plan.map((entry) => ({ ...entry, mrr_cents: Number(entry.mrr_cents) }))
+      const mrrByCurrency: Record<string, number> = {}
+      for (const entry of byPlan) {
+        mrrByCurrency[entry.currency] = (mrrByCurrency[entry.currency] ?? 0) + entry.mrr_cents
+      }
+      return {
+        date: row.date,
+        mrr_cents: mrrByCurrency[defaultCurrency] ?? 0,
+        mrr_by_currency: mrrByCurrency,
+        active_by_plan: byPlan,
+        trialing: row.trialing,
+        past_due: row.past_due,
+        active: row.active,
+        canceled_pending: row.canceled_pending,
+        cancellations: row.cancellations,
+        churned: row.churned,
+      }
+    }),
   }
 }
 

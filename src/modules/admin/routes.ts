@@ -1,17 +1,29 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { page, problems } from '../../core/http.ts'
+import { page, problem, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
-import { requireAdmin } from '../auth/guards.ts'
-import { listAccounts, listAuditLog, listStripeEvents, listSubscriptions, readMetrics } from './queries.ts'
+import { audit, userActor } from '../audit/audit.ts'
+import { requireAdmin, userOf } from '../auth/guards.ts'
+import { Job } from '../jobs/schemas.ts'
+import {
+  listAccounts,
+  listAuditLog,
+  listStripeEvents,
+  listSubscriptions,
+  readMetrics,
+  readMetricsHistory,
+} from './queries.ts'
 import {
   AdminAccount,
   AdminSubscription,
   AuditEntry,
+  JobParams,
   ListAccountsQuery,
   ListAuditLogQuery,
   ListStripeEventsQuery,
   ListSubscriptionsQuery,
   Metrics,
+  MetricsHistory,
+  MetricsHistoryQuery,
   ReceivedStripeEvent,
 } from './schemas.ts'
 
@@ -79,6 +91,24 @@ export const adminRoutes =
     )
 
     app.get(
+      '/v1/admin/metrics/history',
+      {
+        schema: {
+          tags,
+          summary: 'Revenue and subscriptions over time',
+          description:
+            "Site admins: one point per UTC day for the last `days` days (1–366, default 90), oldest first, each the figures of `GET /v1/admin/metrics` as they stood at the end of that day: at the midnight (UTC) that ends it, or for today at this request, so today's point equals `GET /v1/admin/metrics`. `mrr_cents`, `mrr_by_currency`, `active_by_plan`, `active`, `trialing`, `past_due` and `canceled_pending` count the subscriptions that had access at that instant, defined as in `/v1/admin/metrics`; MRR counts each plan's current price (price changes are not replayed). A subscription's past states come from its recorded transitions (its history); an expiry counts from when the hourly sweep recorded it. `cancellations` counts the cancellations made during the day (immediate or at period end), `churned` the subscriptions canceled or expired whose access ended during the day, the daily counterpart of `churn_30d.canceled_or_expired`.",
+          operationId: 'adminMetricsHistory',
+          security,
+          querystring: MetricsHistoryQuery,
+          response: { 200: MetricsHistory, ...adminProblems },
+        },
+        preHandler: adminOnly,
+      },
+      async (req) => readMetricsHistory(db, req.query.days, clock.now()),
+    )
+
+    app.get(
       '/v1/admin/webhook-events',
       {
         schema: {
@@ -112,5 +142,40 @@ export const adminRoutes =
         preHandler: adminOnly,
       },
       async (req) => listAuditLog(db, req.query),
+    )
+
+    app.post(
+      '/v1/admin/jobs/:id/retry',
+      {
+        schema: {
+          tags,
+          summary: 'Retry a failed job',
+          description:
+            'Site admins (people only): gives a job in state `failed` (it used up its retries) one more attempt. The job keeps its id and payload, turns `retry` with its retry limit one higher, and runs when a worker next polls; if that attempt fails too it is `failed` again. 409 for a job in any other state (still retrying, running, completed or cancelled). Recorded in the audit log as `job.retried`.',
+          operationId: 'adminRetryJob',
+          security,
+          params: JobParams,
+          response: {
+            200: Job,
+            ...adminProblems,
+            404: problems[404],
+            409: problem('conflict: the job is not in state `failed`'),
+          },
+        },
+        preHandler: adminOnly,
+      },
+      async (req) =>
+        db.transaction(async (tx) => {
+          const job = await deps.jobs.retry(tx, req.params.id)
+          await audit(tx, {
+            actor: userActor(userOf(req).userId),
+            action: 'job.retried',
+            subjectType: 'job',
+            subjectId: job.id,
+            data: { name: job.name, retry_limit: job.retry_limit },
+            at: clock.now(),
+          })
+          return job
+        }),
     )
   }

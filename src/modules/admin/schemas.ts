@@ -138,6 +138,100 @@ export const Metrics = z
   })
 export type Metrics = z.infer<typeof Metrics>
 
+export const MetricsHistoryQuery = z.object({
+  days: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(366)
+    .default(90)
+    .describe('How many UTC days, today included, 1–366 (default 90).'),
+})
+export type MetricsHistoryQuery = z.infer<typeof MetricsHistoryQuery>
+
+const PlanFigures = z.object({
+  plan: z.string(),
+  currency: z.string(),
+  count: z.number().int().describe('Paying subscriptions with access on this plan.'),
+  mrr_cents: z.number().int().describe("Their MRR, in the plan's currency."),
+})
+
+export const MetricsPoint = z.object({
+  date: z.iso.date().describe('The UTC day.'),
+  mrr_cents: z.number().int().describe('MRR in `usd` at the end of the day.'),
+  mrr_by_currency: z
+    .record(z.string(), z.number().int())
+    .describe('MRR per currency at the end of the day, for every currency with a paying subscription.'),
+  active_by_plan: z
+    .array(PlanFigures)
+    .describe('The subscriptions counted in MRR at the end of the day, by plan, largest MRR first.'),
+  trialing: z.number().int().describe('Trialing with access at the end of the day.'),
+  past_due: z.number().int().describe('Past due and still in the grace period at the end of the day.'),
+  active: z.number().int().describe('Active with access at the end of the day.'),
+  canceled_pending: z
+    .number()
+    .int()
+    .describe('Canceled but with access until their period ends, at the end of the day.'),
+  cancellations: z
+    .number()
+    .int()
+    .describe('Cancellations made during the day, immediate or at period end (a resumed one still counts).'),
+  churned: z
+    .number()
+    .int()
+    .describe(
+      'Subscriptions, canceled or expired, whose access ended during the day (up to now for today): the daily counterpart of `churn_30d.canceled_or_expired`.',
+    ),
+})
+export type MetricsPoint = z.infer<typeof MetricsPoint>
+
+export const MetricsHistory = z
+  .object({
+    as_of: z.iso.datetime(),
+    currency: z.string().describe('The currency of `mrr_cents`: `usd`.'),
+    points: z.array(MetricsPoint).describe('One point per UTC day, oldest first; the last is today.'),
+  })
+  .meta({
+    id: 'AdminMetricsHistory',
+    example: {
+      as_of: '2026-11-28T12:00:00.000Z',
+      currency: 'usd',
+      points: [
+        {
+          date: '2026-11-27',
+          mrr_cents: 63900,
+          mrr_by_currency: { usd: 63900 },
+          active_by_plan: [
+            { plan: 'pro', currency: 'usd', count: 7, mrr_cents: 34300 },
+            { plan: 'basic', currency: 'usd', count: 16, mrr_cents: 29600 },
+          ],
+          trialing: 4,
+          past_due: 1,
+          active: 22,
+          canceled_pending: 2,
+          cancellations: 1,
+          churned: 0,
+        },
+        {
+          date: '2026-11-28',
+          mrr_cents: 68800,
+          mrr_by_currency: { usd: 68800 },
+          active_by_plan: [
+            { plan: 'pro', currency: 'usd', count: 8, mrr_cents: 39200 },
+            { plan: 'basic', currency: 'usd', count: 16, mrr_cents: 29600 },
+          ],
+          trialing: 3,
+          past_due: 1,
+          active: 24,
+          canceled_pending: 2,
+          cancellations: 0,
+          churned: 1,
+        },
+      ],
+    },
+  })
+export type MetricsHistory = z.infer<typeof MetricsHistory>
+
 export const ListStripeEventsQuery = PaginationQuery.extend({
   type: Filter.optional().describe('The Stripe event type, e.g. `invoice.paid`.'),
   processed: z
@@ -227,3 +321,7 @@ export const AuditEntry = z
     },
   })
 export type AuditEntry = z.infer<typeof AuditEntry>
+
+export const JobParams = z.object({
+  id: z.uuid().describe("The job's id, as `GET /v1/admin/jobs` lists it."),
+})

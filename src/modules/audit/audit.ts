@@ -51,6 +51,8 @@ export type AuditAction =
   | 'invoice.payment_failed'
   | 'webhook_endpoint.created'
   | 'webhook_endpoint.deleted'
+  | 'webhook_delivery.retried'
+  | 'job.retried'
   | 'member.role_changed'
   | 'invitation.created'
   | 'invitation.refreshed'

@@ -1,12 +1,19 @@
 // Jobs: enqueued in the caller's transaction, retried with backoff, kept when they keep failing,
 // and never run twice by competing workers.
-import { sql } from 'drizzle-orm'
+import { eq, sql } from 'drizzle-orm'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { bearer, buildTestApp, loginAdmin, type TestApp } from '../../../test/helpers/app.ts'
+import {
+  bearer,
+  buildTestApp,
+  loginAdmin,
+  registerAndLogin,
+  type TestApp,
+} from '../../../test/helpers/app.ts'
 import { queryRow } from '../../core/db.ts'
 import type { Deps } from '../../deps.ts'
+import { auditLog } from '../audit/tables.ts'
 import { defineJob, handleJob } from './define.ts'
 import { createJobQueue, type JobQueue } from './queue.ts'
 
@@ -30,6 +37,18 @@ const alwaysFails = defineJob({
 })
 const alwaysFailsHandler = handleJob(alwaysFails, async () => {
   throw new Error('the downstream service said no')
+})
+
+/** Fails until the test lets it through: a job whose downstream service comes back. */
+let downstreamUp = false
+const failsWhileDown = defineJob({
+  name: 'test.fails-while-down',
+  payload: z.object({ label: z.string() }),
+  retryLimit: 0,
+})
+const failsWhileDownHandler = handleJob(failsWhileDown, async (deps: Deps, payload, { jobId }) => {
+  if (!downstreamUp) throw new Error('the downstream service is down')
+  await deps.db.execute(sql`insert into test_job_runs (job_id, label) values (${jobId}, ${payload.label})`)
 })
 
 const scheduled = defineJob({
@@ -57,7 +76,7 @@ describe('job queue', () => {
     await t.deps.db.execute(sql`create table test_job_runs (job_id text not null, label text not null)`)
     queue = createJobQueue<Deps>(
       t.testDb.database,
-      [recordRunHandler, alwaysFailsHandler, scheduledHandler],
+      [recordRunHandler, alwaysFailsHandler, failsWhileDownHandler, scheduledHandler],
       log,
     )
     await queue.start(t.deps, { work: false })
@@ -114,6 +133,52 @@ describe('job queue', () => {
       expect.objectContaining({ id, state: 'failed', retry_count: 2, retry_limit: 2 }),
     ])
     expect(JSON.stringify(res.json().data[0].output)).toContain('the downstream service said no')
+  })
+
+  it('retries a failed job once for a site admin, audited, and refuses jobs that are not failed', async () => {
+    const id = await queue.enqueue(t.deps.db, failsWhileDown, { label: 'retried' })
+    await queue.drain(t.deps)
+    const admin = await loginAdmin(t.app)
+    const retry = (jobId = id, headers: Record<string, string> = bearer(admin)) =>
+      t.app.inject({ method: 'POST', url: `/v1/admin/jobs/${jobId}/retry`, headers })
+
+    const member = await registerAndLogin(t.app)
+    expect((await retry(id, bearer(member.token))).statusCode).toBe(403)
+    expect((await retry(id, {})).statusCode).toBe(401)
+
+    const res = await retry()
+    expect(res.statusCode, res.body).toBe(200)
+    expect(res.json()).toEqual(
+      expect.objectContaining({ id, name: failsWhileDown.name, state: 'retry', retry_limit: 1 }),
+    )
+    // Already scheduled again: a second retry is refused until it has failed once more.
+    const again = await retry()
+    expect(again.statusCode).toBe(409)
+    expect(again.json().code).toBe('conflict')
+
+    downstreamUp = true
+    await queue.drain(t.deps)
+    expect(await runs('retried')).toBe(1)
+    const job = await queryRow<{ state: string }>(
+      t.deps.db,
+      sql`select state::text as state from pgboss.job where id = ${id}::uuid`,
+    )
+    expect(job?.state).toBe('completed')
+    expect((await retry()).statusCode).toBe(409)
+    expect((await retry('0192f5c5-8fc3-71e6-a8d3-5e6f7a8b9c01')).statusCode).toBe(404)
+
+    const entries = await t.deps.db
+      .select()
+      .from(auditLog)
+      .where(eq(auditLog.subjectId, String(id)))
+    expect(entries).toEqual([
+      expect.objectContaining({
+        actorType: 'user',
+        action: 'job.retried',
+        subjectType: 'job',
+        data: { name: failsWhileDown.name, retry_limit: 1 },
+      }),
+    ])
   })
 
   it('refuses the jobs list to non-admins', async () => {

@@ -7,8 +7,11 @@ import PgBoss from 'pg-boss'
 import type { Logger } from 'pino'
 import { v5 as uuidv5 } from 'uuid'
 import type { Config } from '../../config.ts'
-import { type Database, type Executor, queryRows } from '../../core/db.ts'
+import { type Database, type Executor, queryRow, queryRows } from '../../core/db.ts'
+import { AppError, notFound } from '../../core/errors.ts'
 import type { JobDefinition, JobHandler } from './define.ts'
+import { type JobRow, jobColumns, jobSchema, toJob } from './records.ts'
+import type { Job } from './schemas.ts'
 
 export interface EnqueueOptions {
   /**
@@ -48,15 +51,25 @@ export interface JobQueue<Ctx extends JobQueueContext> extends JobSender {
   drain(ctx: Ctx): Promise<number>
   /** Stops polling; running handlers finish first. */
   stop(): Promise<void>
+  /**
+   * Gives a `failed` job one more attempt (pg-boss's `retry`: state `retry`, its retry limit one
+   * higher), in the transaction of `executor`, and returns it as it now is. 404 for an unknown job,
+   * 409 for one in any other state: a job that is still retrying or running needs no retry, and a
+   * completed or cancelled one is not run again.
+   */
+  retry(executor: Executor, id: string): Promise<Job>
 }
-
-export const jobSchema = 'pgboss'
 
 /** Turns a `$1`-style statement into Drizzle SQL, so pg-boss can run inside our transactions. */
 export function positionalSql(text: string, values: unknown[]): SQL {
   const parts = text.split(/\$(\d+)/)
   return sql.join(
-    parts.map((part, index) => (index % 2 === 0 ? sql.raw(part) : sql`${values[Number(part) - 1] ?? null}`)),
+    parts.map((part, index) => {
+      if (index % 2 === 0) return sql.raw(part)
+      const value = values[Number(part) - 1] ?? null
+      // An array is one parameter (pg-boss's `$2::uuid[]`), not a list Drizzle would spread.
+      return Array.isArray(value) ? sql`${sql.param(value)}` : sql`${value}`
+    }),
     sql``,
   )
 }
@@ -173,6 +186,23 @@ export function createJobQueue<Ctx extends JobQueueContext>(
         if (fetched === 0) break
       }
       return ran
+    },
+
+    async retry(executor, id) {
+      const readJob = () =>
+        queryRow<JobRow>(
+          executor,
+          sql`select ${jobColumns} from ${sql.identifier(jobSchema)}.job where id = ${id}::uuid for update`,
+        )
+      const job = await readJob()
+      if (!job) throw notFound('Job')
+      if (job.state !== 'failed') {
+        throw new AppError('conflict', `Only a failed job can be retried; this one is ${job.state}`)
+      }
+      await started().retry(job.name, id, { db: executorDb(executor) })
+      const retried = await readJob()
+      if (!retried) throw new Error('the retried job is gone')
+      return toJob(retried)
     },
 
     async stop() {

@@ -3,24 +3,8 @@ import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { type Db, queryRows } from '../../core/db.ts'
 import { decodeCursor, page, problems, toPage } from '../../core/http.ts'
-import { jobSchema } from './queue.ts'
+import { type JobRow, jobColumns, jobSchema, toJob } from './records.ts'
 import { Job, ListJobsQuery } from './schemas.ts'
-
-interface JobRow {
-  id: string
-  name: string
-  state: Job['state']
-  data: unknown
-  retry_count: number
-  retry_limit: number
-  output: unknown
-  created_on: Date
-  started_on: Date | null
-  completed_on: Date | null
-  start_after: Date
-}
-
-const iso = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString())
 
 /**
  * `GET /v1/admin/jobs`. The site-admin guard is passed in by the composition root, so the queue's
@@ -49,8 +33,7 @@ export const jobRoutes =
         const cursor = decodeCursor(req.query.cursor, 2)
         const rows = await queryRows<JobRow>(
           deps.db,
-          sql`select id::text, name, state::text as state, data, retry_count, retry_limit, output,
-                created_on, started_on, completed_on, start_after
+          sql`select ${jobColumns}
               from ${sql.identifier(jobSchema)}.job
               where (${state ?? null}::text is null or state::text = ${state ?? null})
                 and (${name ?? null}::text is null or name = ${name ?? null})
@@ -59,24 +42,7 @@ export const jobRoutes =
               order by created_on desc, id::text desc
               limit ${limit + 1}`,
         )
-        return toPage(
-          rows,
-          limit,
-          (row) => [new Date(row.created_on).toISOString(), row.id],
-          (row) => ({
-            id: row.id,
-            name: row.name,
-            state: row.state,
-            data: row.data,
-            retry_count: row.retry_count,
-            retry_limit: row.retry_limit,
-            output: row.output,
-            created_on: new Date(row.created_on).toISOString(),
-            started_on: iso(row.started_on),
-            completed_on: iso(row.completed_on),
-            start_after: new Date(row.start_after).toISOString(),
-          }),
-        )
+        return toPage(rows, limit, (row) => [new Date(row.created_on).toISOString(), row.id], toJob)
       },
     )
   }

@@ -1,4 +1,4 @@
-import { type SQL, sql } from 'drizzle-orm'
+import { is, SQL, sql } from 'drizzle-orm'
 import { instant, type Value } from '../../core/statement.ts'
 import type { SubscriptionStatus } from './tables.ts'
 
@@ -45,10 +45,13 @@ export function grantsAccess(subscription: AccessFields, now: Date): boolean {
   return end !== null && end > now
 }
 
-/** The same rule as `grantsAccess`, for a `subscriptions` row aliased as `alias` in a query. */
-export function grantsAccessSql(alias: string, now: Value<Date>): SQL {
+/**
+ * The same rule as `grantsAccess`, for a `subscriptions` row aliased as `alias` in a query; `now`
+ * may also be a `timestamptz` expression of the query (one instant per row of a series).
+ */
+export function grantsAccessSql(alias: string, now: Value<Date> | SQL): SQL {
   const a = sql.raw(alias)
-  const at = instant(now)
+  const at = is(now, SQL) ? now : instant(now)
   return sql`((${a}.status in ('trialing', 'active', 'canceled') and ${a}.current_period_end > ${at})
     or (${a}.status in ('trialing', 'active') and ${a}.provider = 'stripe' and ${a}.current_period_end + ${leewayInterval} > ${at})
     or (${a}.status = 'past_due' and coalesce(${a}.grace_until, ${a}.current_period_end) > ${at}))`

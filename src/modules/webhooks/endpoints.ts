@@ -1,11 +1,14 @@
 // Webhook endpoints and their delivery logs. A deleted endpoint is kept inactive (a soft delete),
 // so its delivery log stays readable; nothing more is delivered to it.
 import { and, desc, eq, lt } from 'drizzle-orm'
+import type { Clock } from '../../core/clock.ts'
 import type { Executor } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import { decodeCursor, toPage } from '../../core/http.ts'
 import { newId } from '../../core/ids.ts'
+import type { JobSender } from '../jobs/queue.ts'
 import { type UrlPolicy, urlPolicyProblem } from './address-policy.ts'
+import { deliverWebhook } from './jobs.ts'
 import type {
   CreateEndpointBody,
   ListDeliveriesQuery,
@@ -108,6 +111,53 @@ export async function listDeliveries(tx: Executor, endpointId: string, query: Li
     .orderBy(desc(webhookDeliveries.id))
     .limit(query.limit + 1)
   return toPage(rows, query.limit, (row) => [row.delivery.id], toDelivery)
+}
+
+/**
+ * Gives a `failed` delivery one more attempt: it turns `pending` and a new delivery job is queued
+ * in `tx`, which sends it like any other (the address rule, the endpoint's circuit breaker, the
+ * signature made at sending time). Its attempts keep counting, so the retry limit is already
+ * reached: one failure leaves it `failed` again. 404 for a delivery not of this endpoint; 409 for
+ * one that is not `failed` or whose endpoint was deleted.
+ */
+export async function retryDelivery(
+  tx: Executor,
+  deps: { jobs: JobSender; clock: Clock },
+  endpointId: string,
+  deliveryId: string,
+): Promise<WebhookDelivery> {
+  const [found] = await tx
+    .select({ delivery: webhookDeliveries, endpointActive: webhookEndpoints.isActive })
+    .from(webhookDeliveries)
+    .innerJoin(webhookEndpoints, eq(webhookEndpoints.id, webhookDeliveries.endpointId))
+    .where(and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.endpointId, endpointId)))
+    .for('update', { of: webhookDeliveries })
+  if (!found) throw notFound('Webhook delivery')
+  if (!found.endpointActive) throw new AppError('conflict', 'The endpoint was deleted; nothing is sent to it')
+  if (found.delivery.status !== 'failed') {
+    throw new AppError(
+      'conflict',
+      `Only a failed delivery can be retried; this one is ${found.delivery.status}`,
+    )
+  }
+  const [row] = await tx
+    .update(webhookDeliveries)
+    .set({ status: 'pending', updatedAt: deps.clock.now() })
+    .where(eq(webhookDeliveries.id, deliveryId))
+    .returning()
+  const [event] = await tx
+    .select({ type: events.type })
+    .from(events)
+    .where(eq(events.id, found.delivery.eventId))
+  if (!row || !event) throw new Error('the retried delivery is gone')
+  // The first run's job keeps the delivery's own key while pg-boss keeps it; each retry has its own.
+  await deps.jobs.enqueue(
+    tx,
+    deliverWebhook,
+    { delivery_id: deliveryId },
+    { key: `${deliveryId}:retry:${row.attempts}` },
+  )
+  return toDelivery({ delivery: row, eventType: event.type })
 }
 
 function toDelivery({

@@ -5,10 +5,18 @@ import type { Deps } from '../../deps.ts'
 import { audit, userActor } from '../audit/audit.ts'
 import { requireAdmin, userOf } from '../auth/guards.ts'
 import { webhookUrlPolicy } from './address-policy.ts'
-import { createEndpoint, deleteEndpoint, listDeliveries, listEndpoints, toEndpoint } from './endpoints.ts'
+import {
+  createEndpoint,
+  deleteEndpoint,
+  listDeliveries,
+  listEndpoints,
+  retryDelivery,
+  toEndpoint,
+} from './endpoints.ts'
 import {
   CreatedWebhookEndpoint,
   CreateEndpointBody,
+  DeliveryParams,
   EndpointParams,
   ListDeliveriesQuery,
   ListEndpointsQuery,
@@ -129,5 +137,42 @@ export const webhookRoutes =
         preHandler: adminOnly,
       },
       async (req) => listDeliveries(db, req.params.id, req.query),
+    )
+
+    app.post(
+      '/v1/webhook-endpoints/:id/deliveries/:deliveryId/retry',
+      {
+        schema: {
+          tags: ['webhooks'],
+          summary: 'Retry a failed delivery',
+          description:
+            "Site admins only (people, not API keys). Sends a delivery that ended `failed` once more: it turns `pending` and is queued like a new delivery, through the same checks (a host name is resolved and its address checked again; while the endpoint's circuit breaker is open nothing is sent), signed afresh. Its `attempts` keep counting and the retry limit is already used, so a failure leaves it `failed` again, with the new outcome in the delivery log. 409 for a delivery that is not `failed` or whose endpoint was deleted. Recorded in the audit log as `webhook_delivery.retried`.",
+          operationId: 'retryWebhookDelivery',
+          security,
+          params: DeliveryParams,
+          response: {
+            202: WebhookDelivery,
+            ...adminProblems,
+            404: problems[404],
+            409: problem('conflict: the delivery is not `failed`, or its endpoint was deleted'),
+          },
+        },
+        preHandler: adminOnly,
+      },
+      async (req, reply) => {
+        const delivery = await db.transaction(async (tx) => {
+          const retried = await retryDelivery(tx, deps, req.params.id, req.params.deliveryId)
+          await audit(tx, {
+            actor: userActor(userOf(req).userId),
+            action: 'webhook_delivery.retried',
+            subjectType: 'webhook_delivery',
+            subjectId: retried.id,
+            data: { endpoint_id: req.params.id, event_id: retried.event_id, attempts: retried.attempts },
+            at: clock.now(),
+          })
+          return retried
+        })
+        return reply.code(202).send(delivery)
+      },
     )
   }

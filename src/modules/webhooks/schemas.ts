@@ -72,6 +72,10 @@ export const CreatedWebhookEndpoint = WebhookEndpoint.extend({
 
 export const deliveryStatuses = ['pending', 'delivered', 'failed'] as const
 
+export const DeliveryParams = EndpointParams.extend({
+  deliveryId: z.uuid().describe("The delivery's id, as the endpoint's delivery log lists it."),
+})
+
 export const ListDeliveriesQuery = PaginationQuery.extend({
   status: z.enum(deliveryStatuses).optional(),
 })

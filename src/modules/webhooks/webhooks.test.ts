@@ -436,6 +436,94 @@ describe('outgoing webhooks', () => {
       expect(failed.json().data).toHaveLength(1)
     })
 
+    it("retries a failed delivery on an admin's request, once, audited, through the same sending path", async () => {
+      const endpoint = await endpointFor()
+      const attempts = (deliverWebhook.retryLimit ?? 0) + 1
+      // Down for every automatic attempt and the first manual retry; back for the second.
+      receiver.fail(endpoint.path, attempts + 1, 503)
+      const eventId = await emit(event('invoice.payment_failed'))
+      await drain()
+      const [failed] = await deliveries(endpoint.id)
+      expect(failed).toMatchObject({ status: 'failed', attempts })
+      const deliveryId = String(failed?.id)
+      const retry = (
+        path = `/v1/webhook-endpoints/${endpoint.id}/deliveries/${deliveryId}/retry`,
+        token = admin,
+      ) => t.app.inject({ method: 'POST', url: path, headers: bearer(token) })
+
+      const member = await registerAndLogin(t.app)
+      expect((await retry(undefined, member.token)).statusCode).toBe(403)
+      const other = await endpointFor()
+      expect(
+        (await retry(`/v1/webhook-endpoints/${other.id}/deliveries/${deliveryId}/retry`)).statusCode,
+      ).toBe(404)
+
+      const first = await retry()
+      expect(first.statusCode, first.body).toBe(202)
+      expect(first.json()).toMatchObject({ id: deliveryId, event_id: eventId, status: 'pending', attempts })
+      // Already queued: a second retry is refused until this one has run.
+      expect((await retry()).json()).toMatchObject({ status: 409, code: 'conflict' })
+      await drain()
+      expect(receiver.requests(endpoint.path)).toHaveLength(attempts + 1)
+      expect(await deliveries(endpoint.id)).toEqual([
+        expect.objectContaining({ status: 'failed', attempts: attempts + 1, last_status_code: 503 }),
+      ])
+
+      expect((await retry()).statusCode).toBe(202)
+      await drain()
+      await drain()
+      const requests = receiver.requests(endpoint.path)
+      expect(requests).toHaveLength(attempts + 2)
+      const last = requests.at(-1)
+      expect(last?.headers['plangate-event-id']).toBe(eventId)
+      expect(
+        verifySignature(
+          String(last?.headers['plangate-signature']),
+          last?.body ?? '',
+          endpoint.secret,
+          300,
+          t.clock.now(),
+        ),
+      ).toBe(true)
+      expect(await deliveries(endpoint.id)).toEqual([
+        expect.objectContaining({
+          status: 'delivered',
+          attempts: attempts + 2,
+          last_status_code: 204,
+          last_error: null,
+        }),
+      ])
+      expect((await retry()).json()).toMatchObject({ status: 409, code: 'conflict' })
+
+      const entries = await t.deps.db.select().from(auditLog).where(eq(auditLog.subjectId, deliveryId))
+      expect(entries.map((entry) => [entry.action, entry.actorType, entry.data])).toEqual([
+        ['webhook_delivery.retried', 'user', { endpoint_id: endpoint.id, event_id: eventId, attempts }],
+        [
+          'webhook_delivery.retried',
+          'user',
+          { endpoint_id: endpoint.id, event_id: eventId, attempts: attempts + 1 },
+        ],
+      ])
+    })
+
+    it('refuses to retry a delivery to a deleted endpoint', async () => {
+      const endpoint = await endpointFor()
+      receiver.fail(endpoint.path, Number.POSITIVE_INFINITY, 500)
+      await emit(event('subscription.canceled'))
+      await drain()
+      const [failed] = await deliveries(endpoint.id)
+      expect(failed?.status).toBe('failed')
+      expect((await removeEndpoint(endpoint.id)).statusCode).toBe(204)
+      const res = await t.app.inject({
+        method: 'POST',
+        url: `/v1/webhook-endpoints/${endpoint.id}/deliveries/${failed?.id}/retry`,
+        headers: bearer(admin),
+      })
+      expect(res.json()).toMatchObject({ status: 409, code: 'conflict' })
+      await drain()
+      expect(receiver.requests(endpoint.path)).toHaveLength((deliverWebhook.retryLimit ?? 0) + 1)
+    })
+
     it('treats a redirect as a failure and never follows it', async () => {
       const endpoint = await endpointFor()
       const target = receiver.newPath()
