@@ -219,6 +219,14 @@ const accountCases: RouteCase[] = [
     ok: 200,
   },
   {
+    route: 'GET /v1/accounts/{accountId}/usage/history',
+    scope: 'entitlements:read',
+    query: 'feature=bookings_per_day',
+    role: 'member',
+    siteAdmin: 'read',
+    ok: 200,
+  },
+  {
     route: 'POST /v1/accounts/{accountId}/check',
     scope: 'entitlements:read',
     // A read: it consumes nothing, so site admins may ask as they read entitlements.

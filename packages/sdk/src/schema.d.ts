@@ -905,6 +905,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts/{accountId}/usage/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get usage history
+         * @description A limit counted per day or per month over a range of account-local periods, for charts: one entry per day (or month) from `from` to `to`, oldest first, with 0 where nothing was counted, beside the current plan's `limit`. Without `from` and `to`: the last 30 days up to today (12 months up to this month, for a monthly limit).
+         *
+         *     At most 366 periods at once; `from` after `to` or a longer range is 400 validation_failed. A count limit (`staff`: a live count, with no periods; its figure is in the entitlements) and a plan flag answer 400 no_usage_history; a key no plan names and the service does not declare, 404 unknown_feature.
+         *
+         *     Members, site admins, and API keys with `entitlements:read`.
+         */
+        get: operations["getUsageHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts/{accountId}/check": {
         parameters: {
             query?: never;
@@ -1979,7 +2003,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "validation_failed" | "unauthorized" | "forbidden" | "subscription_required" | "limit_exceeded" | "feature_not_metered" | "not_found" | "unknown_feature" | "url_not_allowed" | "email_not_verified" | "invitation_email_mismatch" | "invitation_not_found" | "conflict" | "already_member" | "invitation_expired" | "invitation_revoked" | "invitation_used" | "idempotency_in_progress" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "provider_unavailable" | "service_busy" | "service_unavailable";
+            code: "validation_failed" | "unauthorized" | "forbidden" | "subscription_required" | "limit_exceeded" | "feature_not_metered" | "no_usage_history" | "not_found" | "unknown_feature" | "url_not_allowed" | "email_not_verified" | "invitation_email_mismatch" | "invitation_not_found" | "conflict" | "already_member" | "invitation_expired" | "invitation_revoked" | "invitation_used" | "idempotency_in_progress" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "provider_unavailable" | "service_busy" | "service_unavailable";
             errors?: {
                 location: string;
                 message: string;
@@ -2090,6 +2114,50 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             updated_at: string;
+        };
+        /**
+         * @example {
+         *       "feature": "bookings_per_day",
+         *       "period_kind": "day",
+         *       "from": "2026-11-26",
+         *       "to": "2026-11-28",
+         *       "limit": 5,
+         *       "data": [
+         *         {
+         *           "period": "2026-11-26",
+         *           "used": 4
+         *         },
+         *         {
+         *           "period": "2026-11-27",
+         *           "used": 0
+         *         },
+         *         {
+         *           "period": "2026-11-28",
+         *           "used": 3
+         *         }
+         *       ]
+         *     }
+         */
+        UsageHistory: {
+            feature: string;
+            /**
+             * @description What one entry counts: an account-local day (YYYY-MM-DD) or month (YYYY-MM).
+             * @enum {string}
+             */
+            period_kind: "day" | "month";
+            /** @description The first period of the range. */
+            from: string;
+            /** @description The last period of the range, included. */
+            to: string;
+            /** @description The current plan's limit per period: null = unlimited, 0 when the plan lacks the feature or the account has no live subscription. Today's limit, drawn against past periods too. */
+            limit: number | null;
+            /** @description One entry per period from `from` to `to`, oldest first, zeros included. */
+            data: {
+                /** @description YYYY-MM-DD or YYYY-MM, account-local. */
+                period: string;
+                /** @description Units counted in the period (0 when nothing was). */
+                used: number;
+            }[];
         };
         /**
          * @example {
@@ -7637,6 +7705,122 @@ export interface operations {
                 };
             };
             /** @description `not_found`: no such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict` (the request conflicts with the current state) or `idempotency_in_progress` (with `Retry-After`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `service_busy` (with `Retry-After`: overloaded), `service_unavailable` (the database is down) or `provider_unavailable`: retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getUsageHistory: {
+        parameters: {
+            query: {
+                /** @description A limit counted per day (`…_per_day`, e.g. `bookings_per_day`) or per month (`…_per_month`). */
+                feature: string;
+                /** @description First account-local day of the range (for a monthly limit, its month); default: 29 days before `to` (11 months before, for a monthly limit). */
+                from?: string;
+                /** @description Last account-local day of the range, included (for a monthly limit, its month); default today in the account’s time zone. */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Account id */
+                accountId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "feature": "bookings_per_day",
+                     *       "period_kind": "day",
+                     *       "from": "2026-11-26",
+                     *       "to": "2026-11-28",
+                     *       "limit": 5,
+                     *       "data": [
+                     *         {
+                     *           "period": "2026-11-26",
+                     *           "used": 4
+                     *         },
+                     *         {
+                     *           "period": "2026-11-27",
+                     *           "used": 0
+                     *         },
+                     *         {
+                     *           "period": "2026-11-28",
+                     *           "used": 3
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UsageHistory"];
+                };
+            };
+            /** @description `validation_failed` (the input, or a range that is reversed or too long) or `no_usage_history` (a count limit or a flag). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no credentials, or invalid, expired or revoked ones. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`, `subscription_required` or `limit_exceeded`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found` (no such account, or not one the caller may see) or `unknown_feature`. */
             404: {
                 headers: {
                     [name: string]: unknown;
