@@ -161,6 +161,13 @@ const accountCases: RouteCase[] = [
     ok: 200,
   },
   {
+    route: 'GET /v1/accounts/{accountId}/subscription/history',
+    scope: 'accounts:read',
+    role: 'member',
+    siteAdmin: 'read',
+    ok: 200,
+  },
+  {
     route: 'POST /v1/accounts/{accountId}/subscription',
     scope: 'subscriptions:write',
     params: (w) => ({ accountId: w.spareAccountId }),

@@ -701,6 +701,26 @@ export interface paths {
         patch: operations["changePlan"];
         trace?: never;
     };
+    "/v1/accounts/{accountId}/subscription/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List subscription history
+         * @description Every change of the account's subscriptions, newest first: what happened (`type`), the status and plan before and after, who did it, and the details. Members, site admins, and API keys with `accounts:read`.
+         */
+        get: operations["listSubscriptionHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts/{accountId}/subscription/preview": {
         parameters: {
             query?: never;
@@ -2114,6 +2134,55 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             updated_at: string;
+        };
+        /**
+         * @example {
+         *       "id": "0192f5c4-a1b2-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "subscription_id": "0192f5c4-9c3a-7e5d-9f4a-6b7c8d9e0f12",
+         *       "type": "upgraded",
+         *       "from_status": "active",
+         *       "to_status": "active",
+         *       "from_plan": "basic",
+         *       "plan": "pro",
+         *       "actor_user_id": "0192f5c4-7a1e-7b3c-9d2e-4f5a6b7c8d90",
+         *       "data": {
+         *         "changed": [
+         *           "plan"
+         *         ],
+         *         "amount_cents": 1500
+         *       },
+         *       "created_at": "2026-11-15T10:30:00.000Z"
+         *     }
+         */
+        SubscriptionEvent: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            subscription_id: string;
+            /**
+             * @description What happened: `created`, `activated`, `upgraded`, `downgraded`, `upgrade_awaiting_payment`, `canceled`, `cancel_scheduled`, `resumed`, `past_due`, `recovered`, `renewed`, `change_scheduled`, `scheduled_change_canceled`, `trial_ended`, `expired`, `checkout_expired`, `updated`; and the reminders sent, `trial_will_end` and `grace_ending`, which change nothing. The audit log has the same entry as `subscription.<type>`.
+             * @enum {string}
+             */
+            type: "created" | "activated" | "upgraded" | "downgraded" | "upgrade_awaiting_payment" | "canceled" | "cancel_scheduled" | "resumed" | "past_due" | "recovered" | "renewed" | "change_scheduled" | "scheduled_change_canceled" | "trial_ended" | "expired" | "checkout_expired" | "updated" | "plan_changed" | "trial_will_end" | "grace_ending";
+            /** @description Status before; null when `created`. */
+            from_status: ("incomplete" | "trialing" | "active" | "past_due" | "canceled" | "expired") | null;
+            /**
+             * @description Status after (the same as before for a reminder).
+             * @enum {string}
+             */
+            to_status: "incomplete" | "trialing" | "active" | "past_due" | "canceled" | "expired";
+            /** @description Plan code before; null when `created`. */
+            from_plan: string | null;
+            /** @description Plan code after the change. */
+            plan: string | null;
+            /** @description The person who made the change; null when the service (sweep, payment provider, reminders) or an API key did (the audit log names the key). */
+            actor_user_id: string | null;
+            /** @description Details of the change, by type: `changed` (the fields that changed, e.g. `status`, `plan`, `pending_plan`, `current_period_end`, `cancel_at_period_end`), `trial_days` (created with a trial), `amount_cents` (charged for an upgrade made now), `pending_plan` (a change scheduled for period end), `plan` (the plan of an upgrade awaiting payment), `key` (the occasion of a reminder), `reconciled` (applied by the reconciliation with the payment provider). */
+            data: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            created_at: string;
         };
         /**
          * @example {
@@ -6621,6 +6690,125 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            /** @description `validation_failed`: the input does not match the schema (see `errors[]`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no credentials, or invalid, expired or revoked ones. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`, `subscription_required` or `limit_exceeded`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict` (the request conflicts with the current state) or `idempotency_in_progress` (with `Retry-After`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `service_busy` (with `Retry-After`: overloaded), `service_unavailable` (the database is down) or `provider_unavailable`: retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listSubscriptionHistory: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1–100. */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Account id */
+                accountId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0192f5c4-a1b2-7c3d-8e4f-5a6b7c8d9e0f",
+                     *           "subscription_id": "0192f5c4-9c3a-7e5d-9f4a-6b7c8d9e0f12",
+                     *           "type": "upgraded",
+                     *           "from_status": "active",
+                     *           "to_status": "active",
+                     *           "from_plan": "basic",
+                     *           "plan": "pro",
+                     *           "actor_user_id": "0192f5c4-7a1e-7b3c-9d2e-4f5a6b7c8d90",
+                     *           "data": {
+                     *             "changed": [
+                     *               "plan"
+                     *             ],
+                     *             "amount_cents": 1500
+                     *           },
+                     *           "created_at": "2026-11-15T10:30:00.000Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["SubscriptionEvent"][];
+                        /** @description Pass as `cursor` for the next page; null on the last page. */
+                        next_cursor: string | null;
+                    };
                 };
             };
             /** @description `validation_failed`: the input does not match the schema (see `errors[]`). */
