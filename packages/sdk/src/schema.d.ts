@@ -180,6 +180,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List sign-in options
+         * @description How people can sign in on this instance, for a sign-in page to draw its buttons: password and emailed login codes (always on), and the OAuth providers that have a client id and secret configured, each with the URL that starts its sign-in. Public.
+         */
+        get: operations["listSignInOptions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/oauth/{provider}/start": {
         parameters: {
             query?: never;
@@ -189,7 +209,7 @@ export interface paths {
         };
         /**
          * Start a Google or GitHub sign-in
-         * @description Redirects (302) to the provider with a fresh state and a PKCE (S256) challenge; the state and the code verifier are kept in an httpOnly cookie for 10 minutes. Open it in the browser, not with fetch. 404 when the provider has no client id and secret configured.
+         * @description Redirects (302) to the provider with a fresh state and a PKCE (S256) challenge; the state and the code verifier are kept in an httpOnly cookie for 10 minutes. Open it in the browser, not with fetch. With `redirect=app` (the web UI) the callback ends on the UI rather than answering JSON, and `next` says where. 404 when the provider has no client id and secret configured.
          */
         get: operations["oauthStart"];
         put?: never;
@@ -210,6 +230,8 @@ export interface paths {
         /**
          * Finish a Google or GitHub sign-in
          * @description Where the provider sends the browser back. Checks the state against the flow cookie (400 on mismatch), exchanges the code with the PKCE verifier (401 when the provider refuses it, 503 `provider_unavailable` when it fails or times out), then signs in: the user already linked to this identity; else the user with the same email, linked only when the provider says the email is verified (409 otherwise; and when that user had not verified the address, the address becomes verified and the unproven password and its sessions are dropped); else a new user. Answers the token response, or redirects (302) to OAUTH_SUCCESS_URL with only the refresh cookie set when that is configured. Deactivated users get 401.
+         *
+         *     A sign-in started with `redirect=app` ends on the web UI instead: signed in, 302 to `APP_URL/sign-in?oauth=complete&next=<path>` with only the refresh cookie set (the page gets an access token from `POST /v1/auth/refresh`); refused, 302 to `APP_URL/sign-in?oauth_error=<code>&next=<path>` with the problem code. Without its flow cookie the callback cannot know, and answers the problem.
          */
         get: operations["oauthCallback"];
         put?: never;
@@ -2061,6 +2083,45 @@ export interface components {
         };
         /**
          * @example {
+         *       "password": true,
+         *       "login_code": true,
+         *       "oauth": [
+         *         {
+         *           "provider": "google",
+         *           "label": "Google",
+         *           "start_url": "/v1/auth/oauth/google/start"
+         *         },
+         *         {
+         *           "provider": "github",
+         *           "label": "GitHub",
+         *           "start_url": "/v1/auth/oauth/github/start"
+         *         }
+         *       ]
+         *     }
+         */
+        SignInOptions: {
+            /**
+             * @description Email (or username) and password: `POST /v1/auth/token`.
+             * @constant
+             */
+            password: true;
+            /**
+             * @description A one-time code by email: `POST /v1/auth/login-code/request`, then `/verify`.
+             * @constant
+             */
+            login_code: true;
+            /** @description The identity providers configured on this instance (none when no client id and secret is set). */
+            oauth: {
+                /** @enum {string} */
+                provider: "google" | "github";
+                /** @description The name to show on the button. */
+                label: string;
+                /** @description Open in the browser (not with fetch) to sign in; add `?redirect=app` to end on the web UI. */
+                start_url: string;
+            }[];
+        };
+        /**
+         * @example {
          *       "id": "0192f5c5-0d4b-7f6e-a05b-7c8d9e0f1a23",
          *       "account_id": "0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01",
          *       "name": "Ann",
@@ -3092,9 +3153,88 @@ export interface operations {
             };
         };
     };
-    oauthStart: {
+    listSignInOptions: {
         parameters: {
             query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "password": true,
+                     *       "login_code": true,
+                     *       "oauth": [
+                     *         {
+                     *           "provider": "google",
+                     *           "label": "Google",
+                     *           "start_url": "/v1/auth/oauth/google/start"
+                     *         },
+                     *         {
+                     *           "provider": "github",
+                     *           "label": "GitHub",
+                     *           "start_url": "/v1/auth/oauth/github/start"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SignInOptions"];
+                };
+            };
+            /** @description `validation_failed`: the input does not match the schema (see `errors[]`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `service_busy` (with `Retry-After`: overloaded), `service_unavailable` (the database is down) or `provider_unavailable`: retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthStart: {
+        parameters: {
+            query?: {
+                /** @description `app`: a sign-in from the web UI. The callback then ends on the UI (302 to `APP_URL/sign-in?oauth=complete&next=…` with the refresh cookie set, or `?oauth_error=<code>`) instead of answering JSON. */
+                redirect?: "app";
+                /** @description With `redirect=app`: the UI path to go to once signed in (default `/app`). */
+                next?: string;
+            };
             header?: never;
             path: {
                 /** @description The identity provider. */
@@ -3184,7 +3324,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Signed in: redirect to OAUTH_SUCCESS_URL with the refresh cookie set. */
+            /** @description A browser sign-in (`redirect=app`): to the web UI, signed in (refresh cookie set) or with `oauth_error`; else signed in, to OAUTH_SUCCESS_URL with the refresh cookie set. */
             302: {
                 headers: {
                     [name: string]: unknown;
