@@ -29,6 +29,7 @@ const publicOperations = [
   'health',
   'jwks',
   'listPlans',
+  'listSignInOptions',
   'logout',
   'oauthCallback',
   'oauthStart',

@@ -161,6 +161,13 @@ const accountCases: RouteCase[] = [
     ok: 200,
   },
   {
+    route: 'GET /v1/accounts/{accountId}/subscription/history',
+    scope: 'accounts:read',
+    role: 'member',
+    siteAdmin: 'read',
+    ok: 200,
+  },
+  {
     route: 'POST /v1/accounts/{accountId}/subscription',
     scope: 'subscriptions:write',
     params: (w) => ({ accountId: w.spareAccountId }),
@@ -216,6 +223,14 @@ const accountCases: RouteCase[] = [
     body: () => ({ feature: meteredFeature, quantity: -1 }),
     role: 'member',
     siteAdmin: 'write',
+    ok: 200,
+  },
+  {
+    route: 'GET /v1/accounts/{accountId}/usage/history',
+    scope: 'entitlements:read',
+    query: 'feature=bookings_per_day',
+    role: 'member',
+    siteAdmin: 'read',
     ok: 200,
   },
   {

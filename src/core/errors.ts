@@ -17,6 +17,11 @@ export const errorCodes = {
    * feature (counted from the service's own rows, e.g. `staff`) or a plan flag. Carries `feature`.
    */
   feature_not_metered: { status: 400, title: 'Feature not metered' },
+  /**
+   * Usage history was asked of a feature that is not counted per period: a count limit (e.g.
+   * `staff`, a live count whose figure is in the entitlements) or a plan flag. Carries `feature`.
+   */
+  no_usage_history: { status: 400, title: 'No usage history' },
   /** No such resource, or one the caller may not know exists. */
   not_found: { status: 404, title: 'Not found' },
   /** A feature key that no plan names (as a limit or a flag) and the service does not declare. Carries `feature`. */

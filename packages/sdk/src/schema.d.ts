@@ -180,6 +180,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List sign-in options
+         * @description How people can sign in on this instance, for a sign-in page to draw its buttons: password and emailed login codes (always on), and the OAuth providers that have a client id and secret configured, each with the URL that starts its sign-in. Public.
+         */
+        get: operations["listSignInOptions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/oauth/{provider}/start": {
         parameters: {
             query?: never;
@@ -189,7 +209,7 @@ export interface paths {
         };
         /**
          * Start a Google or GitHub sign-in
-         * @description Redirects (302) to the provider with a fresh state and a PKCE (S256) challenge; the state and the code verifier are kept in an httpOnly cookie for 10 minutes. Open it in the browser, not with fetch. 404 when the provider has no client id and secret configured.
+         * @description Redirects (302) to the provider with a fresh state and a PKCE (S256) challenge; the state and the code verifier are kept in an httpOnly cookie for 10 minutes. Open it in the browser, not with fetch. With `redirect=app` (the web UI) the callback ends on the UI rather than answering JSON, and `next` says where. 404 when the provider has no client id and secret configured.
          */
         get: operations["oauthStart"];
         put?: never;
@@ -210,6 +230,8 @@ export interface paths {
         /**
          * Finish a Google or GitHub sign-in
          * @description Where the provider sends the browser back. Checks the state against the flow cookie (400 on mismatch), exchanges the code with the PKCE verifier (401 when the provider refuses it, 503 `provider_unavailable` when it fails or times out), then signs in: the user already linked to this identity; else the user with the same email, linked only when the provider says the email is verified (409 otherwise; and when that user had not verified the address, the address becomes verified and the unproven password and its sessions are dropped); else a new user. Answers the token response, or redirects (302) to OAUTH_SUCCESS_URL with only the refresh cookie set when that is configured. Deactivated users get 401.
+         *
+         *     A sign-in started with `redirect=app` ends on the web UI instead: signed in, 302 to `APP_URL/sign-in?oauth=complete&next=<path>` with only the refresh cookie set (the page gets an access token from `POST /v1/auth/refresh`); refused, 302 to `APP_URL/sign-in?oauth_error=<code>&next=<path>` with the problem code. Without its flow cookie the callback cannot know, and answers the problem.
          */
         get: operations["oauthCallback"];
         put?: never;
@@ -701,6 +723,26 @@ export interface paths {
         patch: operations["changePlan"];
         trace?: never;
     };
+    "/v1/accounts/{accountId}/subscription/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List subscription history
+         * @description Every change of the account's subscriptions, newest first: what happened (`type`), the status and plan before and after, who did it, and the details. Members, site admins, and API keys with `accounts:read`.
+         */
+        get: operations["listSubscriptionHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts/{accountId}/subscription/preview": {
         parameters: {
             query?: never;
@@ -899,6 +941,30 @@ export interface paths {
          *     A key that no plan names and the service does not declare answers 404 unknown_feature; a known feature the account’s plan does not include has limit 0.
          */
         post: operations["recordUsage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{accountId}/usage/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get usage history
+         * @description A limit counted per day or per month over a range of account-local periods, for charts: one entry per day (or month) from `from` to `to`, oldest first, with 0 where nothing was counted, beside the current plan's `limit`. Without `from` and `to`: the last 30 days up to today (12 months up to this month, for a monthly limit).
+         *
+         *     At most 366 periods at once; `from` after `to` or a longer range is 400 validation_failed. A count limit (`staff`: a live count, with no periods; its figure is in the entitlements) and a plan flag answer 400 no_usage_history; a key no plan names and the service does not declare, 404 unknown_feature.
+         *
+         *     Members, site admins, and API keys with `entitlements:read`.
+         */
+        get: operations["getUsageHistory"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2142,7 +2208,7 @@ export interface components {
             status: number;
             detail: string;
             /** @enum {string} */
-            code: "validation_failed" | "unauthorized" | "forbidden" | "subscription_required" | "limit_exceeded" | "feature_not_metered" | "not_found" | "unknown_feature" | "url_not_allowed" | "email_not_verified" | "invitation_email_mismatch" | "invitation_not_found" | "conflict" | "already_member" | "invitation_expired" | "invitation_revoked" | "invitation_used" | "idempotency_in_progress" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "provider_unavailable" | "service_busy" | "service_unavailable";
+            code: "validation_failed" | "unauthorized" | "forbidden" | "subscription_required" | "limit_exceeded" | "feature_not_metered" | "no_usage_history" | "not_found" | "unknown_feature" | "url_not_allowed" | "email_not_verified" | "invitation_email_mismatch" | "invitation_not_found" | "conflict" | "already_member" | "invitation_expired" | "invitation_revoked" | "invitation_used" | "idempotency_in_progress" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "internal_error" | "provider_unavailable" | "service_busy" | "service_unavailable";
             errors?: {
                 location: string;
                 message: string;
@@ -2177,6 +2243,45 @@ export interface components {
             payload?: {
                 [key: string]: unknown;
             };
+        };
+        /**
+         * @example {
+         *       "password": true,
+         *       "login_code": true,
+         *       "oauth": [
+         *         {
+         *           "provider": "google",
+         *           "label": "Google",
+         *           "start_url": "/v1/auth/oauth/google/start"
+         *         },
+         *         {
+         *           "provider": "github",
+         *           "label": "GitHub",
+         *           "start_url": "/v1/auth/oauth/github/start"
+         *         }
+         *       ]
+         *     }
+         */
+        SignInOptions: {
+            /**
+             * @description Email (or username) and password: `POST /v1/auth/token`.
+             * @constant
+             */
+            password: true;
+            /**
+             * @description A one-time code by email: `POST /v1/auth/login-code/request`, then `/verify`.
+             * @constant
+             */
+            login_code: true;
+            /** @description The identity providers configured on this instance (none when no client id and secret is set). */
+            oauth: {
+                /** @enum {string} */
+                provider: "google" | "github";
+                /** @description The name to show on the button. */
+                label: string;
+                /** @description Open in the browser (not with fetch) to sign in; add `?redirect=app` to end on the web UI. */
+                start_url: string;
+            }[];
         };
         /**
          * @example {
@@ -2253,6 +2358,99 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             updated_at: string;
+        };
+        /**
+         * @example {
+         *       "id": "0192f5c4-a1b2-7c3d-8e4f-5a6b7c8d9e0f",
+         *       "subscription_id": "0192f5c4-9c3a-7e5d-9f4a-6b7c8d9e0f12",
+         *       "type": "upgraded",
+         *       "from_status": "active",
+         *       "to_status": "active",
+         *       "from_plan": "basic",
+         *       "plan": "pro",
+         *       "actor_user_id": "0192f5c4-7a1e-7b3c-9d2e-4f5a6b7c8d90",
+         *       "data": {
+         *         "changed": [
+         *           "plan"
+         *         ],
+         *         "amount_cents": 1500
+         *       },
+         *       "created_at": "2026-11-15T10:30:00.000Z"
+         *     }
+         */
+        SubscriptionEvent: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            subscription_id: string;
+            /**
+             * @description What happened: `created`, `activated`, `upgraded`, `downgraded`, `upgrade_awaiting_payment`, `canceled`, `cancel_scheduled`, `resumed`, `past_due`, `recovered`, `renewed`, `change_scheduled`, `scheduled_change_canceled`, `trial_ended`, `expired`, `checkout_expired`, `updated`; and the reminders sent, `trial_will_end` and `grace_ending`, which change nothing. The audit log has the same entry as `subscription.<type>`.
+             * @enum {string}
+             */
+            type: "created" | "activated" | "upgraded" | "downgraded" | "upgrade_awaiting_payment" | "canceled" | "cancel_scheduled" | "resumed" | "past_due" | "recovered" | "renewed" | "change_scheduled" | "scheduled_change_canceled" | "trial_ended" | "expired" | "checkout_expired" | "updated" | "plan_changed" | "trial_will_end" | "grace_ending";
+            /** @description Status before; null when `created`. */
+            from_status: ("incomplete" | "trialing" | "active" | "past_due" | "canceled" | "expired") | null;
+            /**
+             * @description Status after (the same as before for a reminder).
+             * @enum {string}
+             */
+            to_status: "incomplete" | "trialing" | "active" | "past_due" | "canceled" | "expired";
+            /** @description Plan code before; null when `created`. */
+            from_plan: string | null;
+            /** @description Plan code after the change. */
+            plan: string | null;
+            /** @description The person who made the change; null when the service (sweep, payment provider, reminders) or an API key did (the audit log names the key). */
+            actor_user_id: string | null;
+            /** @description Details of the change, by type: `changed` (the fields that changed, e.g. `status`, `plan`, `pending_plan`, `current_period_end`, `cancel_at_period_end`), `trial_days` (created with a trial), `amount_cents` (charged for an upgrade made now), `pending_plan` (a change scheduled for period end), `plan` (the plan of an upgrade awaiting payment), `key` (the occasion of a reminder), `reconciled` (applied by the reconciliation with the payment provider). */
+            data: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            created_at: string;
+        };
+        /**
+         * @example {
+         *       "feature": "bookings_per_day",
+         *       "period_kind": "day",
+         *       "from": "2026-11-26",
+         *       "to": "2026-11-28",
+         *       "limit": 5,
+         *       "data": [
+         *         {
+         *           "period": "2026-11-26",
+         *           "used": 4
+         *         },
+         *         {
+         *           "period": "2026-11-27",
+         *           "used": 0
+         *         },
+         *         {
+         *           "period": "2026-11-28",
+         *           "used": 3
+         *         }
+         *       ]
+         *     }
+         */
+        UsageHistory: {
+            feature: string;
+            /**
+             * @description What one entry counts: an account-local day (YYYY-MM-DD) or month (YYYY-MM).
+             * @enum {string}
+             */
+            period_kind: "day" | "month";
+            /** @description The first period of the range. */
+            from: string;
+            /** @description The last period of the range, included. */
+            to: string;
+            /** @description The current plan's limit per period: null = unlimited, 0 when the plan lacks the feature or the account has no live subscription. Today's limit, drawn against past periods too. */
+            limit: number | null;
+            /** @description One entry per period from `from` to `to`, oldest first, zeros included. */
+            data: {
+                /** @description YYYY-MM-DD or YYYY-MM, account-local. */
+                period: string;
+                /** @description Units counted in the period (0 when nothing was). */
+                used: number;
+            }[];
         };
         /**
          * @example {
@@ -3118,9 +3316,88 @@ export interface operations {
             };
         };
     };
-    oauthStart: {
+    listSignInOptions: {
         parameters: {
             query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "password": true,
+                     *       "login_code": true,
+                     *       "oauth": [
+                     *         {
+                     *           "provider": "google",
+                     *           "label": "Google",
+                     *           "start_url": "/v1/auth/oauth/google/start"
+                     *         },
+                     *         {
+                     *           "provider": "github",
+                     *           "label": "GitHub",
+                     *           "start_url": "/v1/auth/oauth/github/start"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SignInOptions"];
+                };
+            };
+            /** @description `validation_failed`: the input does not match the schema (see `errors[]`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `service_busy` (with `Retry-After`: overloaded), `service_unavailable` (the database is down) or `provider_unavailable`: retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    oauthStart: {
+        parameters: {
+            query?: {
+                /** @description `app`: a sign-in from the web UI. The callback then ends on the UI (302 to `APP_URL/sign-in?oauth=complete&next=…` with the refresh cookie set, or `?oauth_error=<code>`) instead of answering JSON. */
+                redirect?: "app";
+                /** @description With `redirect=app`: the UI path to go to once signed in (default `/app`). */
+                next?: string;
+            };
             header?: never;
             path: {
                 /** @description The identity provider. */
@@ -3210,7 +3487,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Signed in: redirect to OAUTH_SUCCESS_URL with the refresh cookie set. */
+            /** @description A browser sign-in (`redirect=app`): to the web UI, signed in (refresh cookie set) or with `oauth_error`; else signed in, to OAUTH_SUCCESS_URL with the refresh cookie set. */
             302: {
                 headers: {
                     [name: string]: unknown;
@@ -6785,6 +7062,125 @@ export interface operations {
             };
         };
     };
+    listSubscriptionHistory: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1–100. */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Account id */
+                accountId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "0192f5c4-a1b2-7c3d-8e4f-5a6b7c8d9e0f",
+                     *           "subscription_id": "0192f5c4-9c3a-7e5d-9f4a-6b7c8d9e0f12",
+                     *           "type": "upgraded",
+                     *           "from_status": "active",
+                     *           "to_status": "active",
+                     *           "from_plan": "basic",
+                     *           "plan": "pro",
+                     *           "actor_user_id": "0192f5c4-7a1e-7b3c-9d2e-4f5a6b7c8d90",
+                     *           "data": {
+                     *             "changed": [
+                     *               "plan"
+                     *             ],
+                     *             "amount_cents": 1500
+                     *           },
+                     *           "created_at": "2026-11-15T10:30:00.000Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": {
+                        data: components["schemas"]["SubscriptionEvent"][];
+                        /** @description Pass as `cursor` for the next page; null on the last page. */
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description `validation_failed`: the input does not match the schema (see `errors[]`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no credentials, or invalid, expired or revoked ones. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`, `subscription_required` or `limit_exceeded`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found`: no such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict` (the request conflicts with the current state) or `idempotency_in_progress` (with `Retry-After`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `service_busy` (with `Retry-After`: overloaded), `service_unavailable` (the database is down) or `provider_unavailable`: retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     previewPlanChange: {
         parameters: {
             query: {
@@ -7802,6 +8198,122 @@ export interface operations {
                 };
             };
             /** @description `not_found`: no such resource, or not one the caller may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `conflict` (the request conflicts with the current state) or `idempotency_in_progress` (with `Retry-After`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `rate_limited`: retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `service_busy` (with `Retry-After`: overloaded), `service_unavailable` (the database is down) or `provider_unavailable`: retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getUsageHistory: {
+        parameters: {
+            query: {
+                /** @description A limit counted per day (`…_per_day`, e.g. `bookings_per_day`) or per month (`…_per_month`). */
+                feature: string;
+                /** @description First account-local day of the range (for a monthly limit, its month); default: 29 days before `to` (11 months before, for a monthly limit). */
+                from?: string;
+                /** @description Last account-local day of the range, included (for a monthly limit, its month); default today in the account’s time zone. */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Account id */
+                accountId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "feature": "bookings_per_day",
+                     *       "period_kind": "day",
+                     *       "from": "2026-11-26",
+                     *       "to": "2026-11-28",
+                     *       "limit": 5,
+                     *       "data": [
+                     *         {
+                     *           "period": "2026-11-26",
+                     *           "used": 4
+                     *         },
+                     *         {
+                     *           "period": "2026-11-27",
+                     *           "used": 0
+                     *         },
+                     *         {
+                     *           "period": "2026-11-28",
+                     *           "used": 3
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UsageHistory"];
+                };
+            };
+            /** @description `validation_failed` (the input, or a range that is reversed or too long) or `no_usage_history` (a count limit or a flag). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `unauthorized`: no credentials, or invalid, expired or revoked ones. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `forbidden`, `subscription_required` or `limit_exceeded`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `not_found` (no such account, or not one the caller may see) or `unknown_feature`. */
             404: {
                 headers: {
                     [name: string]: unknown;

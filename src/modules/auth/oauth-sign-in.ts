@@ -15,7 +15,7 @@ import {
   providers,
   resolveOAuthUser,
 } from './oauth.ts'
-import type { CallbackQuery, ProviderName } from './schemas.ts'
+import { appPathPattern, type CallbackQuery, type ProviderName, providerNames } from './schemas.ts'
 import { type IssuedRefresh, sessionPolicy, startSession } from './sessions.ts'
 
 /** The OAuth use cases read the providers' settings, so they take the whole configuration. */
@@ -30,23 +30,48 @@ export function configuredClient(config: Config, provider: ProviderName): OAuth2
   return client
 }
 
+/** The OAuth providers that have a client id and secret, in the order sign-in pages show them. */
+export function configuredProviders(config: Config): { provider: ProviderName; label: string }[] {
+  return providerNames
+    .filter((provider) => oauthClient(config, provider) !== undefined)
+    .map((provider) => ({ provider, label: providers[provider].label }))
+}
+
 /**
  * Starts a sign-in: the provider's authorization URL for a fresh state and PKCE (S256) verifier,
  * and `flow`, the `provider.state.verifier` value the browser must bring back to the callback.
+ * With `app` (a browser sign-in from the web UI), the flow carries the UI path to land on as a
+ * fourth part, so the callback ends on the UI instead of answering JSON.
  */
-export function startOAuthSignIn(config: Config, provider: ProviderName): { url: URL; flow: string } {
+export function startOAuthSignIn(
+  config: Config,
+  provider: ProviderName,
+  app?: { next: string },
+): { url: URL; flow: string } {
   const client = configuredClient(config, provider)
   const state = generateState()
   const codeVerifier = generateCodeVerifier()
   const url = authorizationUrl(config, client, provider, state, codeVerifier)
-  return { url, flow: `${provider}.${state}.${codeVerifier}` }
+  const landing = app ? `.${Buffer.from(app.next).toString('base64url')}` : ''
+  return { url, flow: `${provider}.${state}.${codeVerifier}${landing}` }
 }
 
-/** Parses a `provider.state.verifier` flow value (base64url parts, no dots). */
+/** Parses a `provider.state.verifier[.next]` flow value (base64url parts, no dots). */
 function readFlow(value: string | undefined) {
-  const [provider, state, codeVerifier, ...rest] = (value ?? '').split('.')
-  if (!provider || !state || !codeVerifier || rest.length > 0) return undefined
-  return { provider, state, codeVerifier }
+  const [provider, state, codeVerifier, next, ...rest] = (value ?? '').split('.')
+  if (!provider || !state || !codeVerifier || next === '' || rest.length > 0) return undefined
+  return { provider, state, codeVerifier, next }
+}
+
+/**
+ * The UI path a browser sign-in lands on, from the flow cookie: undefined for an API client's
+ * sign-in (no fourth part), and for a value that is not a safe path of this origin.
+ */
+export function flowLanding(value: string | undefined): string | undefined {
+  const next = readFlow(value)?.next
+  if (next === undefined) return undefined
+  const path = Buffer.from(next, 'base64url').toString('utf8')
+  return appPathPattern.test(path) ? path : undefined
 }
 
 /**

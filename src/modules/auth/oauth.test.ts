@@ -69,8 +69,8 @@ const githubUser = (overrides: Partial<GitHubUser> = {}): GitHubUser => {
 const cookieOf = (res: LightMyRequestResponse, name: string) =>
   res.cookies.find((cookie) => cookie.name === name)
 
-async function start(provider: FakeProvider, app: App = t.app) {
-  const res = await app.inject({ method: 'GET', url: `/v1/auth/oauth/${provider}/start` })
+async function start(provider: FakeProvider, app: App = t.app, query = '') {
+  const res = await app.inject({ method: 'GET', url: `/v1/auth/oauth/${provider}/start${query}` })
   expect(res.statusCode, res.body).toBe(302)
   const flow = cookieOf(res, 'oauth_flow')
   expect(flow).toBeDefined()
@@ -91,9 +91,9 @@ function callback(callbackUrl: string, flowCookie: string | undefined, app: App 
 async function signIn(
   provider: FakeProvider,
   user: GoogleUser | GitHubUser,
-  options: { app?: App; flow?: (flow: string) => string } = {},
+  options: { app?: App; flow?: (flow: string) => string; query?: string } = {},
 ) {
-  const started = await start(provider, options.app)
+  const started = await start(provider, options.app, options.query)
   const callbackUrl = await fake.authorize(started.location, { user })
   return callback(callbackUrl, options.flow ? options.flow(started.flow) : started.flow, options.app)
 }
@@ -568,5 +568,125 @@ describe('configuration', () => {
     } finally {
       await limited.close()
     }
+  })
+})
+
+describe('GET /v1/auth/providers', () => {
+  it('lists password, login codes and the configured providers with their start URLs, to anyone', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/v1/auth/providers' })
+    expect(res.statusCode, res.body).toBe(200)
+    expect(res.json()).toEqual({
+      password: true,
+      login_code: true,
+      oauth: [
+        { provider: 'google', label: 'Google', start_url: '/v1/auth/oauth/google/start' },
+        { provider: 'github', label: 'GitHub', start_url: '/v1/auth/oauth/github/start' },
+      ],
+    })
+  })
+
+  it('leaves out a provider without client id and secret, and lists none when none is set', async () => {
+    const withoutGitHub = Object.fromEntries(
+      Object.entries(fake.env).filter(([name]) => !name.startsWith('GITHUB_CLIENT')),
+    )
+    const googleOnly = await buildTestApp(withoutGitHub, { testDb: t.testDb })
+    const none = await buildTestApp({}, { testDb: t.testDb })
+    try {
+      const google = await googleOnly.app.inject({ method: 'GET', url: '/v1/auth/providers' })
+      expect(google.json().oauth).toEqual([
+        { provider: 'google', label: 'Google', start_url: '/v1/auth/oauth/google/start' },
+      ])
+      const plain = await none.app.inject({ method: 'GET', url: '/v1/auth/providers' })
+      expect(plain.json()).toEqual({ password: true, login_code: true, oauth: [] })
+    } finally {
+      await googleOnly.close()
+      await none.close()
+    }
+  })
+})
+
+describe('browser sign-in from the web UI (redirect=app)', () => {
+  const landing = (res: LightMyRequestResponse) => {
+    expect(res.statusCode, res.body).toBe(302)
+    const url = new URL(String(res.headers.location))
+    expect(`${url.origin}${url.pathname}`).toBe('http://plangate.test/sign-in')
+    return Object.fromEntries(url.searchParams)
+  }
+
+  it('ends on the UI sign-in page with only the refresh cookie set, which the page exchanges for a session', async () => {
+    const person = googleUser()
+    const next = '/app/accounts/0192f5c4-8b2f-7d4c-8e3f-5a6b7c8d9e01?tab=plan'
+    const res = await signIn('google', person, { query: `?redirect=app&next=${encodeURIComponent(next)}` })
+    expect(landing(res)).toEqual({ oauth: 'complete', next })
+    // No token in the URL or the body: the refresh cookie is the only credential handed out.
+    expect(res.body).toBe('')
+    expect(String(res.headers.location)).not.toContain('pgr_')
+    const refresh = cookieOf(res, 'refresh_token')
+    expect(refresh).toMatchObject({ httpOnly: true, path: '/v1/auth', sameSite: 'Strict' })
+    expectFlowCleared(res)
+    const tokens = await t.app.inject({
+      method: 'POST',
+      url: '/v1/auth/refresh',
+      headers: { cookie: `refresh_token=${refresh?.value}` },
+    })
+    expect(tokens.statusCode, tokens.body).toBe(200)
+    expect((await me(tokens.json().access_token)).json()).toMatchObject({ email: person.email })
+  })
+
+  it('lands on /app by default, and takes precedence over OAUTH_SUCCESS_URL', async () => {
+    const redirecting = await buildTestApp(
+      { ...fake.env, OAUTH_SUCCESS_URL: 'https://app.example.test/signed-in' },
+      { testDb: t.testDb },
+    )
+    try {
+      const res = await signIn('github', githubUser(), { app: redirecting.app, query: '?redirect=app' })
+      expect(landing(res)).toEqual({ oauth: 'complete', next: '/app' })
+      expect(cookieOf(res, 'refresh_token')?.value).toBeTruthy()
+    } finally {
+      await redirecting.close()
+    }
+  })
+
+  it('sends a refused sign-in back to the UI with the problem code, signing nobody in', async () => {
+    const declined = await start('google', t.app, '?redirect=app&next=%2Fapp')
+    const res = await callback(await fake.deny(declined.location), declined.flow)
+    expect(landing(res)).toEqual({ oauth_error: 'unauthorized', next: '/app' })
+    expect(cookieOf(res, 'refresh_token')).toBeUndefined()
+    expectFlowCleared(res)
+
+    // An existing password user's address, which Google does not vouch for: 409 conflict.
+    const owner = await registerAndLogin(t.app)
+    const unverified = await signIn('google', googleUser({ email: owner.email, email_verified: false }), {
+      query: '?redirect=app',
+    })
+    expect(landing(unverified)).toMatchObject({ oauth_error: 'conflict' })
+    expect(cookieOf(unverified, 'refresh_token')).toBeUndefined()
+  })
+
+  it('answers the problem when the flow cookie is missing: nothing says the browser came from the UI', async () => {
+    const started = await start('google', t.app, '?redirect=app')
+    const res = await callback(await fake.authorize(started.location, { user: googleUser() }), undefined)
+    expect(problemOf(res)).toMatchObject({ status: 400, code: 'validation_failed' })
+  })
+
+  it.each(['https://evil.example/app', '//evil.example/app', '/\\evil.example', 'app', '/app with space'])(
+    'refuses %s as the page to land on (400), setting no flow',
+    async (next) => {
+      const res = await t.app.inject({
+        method: 'GET',
+        url: `/v1/auth/oauth/google/start?redirect=app&next=${encodeURIComponent(next)}`,
+      })
+      expect(problemOf(res)).toMatchObject({ status: 400, code: 'validation_failed' })
+      expect(cookieOf(res, 'oauth_flow')).toBeUndefined()
+    },
+  )
+
+  it('does not land a tampered flow cookie off-site: an unsafe path makes it an API sign-in', async () => {
+    const person = googleUser()
+    const tamper = (flow: string) =>
+      `${flow.split('.').slice(0, 3).join('.')}.${Buffer.from('//evil.example').toString('base64url')}`
+    const res = await signIn('google', person, { query: '?redirect=app', flow: tamper })
+    expect(res.statusCode, res.body).toBe(200)
+    expect(res.json()).toMatchObject({ token_type: 'bearer' })
   })
 })

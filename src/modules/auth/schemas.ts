@@ -219,6 +219,62 @@ export const ProviderParams = z.object({
   provider: z.enum(providerNames).describe('The identity provider.'),
 })
 
+/**
+ * A path of the web UI to go to after signing in: one leading slash (never `//` or `/\`, which
+ * browsers read as another host), no whitespace or backslash. Anything else would be an open redirect.
+ */
+export const appPathPattern = /^\/(?:[^/\\\s][^\\\s]{0,198})?$/
+
+export const StartQuery = z.object({
+  redirect: z
+    .enum(['app'])
+    .optional()
+    .describe(
+      '`app`: a sign-in from the web UI. The callback then ends on the UI (302 to `APP_URL/sign-in?oauth=complete&next=…` with the refresh cookie set, or `?oauth_error=<code>`) instead of answering JSON.',
+    ),
+  next: z
+    .string()
+    .regex(appPathPattern, 'a path of this site, starting with one /')
+    .optional()
+    .describe('With `redirect=app`: the UI path to go to once signed in (default `/app`).'),
+})
+export type StartQuery = z.infer<typeof StartQuery>
+
+export const SignInOptions = z
+  .object({
+    password: z.literal(true).describe('Email (or username) and password: `POST /v1/auth/token`.'),
+    login_code: z
+      .literal(true)
+      .describe('A one-time code by email: `POST /v1/auth/login-code/request`, then `/verify`.'),
+    oauth: z
+      .array(
+        z.object({
+          provider: z.enum(providerNames),
+          label: z.string().describe('The name to show on the button.'),
+          start_url: z
+            .string()
+            .describe(
+              'Open in the browser (not with fetch) to sign in; add `?redirect=app` to end on the web UI.',
+            ),
+        }),
+      )
+      .describe(
+        'The identity providers configured on this instance (none when no client id and secret is set).',
+      ),
+  })
+  .meta({
+    id: 'SignInOptions',
+    example: {
+      password: true,
+      login_code: true,
+      oauth: [
+        { provider: 'google', label: 'Google', start_url: '/v1/auth/oauth/google/start' },
+        { provider: 'github', label: 'GitHub', start_url: '/v1/auth/oauth/github/start' },
+      ],
+    },
+  })
+export type SignInOptions = z.infer<typeof SignInOptions>
+
 export const CallbackQuery = z.object({
   code: z.string().min(1).max(2048).optional().describe('The authorization code (absent when refused).'),
   state: z.string().min(1).max(512).describe('Must equal the state /start put in the flow cookie.'),

@@ -1,13 +1,24 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { IdempotencyHeaders, idempotent, problems } from '../../core/http.ts'
+import { IdempotencyHeaders, idempotent, problem, problems } from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
+import { requireMember } from '../accounts/guards.ts'
 import { AccountParams } from '../accounts/schemas.ts'
 import { idempotencyScopeOf, requireCredential } from '../auth/guards.ts'
 import { resourceFeatureKeys, resourceFeatures } from '../plans/features.ts'
 import { checkFeature } from './check.ts'
 import { replayStanding } from './engine.ts'
 import { readEntitlements, recordUsage } from './entitlements.ts'
-import { CheckBody, CheckResult, Entitlements, EntitlementsQuery, UsageBody, UsageResult } from './schemas.ts'
+import { maxHistoryPeriods, readUsageHistory } from './history.ts'
+import {
+  CheckBody,
+  CheckResult,
+  Entitlements,
+  EntitlementsQuery,
+  UsageBody,
+  UsageHistory,
+  UsageHistoryQuery,
+  UsageResult,
+} from './schemas.ts'
 
 const security = [{ bearer: [] }]
 
@@ -23,6 +34,12 @@ const recordUsageDescription = [
   "Meters one of the product's own features on the plan's limits: a positive quantity consumes units atomically (403 limit_exceeded when it would pass the limit), a negative one releases them (never below zero). Send an Idempotency-Key to make retries safe.",
   `Only metered features: the resource-backed ones, ${resourceList}, are counted from the service's own rows and answer 400 feature_not_metered, as does a key that plans use only as a flag; nothing is changed.`,
   'A key that no plan names and the service does not declare answers 404 unknown_feature; a known feature the account’s plan does not include has limit 0.',
+].join('\n\n')
+
+const usageHistoryDescription = [
+  "A limit counted per day or per month over a range of account-local periods, for charts: one entry per day (or month) from `from` to `to`, oldest first, with 0 where nothing was counted, beside the current plan's `limit`. Without `from` and `to`: the last 30 days up to today (12 months up to this month, for a monthly limit).",
+  `At most ${maxHistoryPeriods} periods at once; \`from\` after \`to\` or a longer range is 400 validation_failed. A count limit (\`staff\`: a live count, with no periods; its figure is in the entitlements) and a plan flag answer 400 no_usage_history; a key no plan names and the service does not declare, 404 unknown_feature.`,
+  'Members, site admins, and API keys with `entitlements:read`.',
 ].join('\n\n')
 
 const checkDescription = [
@@ -88,6 +105,33 @@ export const entitlementRoutes =
           replayCheck(req.params.accountId, credential, now),
         )
       },
+    )
+
+    app.get(
+      '/v1/accounts/:accountId/usage/history',
+      {
+        schema: {
+          tags: ['entitlements'],
+          summary: 'Get usage history',
+          description: usageHistoryDescription,
+          operationId: 'getUsageHistory',
+          security,
+          params: AccountParams,
+          querystring: UsageHistoryQuery,
+          response: {
+            200: UsageHistory,
+            ...problems,
+            400: problem(
+              '`validation_failed` (the input, or a range that is reversed or too long) or `no_usage_history` (a count limit or a flag).',
+            ),
+            404: problem(
+              '`not_found` (no such account, or not one the caller may see) or `unknown_feature`.',
+            ),
+          },
+        },
+        preHandler: requireMember(deps, 'member', { adminMayRead: true, scope: 'entitlements:read' }),
+      },
+      async (req) => readUsageHistory(db, req.params.accountId, req.query, clock.now()),
     )
 
     // Hot path: one statement, like the entitlements read; it writes nothing.

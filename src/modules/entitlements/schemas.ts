@@ -166,3 +166,58 @@ export const CheckResult = z
     example: { allowed: true, feature: 'bookings_per_day', limit: 5, used: 3, remaining: 2 },
   })
 export type CheckResult = z.infer<typeof CheckResult>
+
+export const UsageHistoryQuery = z.object({
+  feature: z
+    .string()
+    .regex(featureKeyPattern, 'a lowercase feature key')
+    .describe('A limit counted per day (`…_per_day`, e.g. `bookings_per_day`) or per month (`…_per_month`).'),
+  from: IsoDate.optional().describe(
+    'First account-local day of the range (for a monthly limit, its month); default: 29 days before `to` (11 months before, for a monthly limit).',
+  ),
+  to: IsoDate.optional().describe(
+    'Last account-local day of the range, included (for a monthly limit, its month); default today in the account’s time zone.',
+  ),
+})
+export type UsageHistoryQuery = z.infer<typeof UsageHistoryQuery>
+
+export const UsageHistory = z
+  .object({
+    feature: z.string(),
+    period_kind: z
+      .enum(['day', 'month'])
+      .describe('What one entry counts: an account-local day (YYYY-MM-DD) or month (YYYY-MM).'),
+    from: z.string().describe('The first period of the range.'),
+    to: z.string().describe('The last period of the range, included.'),
+    limit: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        "The current plan's limit per period: null = unlimited, 0 when the plan lacks the feature or the account has no live subscription. Today's limit, drawn against past periods too.",
+      ),
+    data: z
+      .array(
+        z.object({
+          period: z.string().describe('YYYY-MM-DD or YYYY-MM, account-local.'),
+          used: z.number().int().describe('Units counted in the period (0 when nothing was).'),
+        }),
+      )
+      .describe('One entry per period from `from` to `to`, oldest first, zeros included.'),
+  })
+  .meta({
+    id: 'UsageHistory',
+    example: {
+      feature: 'bookings_per_day',
+      period_kind: 'day',
+      from: '2026-11-26',
+      to: '2026-11-28',
+      limit: 5,
+      data: [
+        { period: '2026-11-26', used: 4 },
+        { period: '2026-11-27', used: 0 },
+        { period: '2026-11-28', used: 3 },
+      ],
+    },
+  })
+export type UsageHistory = z.infer<typeof UsageHistory>

@@ -1,9 +1,17 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { IdempotencyHeaders, idempotent, idempotentResumable, problems } from '../../core/http.ts'
+import {
+  IdempotencyHeaders,
+  idempotent,
+  idempotentResumable,
+  PaginationQuery,
+  page,
+  problems,
+} from '../../core/http.ts'
 import type { Deps } from '../../deps.ts'
 import { requireMember } from '../accounts/guards.ts'
 import { AccountParams } from '../accounts/schemas.ts'
 import { actorOf as auditActorOf, idempotencyScopeOf, principalOf } from '../auth/guards.ts'
+import { listSubscriptionHistory } from './history.ts'
 import { callsOut, cancel, changePlan, getCurrentSubscription, resume, subscribe } from './lifecycle.ts'
 import { previewChange } from './preview.ts'
 import {
@@ -14,6 +22,7 @@ import {
   PreviewQuery,
   SubscribeBody,
   Subscription,
+  SubscriptionEvent,
 } from './schemas.ts'
 
 const security = [{ bearer: [] }]
@@ -45,6 +54,25 @@ export const subscriptionRoutes =
         preHandler: requireMember(deps, 'member', { adminMayRead: true, scope: 'accounts:read' }),
       },
       async (req) => getCurrentSubscription(db, req.params.accountId, clock.now()),
+    )
+
+    app.get(
+      '/v1/accounts/:accountId/subscription/history',
+      {
+        schema: {
+          tags,
+          summary: 'List subscription history',
+          description:
+            "Every change of the account's subscriptions, newest first: what happened (`type`), the status and plan before and after, who did it, and the details. Members, site admins, and API keys with `accounts:read`.",
+          operationId: 'listSubscriptionHistory',
+          security,
+          params: AccountParams,
+          querystring: PaginationQuery,
+          response: { 200: page(SubscriptionEvent), ...problems },
+        },
+        preHandler: requireMember(deps, 'member', { adminMayRead: true, scope: 'accounts:read' }),
+      },
+      async (req) => listSubscriptionHistory(db, req.params.accountId, req.query),
     )
 
     app.post(

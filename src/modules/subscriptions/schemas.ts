@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { PlanCode } from '../plans/schemas.ts'
-import { subscriptionStatuses } from './tables.ts'
+import { subscriptionStatuses, transitionTypes } from './tables.ts'
 
 /** The subscription every example in the document shows. */
 export const subscriptionExample = {
@@ -158,3 +158,46 @@ export const ChangePreview = z
     },
   })
 export type ChangePreview = z.infer<typeof ChangePreview>
+
+export const SubscriptionEvent = z
+  .object({
+    id: z.uuid(),
+    subscription_id: z.uuid(),
+    type: z
+      .enum(transitionTypes)
+      .describe(
+        'What happened: `created`, `activated`, `upgraded`, `downgraded`, `upgrade_awaiting_payment`, `canceled`, `cancel_scheduled`, `resumed`, `past_due`, `recovered`, `renewed`, `change_scheduled`, `scheduled_change_canceled`, `trial_ended`, `expired`, `checkout_expired`, `updated`; and the reminders sent, `trial_will_end` and `grace_ending`, which change nothing. The audit log has the same entry as `subscription.<type>`.',
+      ),
+    from_status: z.enum(subscriptionStatuses).nullable().describe('Status before; null when `created`.'),
+    to_status: z.enum(subscriptionStatuses).describe('Status after (the same as before for a reminder).'),
+    from_plan: z.string().nullable().describe('Plan code before; null when `created`.'),
+    plan: z.string().nullable().describe('Plan code after the change.'),
+    actor_user_id: z
+      .uuid()
+      .nullable()
+      .describe(
+        'The person who made the change; null when the service (sweep, payment provider, reminders) or an API key did (the audit log names the key).',
+      ),
+    data: z
+      .record(z.string(), z.unknown())
+      .describe(
+        'Details of the change, by type: `changed` (the fields that changed, e.g. `status`, `plan`, `pending_plan`, `current_period_end`, `cancel_at_period_end`), `trial_days` (created with a trial), `amount_cents` (charged for an upgrade made now), `pending_plan` (a change scheduled for period end), `plan` (the plan of an upgrade awaiting payment), `key` (the occasion of a reminder), `reconciled` (applied by the reconciliation with the payment provider).',
+      ),
+    created_at: z.iso.datetime(),
+  })
+  .meta({
+    id: 'SubscriptionEvent',
+    example: {
+      id: '0192f5c4-a1b2-7c3d-8e4f-5a6b7c8d9e0f',
+      subscription_id: subscriptionExample.id,
+      type: 'upgraded',
+      from_status: 'active',
+      to_status: 'active',
+      from_plan: 'basic',
+      plan: 'pro',
+      actor_user_id: '0192f5c4-7a1e-7b3c-9d2e-4f5a6b7c8d90',
+      data: { changed: ['plan'], amount_cents: 1500 },
+      created_at: '2026-11-15T10:30:00.000Z',
+    },
+  })
+export type SubscriptionEvent = z.infer<typeof SubscriptionEvent>
