@@ -1286,7 +1286,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/admin/metrics/history": {
+    "/v1/admin/metrics/series": {
         parameters: {
             query?: never;
             header?: never;
@@ -1295,9 +1295,9 @@ export interface paths {
         };
         /**
          * Revenue and subscriptions over time
-         * @description Site admins: one point per UTC day for the last `days` days (1–366, default 90), oldest first, each the figures of `GET /v1/admin/metrics` as they stood at the end of that day: at the midnight (UTC) that ends it, or for today at this request, so today's point equals `GET /v1/admin/metrics`. `mrr_cents`, `mrr_by_currency`, `active_by_plan`, `active`, `trialing`, `past_due` and `canceled_pending` count the subscriptions that had access at that instant, defined as in `/v1/admin/metrics`; MRR counts each plan's current price (price changes are not replayed). A subscription's past states come from its recorded transitions (its history); an expiry counts from when the hourly sweep recorded it. `cancellations` counts the cancellations made during the day (immediate or at period end), `churned` the subscriptions canceled or expired whose access ended during the day, the daily counterpart of `churn_30d.canceled_or_expired`.
+         * @description Site admins: the figures of `GET /v1/admin/metrics` over time, for charts: one point per `interval` (day, 7 days, or calendar month, counted from `from`) from `from` to `to` (UTC days; default the last 90 days; at most 366 points; `to` not after today), oldest first. Each point holds the figures as they stood at its `end`: the midnight (UTC) that ends its interval, or for the current one this request, so the last point of a series ending today equals `GET /v1/admin/metrics`. `mrr_cents`, `mrr_by_currency`, `active_by_plan`, `active`, `trialing`, `past_due` and `canceled_pending` count the subscriptions that had access at that instant, defined as in `/v1/admin/metrics`; MRR counts each plan's current price (price changes are not replayed). A subscription's past states come from its recorded transitions (its history); an expiry counts from when the hourly sweep recorded it. `cancellations` counts the cancellations made during the interval (immediate or at period end), `churned` the subscriptions canceled or expired whose access ended during it, the counterpart of `churn_30d.canceled_or_expired`.
          */
-        get: operations["adminMetricsHistory"];
+        get: operations["adminMetricsSeries"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1512,9 +1512,11 @@ export interface components {
          * @example {
          *       "as_of": "2026-11-28T12:00:00.000Z",
          *       "currency": "usd",
+         *       "interval": "day",
          *       "points": [
          *         {
          *           "date": "2026-11-27",
+         *           "end": "2026-11-28T00:00:00.000Z",
          *           "mrr_cents": 63900,
          *           "mrr_by_currency": {
          *             "usd": 63900
@@ -1542,6 +1544,7 @@ export interface components {
          *         },
          *         {
          *           "date": "2026-11-28",
+         *           "end": "2026-11-28T12:00:00.000Z",
          *           "mrr_cents": 68800,
          *           "mrr_by_currency": {
          *             "usd": 68800
@@ -1570,18 +1573,25 @@ export interface components {
          *       ]
          *     }
          */
-        AdminMetricsHistory: {
+        AdminMetricsSeries: {
             /** Format: date-time */
             as_of: string;
             /** @description The currency of `mrr_cents`: `usd`. */
             currency: string;
-            /** @description One point per UTC day, oldest first; the last is today. */
+            /** @enum {string} */
+            interval: "day" | "week" | "month";
+            /** @description One point per interval from `from` to `to`, oldest first. */
             points: {
                 /**
                  * Format: date
-                 * @description The UTC day.
+                 * @description The first UTC day of the point (its day, week or month).
                  */
                 date: string;
+                /**
+                 * Format: date-time
+                 * @description The instant the figures are taken at: the end of the point's interval, or now for the current one.
+                 */
+                end: string;
                 /** @description MRR in `usd` at the end of the day. */
                 mrr_cents: number;
                 /** @description MRR per currency at the end of the day, for every currency with a paying subscription. */
@@ -10174,11 +10184,15 @@ export interface operations {
             };
         };
     };
-    adminMetricsHistory: {
+    adminMetricsSeries: {
         parameters: {
             query?: {
-                /** @description How many UTC days, today included, 1–366 (default 90). */
-                days?: number;
+                /** @description The first UTC day (default: 89 days before `to`). */
+                from?: string;
+                /** @description The last UTC day, at most today (default today). */
+                to?: string;
+                /** @description One point per day, per 7 days from `from`, or per calendar month from `from`; default day. */
+                interval?: "day" | "week" | "month";
             };
             header?: never;
             path?: never;
@@ -10196,9 +10210,11 @@ export interface operations {
                      * @example {
                      *       "as_of": "2026-11-28T12:00:00.000Z",
                      *       "currency": "usd",
+                     *       "interval": "day",
                      *       "points": [
                      *         {
                      *           "date": "2026-11-27",
+                     *           "end": "2026-11-28T00:00:00.000Z",
                      *           "mrr_cents": 63900,
                      *           "mrr_by_currency": {
                      *             "usd": 63900
@@ -10226,6 +10242,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "date": "2026-11-28",
+                     *           "end": "2026-11-28T12:00:00.000Z",
                      *           "mrr_cents": 68800,
                      *           "mrr_by_currency": {
                      *             "usd": 68800
@@ -10254,7 +10271,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["AdminMetricsHistory"];
+                    "application/json": components["schemas"]["AdminMetricsSeries"];
                 };
             };
             /** @description `validation_failed`: the input does not match the schema (see `errors[]`). */

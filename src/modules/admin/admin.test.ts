@@ -31,7 +31,7 @@ type ListPath =
   | '/v1/admin/webhook-events'
   | '/v1/admin/audit-log'
 
-type AdminGet = ListPath | '/v1/admin/metrics' | '/v1/admin/metrics/history'
+type AdminGet = ListPath | '/v1/admin/metrics' | '/v1/admin/metrics/series'
 type Answer<P extends AdminGet> = paths[P]['get']['responses'][200]['content']['application/json']
 
 /**
@@ -98,7 +98,7 @@ describe('admin routes are for site admins only', () => {
     '/v1/admin/subscriptions',
     '/v1/admin/accounts',
     '/v1/admin/metrics',
-    '/v1/admin/metrics/history',
+    '/v1/admin/metrics/series',
     '/v1/admin/webhook-events',
     '/v1/admin/audit-log',
   ]
@@ -276,7 +276,7 @@ describe('GET /v1/admin/metrics churn over 30 days', () => {
   })
 })
 
-describe('GET /v1/admin/metrics/history', () => {
+describe('GET /v1/admin/metrics/series', () => {
   let t: TestApp
   let admin: string
   const hourMs = 60 * 60 * 1000
@@ -290,13 +290,17 @@ describe('GET /v1/admin/metrics/history', () => {
   })
   afterAll(async () => t.close())
 
+  /** The UTC day `daysBack` days before the test clock's today. */
+  const dayBefore = (daysBack: number) =>
+    new Date(t.clock.now().getTime() - daysBack * dayMs).toISOString().slice(0, 10)
+  /** The daily series of the last `days` days, today included (the default range without). */
   const history = async (days?: number) => {
     admin = await loginAdmin(t.app)
-    return get(t, admin, '/v1/admin/metrics/history', days === undefined ? '' : `?days=${days}`)
+    return get(t, admin, '/v1/admin/metrics/series', days === undefined ? '' : `?from=${dayBefore(days - 1)}`)
   }
 
   /** The point of a day, with only the figures that can be non-zero in this scenario. */
-  const figures = (point: Answer<'/v1/admin/metrics/history'>['points'][number] | undefined) =>
+  const figures = (point: Answer<'/v1/admin/metrics/series'>['points'][number] | undefined) =>
     point && {
       date: point.date,
       mrr_cents: point.mrr_cents,
@@ -454,18 +458,45 @@ describe('GET /v1/admin/metrics/history', () => {
     ])
   })
 
-  it('answers 90 days by default and refuses fewer than 1 or more than 366', async () => {
+  it('answers 90 days by default, weeks and months on asking, and refuses a bad range', async () => {
     const body = await history()
     expect(body.points).toHaveLength(90)
     expect(body.points.at(-1)?.date).toBe(t.clock.now().toISOString().slice(0, 10))
     expect((await history(366)).points).toHaveLength(366)
-    for (const days of [0, 367, 'x']) {
+
+    const metrics = await get(t, admin, '/v1/admin/metrics')
+    const weeks = await get(t, admin, '/v1/admin/metrics/series', `?from=${dayBefore(13)}&interval=week`)
+    expect(weeks.interval).toBe('week')
+    expect(weeks.points.map((point) => point.date)).toEqual([dayBefore(13), dayBefore(6)])
+    expect(weeks.points[0]?.end).toBe(`${dayBefore(6)}T00:00:00.000Z`)
+    expect(weeks.points.at(-1)).toMatchObject({ end: t.clock.now().toISOString(), active: metrics.active })
+    const months = await get(
+      t,
+      admin,
+      '/v1/admin/metrics/series',
+      `?from=${dayBefore(40)}&to=${dayBefore(0)}&interval=month`,
+    )
+    expect(months.points.length).toBeGreaterThanOrEqual(2)
+    expect(months.points[0]?.date).toBe(dayBefore(40))
+    expect(months.points.at(-1)).toMatchObject({
+      end: t.clock.now().toISOString(),
+      mrr_cents: metrics.mrr_cents,
+    })
+
+    for (const query of [
+      `?from=${dayBefore(0)}&to=${dayBefore(1)}`,
+      `?to=${new Date(t.clock.now().getTime() + dayMs).toISOString().slice(0, 10)}`,
+      `?from=${dayBefore(366)}`,
+      '?interval=year',
+      '?from=2026-02-30',
+      '?days=30',
+    ]) {
       const res = await t.app.inject({
         method: 'GET',
-        url: `/v1/admin/metrics/history?days=${days}`,
+        url: `/v1/admin/metrics/series${query}`,
         headers: bearer(admin),
       })
-      expect(problemOf(res)).toMatchObject({ status: 400, code: 'validation_failed' })
+      expect(problemOf(res), query).toMatchObject({ status: 400, code: 'validation_failed' })
     }
   })
 })

@@ -24,8 +24,10 @@ import {
   type ListStripeEventsQuery,
   type ListSubscriptionsQuery,
   type Metrics,
-  type MetricsHistory,
   type MetricsPoint,
+  type MetricsSeries,
+  type MetricsSeriesQuery,
+  maxSeriesPoints,
   type ReceivedStripeEvent,
 } from './schemas.ts'
 
@@ -244,6 +246,8 @@ export async function readMetrics(tx: Executor, now: Date): Promise<Metrics> {
 
 interface HistoryRow {
   date: string
+  /** The instant of the figures (timestamptz, as text or a Date from the driver). */
+  end: string | Date
   by_plan: { plan: string; currency: string; count: number; mrr_cents: number }[]
   trialing: number
   past_due: number
@@ -262,19 +266,58 @@ interface HistoryRow {
  * (`trialing`, `active`, `past_due`; `canceled` until the subscription's `ended_at`): the expiry
  * that ends it is recorded by the hourly sweep. MRR counts each plan's current price.
  */
-export async function readMetricsHistory(tx: Executor, days: number, now: Date): Promise<MetricsHistory> {
+const utcDay = (at: Date): string => at.toISOString().slice(0, 10)
+
+/** Whole months from `from` to `to` (both YYYY-MM-DD), counting a started one. */
+function monthsBetween(from: string, to: string): number {
+  const [fy, fm] = from.split('-').map(Number) as [number, number]
+  const [ty, tm] = to.split('-').map(Number) as [number, number]
+  return (ty - fy) * 12 + (tm - fm) + 1
+}
+
+/**
+ * The days a series covers: `to` defaults to today (UTC) and may not be later; `from` defaults to
+ * 89 days before `to` and may not be after it; at most `maxSeriesPoints` points. 400 otherwise.
+ */
+export function seriesRange(query: MetricsSeriesQuery, now: Date): { from: string; to: string } {
+  const today = utcDay(now)
+  const to = query.to ?? today
+  const from = query.from ?? utcDay(new Date(Date.parse(`${to}T00:00:00Z`) - 89 * dayMs))
+  const refuse = (location: string, message: string) => {
+    throw new AppError('validation_failed', `Invalid series range: ${message}`, {
+      errors: [{ location, message }],
+    })
+  }
+  if (to > today) refuse('query.to', 'must not be later than today (UTC)')
+  if (from > to) refuse('query.from', 'must not be later than `to`')
+  const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / dayMs + 1
+  const points =
+    query.interval === 'day'
+      ? days
+      : query.interval === 'week'
+        ? Math.ceil(days / 7)
+        : monthsBetween(from, to)
+  if (points > maxSeriesPoints) refuse('query.from', `at most ${maxSeriesPoints} points (${points} asked)`)
+  return { from, to }
+}
+
+export async function readMetricsSeries(
+  tx: Executor,
+  query: MetricsSeriesQuery,
+  now: Date,
+): Promise<MetricsSeries> {
+  const { from, to } = seriesRange(query, now)
   const at = sql`${now.toISOString()}::timestamptz`
-  const today = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()))
-  const first = new Date(today.getTime() - (days - 1) * dayMs)
-  const firstAt = sql`${first.toISOString()}::timestamptz`
+  const firstAt = sql`${`${from}T00:00:00Z`}::timestamptz`
+  const step = sql.raw(`interval '1 ${query.interval}'`)
   const rows = await queryRows<HistoryRow>(
     tx,
     sql`with days as (
-        select d::date as day, d at time zone 'UTC' as day_start,
-          (d + interval '1 day') at time zone 'UTC' as next_start,
-          least((d + interval '1 day') at time zone 'UTC', ${at}) as day_end
-        from generate_series(${first.toISOString().slice(0, 10)}::timestamp,
-                             ${today.toISOString().slice(0, 10)}::timestamp, interval '1 day') as d
+        select d::date as day, d at time zone 'UTC' as day_start, b.next_start,
+          least(b.next_start, ${at}) as day_end
+        from generate_series(${from}::timestamp, ${to}::timestamp, ${step}) as d,
+          lateral (select least((d + ${step}) at time zone 'UTC',
+                                (${to}::timestamp + interval '1 day') at time zone 'UTC') as next_start) b
       ),
       -- Reminders change nothing: they are not transitions.
       history as (
@@ -329,7 +372,7 @@ export async function readMetricsHistory(tx: Executor, days: number, now: Date):
         select created_at from subscription_events
         where type in ('canceled', 'cancel_scheduled') and created_at between ${firstAt} and ${at}
       )
-      select to_char(d.day, 'YYYY-MM-DD') as date,
+      select to_char(d.day, 'YYYY-MM-DD') as date, d.day_end as end,
         coalesce((select json_agg(json_build_object('plan', p.plan, 'currency', p.currency, 'count', p.count,
                     'mrr_cents', p.mrr_cents) order by p.mrr_cents desc, p.plan)
                   from paying p where p.day = d.day), '[]'::json) as by_plan,
@@ -345,6 +388,7 @@ export async function readMetricsHistory(tx: Executor, days: number, now: Date):
   return {
     as_of: now.toISOString(),
     currency: defaultCurrency,
+    interval: query.interval,
     points: rows.map((row): MetricsPoint => {
       const byPlan = row.by_plan.map((entry) => ({ ...entry, mrr_cents: Number(entry.mrr_cents) }))
       const mrrByCurrency: Record<string, number> = {}
@@ -353,6 +397,7 @@ export async function readMetricsHistory(tx: Executor, days: number, now: Date):
       }
       return {
         date: row.date,
+        end: new Date(row.end).toISOString(),
         mrr_cents: mrrByCurrency[defaultCurrency] ?? 0,
         mrr_by_currency: mrrByCurrency,
         active_by_plan: byPlan,

@@ -10,7 +10,7 @@ import {
   listStripeEvents,
   listSubscriptions,
   readMetrics,
-  readMetricsHistory,
+  readMetricsSeries,
 } from './queries.ts'
 import {
   AdminAccount,
@@ -22,8 +22,8 @@ import {
   ListStripeEventsQuery,
   ListSubscriptionsQuery,
   Metrics,
-  MetricsHistory,
-  MetricsHistoryQuery,
+  MetricsSeries,
+  MetricsSeriesQuery,
   ReceivedStripeEvent,
 } from './schemas.ts'
 
@@ -91,21 +91,21 @@ export const adminRoutes =
     )
 
     app.get(
-      '/v1/admin/metrics/history',
+      '/v1/admin/metrics/series',
       {
         schema: {
           tags,
           summary: 'Revenue and subscriptions over time',
           description:
-            "Site admins: one point per UTC day for the last `days` days (1–366, default 90), oldest first, each the figures of `GET /v1/admin/metrics` as they stood at the end of that day: at the midnight (UTC) that ends it, or for today at this request, so today's point equals `GET /v1/admin/metrics`. `mrr_cents`, `mrr_by_currency`, `active_by_plan`, `active`, `trialing`, `past_due` and `canceled_pending` count the subscriptions that had access at that instant, defined as in `/v1/admin/metrics`; MRR counts each plan's current price (price changes are not replayed). A subscription's past states come from its recorded transitions (its history); an expiry counts from when the hourly sweep recorded it. `cancellations` counts the cancellations made during the day (immediate or at period end), `churned` the subscriptions canceled or expired whose access ended during the day, the daily counterpart of `churn_30d.canceled_or_expired`.",
-          operationId: 'adminMetricsHistory',
+            "Site admins: the figures of `GET /v1/admin/metrics` over time, for charts: one point per `interval` (day, 7 days, or calendar month, counted from `from`) from `from` to `to` (UTC days; default the last 90 days; at most 366 points; `to` not after today), oldest first. Each point holds the figures as they stood at its `end`: the midnight (UTC) that ends its interval, or for the current one this request, so the last point of a series ending today equals `GET /v1/admin/metrics`. `mrr_cents`, `mrr_by_currency`, `active_by_plan`, `active`, `trialing`, `past_due` and `canceled_pending` count the subscriptions that had access at that instant, defined as in `/v1/admin/metrics`; MRR counts each plan's current price (price changes are not replayed). A subscription's past states come from its recorded transitions (its history); an expiry counts from when the hourly sweep recorded it. `cancellations` counts the cancellations made during the interval (immediate or at period end), `churned` the subscriptions canceled or expired whose access ended during it, the counterpart of `churn_30d.canceled_or_expired`.",
+          operationId: 'adminMetricsSeries',
           security,
-          querystring: MetricsHistoryQuery,
-          response: { 200: MetricsHistory, ...adminProblems },
+          querystring: MetricsSeriesQuery,
+          response: { 200: MetricsSeries, ...adminProblems },
         },
         preHandler: adminOnly,
       },
-      async (req) => readMetricsHistory(db, req.query.days, clock.now()),
+      async (req) => readMetricsSeries(db, req.query, clock.now()),
     )
 
     app.get(

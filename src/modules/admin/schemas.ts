@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { PaginationQuery } from '../../core/http.ts'
 import { auditActorTypes } from '../audit/audit.ts'
+import { IsoDate } from '../entitlements/schemas.ts'
 import { PlanCode } from '../plans/schemas.ts'
 import { Subscription, subscriptionExample } from '../subscriptions/schemas.ts'
 import { subscriptionStatuses } from '../subscriptions/tables.ts'
@@ -138,16 +139,23 @@ export const Metrics = z
   })
 export type Metrics = z.infer<typeof Metrics>
 
-export const MetricsHistoryQuery = z.object({
-  days: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(366)
-    .default(90)
-    .describe('How many UTC days, today included, 1–366 (default 90).'),
-})
-export type MetricsHistoryQuery = z.infer<typeof MetricsHistoryQuery>
+export const seriesIntervals = ['day', 'week', 'month'] as const
+export type SeriesInterval = (typeof seriesIntervals)[number]
+
+/** The most points one series answers. */
+export const maxSeriesPoints = 366
+
+export const MetricsSeriesQuery = z
+  .object({
+    from: IsoDate.optional().describe('The first UTC day (default: 89 days before `to`).'),
+    to: IsoDate.optional().describe('The last UTC day, at most today (default today).'),
+    interval: z
+      .enum(seriesIntervals)
+      .default('day')
+      .describe('One point per day, per 7 days from `from`, or per calendar month from `from`; default day.'),
+  })
+  .strict()
+export type MetricsSeriesQuery = z.infer<typeof MetricsSeriesQuery>
 
 const PlanFigures = z.object({
   plan: z.string(),
@@ -157,7 +165,12 @@ const PlanFigures = z.object({
 })
 
 export const MetricsPoint = z.object({
-  date: z.iso.date().describe('The UTC day.'),
+  date: z.iso.date().describe('The first UTC day of the point (its day, week or month).'),
+  end: z.iso
+    .datetime()
+    .describe(
+      "The instant the figures are taken at: the end of the point's interval, or now for the current one.",
+    ),
   mrr_cents: z.number().int().describe('MRR in `usd` at the end of the day.'),
   mrr_by_currency: z
     .record(z.string(), z.number().int())
@@ -185,20 +198,23 @@ export const MetricsPoint = z.object({
 })
 export type MetricsPoint = z.infer<typeof MetricsPoint>
 
-export const MetricsHistory = z
+export const MetricsSeries = z
   .object({
     as_of: z.iso.datetime(),
     currency: z.string().describe('The currency of `mrr_cents`: `usd`.'),
-    points: z.array(MetricsPoint).describe('One point per UTC day, oldest first; the last is today.'),
+    interval: z.enum(seriesIntervals),
+    points: z.array(MetricsPoint).describe('One point per interval from `from` to `to`, oldest first.'),
   })
   .meta({
-    id: 'AdminMetricsHistory',
+    id: 'AdminMetricsSeries',
     example: {
       as_of: '2026-11-28T12:00:00.000Z',
       currency: 'usd',
+      interval: 'day',
       points: [
         {
           date: '2026-11-27',
+          end: '2026-11-28T00:00:00.000Z',
           mrr_cents: 63900,
           mrr_by_currency: { usd: 63900 },
           active_by_plan: [
@@ -214,6 +230,7 @@ export const MetricsHistory = z
         },
         {
           date: '2026-11-28',
+          end: '2026-11-28T12:00:00.000Z',
           mrr_cents: 68800,
           mrr_by_currency: { usd: 68800 },
           active_by_plan: [
@@ -230,7 +247,7 @@ export const MetricsHistory = z
       ],
     },
   })
-export type MetricsHistory = z.infer<typeof MetricsHistory>
+export type MetricsSeries = z.infer<typeof MetricsSeries>
 
 export const ListStripeEventsQuery = PaginationQuery.extend({
   type: Filter.optional().describe('The Stripe event type, e.g. `invoice.paid`.'),
