@@ -108,6 +108,35 @@ describe.skipIf(!executablePath)('the admin dashboard in Chromium', () => {
     expect(basic.json()).toMatchObject({ price_cents: 2400, limits: { staff: 3, bookings_per_day: 5 } })
     await page.getByRole('cell', { name: /staff: 3/ }).waitFor()
 
+    // A new plan with an unlimited limit and a feature flag, retired, then brought back.
+    await page.getByRole('button', { name: 'New plan' }).click()
+    await page.getByLabel('Code', { exact: true }).fill('team')
+    await page.getByLabel('Name', { exact: true }).fill('Team')
+    await page.getByLabel('Price', { exact: true }).fill('49.00')
+    await page.getByRole('button', { name: 'Add a limit' }).click()
+    await page.getByLabel('Key of limit 1', { exact: true }).fill('staff')
+    await page.getByLabel('Limit of staff', { exact: true }).fill('10')
+    await page.getByRole('button', { name: 'Add a limit' }).click()
+    await page.getByLabel('Key of limit 2', { exact: true }).fill('bookings_per_day')
+    await page.getByLabel('Unlimited bookings_per_day', { exact: true }).check()
+    await page.getByRole('button', { name: 'Add a feature' }).click()
+    await page.getByLabel('Key of feature 1', { exact: true }).fill('sms_reminders')
+    await page.getByRole('button', { name: 'Create the plan' }).click()
+    await page.getByText('Team created.').waitFor()
+    const team = await t.app.inject({ method: 'GET', url: '/v1/plans/team' })
+    expect(team.json()).toMatchObject({
+      price_cents: 4900,
+      limits: { staff: 10, bookings_per_day: null },
+      features: { sms_reminders: true },
+      is_active: true,
+    })
+    await page.getByRole('button', { name: 'Retire Team' }).click()
+    await page.getByText(/Team is retired/).waitFor()
+    expect((await t.app.inject({ method: 'GET', url: '/v1/plans/team' })).json().is_active).toBe(false)
+    await page.getByRole('button', { name: 'Bring back Team' }).click()
+    await page.getByText('Team is offered again.').waitFor()
+    expect((await t.app.inject({ method: 'GET', url: '/v1/plans/team' })).json().is_active).toBe(true)
+
     // Site API keys: made with plans:write, the secret shown once, then listed.
     await sections.getByRole('link', { name: 'Site API keys' }).click()
     await page.getByLabel('Key name').fill('plan pusher')
@@ -143,12 +172,23 @@ describe.skipIf(!executablePath)('the admin dashboard in Chromium', () => {
 
     // At phone width the dashboard does not scroll sideways.
     await page.setViewportSize({ width: 375, height: 800 })
+    const noSidewaysScroll = async (where: string) =>
+      expect(
+        await page.evaluate('document.documentElement.scrollWidth - window.innerWidth'),
+        where,
+      ).toBeLessThanOrEqual(0)
     await sections.getByRole('link', { name: 'Accounts' }).click()
-    await page.getByRole('link', { name: 'Zephyr Hair Studio' }).waitFor()
-    expect(
-      await page.evaluate('document.documentElement.scrollWidth - window.innerWidth'),
-    ).toBeLessThanOrEqual(0)
-    await accessible(page, 'accounts at 375 px')
+    await page.getByRole('link', { name: 'Zephyr Hair Studio' }).click()
+    await page.getByRole('region', { name: 'Invoices' }).getByRole('table').waitFor()
+    await noSidewaysScroll('account detail')
+    await sections.getByRole('link', { name: 'Plans' }).click()
+    await page.getByRole('button', { name: 'Edit Pro' }).click()
+    await page.getByLabel('Limit of staff', { exact: true }).waitFor()
+    await noSidewaysScroll('plan editor')
+    await accessible(page, 'plan editor at 375 px')
+    await sections.getByRole('link', { name: 'Audit log' }).click()
+    await page.getByRole('table').waitFor()
+    await noSidewaysScroll('audit log')
     expect(problems).toEqual([])
     await context.close()
   }, 120_000)
