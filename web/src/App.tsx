@@ -1,6 +1,20 @@
-// The routes: the sign-in pages at the paths the emails link to, the portal under /app.
+// The routes: the sign-in pages at the paths the emails link to, the portal under /app, the
+// site admins' dashboard under /admin.
 import { type ReactNode, useEffect } from 'react'
 import { BrowserRouter, Link, Navigate, Route, Routes, useLocation } from 'react-router'
+import { AdminAccountDetail } from './admin/AccountDetail.tsx'
+import { AdminAccounts } from './admin/Accounts.tsx'
+import { AdminLayout } from './admin/AdminLayout.tsx'
+import { AdminAuditLog } from './admin/AuditLog.tsx'
+import { AdminJobs } from './admin/Jobs.tsx'
+import { AdminKeys } from './admin/Keys.tsx'
+import { AdminMail } from './admin/Mail.tsx'
+import { useMe } from './admin/me.ts'
+import { AdminOverview } from './admin/Overview.tsx'
+import { AdminPlans } from './admin/Plans.tsx'
+import { AdminStripeEvents } from './admin/StripeEvents.tsx'
+import { AdminSubscriptions } from './admin/Subscriptions.tsx'
+import { AdminWebhooks } from './admin/Webhooks.tsx'
 import { SignIn } from './auth/SignIn.tsx'
 import { SignUp } from './auth/SignUp.tsx'
 import { AcceptInvitation, ForgotPassword, ResetPassword, VerifyEmail } from './auth/TokenPages.tsx'
@@ -18,6 +32,7 @@ import { TeamPage } from './portal/Team.tsx'
 function SignedIn({ children }: { children: ReactNode }) {
   const session = useSession()
   const location = useLocation()
+  const me = useMe()
   if (session.status === 'unknown')
     return (
       <p className="page" aria-live="polite">
@@ -37,6 +52,7 @@ function SignedIn({ children }: { children: ReactNode }) {
         </Link>
         <nav aria-label="Main">
           <Link to="/app">Accounts</Link>
+          {me.user?.is_admin && <Link to="/admin">Admin</Link>}
           <button type="button" className="link" onClick={() => void signOut()}>
             Sign out
           </button>
@@ -55,6 +71,17 @@ function NotFound() {
         <Link to="/app">Go to your accounts</Link>
       </p>
     </main>
+  )
+}
+
+function AdminNotFound() {
+  return (
+    <>
+      <h2>Page not found</h2>
+      <p>
+        <Link to="/admin">Go to the overview</Link>
+      </p>
+    </>
   )
 }
 
@@ -94,6 +121,27 @@ export function App() {
           <Route path="bookings" element={<BookingsPage />} />
           <Route path="team" element={<TeamPage />} />
           <Route path="keys" element={<KeysPage />} />
+        </Route>
+        <Route
+          path="/admin"
+          element={
+            <SignedIn>
+              <AdminLayout />
+            </SignedIn>
+          }
+        >
+          <Route index element={<AdminOverview />} />
+          <Route path="accounts" element={<AdminAccounts />} />
+          <Route path="accounts/:accountId" element={<AdminAccountDetail />} />
+          <Route path="subscriptions" element={<AdminSubscriptions />} />
+          <Route path="plans" element={<AdminPlans />} />
+          <Route path="stripe-events" element={<AdminStripeEvents />} />
+          <Route path="webhooks" element={<AdminWebhooks />} />
+          <Route path="jobs" element={<AdminJobs />} />
+          <Route path="mail" element={<AdminMail />} />
+          <Route path="audit-log" element={<AdminAuditLog />} />
+          <Route path="keys" element={<AdminKeys />} />
+          <Route path="*" element={<AdminNotFound />} />
         </Route>
         <Route path="*" element={<NotFound />} />
       </Routes>
