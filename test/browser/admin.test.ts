@@ -65,6 +65,10 @@ describe.skipIf(!executablePath)('the admin dashboard in Chromium', () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' }).click()
     await page.getByRole('heading', { name: 'Overview' }).waitFor()
     expect(await page.locator('.figure', { hasText: 'MRR' }).first().textContent()).toMatch(/19\.00/)
+    // The same figures over the last 90 days, each chart with a text equivalent.
+    const mrr = page.getByRole('img', { name: /MRR at the end of each day: 90 points/ })
+    await mrr.waitFor()
+    expect(await mrr.getAttribute('aria-label')).toMatch(/highest \$19\.00/)
     expect(await page.locator('.figure', { hasText: 'Active subscriptions' }).textContent()).toContain('1')
     expect(await page.locator('.figure', { hasText: 'Churn' }).textContent()).toMatch(/0%/)
     await accessible(page, 'overview')

@@ -100,6 +100,10 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     await page.getByRole('link', { name: 'Overview' }).click()
     await page.locator('.meter-figure', { hasText: '2 of 5 staff members' }).waitFor()
     await page.locator('.meter-figure', { hasText: '5 of 20 bookings' }).waitFor()
+    // The last 30 days of bookings against the daily limit, with its figures as text.
+    const chart = page.getByRole('img', { name: /Bookings per day against the daily limit: 30 points/ })
+    await chart.waitFor()
+    expect(await chart.getAttribute('aria-label')).toMatch(/highest 5 bookings .*daily limit 20/)
     await accessible(page, 'overview on pro')
 
     // Cancel at the period end, then resume.

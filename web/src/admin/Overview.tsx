@@ -3,6 +3,7 @@ import { unwrap } from '@plangate/sdk'
 import { dateTime, money } from '../lib/format.ts'
 import { api } from '../lib/session.ts'
 import { useLoad } from '../lib/useLoad.ts'
+import { BarChart } from '../ui/Chart.tsx'
 import { Notice } from '../ui/kit.tsx'
 
 const percent = (rate: number) =>
@@ -83,12 +84,38 @@ export function AdminOverview() {
               </table>
             )}
           </section>
-          {/*
-            METRICS HISTORY — the place for a chart of these figures over time. It reads
-            `GET /v1/admin/metrics/history`, which is not in the API yet: do not call it before it lands.
-          */}
+          <MetricsCharts />
         </>
       )}
     </>
+  )
+}
+
+/** The overview's figures over the last 90 days, one chart each, from the metrics series. */
+function MetricsCharts() {
+  const series = useLoad(async () => unwrap(await api.GET('/v1/admin/metrics/series')), [])
+  if (series.error) return <Notice kind="error">{series.error}</Notice>
+  if (!series.data) return null
+  const { points, currency } = series.data
+  const bars = (value: (point: (typeof points)[number]) => number) =>
+    points.map((point) => ({ label: point.date, value: value(point) }))
+  return (
+    <section className="card charts" aria-labelledby="over-time">
+      <h2 id="over-time">The last 90 days</h2>
+      <BarChart
+        title="MRR at the end of each day"
+        bars={bars((point) => point.mrr_cents)}
+        unit={`MRR (${currency})`}
+        format={(cents) => money(cents, currency)}
+      />
+      <BarChart title="Active subscriptions" bars={bars((point) => point.active)} unit="active" />
+      <BarChart title="Trials" bars={bars((point) => point.trialing)} unit="trialing" />
+      <BarChart title="Past due" bars={bars((point) => point.past_due)} unit="past due" />
+      <BarChart
+        title="Churned (access ended that day)"
+        bars={bars((point) => point.churned)}
+        unit="churned"
+      />
+    </section>
   )
 }

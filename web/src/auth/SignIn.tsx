@@ -1,7 +1,8 @@
 import { unwrap } from '@plangate/sdk'
-import { type FormEvent, useState } from 'react'
+import { type FormEvent, useEffect, useRef, useState } from 'react'
 import { Link, useNavigate, useSearchParams } from 'react-router'
-import { api, messageOf, signIn, signInWith } from '../lib/session.ts'
+import { api, completeExternalSignIn, messageOf, signIn, signInWith } from '../lib/session.ts'
+import { useLoad } from '../lib/useLoad.ts'
 import { AuthFrame, Button, Field, Notice } from '../ui/kit.tsx'
 
 /** Where to go after signing in: the page that sent the person here, if it is one of ours. */
@@ -10,9 +11,50 @@ export function nextPath(params: URLSearchParams): string {
   return next?.startsWith('/') && !next.startsWith('//') ? next : '/app'
 }
 
+/** What a refused Google/GitHub sign-in says, by the problem code it came back with. */
+const externalErrors: Record<string, string> = {
+  conflict:
+    'An account with this email exists, and the provider did not confirm the address. Sign in with your password, then link the provider.',
+  unauthorized: 'The provider did not let you in, or this user is deactivated.',
+  provider_unavailable: 'The provider did not answer. Try again in a moment.',
+  validation_failed: 'The sign-in expired or was started in another browser. Try again.',
+}
+
+/** The Google/GitHub buttons the service offers (none unless configured). */
+function ExternalSignIn({ next }: { next: string }) {
+  const options = useLoad(async () => unwrap(await api.GET('/v1/auth/providers')), [])
+  const providers = options.data?.oauth ?? []
+  if (providers.length === 0) return null
+  return (
+    <div className="external">
+      {providers.map((provider) => (
+        <a
+          key={provider.provider}
+          className="button button-secondary"
+          href={`${provider.start_url}?${new URLSearchParams({ redirect: 'app', next })}`}
+        >
+          Continue with {provider.label}
+        </a>
+      ))}
+      <p className="or">or</p>
+    </div>
+  )
+}
+
 export function SignIn() {
   const [params] = useSearchParams()
   const navigate = useNavigate()
+  const external = params.get('oauth') === 'complete'
+  const externalError = params.get('oauth_error')
+  const finishing = useRef(false)
+  useEffect(() => {
+    if (!external || finishing.current) return
+    finishing.current = true
+    void (async () => {
+      if (await completeExternalSignIn()) void navigate(nextPath(params), { replace: true })
+      else setError('The sign-in did not complete. Try again.')
+    })()
+  }, [external, navigate, params])
   const [mode, setMode] = useState<'password' | 'code'>('password')
   const [email, setEmail] = useState(params.get('email') ?? '')
   const [password, setPassword] = useState('')
@@ -69,7 +111,14 @@ export function SignIn() {
       {params.get('reset') && (
         <Notice kind="success">Your password is changed. Sign in with the new one.</Notice>
       )}
+      {externalError && (
+        <Notice kind="error">
+          {externalErrors[externalError] ?? `The sign-in was refused (${externalError}).`}
+        </Notice>
+      )}
+      {external && !error && <p aria-live="polite">Signing you in…</p>}
       {error && <Notice kind="error">{error}</Notice>}
+      <ExternalSignIn next={nextPath(params)} />
       {mode === 'password' ? (
         <form onSubmit={submitPassword} noValidate={false}>
           <Field

@@ -74,6 +74,15 @@ export function refresh(): Promise<string | null> {
   return refreshing
 }
 
+/**
+ * After a Google/GitHub sign-in the API sends the browser back with only the refresh cookie set:
+ * exchange it for an access token. False when that fails (the cookie did not come).
+ */
+export async function completeExternalSignIn(): Promise<boolean> {
+  localStorage.setItem(hintKey, '1')
+  return (await refresh()) !== null
+}
+
 /** On start: a visitor who signed in before gets a token from the cookie; anyone else is signed out. */
 export async function restore(): Promise<void> {
   if (localStorage.getItem(hintKey)) await refresh()
