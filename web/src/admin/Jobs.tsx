@@ -1,12 +1,14 @@
-// Background jobs, newest first, by state: failed ones (retries used up) show what went wrong.
+// Background jobs, newest first, by state: failed ones (retries used up) show what went wrong and
+// can be given one more attempt.
 import { type components, unwrap } from '@plangate/sdk'
 import { useState } from 'react'
 import { dateTime } from '../lib/format.ts'
 import { api } from '../lib/session.ts'
-import { Notice } from '../ui/kit.tsx'
-import { FilterSelect, Json, Pager, StatusBadge, usePaged } from './common.tsx'
+import { Button, Notice } from '../ui/kit.tsx'
+import { FilterSelect, Json, Pager, StatusBadge, useAction, usePaged } from './common.tsx'
 
-type State = components['schemas']['Job']['state']
+type Job = components['schemas']['Job']
+type State = Job['state']
 
 const states: readonly State[] = ['failed', 'retry', 'active', 'created', 'completed', 'cancelled']
 
@@ -21,6 +23,13 @@ export function AdminJobs() {
       ),
     [state],
   )
+  const action = useAction()
+  const retry = (job: Job) =>
+    action.run(async () => {
+      unwrap(await api.POST('/v1/admin/jobs/{id}/retry', { params: { path: { id: job.id } } }))
+      await jobs.reload()
+      return `The ${job.name} job ${job.id} gets one more attempt: it runs when a worker next polls.`
+    })
   return (
     <>
       <h2>Jobs</h2>
@@ -28,6 +37,8 @@ export function AdminJobs() {
         <FilterSelect label="State" value={state} onChange={setState} options={states} />
       </form>
       <p className="hint">Failed: jobs that used up their retries, kept for inspection.</p>
+      {action.error && <Notice kind="error">{action.error}</Notice>}
+      {action.done && <Notice kind="success">{action.done}</Notice>}
       {jobs.error && <Notice kind="error">{jobs.error}</Notice>}
       {jobs.data?.data.length === 0 && <p className="muted">No jobs match.</p>}
       {jobs.data && jobs.data.data.length > 0 && (
@@ -41,6 +52,9 @@ export function AdminJobs() {
               <th scope="col">Finished</th>
               <th scope="col">Data</th>
               <th scope="col">Output or error</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -62,6 +76,16 @@ export function AdminJobs() {
                 </td>
                 <td className="wrap">
                   <Json value={job.output} />
+                </td>
+                <td>
+                  {job.state === 'failed' && (
+                    <Button type="button" kind="secondary" busy={action.busy} onClick={() => void retry(job)}>
+                      Retry{' '}
+                      <span className="visually-hidden">
+                        the {job.name} job {job.id}
+                      </span>
+                    </Button>
+                  )}
                 </td>
               </tr>
             ))}

@@ -1,5 +1,5 @@
 // Webhook endpoints: the list, a new one made with its event types (its signing secret shown once),
-// deleting one, and one endpoint's deliveries.
+// deleting one, and one endpoint's deliveries, a failed one sent once more.
 import { type components, unwrap } from '@plangate/sdk'
 import { type FormEvent, useState } from 'react'
 import { dateTime } from '../lib/format.ts'
@@ -8,6 +8,7 @@ import { Button, Field, Notice } from '../ui/kit.tsx'
 import { Pager, StatusBadge, useAction, usePaged } from './common.tsx'
 
 type Endpoint = components['schemas']['WebhookEndpoint']
+type Delivery = components['schemas']['WebhookDelivery']
 const eventTypes = [
   '*',
   'subscription.*',
@@ -167,6 +168,17 @@ function Deliveries({ endpoint, onClose }: { endpoint: Endpoint; onClose: () => 
       ),
     [endpoint.id],
   )
+  const action = useAction()
+  const retry = (delivery: Delivery) =>
+    action.run(async () => {
+      unwrap(
+        await api.POST('/v1/webhook-endpoints/{id}/deliveries/{deliveryId}/retry', {
+          params: { path: { id: endpoint.id, deliveryId: delivery.id } },
+        }),
+      )
+      await deliveries.reload()
+      return `The ${delivery.event_type} delivery is queued to be sent once more.`
+    })
   return (
     <section className="card" aria-labelledby="deliveries">
       <div className="row">
@@ -176,6 +188,8 @@ function Deliveries({ endpoint, onClose }: { endpoint: Endpoint; onClose: () => 
         </Button>
       </div>
       {deliveries.error && <Notice kind="error">{deliveries.error}</Notice>}
+      {action.error && <Notice kind="error">{action.error}</Notice>}
+      {action.done && <Notice kind="success">{action.done}</Notice>}
       {deliveries.data?.data.length === 0 && <p className="muted">Nothing sent yet.</p>}
       {deliveries.data && deliveries.data.data.length > 0 && (
         <table>
@@ -186,6 +200,9 @@ function Deliveries({ endpoint, onClose }: { endpoint: Endpoint; onClose: () => 
               <th scope="col">Attempts</th>
               <th scope="col">Last answer</th>
               <th scope="col">Created</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -205,6 +222,21 @@ function Deliveries({ endpoint, onClose }: { endpoint: Endpoint; onClose: () => 
                   {delivery.last_status_code === null && !delivery.last_error && '—'}
                 </td>
                 <td>{dateTime(delivery.created_at)}</td>
+                <td>
+                  {delivery.status === 'failed' && (
+                    <Button
+                      type="button"
+                      kind="secondary"
+                      busy={action.busy}
+                      onClick={() => void retry(delivery)}
+                    >
+                      Retry{' '}
+                      <span className="visually-hidden">
+                        the {delivery.event_type} delivery of {dateTime(delivery.created_at)}
+                      </span>
+                    </Button>
+                  )}
+                </td>
               </tr>
             ))}
           </tbody>
