@@ -52,10 +52,21 @@ export function AdminOverview() {
             <div className="figure">
               <dt>Churn, last 30 days</dt>
               <dd>
-                {percent(m.churn_30d.rate)}{' '}
-                <span className="muted">
-                  ({m.churn_30d.canceled_or_expired} of {m.churn_30d.active_at_start})
-                </span>
+                {m.churn_30d.active_at_start === 0 ? (
+                  <>
+                    —{' '}
+                    <span className="muted">
+                      (none was active 30 days ago; {m.churn_30d.canceled_or_expired} ended since)
+                    </span>
+                  </>
+                ) : (
+                  <>
+                    {percent(m.churn_30d.rate)}{' '}
+                    <span className="muted">
+                      ({m.churn_30d.canceled_or_expired} of {m.churn_30d.active_at_start})
+                    </span>
+                  </>
+                )}
               </dd>
             </div>
           </dl>

@@ -55,7 +55,7 @@ export function AccountLayout() {
         <h1>{account.name}</h1>
         <p className="muted">
           {account.role
-            ? `You are ${account.role === 'admin' ? 'an' : 'a'} ${account.role}`
+            ? `You are ${account.role === 'member' ? 'a' : 'an'} ${account.role}`
             : 'Read as a site admin'}{' '}
           · days start at midnight {account.timezone}
         </p>
