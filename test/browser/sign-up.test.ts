@@ -57,7 +57,8 @@ describe.skipIf(!executablePath)('the web UI in Chromium: sign up to a first acc
     await page.goto(link)
     await page.getByText('Your email address is verified.').waitFor()
 
-    await page.goto(`${baseUrl}/sign-in`)
+    // A `next` that a browser would read as another host (`/\evil.example`) leads to the portal instead.
+    await page.goto(`${baseUrl}/sign-in?next=${encodeURIComponent('/\\evil.example/x')}`)
     await page.getByLabel('Email').fill(email)
     await page.getByLabel('Password').fill('not the password at all')
     await page.getByRole('button', { name: 'Sign in' }).click()

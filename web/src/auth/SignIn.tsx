@@ -5,10 +5,14 @@ import { api, completeExternalSignIn, messageOf, signIn, signInWith } from '../l
 import { useLoad } from '../lib/useLoad.ts'
 import { AuthFrame, Button, Field, Notice } from '../ui/kit.tsx'
 
-/** Where to go after signing in: the page that sent the person here, if it is one of ours. */
+/**
+ * Where to go after signing in: `next` when it is a path of this site (one leading slash, no
+ * backslash or whitespace, which browsers may read as another host), else the portal. The same
+ * rule as the API's for the OAuth `next`.
+ */
 export function nextPath(params: URLSearchParams): string {
   const next = params.get('next')
-  return next?.startsWith('/') && !next.startsWith('//') ? next : '/app'
+  return next && /^\/(?:[^/\\\s][^\\\s]{0,198})?$/.test(next) ? next : '/app'
 }
 
 /** What a refused Google/GitHub sign-in says, by the problem code it came back with. */
