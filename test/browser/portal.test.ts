@@ -1,6 +1,6 @@
 // The customer portal in a real browser: an owner subscribes to basic, adds staff until the third
 // is refused with the reason, fills the day's bookings, previews and takes the upgrade to pro,
-// sees the new limits, cancels and resumes. Every page passes axe's serious/critical rules, with no
+// sees the new limits, cancels and resumes, and reads those changes in the subscription history. Every page passes axe's serious/critical rules, with no
 // console errors, under the page CSP.
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -111,9 +111,27 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     await page.getByRole('button', { name: 'Cancel at the end of the period' }).click()
     await page.getByText(/Canceled: access continues/).waitFor()
     await page.getByRole('button', { name: 'Resume the subscription' }).click()
-    await page.getByText(/Resumed/).waitFor()
+    await page.getByText(/Resumed: the plan renews/).waitFor()
     await page.getByRole('table').first().waitFor()
-    await accessible(page, 'plan page with invoices')
+    // The history says each change in words, newest first, and who made it.
+    const history = page.getByRole('table', { name: 'Changes to the subscription, newest first' })
+    await history.getByRole('cell', { name: 'Resumed: the cancellation is withdrawn' }).waitFor()
+    const rows = history.locator('tbody tr')
+    expect(await rows.count()).toBe(4)
+    expect(await rows.locator('td:nth-child(2)').allTextContents()).toEqual([
+      'Resumed: the cancellation is withdrawn',
+      'Cancellation scheduled for the end of the period',
+      expect.stringMatching(/^Upgraded from Basic to Pro/),
+      'Subscribed to Basic',
+    ])
+    expect(await rows.locator('td:nth-child(3)').allTextContents()).toEqual([
+      'canceled → active',
+      'active → canceled',
+      'active',
+      'active',
+    ])
+    expect(new Set(await rows.locator('td:nth-child(4)').allTextContents())).toEqual(new Set([owner.email]))
+    await accessible(page, 'plan page with invoices and the history')
 
     // Team and keys pages read and pass the same checks.
     await page.getByRole('link', { name: 'Team' }).click()
