@@ -206,6 +206,15 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     await page.getByRole('heading', { name: 'Salon Nord' }).waitFor()
     expect(new URL(page.url()).pathname).toBe(`/app/accounts/${salon.id}/staff`)
 
+    // The plan page with its history fits the phone too.
+    await page.getByRole('link', { name: 'Plan & billing' }).click()
+    await page
+      .getByRole('table', { name: 'Changes to the subscription, newest first' })
+      .getByRole('cell', { name: 'Subscribed to Basic' })
+      .waitFor()
+    await fits('plan page with the history at 375 px')
+    await accessible(page, 'plan page at 375 px')
+
     // "New account" leads to the form; the new account joins the list.
     await page.getByRole('button', { name: 'Switch account, now in Salon Nord' }).click()
     await page.getByRole('link', { name: 'New account' }).click()
