@@ -1,10 +1,17 @@
 // The customer portal in a real browser: an owner subscribes to basic, adds staff until the third
 // is refused with the reason, fills the day's bookings, previews and takes the upgrade to pro,
-// sees the new limits, cancels and resumes. Every page passes axe's serious/critical rules, with no
+// sees the new limits, cancels and resumes, and reads those changes in the subscription history. Every page passes axe's serious/critical rules, with no
 // console errors, under the page CSP.
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { lastMailTo, mailToken, registerAndLogin, type TestApp } from '../helpers/app.ts'
+import {
+  createAccount,
+  lastMailTo,
+  mailToken,
+  registerAndLogin,
+  subscribe,
+  type TestApp,
+} from '../helpers/app.ts'
 import {
   accessibilityViolations,
   type BrowserApp,
@@ -111,9 +118,27 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     await page.getByRole('button', { name: 'Cancel at the end of the period' }).click()
     await page.getByText(/Canceled: access continues/).waitFor()
     await page.getByRole('button', { name: 'Resume the subscription' }).click()
-    await page.getByText(/Resumed/).waitFor()
+    await page.getByText(/Resumed: the plan renews/).waitFor()
     await page.getByRole('table').first().waitFor()
-    await accessible(page, 'plan page with invoices')
+    // The history says each change in words, newest first, and who made it.
+    const history = page.getByRole('table', { name: 'Changes to the subscription, newest first' })
+    await history.getByRole('cell', { name: 'Resumed: the cancellation is withdrawn' }).waitFor()
+    const rows = history.locator('tbody tr')
+    expect(await rows.count()).toBe(4)
+    expect(await rows.locator('td:nth-child(2)').allTextContents()).toEqual([
+      'Resumed: the cancellation is withdrawn',
+      'Cancellation scheduled for the end of the period',
+      expect.stringMatching(/^Upgraded from Basic to Pro/),
+      'Subscribed to Basic',
+    ])
+    expect(await rows.locator('td:nth-child(3)').allTextContents()).toEqual([
+      'canceled → active',
+      'active → canceled',
+      'active',
+      'active',
+    ])
+    expect(new Set(await rows.locator('td:nth-child(4)').allTextContents())).toEqual(new Set([owner.email]))
+    await accessible(page, 'plan page with invoices and the history')
 
     // Team and keys pages read and pass the same checks.
     await page.getByRole('link', { name: 'Team' }).click()
@@ -125,6 +150,86 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     await page.getByText('Copy the key now').waitFor()
     expect(await page.locator('.secret').textContent()).toMatch(/^pgk_/)
     await accessible(page, 'keys page')
+    expect(problems).toEqual([])
+  })
+
+  it('switches between the accounts of one person from the top bar, by pointer and keyboard, at phone width', async () => {
+    const owner = await registerAndLogin(t.app)
+    const salon = await createAccount(t.app, owner.token, { name: 'Salon Nord' })
+    const spa = await createAccount(t.app, owner.token, { name: 'Spa Sud' })
+    await subscribe(t.app, owner.token, salon.id, 'basic')
+    const context = await browser.newContext({ viewport: { width: 375, height: 800 } })
+    const page = await context.newPage()
+    const { problems } = watchPage(page)
+    const fits = async (where: string) =>
+      expect(
+        await page.evaluate('document.documentElement.scrollWidth - window.innerWidth'),
+        where,
+      ).toBeLessThanOrEqual(0)
+
+    await page.goto(`${baseUrl}/sign-in?next=${encodeURIComponent(`/app/accounts/${salon.id}/staff`)}`)
+    await page.getByLabel('Email').fill(owner.email)
+    await page.getByLabel('Password').fill(owner.password)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('heading', { name: 'Salon Nord' }).waitFor()
+
+    // The switcher names the account on screen; open, it lists both and the way to a new one.
+    const switcher = page.getByRole('button', { name: 'Switch account, now in Salon Nord' })
+    expect(await switcher.getAttribute('aria-expanded')).toBe('false')
+    await switcher.click()
+    expect(await switcher.getAttribute('aria-expanded')).toBe('true')
+    const menu = page.getByRole('list', { name: 'Your accounts' })
+    expect(await menu.getByRole('link').allTextContents()).toEqual(['Salon Nord · owner', 'Spa Sud · owner'])
+    expect(await menu.getByRole('link', { name: /Salon Nord/ }).getAttribute('aria-current')).toBe('page')
+    await page.getByRole('link', { name: 'New account' }).waitFor()
+    await fits('switcher open at 375 px')
+    await accessible(page, 'switcher open')
+
+    // Choosing the other account keeps the section.
+    await menu.getByRole('link', { name: /Spa Sud/ }).click()
+    await page.getByRole('heading', { name: 'Spa Sud' }).waitFor()
+    expect(new URL(page.url()).pathname).toBe(`/app/accounts/${spa.id}/staff`)
+    const back = page.getByRole('button', { name: 'Switch account, now in Spa Sud' })
+    expect(await back.getAttribute('aria-expanded')).toBe('false')
+
+    // From the keyboard: Enter opens, Escape closes and returns to the button, Tab reaches the links.
+    await back.focus()
+    await page.keyboard.press('Enter')
+    expect(await back.getAttribute('aria-expanded')).toBe('true')
+    await page.keyboard.press('Escape')
+    expect(await back.getAttribute('aria-expanded')).toBe('false')
+    expect(await back.evaluate((element) => element === element.ownerDocument.activeElement)).toBe(true)
+    await page.keyboard.press('Enter')
+    await page.keyboard.press('Tab')
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Salon Nord · owner')
+    await page.keyboard.press('Enter')
+    await page.getByRole('heading', { name: 'Salon Nord' }).waitFor()
+    expect(new URL(page.url()).pathname).toBe(`/app/accounts/${salon.id}/staff`)
+
+    // The plan page with its history fits the phone too.
+    await page.getByRole('link', { name: 'Plan & billing' }).click()
+    await page
+      .getByRole('table', { name: 'Changes to the subscription, newest first' })
+      .getByRole('cell', { name: 'Subscribed to Basic' })
+      .waitFor()
+    await fits('plan page with the history at 375 px')
+    await accessible(page, 'plan page at 375 px')
+
+    // "New account" leads to the form; the new account joins the list.
+    await page.getByRole('button', { name: 'Switch account, now in Salon Nord' }).click()
+    await page.getByRole('link', { name: 'New account' }).click()
+    await page.waitForURL(`${baseUrl}/app?new=1`)
+    const formHeading = page.getByRole('heading', { name: 'Create an account' })
+    await expect
+      .poll(() => formHeading.evaluate((element) => element === element.ownerDocument.activeElement))
+      .toBe(true)
+    await page.getByLabel('Business name').fill('Barber Est')
+    await page.getByRole('button', { name: 'Create' }).click()
+    await page.getByRole('heading', { name: 'Barber Est' }).waitFor()
+    await page.getByRole('button', { name: 'Switch account, now in Barber Est' }).click()
+    expect(await page.getByRole('list', { name: 'Your accounts' }).getByRole('link').count()).toBe(3)
+    await fits('three accounts at 375 px')
+    await accessible(page, 'switcher with three accounts')
     expect(problems).toEqual([])
   })
 })

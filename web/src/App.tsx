@@ -20,6 +20,7 @@ import { SignUp } from './auth/SignUp.tsx'
 import { AcceptInvitation, ForgotPassword, ResetPassword, VerifyEmail } from './auth/TokenPages.tsx'
 import { restore, signOut, useSession } from './lib/session.ts'
 import { AccountLayout } from './portal/AccountLayout.tsx'
+import { AccountSwitcher } from './portal/AccountSwitcher.tsx'
 import { Accounts } from './portal/Accounts.tsx'
 import { BookingsPage } from './portal/Bookings.tsx'
 import { KeysPage } from './portal/Keys.tsx'
@@ -50,6 +51,7 @@ function SignedIn({ children }: { children: ReactNode }) {
         <Link to="/app" className="brand">
           plangate
         </Link>
+        <AccountSwitcher />
         <nav aria-label="Main">
           <Link to="/app">Accounts</Link>
           {me.user?.is_admin && <Link to="/admin">Admin</Link>}

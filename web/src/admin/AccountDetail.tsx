@@ -1,11 +1,15 @@
-// One account as a site admin reads it: the account, its subscription, entitlements, invoices
-// (open manual ones can be marked paid or failed) and its audit entries.
+// One account as a site admin reads it: the account, its subscription, entitlements, usage (the
+// staff count and 30 days of bookings), invoices (open manual ones can be marked paid or failed),
+// the subscription's history and its audit entries.
 import { type components, PlangateError, unwrap } from '@plangate/sdk'
+import { useState } from 'react'
 import { Link, useParams } from 'react-router'
-import { date, dateTime, featureName, money } from '../lib/format.ts'
+import { count, date, dateTime, featureName, money } from '../lib/format.ts'
 import { api } from '../lib/session.ts'
 import { useLoad } from '../lib/useLoad.ts'
+import { BookingsChart } from '../ui/BookingsChart.tsx'
 import { Button, Notice } from '../ui/kit.tsx'
+import { SubscriptionHistory } from '../ui/SubscriptionHistory.tsx'
 import { AuditTable } from './AuditLog.tsx'
 import { Pager, StatusBadge, useAction, usePaged } from './common.tsx'
 
@@ -37,6 +41,8 @@ export function AdminAccountDetail() {
     [accountId],
   )
   const action = useAction()
+  // Counts the invoices marked here (paying one may change the subscription), so the history reads again.
+  const [marked, setMarked] = useState(0)
 
   const mark = (invoice: Invoice, outcome: 'paid' | 'failed') =>
     action.run(async () => {
@@ -44,6 +50,7 @@ export function AdminAccountDetail() {
       if (outcome === 'paid') unwrap(await api.POST('/v1/admin/invoices/{id}/mark-paid', params))
       else unwrap(await api.POST('/v1/admin/invoices/{id}/mark-failed', params))
       await Promise.all([invoices.reload(), subscription.reload(), entitlements.reload(), audit.reload()])
+      setMarked((n) => n + 1)
       return `Invoice “${invoice.description}” marked ${outcome}.`
     })
 
@@ -60,6 +67,7 @@ export function AdminAccountDetail() {
   if (!a) return <p aria-live="polite">Loading…</p>
   const s = subscription.data
   const features = Object.entries(entitlements.data?.features ?? {})
+  const staff = entitlements.data?.features.staff
   return (
     <>
       <p>
@@ -173,6 +181,27 @@ export function AdminAccountDetail() {
         )}
       </section>
 
+      {entitlements.data?.features.bookings_per_day && (
+        <BookingsChart accountId={a.id} level={3} title="Usage">
+          {staff && staff.kind !== 'boolean' && (
+            <dl className="facts">
+              <dt>Staff</dt>
+              <dd>
+                {staff.limit === null
+                  ? `${count(staff.used, 'staff member')}, unlimited`
+                  : `${staff.used} of ${count(staff.limit, 'staff member')}`}
+                {staff.over_limit && (
+                  <>
+                    {' '}
+                    <StatusBadge status="over limit" />
+                  </>
+                )}
+              </dd>
+            </dl>
+          )}
+        </BookingsChart>
+      )}
+
       <section className="card" aria-labelledby="invoices">
         <h3 id="invoices">Invoices</h3>
         {action.error && <Notice kind="error">{action.error}</Notice>}
@@ -236,6 +265,14 @@ export function AdminAccountDetail() {
           </table>
         )}
       </section>
+
+      <SubscriptionHistory
+        accountId={a.id}
+        timezone={a.timezone}
+        level={3}
+        includeRetiredPlans
+        version={marked}
+      />
 
       <section aria-labelledby="audit">
         <h3 id="audit">Audit entries</h3>

@@ -1,18 +1,31 @@
 // The pages behind the links in emails: verify an address, choose a new password, accept an
-// invitation. Each reads `token` from its link and says plainly what happened.
-import { unwrap } from '@plangate/sdk'
+// invitation. Each reads `token` from its link and says plainly what happened; a link that is used
+// or expired leads to a new one.
+import { PlangateError, unwrap } from '@plangate/sdk'
 import { type FormEvent, useEffect, useRef, useState } from 'react'
 import { Link, useNavigate, useSearchParams } from 'react-router'
 import { api, messageOf, useSession } from '../lib/session.ts'
 import { AuthFrame, Button, Field, Notice } from '../ui/kit.tsx'
 
+/** The API's answer to a token that is unknown, used or expired (400 on `body.token`). */
+function isDeadLink(error: unknown): boolean {
+  return (
+    error instanceof PlangateError &&
+    error.code === 'validation_failed' &&
+    Array.isArray(error.problem.errors) &&
+    error.problem.errors.some((entry) => entry.location === 'body.token')
+  )
+}
+
 export function VerifyEmail() {
   const [params] = useSearchParams()
   const token = params.get('token') ?? ''
+  // `?resend=1`: back from signing in to ask for a new link, with no link to check.
+  const resend = !token && params.get('resend') === '1'
   const [outcome, setOutcome] = useState<{ ok: boolean; message: string } | null>(null)
   const sent = useRef(false)
   useEffect(() => {
-    if (sent.current) return
+    if (sent.current || resend) return
     sent.current = true
     if (!token) {
       setOutcome({ ok: false, message: 'This link has no token. Open the link from the email again.' })
@@ -23,11 +36,22 @@ export function VerifyEmail() {
         unwrap(await api.POST('/v1/auth/email/verify', { body: { token } }))
         setOutcome({ ok: true, message: 'Your email address is verified.' })
       } catch (caught) {
-        setOutcome({ ok: false, message: messageOf(caught) })
+        setOutcome({
+          ok: false,
+          message: isDeadLink(caught)
+            ? 'This verification link has expired or was already used.'
+            : messageOf(caught),
+        })
       }
     })()
-  }, [token])
+  }, [token, resend])
 
+  if (resend)
+    return (
+      <AuthFrame title="Verify your email">
+        <ResendVerification />
+      </AuthFrame>
+    )
   return (
     <AuthFrame title="Verify your email">
       {!outcome && <p aria-live="polite">Checking the link…</p>}
@@ -49,10 +73,13 @@ export function VerifyEmail() {
   )
 }
 
-/** Asks for a new verification email: for the signed-in person, to their own address. */
+/**
+ * Asks for a new verification email: for the signed-in person, to their own address (anyone else
+ * signs in first and comes back here).
+ */
 function ResendVerification() {
   const session = useSession()
-  const [sent, setSent] = useState(false)
+  const [outcome, setOutcome] = useState<'sent' | 'verified' | null>(null)
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const send = async () => {
@@ -60,24 +87,40 @@ function ResendVerification() {
     setError(null)
     try {
       unwrap(await api.POST('/v1/auth/email/verify/request'))
-      setSent(true)
+      setOutcome('sent')
     } catch (caught) {
-      setError(messageOf(caught))
+      if (caught instanceof PlangateError && caught.code === 'conflict') setOutcome('verified')
+      else setError(messageOf(caught))
     } finally {
       setBusy(false)
     }
   }
+  if (session.status === 'unknown') return null
   if (session.status !== 'signed-in') {
     return (
       <p>
-        Links work once and expire after 24 hours. <Link to="/sign-in?next=/verify-email">Sign in</Link> to
-        ask for a new one.
+        Verification links work once and expire after 24 hours.{' '}
+        <Link to={`/sign-in?next=${encodeURIComponent('/verify-email?resend=1')}`}>Sign in</Link> to ask for a
+        new one.
       </p>
     )
   }
-  if (sent) return <Notice kind="success">A new link is on its way to your address.</Notice>
+  if (outcome === 'sent')
+    return (
+      <Notice kind="success">A new link is on its way to your address. It works once, for 24 hours.</Notice>
+    )
+  if (outcome === 'verified')
+    return (
+      <>
+        <Notice kind="info">Your email address is already verified: there is nothing more to do.</Notice>
+        <p className="links">
+          <Link to="/app">Continue</Link>
+        </p>
+      </>
+    )
   return (
     <>
+      <p>Verification links work once and expire after 24 hours. Ask for a new one here.</p>
       {error && <Notice kind="error">{error}</Notice>}
       <Button type="button" busy={busy} onClick={() => void send()}>
         Email me a new link
@@ -109,7 +152,8 @@ export function ForgotPassword() {
     <AuthFrame title="Forgot your password?">
       {sent ? (
         <Notice kind="success">
-          If {email} has an account, a link to choose a new password is on its way. It works for one hour.
+          If {email} has an account, a link to choose a new password is on its way. It works once, for 30
+          minutes.
         </Notice>
       ) : (
         <form onSubmit={submit}>
@@ -140,6 +184,8 @@ export function ResetPassword() {
   const [password, setPassword] = useState('')
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(null)
+  // The link cannot work (none, used or expired): no form, the way to a new one instead.
+  const [dead, setDead] = useState(!token)
   const submit = async (event: FormEvent) => {
     event.preventDefault()
     setBusy(true)
@@ -148,18 +194,30 @@ export function ResetPassword() {
       unwrap(await api.POST('/v1/auth/password/reset', { body: { token, new_password: password } }))
       void navigate('/sign-in?reset=1', { replace: true })
     } catch (caught) {
-      setError(messageOf(caught))
+      if (isDeadLink(caught)) setDead(true)
+      else setError(messageOf(caught))
     } finally {
       setBusy(false)
     }
   }
+  if (dead)
+    return (
+      <AuthFrame title="Choose a new password">
+        <Notice kind="error">
+          {token
+            ? 'This link has expired or was already used.'
+            : 'This link has no token. Open the link from the email again.'}
+        </Notice>
+        <p>Password reset links work once, for 30 minutes.</p>
+        <p className="links">
+          <Link to="/forgot-password">Ask for a new link</Link>
+          <Link to="/sign-in">Back to sign in</Link>
+        </p>
+      </AuthFrame>
+    )
   return (
     <AuthFrame title="Choose a new password">
-      {error && (
-        <Notice kind="error">
-          {error} <Link to="/forgot-password">Ask for a new link</Link>
-        </Notice>
-      )}
+      {error && <Notice kind="error">{error}</Notice>}
       <form onSubmit={submit}>
         <Field
           label="New password"

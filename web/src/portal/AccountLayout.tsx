@@ -26,6 +26,19 @@ const sections = [
   { to: 'keys', label: 'API keys', manage: true },
 ]
 
+/** Owners and admins manage the account. */
+const manages = (account: Pick<Account, 'role'>) => account.role === 'owner' || account.role === 'admin'
+
+/**
+ * The section of another account to show instead of `section` (a path segment, '' for the
+ * overview): the same one, unless it is one the person may not open there.
+ */
+export function sectionFor(section: string, account: Pick<Account, 'role'>): string {
+  const found = sections.find((candidate) => candidate.to === section)
+  if (!found) return ''
+  return found.manage && !manages(account) ? '' : found.to
+}
+
 export function AccountLayout() {
   const { accountId = '' } = useParams()
   const {
@@ -48,7 +61,7 @@ export function AccountLayout() {
         <p aria-live="polite">Loading…</p>
       </main>
     )
-  const canManage = account.role === 'owner' || account.role === 'admin'
+  const canManage = manages(account)
   return (
     <div className="account">
       <div className="account-head">

@@ -1,7 +1,8 @@
-// The portal's start: the person's accounts, and a form to create one.
+// The portal's start: the person's accounts, and a form to create one (`?new=1`, the top bar's
+// "New account", brings the focus to it).
 import { type components, unwrap } from '@plangate/sdk'
-import { type FormEvent, useCallback, useEffect, useState } from 'react'
-import { Link, useNavigate } from 'react-router'
+import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react'
+import { Link, useNavigate, useSearchParams } from 'react-router'
 import { api, messageOf } from '../lib/session.ts'
 import { Button, Field, Notice } from '../ui/kit.tsx'
 
@@ -56,6 +57,14 @@ const timeZones = (): string[] => {
 
 function CreateAccount() {
   const navigate = useNavigate()
+  const [params] = useSearchParams()
+  const asked = params.get('new') === '1'
+  const heading = useRef<HTMLHeadingElement>(null)
+  useEffect(() => {
+    if (!asked) return
+    heading.current?.scrollIntoView({ block: 'start' })
+    heading.current?.focus()
+  }, [asked])
   const [name, setName] = useState('')
   const [timezone, setTimezone] = useState(() => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC')
   const [busy, setBusy] = useState(false)
@@ -75,7 +84,9 @@ function CreateAccount() {
   }
   return (
     <section className="card" aria-labelledby="create-account">
-      <h2 id="create-account">Create an account</h2>
+      <h2 id="create-account" ref={heading} tabIndex={-1}>
+        Create an account
+      </h2>
       {error && <Notice kind="error">{error}</Notice>}
       <form onSubmit={submit}>
         <Field label="Business name" name="name" value={name} onChange={setName} required />

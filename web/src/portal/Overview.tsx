@@ -4,7 +4,7 @@ import { Link } from 'react-router'
 import { date, featureName } from '../lib/format.ts'
 import { api } from '../lib/session.ts'
 import { useLoad } from '../lib/useLoad.ts'
-import { BarChart } from '../ui/Chart.tsx'
+import { BookingsChart } from '../ui/BookingsChart.tsx'
 import { Notice } from '../ui/kit.tsx'
 import { Meter } from '../ui/Meter.tsx'
 import { useAccount } from './AccountLayout.tsx'
@@ -86,32 +86,5 @@ export function Overview() {
       {entitlements.data?.features.bookings_per_day && <BookingsChart accountId={account.id} />}
       <p className="muted">Account created {date(account.created_at)}.</p>
     </>
-  )
-}
-
-/** Bookings per day over the last 30 days, against the plan's daily limit. */
-function BookingsChart({ accountId }: { accountId: string }) {
-  const history = useLoad(
-    async () =>
-      unwrap(
-        await api.GET('/v1/accounts/{accountId}/usage/history', {
-          params: { path: { accountId }, query: { feature: 'bookings_per_day' } },
-        }),
-      ),
-    [accountId],
-  )
-  if (history.error) return <Notice kind="error">{history.error}</Notice>
-  if (!history.data) return null
-  return (
-    <section className="card" aria-labelledby="bookings-history">
-      <h2 id="bookings-history">Bookings, last 30 days</h2>
-      <BarChart
-        title="Bookings per day against the daily limit"
-        bars={history.data.data.map((entry) => ({ label: entry.period, value: entry.used }))}
-        limit={history.data.limit}
-        limitLabel="daily limit"
-        unit="bookings"
-      />
-    </section>
   )
 }

@@ -1,12 +1,13 @@
 // Plan & billing: the plans to choose from, each change previewed before it is confirmed (price
 // difference, what is due now, limits that would be exceeded), cancel and resume, invoices, and
-// Stripe's Customer Portal when the subscription is billed by Stripe.
+// Stripe's Customer Portal when the subscription is billed by Stripe; the subscription's history.
 import { type components, unwrap } from '@plangate/sdk'
 import { useState } from 'react'
 import { count, date, featureName, money } from '../lib/format.ts'
 import { api, messageOf } from '../lib/session.ts'
 import { useLoad } from '../lib/useLoad.ts'
 import { Button, Notice } from '../ui/kit.tsx'
+import { SubscriptionHistory } from '../ui/SubscriptionHistory.tsx'
 import { useAccount } from './AccountLayout.tsx'
 import { SubscriptionSummary, statusBadge, useSubscription } from './subscription.tsx'
 
@@ -34,6 +35,8 @@ export function PlanPage() {
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const [done, setDone] = useState<string | null>(null)
+  // Counts the changes made here, so the history reads them.
+  const [changes, setChanges] = useState(0)
   const path = { path: { accountId: account.id } }
   const current = subscription.data && subscription.data.status !== 'expired' ? subscription.data : null
 
@@ -44,6 +47,7 @@ export function PlanPage() {
     try {
       setDone(await action())
       await subscription.reload()
+      setChanges((n) => n + 1)
     } catch (caught) {
       setError(messageOf(caught))
     } finally {
@@ -180,6 +184,7 @@ export function PlanPage() {
         />
       )}
       <Invoices accountId={account.id} timezone={account.timezone} />
+      <SubscriptionHistory accountId={account.id} timezone={account.timezone} version={changes} />
     </>
   )
 }
