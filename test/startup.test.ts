@@ -41,15 +41,16 @@ describe.runIf(testDbKind === 'pglite')('start-up failures', () => {
     const retriesSeen: number[] = []
     const result = await serve({
       DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/plangate`,
-      DATABASE_CONNECT_TIMEOUT_SECONDS: '2',
+      // 3 s: the three retries sleep 1.75 s, leaving the attempts themselves a second on a busy machine.
+      DATABASE_CONNECT_TIMEOUT_SECONDS: '3',
       PORT: String(await freePort()),
     })
     const line = expectOneLineNaming(result, 'DATABASE_URL')
     expect(line).toBe(
-      `plangate: DATABASE_URL: cannot reach PostgreSQL at 127.0.0.1:${port} (ECONNREFUSED); gave up after 2 s (DATABASE_CONNECT_TIMEOUT_SECONDS)`,
+      `plangate: DATABASE_URL: cannot reach PostgreSQL at 127.0.0.1:${port} (ECONNREFUSED); gave up after 3 s (DATABASE_CONNECT_TIMEOUT_SECONDS)`,
     )
     // Each retry is logged with its delay, doubling from 250 ms, and the waiting is bounded by the
-    // setting: the delays slept add up to less than 2 s.
+    // setting: the delays slept add up to less than 3 s (a fourth, of 2 s, would pass it).
     for (const entry of result.stdout.trim().split('\n')) {
       const delay = /retrying in (\d+) ms/.exec(entry)?.[1]
       if (delay) retriesSeen.push(Number(delay))

@@ -200,14 +200,19 @@ describe.skipIf(!executablePath)('retrying from the admin dashboard in Chromium'
     await adminPage.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Plans' }).click()
     await adminPage.getByRole('button', { name: 'Edit Basic' }).click()
     await adminPage.getByLabel('Limit of staff', { exact: true }).fill('3')
+    await adminPage.getByLabel('Price', { exact: true }).fill('29.00')
     await adminPage.getByRole('button', { name: 'Review the changes' }).click()
     const confirmation = adminPage.getByRole('region', { name: 'Confirm the changes to Basic' })
     await confirmation.getByRole('button', { name: 'Confirm: save Basic' }).click()
     await adminPage.getByText('Basic saved.').waitFor()
 
-    // The owner's overview, read again, counts against the new limit.
+    // The owner's overview, read again, counts against the new limit, at the price they pay.
     await ownerPage.reload()
     await ownerPage.getByText('1 of 3 staff members').first().waitFor()
+    const kept = await ownerPage.evaluate(() =>
+      new Intl.NumberFormat(undefined, { style: 'currency', currency: 'USD' }).format(19),
+    )
+    await ownerPage.getByText(`${kept} a month`).waitFor()
     await accessible(ownerPage, 'overview with the raised limit')
 
     expect(ownerWatch.problems).toEqual([])

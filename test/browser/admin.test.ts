@@ -105,7 +105,7 @@ describe.skipIf(!executablePath)('the admin dashboard in Chromium', () => {
     const confirmation = page.getByRole('region', { name: 'Confirm the changes to Basic' })
     await confirmation.waitFor()
     const said = await confirmation.textContent()
-    expect(said).toContain('Existing subscribers billed by Stripe keep their price')
+    expect(said).toContain('Existing subscribers keep their price and interval')
     expect(said).toMatch(/staff: 2, bookings per day: 5 → staff: 3, bookings per day: 5/)
     await accessible(page, 'plan change confirmation')
     await confirmation.getByRole('button', { name: 'Confirm: save Basic' }).click()

@@ -1275,7 +1275,7 @@ export interface paths {
         };
         /**
          * Revenue and churn
-         * @description Site admins: figures as of this request. MRR counts the subscriptions that grant access now and pay: `active`, `past_due` in its grace period and `canceled` before its period ends; not `trialing` or `incomplete`. Each counts the current monthly price of its plan (a yearly plan a twelfth, rounded to the cent). `mrr_cents` is in `usd`; `mrr_by_currency` gives every currency, so plans priced in another currency are never added to dollars. `trialing`, `past_due`, `active` and `canceled_pending` count subscriptions with access now. Churn over the last 30 days: the subscriptions canceled or expired whose access ended in the window, divided by those created before the window that had not ended when it began (0 when there were none).
+         * @description Site admins: figures as of this request. MRR counts the subscriptions that grant access now and pay: `active`, `past_due` in its grace period and `canceled` before its period ends; not `trialing` or `incomplete`. Each counts what its subscriber pays a month (the `price` of the subscription; a yearly price a twelfth, rounded to the cent), which after a price change of the plan may differ from the price of the plan. `mrr_cents` is in `usd`; `mrr_by_currency` gives every currency, so plans priced in another currency are never added to dollars. `trialing`, `past_due`, `active` and `canceled_pending` count subscriptions with access now. Churn over the last 30 days: the subscriptions canceled or expired whose access ended in the window, divided by those created before the window that had not ended when it began (0 when there were none).
          */
         get: operations["adminMetrics"];
         put?: never;
@@ -1295,7 +1295,7 @@ export interface paths {
         };
         /**
          * Revenue and subscriptions over time
-         * @description Site admins: the figures of `GET /v1/admin/metrics` over time, for charts: one point per `interval` (day, 7 days, or calendar month, counted from `from`) from `from` to `to` (UTC days; default the last 90 days; at most 366 points; `to` not after today), oldest first. Each point holds the figures as they stood at its `end`: the midnight (UTC) that ends its interval, or for the current one this request, so the last point of a series ending today equals `GET /v1/admin/metrics`. `mrr_cents`, `mrr_by_currency`, `active_by_plan`, `active`, `trialing`, `past_due` and `canceled_pending` count the subscriptions that had access at that instant, defined as in `/v1/admin/metrics`; MRR counts each plan's current price (price changes are not replayed). A subscription's past states come from its recorded transitions (its history); an expiry counts from when the hourly sweep recorded it. `cancellations` counts the cancellations made during the interval (immediate or at period end), `churned` the subscriptions canceled or expired whose access ended during it, the counterpart of `churn_30d.canceled_or_expired`.
+         * @description Site admins: the figures of `GET /v1/admin/metrics` over time, for charts: one point per `interval` (day, 7 days, or calendar month, counted from `from`) from `from` to `to` (UTC days; default the last 90 days; at most 366 points; `to` not after today), oldest first. Each point holds the figures as they stood at its `end`: the midnight (UTC) that ends its interval, or for the current one this request, so the last point of a series ending today equals `GET /v1/admin/metrics`. `mrr_cents`, `mrr_by_currency`, `active_by_plan`, `active`, `trialing`, `past_due` and `canceled_pending` count the subscriptions that had access at that instant, defined as in `/v1/admin/metrics`; MRR counts what each subscriber paid at that instant (the price is recorded with every transition). A subscription's past states come from its recorded transitions (its history); an expiry counts from when the hourly sweep recorded it. `cancellations` counts the cancellations made during the interval (immediate or at period end), `churned` the subscriptions canceled or expired whose access ended during it, the counterpart of `churn_30d.canceled_or_expired`.
          */
         get: operations["adminMetricsSeries"];
         put?: never;
@@ -1478,7 +1478,7 @@ export interface components {
             as_of: string;
             /** @description The currency of `mrr_cents`: `usd`. */
             currency: string;
-            /** @description Monthly recurring revenue in `currency`: yearly plans count a twelfth of their price, rounded. */
+            /** @description Monthly recurring revenue in `currency`: each subscription counts what its subscriber pays; a yearly price a twelfth, rounded. */
             mrr_cents: number;
             /** @description MRR per currency, for every currency with a paying subscription. */
             mrr_by_currency: {
@@ -1629,6 +1629,11 @@ export interface components {
          *       "status": "active",
          *       "has_access": true,
          *       "provider": "manual",
+         *       "price": {
+         *         "amount_cents": 1900,
+         *         "currency": "usd",
+         *         "interval": "month"
+         *       },
          *       "current_period_start": "2026-11-01T09:00:00.000Z",
          *       "current_period_end": "2026-12-01T09:00:00.000Z",
          *       "cancel_at_period_end": false,
@@ -1658,6 +1663,8 @@ export interface components {
             /** @description Whether the subscription grants access right now. */
             has_access: boolean;
             provider: string;
+            /** @description What the subscriber pays per period: the plan's price when they subscribed or moved to the plan. A later change of the plan's price does not reach them; a change of plan does. */
+            price: components["schemas"]["SubscriberPrice"];
             /** Format: date-time */
             current_period_start: string;
             /** Format: date-time */
@@ -1847,6 +1854,11 @@ export interface components {
          *         "status": "incomplete",
          *         "has_access": false,
          *         "provider": "stripe",
+         *         "price": {
+         *           "amount_cents": 1900,
+         *           "currency": "usd",
+         *           "interval": "month"
+         *         },
          *         "current_period_start": "2026-11-01T09:00:00.000Z",
          *         "current_period_end": "2026-12-01T09:00:00.000Z",
          *         "cancel_at_period_end": false,
@@ -2314,6 +2326,12 @@ export interface components {
             /** Format: date-time */
             created_at: string;
         };
+        SubscriberPrice: {
+            amount_cents: number;
+            currency: string;
+            /** @enum {string} */
+            interval: "month" | "year";
+        };
         /**
          * @example {
          *       "id": "0192f5c4-9c3a-7e5d-9f4a-6b7c8d9e0f12",
@@ -2322,6 +2340,11 @@ export interface components {
          *       "status": "active",
          *       "has_access": true,
          *       "provider": "manual",
+         *       "price": {
+         *         "amount_cents": 1900,
+         *         "currency": "usd",
+         *         "interval": "month"
+         *       },
          *       "current_period_start": "2026-11-01T09:00:00.000Z",
          *       "current_period_end": "2026-12-01T09:00:00.000Z",
          *       "cancel_at_period_end": false,
@@ -2350,6 +2373,8 @@ export interface components {
             /** @description Whether the subscription grants access right now. */
             has_access: boolean;
             provider: string;
+            /** @description What the subscriber pays per period: the plan's price when they subscribed or moved to the plan. A later change of the plan's price does not reach them; a change of plan does. */
+            price: components["schemas"]["SubscriberPrice"];
             /** Format: date-time */
             current_period_start: string;
             /** Format: date-time */
@@ -2378,6 +2403,11 @@ export interface components {
          *       "to_status": "active",
          *       "from_plan": "basic",
          *       "plan": "pro",
+         *       "price": {
+         *         "amount_cents": 4900,
+         *         "currency": "usd",
+         *         "interval": "month"
+         *       },
          *       "actor_user_id": "0192f5c4-7a1e-7b3c-9d2e-4f5a6b7c8d90",
          *       "data": {
          *         "changed": [
@@ -2409,6 +2439,8 @@ export interface components {
             from_plan: string | null;
             /** @description Plan code after the change. */
             plan: string | null;
+            /** @description What the subscriber pays per period after the change. */
+            price: components["schemas"]["SubscriberPrice"];
             /** @description The person who made the change; null when the service (sweep, payment provider, reminders) or an API key did (the audit log names the key). */
             actor_user_id: string | null;
             /** @description Details of the change, by type: `changed` (the fields that changed, e.g. `status`, `plan`, `pending_plan`, `current_period_end`, `cancel_at_period_end`), `trial_days` (created with a trial), `amount_cents` (charged for an upgrade made now), `pending_plan` (a change scheduled for period end), `plan` (the plan of an upgrade awaiting payment), `key` (the occasion of a reminder), `reconciled` (applied by the reconciliation with the payment provider). */
@@ -6709,6 +6741,11 @@ export interface operations {
                      *       "status": "active",
                      *       "has_access": true,
                      *       "provider": "manual",
+                     *       "price": {
+                     *         "amount_cents": 1900,
+                     *         "currency": "usd",
+                     *         "interval": "month"
+                     *       },
                      *       "current_period_start": "2026-11-01T09:00:00.000Z",
                      *       "current_period_end": "2026-12-01T09:00:00.000Z",
                      *       "cancel_at_period_end": false,
@@ -6831,6 +6868,11 @@ export interface operations {
                      *       "status": "active",
                      *       "has_access": true,
                      *       "provider": "manual",
+                     *       "price": {
+                     *         "amount_cents": 1900,
+                     *         "currency": "usd",
+                     *         "interval": "month"
+                     *       },
                      *       "current_period_start": "2026-11-01T09:00:00.000Z",
                      *       "current_period_end": "2026-12-01T09:00:00.000Z",
                      *       "cancel_at_period_end": false,
@@ -6864,6 +6906,11 @@ export interface operations {
                      *         "status": "incomplete",
                      *         "has_access": false,
                      *         "provider": "stripe",
+                     *         "price": {
+                     *           "amount_cents": 1900,
+                     *           "currency": "usd",
+                     *           "interval": "month"
+                     *         },
                      *         "current_period_start": "2026-11-01T09:00:00.000Z",
                      *         "current_period_end": "2026-12-01T09:00:00.000Z",
                      *         "cancel_at_period_end": false,
@@ -6991,6 +7038,11 @@ export interface operations {
                      *       "status": "active",
                      *       "has_access": true,
                      *       "provider": "manual",
+                     *       "price": {
+                     *         "amount_cents": 1900,
+                     *         "currency": "usd",
+                     *         "interval": "month"
+                     *       },
                      *       "current_period_start": "2026-11-01T09:00:00.000Z",
                      *       "current_period_end": "2026-12-01T09:00:00.000Z",
                      *       "cancel_at_period_end": false,
@@ -7106,6 +7158,11 @@ export interface operations {
                      *           "to_status": "active",
                      *           "from_plan": "basic",
                      *           "plan": "pro",
+                     *           "price": {
+                     *             "amount_cents": 4900,
+                     *             "currency": "usd",
+                     *             "interval": "month"
+                     *           },
                      *           "actor_user_id": "0192f5c4-7a1e-7b3c-9d2e-4f5a6b7c8d90",
                      *           "data": {
                      *             "changed": [
@@ -7334,6 +7391,11 @@ export interface operations {
                      *       "status": "active",
                      *       "has_access": true,
                      *       "provider": "manual",
+                     *       "price": {
+                     *         "amount_cents": 1900,
+                     *         "currency": "usd",
+                     *         "interval": "month"
+                     *       },
                      *       "current_period_start": "2026-11-01T09:00:00.000Z",
                      *       "current_period_end": "2026-12-01T09:00:00.000Z",
                      *       "cancel_at_period_end": false,
@@ -7441,6 +7503,11 @@ export interface operations {
                      *       "status": "active",
                      *       "has_access": true,
                      *       "provider": "manual",
+                     *       "price": {
+                     *         "amount_cents": 1900,
+                     *         "currency": "usd",
+                     *         "interval": "month"
+                     *       },
                      *       "current_period_start": "2026-11-01T09:00:00.000Z",
                      *       "current_period_end": "2026-12-01T09:00:00.000Z",
                      *       "cancel_at_period_end": false,
@@ -9943,6 +10010,11 @@ export interface operations {
                      *           "status": "active",
                      *           "has_access": true,
                      *           "provider": "manual",
+                     *           "price": {
+                     *             "amount_cents": 1900,
+                     *             "currency": "usd",
+                     *             "interval": "month"
+                     *           },
                      *           "current_period_start": "2026-11-01T09:00:00.000Z",
                      *           "current_period_end": "2026-12-01T09:00:00.000Z",
                      *           "cancel_at_period_end": false,

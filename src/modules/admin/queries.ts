@@ -183,7 +183,7 @@ interface MetricsRow {
 /**
  * Revenue and churn at `now`. MRR counts the subscriptions that grant access now and pay:
  * `active`, `past_due` (in grace) and `canceled` before their period ends; not `trialing` or
- * `incomplete`. A yearly plan counts a twelfth of its current price, rounded, per subscription.
+ * `incomplete`. Each counts what its subscriber pays (a yearly price a twelfth, rounded).
  * Churn: subscriptions canceled or expired whose access ended within the last 30 days, over the
  * subscriptions created before the window that had not ended when it began.
  */
@@ -193,9 +193,9 @@ export async function readMetrics(tx: Executor, now: Date): Promise<Metrics> {
   const row = await queryRow<MetricsRow>(
     tx,
     sql`with subs as (
-        select s.status, s.created_at, p.code as plan, p.currency,
-          case when p.interval = 'year' then round(p.price_cents::numeric / 12)::bigint
-               else p.price_cents::bigint end as monthly_cents,
+        select s.status, s.created_at, p.code as plan, s.currency,
+          case when s.interval = 'year' then round(s.price_cents::numeric / 12)::bigint
+               else s.price_cents::bigint end as monthly_cents,
           ${grantsAccessSql('s', now)} as has_access,
           case when s.status in ('canceled', 'expired')
                then coalesce(s.ended_at, s.current_period_end) end as access_ended_at,
@@ -264,7 +264,7 @@ interface HistoryRow {
  * its access is decided by the row's period and grace exactly as `readMetrics` decides it, and
  * today's point is the same as the metrics now. An earlier span grants access by its status
  * (`trialing`, `active`, `past_due`; `canceled` until the subscription's `ended_at`): the expiry
- * that ends it is recorded by the hourly sweep. MRR counts each plan's current price.
+ * that ends it is recorded by the hourly sweep. MRR counts what each subscriber paid then (recorded with every transition).
  */
 const utcDay = (at: Date): string => at.toISOString().slice(0, 10)
 
@@ -321,23 +321,26 @@ export async function readMetricsSeries(
       ),
       -- Reminders change nothing: they are not transitions.
       history as (
-        select e.subscription_id, e.to_status as status, e.to_plan_id as plan_id, e.created_at as valid_from,
+        select e.subscription_id, e.to_status as status, e.to_plan_id as plan_id,
+          e.price_cents, e.currency, e.interval, e.created_at as valid_from,
           lead(e.created_at) over (partition by e.subscription_id order by e.created_at, e.id) as valid_to
         from subscription_events e
         where e.type not in ('trial_will_end', 'grace_ending')
       ),
       spans as (
-        select subscription_id, status, plan_id, valid_from, valid_to
+        select subscription_id, status, plan_id, price_cents, currency, interval, valid_from, valid_to
         from history where valid_to is not null and valid_to > ${firstAt}
         union all
-        -- The current span: the row as it is (status and plan null here, read from the row).
-        select s.id, null, null, coalesce(h.valid_from, s.created_at), null
+        -- The current span: the row as it is (status, plan and price null here, read from the row).
+        select s.id, null, null, null, null, null, coalesce(h.valid_from, s.created_at), null
         from subscriptions s left join history h on h.subscription_id = s.id and h.valid_to is null
       ),
       states as (
-        select d.day, coalesce(sp.status, s.status) as status, p.code as plan, p.currency,
-          case when p.interval = 'year' then round(p.price_cents::numeric / 12)::bigint
-               else p.price_cents::bigint end as monthly_cents,
+        select d.day, coalesce(sp.status, s.status) as status, p.code as plan,
+          coalesce(sp.currency, s.currency) as currency,
+          case when coalesce(sp.interval, s.interval) = 'year'
+               then round(coalesce(sp.price_cents, s.price_cents)::numeric / 12)::bigint
+               else coalesce(sp.price_cents, s.price_cents)::bigint end as monthly_cents,
           case when sp.status is null then ${grantsAccessSql('s', sql`d.day_end`)}
                else sp.status in ('trialing', 'active', 'past_due')
                  or (sp.status = 'canceled' and (s.ended_at is null or s.ended_at > d.day_end)) end as has_access

@@ -86,7 +86,7 @@ export const Metrics = z
       .number()
       .int()
       .describe(
-        'Monthly recurring revenue in `currency`: yearly plans count a twelfth of their price, rounded.',
+        'Monthly recurring revenue in `currency`: each subscription counts what its subscriber pays; a yearly price a twelfth, rounded.',
       ),
     mrr_by_currency: z
       .record(z.string(), z.number().int())

@@ -31,8 +31,8 @@ export const manualProvider: BillingProvider = {
     if (row.status === 'trialing') return {}
     return {
       charge: {
-        amountCents: plan.priceCents,
-        currency: plan.currency,
+        amountCents: row.priceCents,
+        currency: row.currency,
         description: describePlan(plan),
         periodStart: row.currentPeriodStart,
         periodEnd: row.currentPeriodEnd,
@@ -46,12 +46,13 @@ export const manualProvider: BillingProvider = {
     if (when === 'period_end') return { state: { pendingPlanId: to.id } }
     // A trial changes plan for free and keeps its end.
     if (row.status === 'trialing') return { state: { planId: to.id, pendingPlanId: null } }
-    const sameInterval = to.interval === from.interval
+    // The credit is for what the subscriber pays, which may be less than the plan's price today.
+    const sameInterval = to.interval === row.interval
     const fraction = remainingFraction(row.currentPeriodStart, row.currentPeriodEnd, now)
     // A different interval starts a new period now, with the unused part of the old one credited.
     const amount = sameInterval
-      ? prorationCents(from.priceCents, to.priceCents, fraction)
-      : Math.max(0, to.priceCents - Math.round(from.priceCents * fraction))
+      ? prorationCents(row.priceCents, to.priceCents, fraction)
+      : Math.max(0, to.priceCents - Math.round(row.priceCents * fraction))
     const currentPeriodStart = sameInterval ? row.currentPeriodStart : now
     const currentPeriodEnd = sameInterval ? row.currentPeriodEnd : periodEnd(now, to.interval)
     return {

@@ -4,6 +4,7 @@
 // operation: `manual` computes it locally (payments happen elsewhere and are recorded), `stripe`
 // asks Stripe and mirrors the answer. Both return the same `ProviderState`.
 import type { Executor } from '../../core/db.ts'
+import type { PlanInterval } from '../../core/vocabulary.ts'
 import type { PlanRow } from '../plans/plans.ts'
 import type { SubscriptionStatus } from './subscription-status.ts'
 
@@ -29,6 +30,10 @@ export interface ProviderSubscription {
   trialEnd: Date | null
   providerSubscriptionId: string | null
   providerPriceId: string | null
+  /** What the subscriber pays per period (kept when the plan's price changes). */
+  priceCents: number
+  currency: string
+  interval: PlanInterval
   checkoutSessionId: string | null
   createdAt: Date
   /** Changes with every write of the subscription: part of the idempotency keys of provider calls. */
@@ -48,6 +53,13 @@ export interface ProviderState {
   trialEnd?: Date | null
   providerSubscriptionId?: string | null
   providerPriceId?: string | null
+  /**
+   * The subscriber's price, when the provider knows it (Stripe's price). Omitted while the plan
+   * stays: the price stays; a new plan without it: the new plan's price.
+   */
+  priceCents?: number
+  currency?: string
+  interval?: PlanInterval
 }
 
 /** A charge the manual provider records as an open invoice (Stripe makes its own invoices). */

@@ -7,6 +7,13 @@ import { plans } from './tables.ts'
 
 export type PlanRow = typeof plans.$inferSelect
 
+/** What someone who subscribes to (or moves to) the plan now pays per period, and keeps paying. */
+export const subscriberPrice = (plan: PlanRow) => ({
+  priceCents: plan.priceCents,
+  currency: plan.currency,
+  interval: plan.interval,
+})
+
 export function toPlan(row: PlanRow): Plan {
   return {
     code: row.code,

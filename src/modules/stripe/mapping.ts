@@ -3,6 +3,7 @@
 // for reconciliation: one mapping, so the three always agree.
 import type Stripe from 'stripe'
 import type { Executor } from '../../core/db.ts'
+import { planIntervals } from '../../core/vocabulary.ts'
 import type { ProviderState, ProviderSubscription, SubscriptionStatus } from '../billing/provider.ts'
 import { findPlanByCode, findPlanByStripePrice } from '../plans/stripe-ids.ts'
 import { fromUnix, idOf } from './client.ts'
@@ -64,6 +65,15 @@ export function periodOf(subscription: Stripe.Subscription): { start: Date; end:
   return start && end ? { start, end } : null
 }
 
+/** What Stripe bills for the price, when it is a flat recurring price of an interval plans use. */
+function billedPrice(
+  price: Stripe.Price | undefined,
+): Pick<ProviderState, 'priceCents' | 'currency' | 'interval'> {
+  const interval = planIntervals.find((known) => known === price?.recurring?.interval)
+  if (!price || price.unit_amount === null || !interval) return {}
+  return { priceCents: price.unit_amount, currency: price.currency, interval }
+}
+
 /**
  * The state of `before` that `subscription` describes. A change to a price scheduled for period
  * end (see the Stripe provider) keeps the current plan until Stripe starts the next period.
@@ -85,6 +95,7 @@ export async function stateFromStripe(
     canceledAt: fromUnix(subscription.canceled_at),
     endedAt: fromUnix(subscription.ended_at),
     trialEnd: fromUnix(subscription.trial_end),
+    ...billedPrice(item?.price),
   }
   if (period) {
     state.currentPeriodStart = period.start
@@ -101,6 +112,9 @@ export async function stateFromStripe(
       // Scheduled for period end: Stripe already bills the new price from the next period on.
       state.planId = before.planId
       state.providerPriceId = before.providerPriceId
+      delete state.priceCents
+      delete state.currency
+      delete state.interval
     } else {
       state.planId = plan.id
       if (plan.id !== before.planId || !samePeriod) state.pendingPlanId = null

@@ -197,7 +197,7 @@ export function createStripeProvider(
 
     async changePlan(tx, { row, from, to, when, now }): Promise<ChangeOutcome> {
       if (when === 'period_end') {
-        if (from.interval !== to.interval) {
+        if (row.interval !== to.interval) {
           // Stripe restarts the billing cycle (and invoices) at once when the interval changes.
           throw new AppError(
             'conflict',

@@ -410,7 +410,7 @@ describe('Stripe provider', () => {
       const res = await c.change(pro)
       expect(res.json().plan).toBe(pro)
       await deliverAll(fake.takeEvents())
-      expect((await c.get()).plan).toBe(pro)
+      expect(await c.get()).toMatchObject({ plan: pro, price: { amount_cents: 3000 } })
     })
 
     it('keeps the plan until period end for a scheduled downgrade, then switches at renewal', async () => {
@@ -430,10 +430,16 @@ describe('Stripe provider', () => {
       expect((await sweep(t.deps, t.clock.now())).scheduled).toBeGreaterThanOrEqual(1)
       expect(fake.subscriptions.get(stripeSubscriptionId)?.items.data[0]?.price.id).not.toBe(proPrice)
       await deliverAll(fake.takeEvents())
-      expect(await c.get()).toMatchObject({ plan: pro, pending_plan: basic })
+      // Stripe already holds the next period's price; this period is still pro's, at pro's price.
+      expect(await c.get()).toMatchObject({ plan: pro, pending_plan: basic, price: { amount_cents: 3000 } })
       await c.at(end)
       await deliverAll(fake.advancePeriod(stripeSubscriptionId))
-      expect(await c.get()).toMatchObject({ plan: basic, pending_plan: null, status: 'active' })
+      expect(await c.get()).toMatchObject({
+        plan: basic,
+        pending_plan: null,
+        status: 'active',
+        price: { amount_cents: 1000 },
+      })
     })
 
     it('a new price makes a new Stripe Price; existing subscribers keep theirs', async () => {
@@ -453,7 +459,12 @@ describe('Stripe provider', () => {
       expect(fake.prices.get(after?.stripePriceId ?? '')?.unit_amount).toBe(1200)
       expect(fake.prices.get(before?.stripePriceId ?? '')?.active).toBe(false)
       expect((await c.row()).providerPriceId).toBe(before?.stripePriceId)
-      expect((await c.get()).plan).toBe(plan)
+      expect(await c.get()).toMatchObject({ plan, price: { amount_cents: 1000, currency: 'usd' } })
+      // Renewed by Stripe at the price it bills: still 1000.
+      const { providerSubscriptionId } = await c.row()
+      await c.at(new Date((await c.get()).current_period_end))
+      await deliverAll(fake.advancePeriod(providerSubscriptionId ?? ''))
+      expect(await c.get()).toMatchObject({ plan, price: { amount_cents: 1000 } })
     })
   })
 

@@ -63,7 +63,8 @@ describe('subscription history', () => {
       to_status: 'active',
       from_plan: 'basic',
       plan: 'pro',
-      data: { changed: ['plan'], amount_cents: expect.any(Number) },
+      price: { amount_cents: 4900, currency: 'usd', interval: 'month' },
+      data: { changed: ['plan', 'price'], amount_cents: expect.any(Number) },
     })
     // The fields that changed are named as the API names them, not as the table's columns.
     expect(scheduled?.data).toEqual({ changed: ['status', 'cancel_at_period_end', 'canceled_at'] })

@@ -12,14 +12,21 @@ const fromPlan = alias(plans, 'from_plan')
 const toPlan = alias(plans, 'to_plan')
 
 /** The row names `applyState` lists in `data.changed`, as the API names them. */
-const wireNames: Record<string, string> = { planId: 'plan', pendingPlanId: 'pending_plan' }
+const wireNames: Record<string, string> = {
+  planId: 'plan',
+  pendingPlanId: 'pending_plan',
+  priceCents: 'price',
+  currency: 'price',
+  interval: 'price',
+}
 const snakeCase = (name: string) => wireNames[name] ?? name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 
 /** The transition's data as the API shows it: `changed` lists wire names (`plan`, `current_period_end`). */
 function readableData(data: Record<string, unknown>): Record<string, unknown> {
   const { changed, ...rest } = data
   if (!Array.isArray(changed)) return data
-  return { changed: changed.map((name) => (typeof name === 'string' ? snakeCase(name) : name)), ...rest }
+  const names = changed.map((name) => (typeof name === 'string' ? snakeCase(name) : name))
+  return { changed: [...new Set(names)], ...rest }
 }
 
 /**
@@ -39,6 +46,9 @@ export async function listSubscriptionHistory(executor: Executor, accountId: str
       fromPlan: fromPlan.code,
       plan: toPlan.code,
       actorUserId: e.actorUserId,
+      priceCents: e.priceCents,
+      currency: e.currency,
+      interval: e.interval,
       data: e.data,
       createdAt: e.createdAt,
     })
@@ -75,6 +85,7 @@ export async function listSubscriptionHistory(executor: Executor, accountId: str
       from_plan: row.fromPlan,
       plan: row.plan,
       actor_user_id: row.actorUserId,
+      price: { amount_cents: row.priceCents, currency: row.currency, interval: row.interval },
       data: readableData(row.data),
       created_at: row.createdAt.toISOString(),
     }),

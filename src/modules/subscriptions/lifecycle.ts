@@ -11,7 +11,7 @@ import { announceInvoice, recordInvoice } from '../billing/invoices.ts'
 import { endProviderSubscription } from '../billing/jobs.ts'
 import type { BillingProvider, ChangeOutcome, Charge, ProviderState, Providers } from '../billing/provider.ts'
 import { accountOwners, type OwnerContact } from '../invitations/owners.ts'
-import { getPlanById, getSubscribablePlan, type PlanRow } from '../plans/plans.ts'
+import { getPlanById, getSubscribablePlan, type PlanRow, subscriberPrice } from '../plans/plans.ts'
 import { grantsAccess } from './access.ts'
 import type { ChangePlanBody, CheckoutStarted, Subscription } from './schemas.ts'
 import { type SubscriptionRow, subscriptions, trials } from './tables.ts'
@@ -329,6 +329,7 @@ async function insertSubscription(tx: Executor, actor: Actor, plan: PlanRow, pro
       accountId,
       planId: plan.id,
       provider: provider.name,
+      ...subscriberPrice(plan),
       ...initial,
       createdAt: now,
       updatedAt: now,

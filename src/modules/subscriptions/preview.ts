@@ -5,7 +5,7 @@ import { and, eq, ne, sql } from 'drizzle-orm'
 import { type Executor, queryRows } from '../../core/db.ts'
 import { periodEnd, prorationCents, remainingFraction } from '../billing/periods.ts'
 import { featureKind } from '../plans/features.ts'
-import { getPlanById, getSubscribablePlan } from '../plans/plans.ts'
+import { getPlanById, getSubscribablePlan, subscriberPrice } from '../plans/plans.ts'
 import { grantsAccess } from './access.ts'
 import type { ChangePreview } from './schemas.ts'
 import { subscriptions } from './tables.ts'
@@ -26,31 +26,34 @@ export async function previewChange(
   let amount = target.priceCents
   let end = periodEnd(now, target.interval)
   let change: ChangePreview['change'] = 'new'
+  // Compared with what the subscriber pays, which may be less than the plan's price today.
+  let next = subscriberPrice(target)
   if (current && from) {
-    const sameInterval = from.interval === target.interval
+    const sameInterval = current.interval === target.interval
     const fraction = remainingFraction(current.currentPeriodStart, current.currentPeriodEnd, now)
     if (from.id === target.id) change = 'same'
     else
       change =
-        target.tier > from.tier || (target.tier === from.tier && target.priceCents > from.priceCents)
+        target.tier > from.tier || (target.tier === from.tier && target.priceCents > current.priceCents)
           ? 'upgrade'
           : 'downgrade'
     amount =
       change === 'same' || current.status === 'trialing'
         ? 0
         : sameInterval
-          ? prorationCents(from.priceCents, target.priceCents, fraction)
-          : Math.max(0, target.priceCents - Math.round(from.priceCents * fraction))
+          ? prorationCents(current.priceCents, target.priceCents, fraction)
+          : Math.max(0, target.priceCents - Math.round(current.priceCents * fraction))
     end = sameInterval || change === 'same' ? current.currentPeriodEnd : end
+    if (change === 'same') next = current
   }
   return {
     plan: target.code,
     current_plan: from?.code ?? null,
     change,
-    currency: target.currency,
+    currency: next.currency,
     amount_due_now_cents: amount,
-    price_difference_cents: target.priceCents - (from?.priceCents ?? 0),
-    next_period_price_cents: target.priceCents,
+    price_difference_cents: next.priceCents - (current && from ? current.priceCents : 0),
+    next_period_price_cents: next.priceCents,
     period_end: end.toISOString(),
     exceeded_limits: await exceededLimits(tx, accountId, target.limits, now),
   }

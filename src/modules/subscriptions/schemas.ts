@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { planIntervals } from '../../core/vocabulary.ts'
 import { PlanCode } from '../plans/schemas.ts'
 import { subscriptionStatuses, transitionTypes } from './tables.ts'
 
@@ -10,6 +11,7 @@ export const subscriptionExample = {
   status: 'active',
   has_access: true,
   provider: 'manual',
+  price: { amount_cents: 1900, currency: 'usd', interval: 'month' },
   current_period_start: '2026-11-01T09:00:00.000Z',
   current_period_end: '2026-12-01T09:00:00.000Z',
   cancel_at_period_end: false,
@@ -23,6 +25,14 @@ export const subscriptionExample = {
   updated_at: '2026-11-01T09:00:00.000Z',
 }
 
+export const SubscriberPrice = z
+  .object({
+    amount_cents: z.number().int(),
+    currency: z.string(),
+    interval: z.enum(planIntervals),
+  })
+  .meta({ id: 'SubscriberPrice' })
+
 export const Subscription = z
   .object({
     id: z.uuid(),
@@ -35,6 +45,9 @@ export const Subscription = z
       ),
     has_access: z.boolean().describe('Whether the subscription grants access right now.'),
     provider: z.string(),
+    price: SubscriberPrice.describe(
+      "What the subscriber pays per period: the plan's price when they subscribed or moved to the plan. A later change of the plan's price does not reach them; a change of plan does.",
+    ),
     current_period_start: z.iso.datetime(),
     current_period_end: z.iso.datetime(),
     cancel_at_period_end: z.boolean(),
@@ -172,6 +185,7 @@ export const SubscriptionEvent = z
     to_status: z.enum(subscriptionStatuses).describe('Status after (the same as before for a reminder).'),
     from_plan: z.string().nullable().describe('Plan code before; null when `created`.'),
     plan: z.string().nullable().describe('Plan code after the change.'),
+    price: SubscriberPrice.describe('What the subscriber pays per period after the change.'),
     actor_user_id: z
       .uuid()
       .nullable()
@@ -195,6 +209,7 @@ export const SubscriptionEvent = z
       to_status: 'active',
       from_plan: 'basic',
       plan: 'pro',
+      price: { amount_cents: 4900, currency: 'usd', interval: 'month' },
       actor_user_id: '0192f5c4-7a1e-7b3c-9d2e-4f5a6b7c8d90',
       data: { changed: ['plan'], amount_cents: 1500 },
       created_at: '2026-11-15T10:30:00.000Z',

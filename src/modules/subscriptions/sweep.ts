@@ -9,7 +9,7 @@ import type { Config } from '../../config.ts'
 import type { Db, Executor } from '../../core/db.ts'
 import { systemActor } from '../audit/audit.ts'
 import { periodEnd } from '../billing/periods.ts'
-import { getPlanById, type PlanRow } from '../plans/plans.ts'
+import { getPlanById, type PlanRow, subscriberPrice } from '../plans/plans.ts'
 import { expireLapsed, type LifecycleDeps, recordCharge, scheduledChangeLeadMs } from './lifecycle.ts'
 import { remindGraceEnding, remindTrialEnding } from './reminders.ts'
 import { type SubscriptionRow, subscriptions } from './tables.ts'
@@ -47,8 +47,10 @@ export interface SweepDeps extends LifecycleDeps {
 /** Renews one due manual subscription: the next period, the scheduled plan if any, an open invoice. */
 async function renewOne(tx: Executor, deps: LifecycleDeps, row: SubscriptionRow, now: Date): Promise<void> {
   const plan = await getPlanById(tx, row.pendingPlanId ?? row.planId)
+  // The subscriber keeps their price; a scheduled change starts the new plan's price of today.
+  const price = row.pendingPlanId ? subscriberPrice(plan) : row
   const start = row.currentPeriodEnd
-  const end = periodEnd(start, plan.interval)
+  const end = periodEnd(start, price.interval)
   const ctx = { deps, actor: systemActor, now }
   const after = await applyState(
     tx,
@@ -60,14 +62,17 @@ async function renewOne(tx: Executor, deps: LifecycleDeps, row: SubscriptionRow,
       pendingPlanId: null,
       currentPeriodStart: start,
       currentPeriodEnd: end,
+      priceCents: price.priceCents,
+      currency: price.currency,
+      interval: price.interval,
     },
     { type: row.status === 'trialing' ? 'trial_ended' : 'renewed' },
   )
-  if (plan.priceCents > 0) {
+  if (after.priceCents > 0) {
     await recordCharge(tx, ctx, after, {
-      amountCents: plan.priceCents,
-      currency: plan.currency,
-      description: `${plan.name} (${plan.interval}ly)`,
+      amountCents: after.priceCents,
+      currency: after.currency,
+      description: `${plan.name} (${after.interval}ly)`,
       periodStart: start,
       periodEnd: end,
     })

@@ -11,6 +11,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core'
+import type { PlanInterval } from '../../core/vocabulary.ts'
 import { accounts } from '../accounts/tables.ts'
 import { users } from '../auth/tables.ts'
 import type { SubscriptionStatus } from '../billing/subscription-status.ts'
@@ -40,6 +41,14 @@ export const subscriptions = pgTable(
     trialEnd: timestamp('trial_end', { withTimezone: true }),
     /** Until when a `past_due` subscription keeps access. */
     graceUntil: timestamp('grace_until', { withTimezone: true }),
+    /**
+     * What the subscriber pays per period: the plan's price when they subscribed or moved to the
+     * plan (a later change of the plan's price does not reach them); with Stripe, the price Stripe
+     * bills. Renewals invoice it, MRR counts it.
+     */
+    priceCents: integer('price_cents').notNull(),
+    currency: text('currency').notNull(),
+    interval: text('interval').$type<PlanInterval>().notNull(),
     /** The provider price the subscriber pays (kept when the plan's price changes). */
     providerPriceId: text('provider_price_id'),
     /** Time of the newest provider event applied; older events never overwrite newer state. */
@@ -143,6 +152,10 @@ export const subscriptionEvents = pgTable(
     fromPlanId: uuid('from_plan_id').references(() => plans.id),
     toPlanId: uuid('to_plan_id').references(() => plans.id),
     actorUserId: uuid('actor_user_id').references(() => users.id, { onDelete: 'set null' }),
+    /** The subscriber's price after the transition (see `subscriptions.price_cents`). */
+    priceCents: integer('price_cents').notNull(),
+    currency: text('currency').notNull(),
+    interval: text('interval').$type<PlanInterval>().notNull(),
     data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().default(sql`now()`),
   },

@@ -13,7 +13,7 @@ import { accountOwners } from '../invitations/owners.ts'
 import type { JobSender } from '../jobs/queue.ts'
 import { sendMail } from '../mail/jobs.ts'
 import type { MailTemplate } from '../mail/templates.ts'
-import type { PlanRow } from '../plans/plans.ts'
+import { getPlanById, type PlanRow, subscriberPrice } from '../plans/plans.ts'
 import { plans } from '../plans/tables.ts'
 import type { EventType } from '../webhooks/catalogue.ts'
 import { emitEvent } from '../webhooks/events.ts'
@@ -53,6 +53,7 @@ export function toSubscription(
     status: effectiveStatus(row, now),
     has_access: grantsAccess(row, now),
     provider: row.provider,
+    price: { amount_cents: row.priceCents, currency: row.currency, interval: row.interval },
     current_period_start: row.currentPeriodStart.toISOString(),
     current_period_end: row.currentPeriodEnd.toISOString(),
     cancel_at_period_end: row.cancelAtPeriodEnd,
@@ -98,6 +99,9 @@ const compared = [
   'graceUntil',
   'providerSubscriptionId',
   'providerPriceId',
+  'priceCents',
+  'currency',
+  'interval',
 ] as const satisfies (keyof SubscriptionRow)[]
 
 const same = (a: unknown, b: unknown) =>
@@ -142,6 +146,10 @@ export async function applyState(
     if (value !== undefined) (next as Record<string, unknown>)[key] = value
   }
   if (ended && next.status !== 'expired') return before
+  if (next.planId !== before.planId && state.priceCents === undefined) {
+    // Moving to another plan: from now on the subscriber pays that plan's price of today.
+    Object.assign(next, subscriberPrice(await getPlanById(tx, next.planId)))
+  }
   const { deps, now } = ctx
   next.graceUntil =
     next.status === 'past_due'
@@ -198,9 +206,9 @@ export async function recordTransition(
   const plan = byId.get(after.planId)
   const previousPlan = before ? byId.get(before.planId) : undefined
   const type: TransitionType =
-    rawType === 'plan_changed' && plan && previousPlan
+    rawType === 'plan_changed' && plan && before && previousPlan
       ? plan.tier > previousPlan.tier ||
-        (plan.tier === previousPlan.tier && plan.priceCents >= previousPlan.priceCents)
+        (plan.tier === previousPlan.tier && after.priceCents >= before.priceCents)
         ? 'upgraded'
         : 'downgraded'
       : rawType
@@ -217,6 +225,9 @@ export async function recordTransition(
       fromPlanId: before?.planId ?? null,
       toPlanId: after.planId,
       actorUserId: actor.userId ?? null,
+      priceCents: after.priceCents,
+      currency: after.currency,
+      interval: after.interval,
       data,
       createdAt: now,
     })
@@ -279,7 +290,8 @@ function customerMail(
   previousPlan: PlanRow | undefined,
   data: Record<string, unknown>,
 ): MailTemplate | null {
-  const money = { amount_cents: plan.priceCents, currency: plan.currency }
+  // What the subscriber pays, which may differ from the plan's price today.
+  const money = { amount_cents: after.priceCents, currency: after.currency }
   switch (type) {
     case 'created':
     case 'activated':
@@ -288,7 +300,7 @@ function customerMail(
         template: 'subscription_started',
         plan_name: plan.name,
         trial_end: after.status === 'trialing' ? (after.trialEnd?.toISOString() ?? null) : null,
-        interval: plan.interval,
+        interval: after.interval,
         ...money,
       }
     case 'renewed':

@@ -1,6 +1,6 @@
 // Plans: every plan, retired ones included; create one, edit its price, limits and features, retire
 // it or bring it back. An edit is confirmed before it is saved, saying what it does to the people
-// already subscribed (a price change: subscribers billed by Stripe keep theirs; limits: at once).
+// already subscribed (a price change: subscribers keep theirs; limits: at once).
 import { type components, unwrap } from '@plangate/sdk'
 import { type FormEvent, useState } from 'react'
 import { featureName, money } from '../lib/format.ts'
@@ -483,9 +483,10 @@ function ConfirmChanges(props: {
           <li>
             Price: {money(plan.price_cents, plan.currency)} a {plan.interval} → {newPrice} a {newInterval}.{' '}
             <strong>
-              Existing subscribers billed by Stripe keep their price; new subscriptions pay {newPrice}.
+              Existing subscribers keep their price and interval; new subscriptions pay {newPrice} a{' '}
+              {newInterval}.
             </strong>{' '}
-            Manually billed subscriptions are invoiced the new price from their next renewal.
+            A subscriber who moves to {plan.name} from another plan pays the new price.
           </li>
         )}
         {changes.limits && (

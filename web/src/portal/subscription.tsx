@@ -2,7 +2,7 @@
 import { type components, PlangateError, unwrap } from '@plangate/sdk'
 import { useCallback, useEffect, useState } from 'react'
 import { Link } from 'react-router'
-import { date } from '../lib/format.ts'
+import { date, money } from '../lib/format.ts'
 import { api, messageOf } from '../lib/session.ts'
 import { Badge } from '../ui/Meter.tsx'
 
@@ -69,6 +69,10 @@ export function SubscriptionSummary({
         Plan: <span className="plan-name">{s.plan}</span> {statusBadge(s.status)}
       </h2>
       <dl className="facts">
+        <dt>Price</dt>
+        <dd>
+          {money(s.price.amount_cents, s.price.currency)} a {s.price.interval}
+        </dd>
         {s.trial_end && s.status === 'trialing' && (
           <>
             <dt>Trial ends</dt>
