@@ -1,7 +1,8 @@
 // The customer portal in a real browser: an owner subscribes to basic, adds staff until the third
 // is refused with the reason, fills the day's bookings, previews and takes the upgrade to pro,
-// sees the new limits, cancels and resumes, and reads those changes in the subscription history. Every page passes axe's serious/critical rules, with no
-// console errors, under the page CSP.
+// sees the new limits, cancels and resumes, reads those changes in the subscription history, and
+// downgrades over a limit after a preview that says so. Every page passes axe's serious/critical
+// rules, with no console errors, under the page CSP.
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -138,6 +139,18 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
       'active',
     ])
     expect(new Set(await rows.locator('td:nth-child(4)').allTextContents())).toEqual(new Set([owner.email]))
+    // The price paid after each change: basic's, then pro's from the upgrade on.
+    const perMonth = async (cents: number) =>
+      `${await page.evaluate(
+        (amount) => new Intl.NumberFormat(undefined, { style: 'currency', currency: 'USD' }).format(amount),
+        cents / 100,
+      )} a month`
+    expect(await rows.locator('td:nth-child(5)').allTextContents()).toEqual([
+      await perMonth(4900),
+      await perMonth(4900),
+      await perMonth(4900),
+      await perMonth(1900),
+    ])
     await accessible(page, 'plan page with invoices and the history')
 
     // Team and keys pages read and pass the same checks.
@@ -150,6 +163,25 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     await page.getByText('Copy the key now').waitFor()
     expect(await page.locator('.secret').textContent()).toMatch(/^pgk_/)
     await accessible(page, 'keys page')
+
+    // A third staff member fits pro; the downgrade back to basic is previewed with the limit it
+    // would leave the account over, and after it the overview says so plainly.
+    await page.getByRole('link', { name: 'Staff' }).click()
+    await page.getByLabel('Name').fill('Cleo')
+    await page.getByRole('button', { name: 'Add staff member' }).click()
+    await page.getByRole('button', { name: 'Remove Cleo' }).waitFor()
+    await page.getByRole('link', { name: 'Plan & billing' }).click()
+    await page.getByRole('button', { name: 'Preview a change to Basic' }).click()
+    const downgrade = page.getByRole('region', { name: 'Downgrade to basic' })
+    await downgrade.waitFor()
+    expect(await downgrade.textContent()).toMatch(/over its limits: staff 3 of 2/)
+    await accessible(page, 'downgrade preview over a limit')
+    await downgrade.getByRole('button', { name: 'Confirm: downgrade to basic' }).click()
+    await page.getByText('You are on basic now.').waitFor()
+    await page.getByRole('link', { name: 'Overview' }).click()
+    await page.locator('.meter-figure', { hasText: '3 of 2 staff members' }).waitFor()
+    await page.getByText('Over the limit of your plan by 1').waitFor()
+    await accessible(page, 'overview over a limit')
     expect(problems).toEqual([])
   })
 

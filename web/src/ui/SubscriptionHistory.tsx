@@ -1,6 +1,6 @@
 // An account's subscription history (`GET …/subscription/history`), newest first, a page at a
 // time: each change said in words ("Upgraded from Basic to Pro"), with its date, the status
-// before and after, and who made it when the API names a person. The portal's plan page and the
+// before and after, who made it when the API names a person, and the price paid after it. The portal's plan page and the
 // dashboard's account page both show it.
 import { type components, unwrap } from '@plangate/sdk'
 import { dateTime, money } from '../lib/format.ts'
@@ -10,7 +10,6 @@ import { Notice } from './kit.tsx'
 import { Pager, usePaged } from './lists.tsx'
 
 export type SubscriptionEvent = components['schemas']['SubscriptionEvent']
-type Plan = components['schemas']['Plan']
 
 /** Plan names by code, for the sentences; a plan not found reads as its code. */
 type PlanNames = (code: string | null | undefined) => string
@@ -19,7 +18,7 @@ const words = (text: string) => text.replaceAll('_', ' ')
 const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1)
 
 /** What happened, in a sentence. Types the UI does not know yet read as their name. */
-export function describeEvent(event: SubscriptionEvent, planName: PlanNames, plans: Plan[] = []): string {
+export function describeEvent(event: SubscriptionEvent, planName: PlanNames): string {
   const data = event.data
   const from = planName(event.from_plan)
   const to = planName(event.plan)
@@ -32,10 +31,9 @@ export function describeEvent(event: SubscriptionEvent, planName: PlanNames, pla
     case 'activated':
       return `Payment confirmed: ${to} is active`
     case 'upgraded': {
-      const currency = plans.find((plan) => plan.code === event.plan)?.currency
       const charged =
-        typeof data.amount_cents === 'number' && data.amount_cents > 0 && currency
-          ? `; ${money(data.amount_cents, currency)} charged`
+        typeof data.amount_cents === 'number' && data.amount_cents > 0
+          ? `; ${money(data.amount_cents, event.price.currency)} charged`
           : ''
       return `Upgraded from ${from} to ${to}${charged}`
     }
@@ -149,15 +147,19 @@ export function SubscriptionHistory(props: {
               <th scope="col">What happened</th>
               <th scope="col">Status</th>
               <th scope="col">By</th>
+              <th scope="col">Price after</th>
             </tr>
           </thead>
           <tbody>
             {events.map((event) => (
               <tr key={event.id}>
                 <td>{dateTime(event.created_at, props.timezone)}</td>
-                <td>{describeEvent(event, planName, plans.data ?? [])}</td>
+                <td>{describeEvent(event, planName)}</td>
                 <td>{statusChange(event)}</td>
                 <td>{actor(event.actor_user_id)}</td>
+                <td>
+                  {money(event.price.amount_cents, event.price.currency)} a {event.price.interval}
+                </td>
               </tr>
             ))}
           </tbody>
