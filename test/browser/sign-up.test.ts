@@ -3,7 +3,7 @@
 // under the page CSP with no console errors, and work at phone width.
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { lastMailTo, mailToken, type TestApp, uniqueEmail } from '../helpers/app.ts'
+import { lastMailTo, mailToken, registerAndLogin, type TestApp, uniqueEmail } from '../helpers/app.ts'
 import {
   accessibilityViolations,
   type BrowserApp,
@@ -78,6 +78,30 @@ describe.skipIf(!executablePath)('the web UI in Chromium: sign up to a first acc
     await page.reload()
     await page.getByRole('heading', { name: 'Chic-Chic' }).waitFor()
     expect(await page.evaluate('document.cookie')).not.toContain('refresh_token')
+    expect(problems).toEqual([])
+  })
+
+  it('signs in with a code from the email instead of the password; a wrong code is refused in words', async () => {
+    const user = await registerAndLogin(t.app)
+    const { page, problems } = await newPage(375)
+    await page.goto(`${baseUrl}/sign-in`)
+    await page.getByRole('button', { name: 'Email me a sign-in code instead' }).click()
+    await page.getByLabel('Email').fill(user.email)
+    await page.getByRole('button', { name: 'Email me a code' }).click()
+    await page.getByText(/a 6-digit code is on its way/).waitFor()
+    const mail = await lastMailTo(t, user.email, /code/i)
+    const code = /\b(\d{6})\b/.exec(mail.text)?.[1]
+    expect(code).toMatch(/^\d{6}$/)
+    // A wrong code first: refused with a sentence, the form stays.
+    const wrong = code === '000000' ? '111111' : '000000'
+    await page.getByLabel('Code from the email').fill(wrong)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('alert').waitFor()
+    expect(await page.getByRole('alert').textContent()).toMatch(/code/i)
+    expect(await accessibilityViolations(page)).toEqual([])
+    await page.getByLabel('Code from the email').fill(code as string)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('heading', { name: 'Your accounts' }).waitFor()
     expect(problems).toEqual([])
   })
 
