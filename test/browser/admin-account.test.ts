@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { adminCredentials, createAccount, registerAndLogin, subscribe, type TestApp } from '../helpers/app.ts'
 import {
   accessibilityViolations,
+  awayFromMidnight,
   type BrowserApp,
   chromiumPath,
   startBrowserApp,
@@ -41,9 +42,8 @@ describe.skipIf(!executablePath)("an account's usage and subscription history in
     for (const name of ['Ann', 'Bob']) {
       await expectData(client.POST('/v1/accounts/{accountId}/staff', { ...path, body: { name } }), 201)
     }
-    // The chart's last day is the browser's today: a run must not straddle midnight (UTC).
-    const toMidnight = 86_400_000 - (Date.now() % 86_400_000)
-    if (toMidnight < 120_000) await new Promise((resolve) => setTimeout(resolve, toMidnight + 1000))
+    // The chart's last day is the browser's today: the run must not straddle midnight.
+    await awayFromMidnight(120_000)
     const today = new Date().toISOString().slice(0, 10)
     for (const hour of [10, 11, 12]) {
       await expectData(

@@ -87,3 +87,13 @@ export async function startBrowserApp(
     },
   }
 }
+
+/**
+ * Waits until just after midnight (UTC, the browser's time zone in the tests) when a journey of
+ * `spanMs` starting now would straddle it: a journey that books "today" and then reads today's
+ * meter or chart must see one day. Give the test `spanMs` more time than it needs.
+ */
+export async function awayFromMidnight(spanMs: number): Promise<void> {
+  const toMidnight = 86_400_000 - (Date.now() % 86_400_000)
+  if (toMidnight < spanMs) await new Promise((resolve) => setTimeout(resolve, toMidnight + 1000))
+}
