@@ -6,7 +6,8 @@
 #
 #   eval "$(sudo bash scripts/dev-services.sh)" && npm test
 #
-# Options: --redis also starts Redis (nothing uses it yet) and prints TEST_REDIS_URL; --pgbench also
+# Options: --redis also installs redis-server (the shared rate-limit tests start their own from it),
+# starts Redis and prints TEST_REDIS_URL (for trying REDIS_URL by hand); --pgbench also
 # installs pgbench, which only `npm run bench` needs.
 #
 # Meant to run as root on Debian 12 (CI runs it from .ci/run); missing packages are installed
@@ -26,7 +27,7 @@ for arg in "$@"; do
     --redis) WITH_REDIS=1 ;;
     --pgbench) WITH_PGBENCH=1 ;;
     -h | --help)
-      sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)

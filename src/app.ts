@@ -23,6 +23,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod'
 import { AppError, type FieldError, fromDatabaseError, problemFor, retryAfterFor } from './core/errors.ts'
+import { sharedRateLimitStore } from './core/rate-limit-store.ts'
 import type { Deps } from './deps.ts'
 import { accountRoutes } from './modules/accounts/routes.ts'
 import { adminRoutes } from './modules/admin/routes.ts'
@@ -141,6 +142,7 @@ export async function buildApp(deps: Deps) {
 
   const metrics = createMetrics(deps)
   if (deps.billing.stripe) metrics.trackStripe(deps.billing.stripe.guard)
+  if (deps.redis) metrics.trackRedis(deps.redis)
   app.setErrorHandler((error: FastifyError, req, reply) => {
     const { status, body } = toProblem(error, req)
     if (status >= 500 && body.code === 'internal_error') req.log.error({ err: error }, 'unhandled error')
@@ -169,6 +171,11 @@ export async function buildApp(deps: Deps) {
   await app.register(cookie)
   const keyIds = keyIdLookup(deps.db)
   await app.register(rateLimit, {
+    // Every limit (this one, each route's own, every createRateLimit) counts in this store or a
+    // child of it: in Redis, shared by all instances, when REDIS_URL is set; else in memory.
+    ...(deps.redis && { store: sharedRateLimitStore(deps.redis) }),
+    // Fail open: a request whose count Redis could not take is served (see docs/decisions.md).
+    skipOnError: true,
     global: config.RATE_LIMIT_PER_MINUTE > 0,
     max: Math.max(config.RATE_LIMIT_PER_MINUTE, 1),
     timeWindow: 60_000,

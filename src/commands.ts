@@ -260,7 +260,8 @@ export async function revokeKeyCommand(
 /** Polls and runs jobs until SIGTERM/SIGINT; running jobs finish before the process exits. */
 export async function runWorker(config: Config): Promise<void> {
   const log = createLogger(config.LOG_LEVEL)
-  const deps = await startDeps(config, log)
+  // A worker serves no requests, so it has no rate limits to count in Redis.
+  const deps = await startDeps({ ...config, REDIS_URL: undefined }, log)
   await deps.jobs.start(deps, { work: true })
   log.info({ database: deps.database.kind }, 'plangate worker running')
   closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { Config } from './config.ts'
 import type { Clock } from './core/clock.ts'
 import type { Database, Db } from './core/db.ts'
+import type { SharedRedis } from './core/redis.ts'
 import type { TokenService } from './modules/auth/tokens.ts'
 import type { JobQueue } from './modules/jobs/queue.ts'
 import type { Mailer } from './modules/mail/mailer.ts'
@@ -20,5 +21,7 @@ export interface Deps {
   billing: Billing
   /** Outgoing webhook POSTs: the address rule and a circuit breaker per endpoint. */
   webhooks: WebhookSender
+  /** The connection the rate limits count on when REDIS_URL is set; unset: in-memory per instance. */
+  redis: SharedRedis | undefined
   log: Logger
 }

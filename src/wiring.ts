@@ -6,6 +6,7 @@ import { bootstrap, showGeneratedAdmin } from './bootstrap.ts'
 import type { Config } from './config.ts'
 import { type Clock, systemClock } from './core/clock.ts'
 import { type Database, openDatabase } from './core/db.ts'
+import { connectRedis } from './core/redis.ts'
 import { StartupError } from './core/startup.ts'
 import type { Deps } from './deps.ts'
 import { jobHandlers } from './jobs.ts'
@@ -67,6 +68,7 @@ export async function createDeps(config: Config, log: Logger, options: WiringOpt
     mailer: createMailer(config, log),
     billing: createBilling({ config, log }),
     webhooks: createWebhookSender(config, options.webhookNetwork),
+    redis: config.REDIS_URL ? await connectRedis(config.REDIS_URL, log) : undefined,
     log,
   }
 }
@@ -88,9 +90,10 @@ export async function startDeps(config: Config, log: Logger): Promise<Deps> {
   }
 }
 
-/** Stops the job queue, then closes the mail transport and the database. */
+/** Stops the job queue, then closes the mail transport, Redis and the database. */
 export async function closeDeps(deps: Deps): Promise<void> {
   await deps.jobs.stop()
   await deps.mailer.close()
+  await deps.redis?.close()
   await deps.database.close()
 }

@@ -80,6 +80,7 @@ export async function buildTestApp(
     async close() {
       await app.close()
       await deps.jobs.stop()
+      await deps.redis?.close()
       if (!options.testDb) await testDb.drop()
     },
   }

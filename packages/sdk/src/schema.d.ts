@@ -31,7 +31,7 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description Checks the database; 503 when it does not answer. Also reports the circuit breakers of the providers this process calls (Stripe when configured, outgoing webhook endpoints), which never make the instance unready: the API keeps serving everything that does not need them.
+         * @description Checks the database; 503 when it does not answer. Also reports Redis (when configured: the shared rate-limit store) and the circuit breakers of the providers this process calls (Stripe when configured, outgoing webhook endpoints), which never make the instance unready: the API keeps serving everything that does not need them, and without Redis it serves requests without rate limits.
          */
         get: operations["ready"];
         put?: never;
@@ -2666,6 +2666,7 @@ export interface operations {
                      * @example {
                      *       "status": "ok",
                      *       "database": "ok",
+                     *       "redis": "ok",
                      *       "stripe": {
                      *         "breaker": "closed",
                      *         "in_flight": 0
@@ -2681,6 +2682,11 @@ export interface operations {
                         status: "ok" | "unavailable";
                         /** @enum {string} */
                         database: "ok" | "unavailable";
+                        /**
+                         * @description Present when REDIS_URL is set: the store the rate limits of every instance share. `degraded` while Redis is unreachable or too slow: requests are then served without rate limits, and the instance stays ready.
+                         * @enum {string}
+                         */
+                        redis?: "ok" | "degraded";
                         /** @description Present when Stripe is configured. Informational: an open breaker does not make the instance unready. */
                         stripe?: {
                             /**
@@ -2712,6 +2718,11 @@ export interface operations {
                         status: "ok" | "unavailable";
                         /** @enum {string} */
                         database: "ok" | "unavailable";
+                        /**
+                         * @description Present when REDIS_URL is set: the store the rate limits of every instance share. `degraded` while Redis is unreachable or too slow: requests are then served without rate limits, and the instance stays ready.
+                         * @enum {string}
+                         */
+                        redis?: "ok" | "degraded";
                         /** @description Present when Stripe is configured. Informational: an open breaker does not make the instance unready. */
                         stripe?: {
                             /**

@@ -7,13 +7,15 @@
 // - per client IP: AUTH_IP_RATE_LIMIT_PER_MINUTE over every identifier and every auth route (route
 //   config `authIpCeiling`), so spraying many usernames or registrations from one address is capped.
 // The first 429 of each key and window is written to the audit log (`auth.rate_limited`).
-import type { RateLimitOptions } from '@fastify/rate-limit'
+// With REDIS_URL both layers count in Redis, each under its own name (`auth`, `auth-ip`).
+import type { CreateRateLimitOptions, RateLimitOptions } from '@fastify/rate-limit'
 import { eq } from 'drizzle-orm'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Config } from '../../config.ts'
 import { sha256 } from '../../core/crypto.ts'
 import type { Executor } from '../../core/db.ts'
 import { AppError } from '../../core/errors.ts'
+import type { StoreOptions } from '../../core/rate-limit-store.ts'
 import type { Deps } from '../../deps.ts'
 import { anonymousActor } from '../audit/audit.ts'
 import { auditAuthEvent } from './auth-audit.ts'
@@ -66,7 +68,8 @@ export function authRateLimit(
   key: (req: FastifyRequest) => string | Promise<string>,
 ): RateLimitOptions | false {
   if (config.AUTH_RATE_LIMIT_PER_MINUTE === 0) return false
-  return {
+  const options: RateLimitOptions & StoreOptions = {
+    nameSpace: 'auth',
     max: config.AUTH_RATE_LIMIT_PER_MINUTE,
     timeWindow: windowMs,
     hook: 'preHandler',
@@ -78,6 +81,7 @@ export function authRateLimit(
       req.authLockout = { limit: 'per_identifier', key: limiterKey }
     },
   }
+  return options
 }
 
 /** Every request to the route counts toward the per-IP ceiling. */
@@ -90,14 +94,13 @@ export const byClientIp = (req: FastifyRequest): string => `ip:${req.ip}`
 export function installAuthRateLimits(app: FastifyInstance, deps: Deps): void {
   const { config } = deps
   const max = config.AUTH_IP_RATE_LIMIT_PER_MINUTE
-  const limiter =
-    max > 0
-      ? app.createRateLimit({
-          max,
-          timeWindow: windowMs,
-          keyGenerator: (req) => `auth-ip:${req.ip}`,
-        })
-      : undefined
+  const ceilingOptions: CreateRateLimitOptions & StoreOptions = {
+    nameSpace: 'auth-ip',
+    max,
+    timeWindow: windowMs,
+    keyGenerator: (req) => `auth-ip:${req.ip}`,
+  }
+  const limiter = max > 0 ? app.createRateLimit(ceilingOptions) : undefined
 
   const ceiling = async (req: FastifyRequest, reply: { header(name: string, value: unknown): unknown }) => {
     const applies = req.routeOptions.config.authIpCeiling

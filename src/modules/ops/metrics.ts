@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import type { Database } from '../../core/db.ts'
+import type { SharedRedis } from '../../core/redis.ts'
 import type { StripeGuard } from '../stripe/guard.ts'
 import type { WebhookSender } from '../webhooks/sender.ts'
 
@@ -10,6 +11,8 @@ export interface Metrics {
   countBusy(): void
   /** Exposes the Stripe guard: breaker state, interactive calls in flight, refused and failed calls. */
   trackStripe(guard: StripeGuard): void
+  /** Exposes the rate-limit store's failed Redis calls (each one a request served without a limit). */
+  trackRedis(redis: Pick<SharedRedis, 'failures'>): void
 }
 
 /** What the metrics read at scrape time. */
@@ -104,6 +107,17 @@ export function createMetrics(sources: MetricSources): Metrics {
         collect() {
           this.reset()
           for (const [reason, count] of guard.refusals) this.inc({ reason }, count)
+        },
+      })
+    },
+    trackRedis(redis) {
+      new Counter({
+        name: 'plangate_rate_limit_store_errors_total',
+        help: 'Rate-limit counts Redis could not take (down, or slower than its command timeout): each request was served without that limit',
+        registers: [registry],
+        collect() {
+          this.reset()
+          this.inc(redis.failures)
         },
       })
     },

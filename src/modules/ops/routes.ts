@@ -40,7 +40,7 @@ export const opsRoutes =
           tags: ['ops'],
           summary: 'Readiness',
           description:
-            'Checks the database; 503 when it does not answer. Also reports the circuit breakers of the providers this process calls (Stripe when configured, outgoing webhook endpoints), which never make the instance unready: the API keeps serving everything that does not need them.',
+            'Checks the database; 503 when it does not answer. Also reports Redis (when configured: the shared rate-limit store) and the circuit breakers of the providers this process calls (Stripe when configured, outgoing webhook endpoints), which never make the instance unready: the API keeps serving everything that does not need them, and without Redis it serves requests without rate limits.',
           operationId: 'ready',
           response: { 200: Ready, 503: Ready },
         },
@@ -49,6 +49,7 @@ export const opsRoutes =
       async (req, reply) => {
         const guard = deps.billing.stripe?.guard
         const providers = {
+          ...(deps.redis && { redis: deps.redis.health() }),
           ...(guard && { stripe: { breaker: guard.state, in_flight: guard.inFlight } }),
           webhooks: webhookBreakers(deps),
         }

@@ -27,10 +27,18 @@ export const WebhookDetails = z
   )
 export type WebhookDetails = z.infer<typeof WebhookDetails>
 
+export const RedisDetails = z
+  .enum(['ok', 'degraded'])
+  .describe(
+    'Present when REDIS_URL is set: the store the rate limits of every instance share. `degraded` while Redis is unreachable or too slow: requests are then served without rate limits, and the instance stays ready.',
+  )
+export type RedisDetails = z.infer<typeof RedisDetails>
+
 export const Ready = z
   .object({
     status: z.enum(['ok', 'unavailable']),
     database: z.enum(['ok', 'unavailable']),
+    redis: RedisDetails.optional(),
     stripe: StripeDetails.optional(),
     webhooks: WebhookDetails,
   })
@@ -38,6 +46,7 @@ export const Ready = z
     example: {
       status: 'ok',
       database: 'ok',
+      redis: 'ok',
       stripe: { breaker: 'closed', in_flight: 0 },
       webhooks: { open: 0, half_open: 0 },
     },
