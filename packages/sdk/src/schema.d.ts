@@ -1796,6 +1796,7 @@ export interface components {
          *       "price_difference_cents": 3000,
          *       "next_period_price_cents": 4900,
          *       "period_end": "2026-12-01T09:00:00.000Z",
+         *       "trial_end": null,
          *       "exceeded_limits": []
          *     }
          */
@@ -1816,6 +1817,8 @@ export interface components {
              * @description When the current (or, for a new subscription, the first) period ends.
              */
             period_end: string;
+            /** @description For a new subscription that would get the plan's trial (the account and its owner have had none): when it ends. Nothing is due until then, and `period_end` is the same instant. */
+            trial_end: string | null;
             /** @description Limits of the target plan the account is over today; creations would be refused until it is back under. */
             exceeded_limits: {
                 feature: string;
@@ -7290,6 +7293,7 @@ export interface operations {
                      *       "price_difference_cents": 3000,
                      *       "next_period_price_cents": 4900,
                      *       "period_end": "2026-12-01T09:00:00.000Z",
+                     *       "trial_end": null,
                      *       "exceeded_limits": []
                      *     }
                      */

@@ -343,6 +343,32 @@ describe('billing lifecycle (manual provider)', () => {
       expect((await other.get()).plan).toBe(small)
       expect((await other.preview('no-such-plan')).statusCode).toBe(400)
     })
+
+    it('previews a trial as nothing due until it ends, only while the account and its owner have had none', async () => {
+      const trial = await createPlan(t, { price_cents: 900, trial_days: 14 })
+      const c = await billingCustomer(t)
+      const first = (await c.preview(trial)).json()
+      const trialEnd = new Date(t.clock.now().getTime() + 14 * day).toISOString()
+      expect(first).toMatchObject({
+        change: 'new',
+        amount_due_now_cents: 0,
+        next_period_price_cents: 900,
+        trial_end: trialEnd,
+        period_end: trialEnd,
+      })
+      // What the subscription then does agrees with the preview.
+      const started = (await c.subscribe(trial)).json()
+      expect(started).toMatchObject({ status: 'trialing', trial_end: trialEnd })
+      expect(await c.invoices()).toEqual([])
+
+      // The same owner's second account has had its trial: the preview charges at once.
+      const second = await billingCustomer(t, c.user)
+      const again = (await second.preview(trial)).json()
+      expect(again).toMatchObject({ amount_due_now_cents: 900, trial_end: null })
+      const paid = (await second.subscribe(trial)).json()
+      expect(paid.status).toBe('active')
+      expect(again.period_end).toBe(paid.current_period_end)
+    })
   })
 
   describe('records', () => {

@@ -1,7 +1,7 @@
 // The subscription rules, the same for every payment provider: one live subscription per account,
 // one trial per account and owner, what each operation allows. The provider (see billing/provider)
 // only says what the subscription looks like afterwards; `applyState` records every change.
-import { and, asc, desc, eq, ne, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, ne, or, sql } from 'drizzle-orm'
 import type { Db, Executor } from '../../core/db.ts'
 import { AppError, notFound } from '../../core/errors.ts'
 import type { ProgressRecorder } from '../../core/http.ts'
@@ -164,6 +164,23 @@ async function claimTrial(
     .onConflictDoNothing()
     .returning({ accountId: trials.accountId })
   return claimed.length > 0
+}
+
+/**
+ * Whether a subscription started now would get the plan's trial: neither the account nor its
+ * owner (by user or by address) has had one. Read only; `claimTrial` decides under concurrency.
+ */
+export async function trialAvailable(tx: Executor, accountId: string): Promise<boolean> {
+  const owner = await accountOwner(tx, accountId)
+  const conditions = [eq(trials.accountId, accountId)]
+  if (owner?.userId) conditions.push(eq(trials.ownerUserId, owner.userId))
+  if (owner) conditions.push(eq(trials.ownerEmail, owner.email.toLowerCase()))
+  const [taken] = await tx
+    .select({ accountId: trials.accountId })
+    .from(trials)
+    .where(or(...conditions))
+    .limit(1)
+  return !taken
 }
 
 /** Records a manual charge as an open invoice, and announces it. */

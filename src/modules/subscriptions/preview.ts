@@ -3,10 +3,12 @@
 // plan given its usage today.
 import { and, eq, ne, sql } from 'drizzle-orm'
 import { type Executor, queryRows } from '../../core/db.ts'
+import { addDays } from '../../core/time.ts'
 import { periodEnd, prorationCents, remainingFraction } from '../billing/periods.ts'
 import { featureKind } from '../plans/features.ts'
 import { getPlanById, getSubscribablePlan, subscriberPrice } from '../plans/plans.ts'
 import { grantsAccess } from './access.ts'
+import { trialAvailable } from './lifecycle.ts'
 import type { ChangePreview } from './schemas.ts'
 import { subscriptions } from './tables.ts'
 
@@ -25,6 +27,7 @@ export async function previewChange(
   const from = current ? await getPlanById(tx, current.planId) : null
   let amount = target.priceCents
   let end = periodEnd(now, target.interval)
+  let trialEnd: Date | null = null
   let change: ChangePreview['change'] = 'new'
   // Compared with what the subscriber pays, which may be less than the plan's price today.
   let next = subscriberPrice(target)
@@ -45,6 +48,11 @@ export async function previewChange(
           : Math.max(0, target.priceCents - Math.round(current.priceCents * fraction))
     end = sameInterval || change === 'same' ? current.currentPeriodEnd : end
     if (change === 'same') next = current
+  } else if (target.trialDays > 0 && (await trialAvailable(tx, accountId))) {
+    // A new subscription with the plan's trial: nothing now, the first charge when the trial ends.
+    trialEnd = addDays(now, target.trialDays)
+    amount = 0
+    end = trialEnd
   }
   return {
     plan: target.code,
@@ -55,6 +63,7 @@ export async function previewChange(
     price_difference_cents: next.priceCents - (current && from ? current.priceCents : 0),
     next_period_price_cents: next.priceCents,
     period_end: end.toISOString(),
+    trial_end: trialEnd?.toISOString() ?? null,
     exceeded_limits: await exceededLimits(tx, accountId, target.limits, now),
   }
 }

@@ -150,6 +150,12 @@ export const ChangePreview = z
     period_end: z.iso
       .datetime()
       .describe('When the current (or, for a new subscription, the first) period ends.'),
+    trial_end: z.iso
+      .datetime()
+      .nullable()
+      .describe(
+        "For a new subscription that would get the plan's trial (the account and its owner have had none): when it ends. Nothing is due until then, and `period_end` is the same instant.",
+      ),
     exceeded_limits: z
       .array(z.object({ feature: z.string(), limit: z.number().int(), used: z.number().int() }))
       .describe(
@@ -167,6 +173,7 @@ export const ChangePreview = z
       price_difference_cents: 3000,
       next_period_price_cents: 4900,
       period_end: '2026-12-01T09:00:00.000Z',
+      trial_end: null,
       exceeded_limits: [],
     },
   })
