@@ -139,6 +139,11 @@ export const ConfigSchema = z.object({
   METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'at least 16 characters').optional()),
   RATE_LIMIT_PER_MINUTE: limitPerMinute(100),
   AUTH_RATE_LIMIT_PER_MINUTE: limitPerMinute(10),
+  /**
+   * Refreshes per minute of one sign-in (a refresh token that belongs to one): every page load of
+   * the web UI refreshes once. Tokens that belong to none keep AUTH_RATE_LIMIT_PER_MINUTE per IP.
+   */
+  REFRESH_RATE_LIMIT_PER_MINUTE: limitPerMinute(60),
   /** Requests per minute from one client IP to the auth routes together, whatever the identifiers. */
   AUTH_IP_RATE_LIMIT_PER_MINUTE: limitPerMinute(20),
   TRUST_PROXY: optionalString,

@@ -228,7 +228,11 @@ describe('auth rate limits against password guessing', () => {
   })
 
   it('keys refresh by the sign-in behind one untrusted proxy: one client cannot exhaust the others, nor rotate its way past its budget', async () => {
-    const t = await buildTestApp({ AUTH_RATE_LIMIT_PER_MINUTE: '2', AUTH_IP_RATE_LIMIT_PER_MINUTE: '100' })
+    const t = await buildTestApp({
+      AUTH_RATE_LIMIT_PER_MINUTE: '2',
+      REFRESH_RATE_LIMIT_PER_MINUTE: '2',
+      AUTH_IP_RATE_LIMIT_PER_MINUTE: '100',
+    })
     try {
       const proxy = '10.20.30.40'
       const people = await Promise.all([1, 2, 3].map(() => registerAndLogin(t.app)))
@@ -264,6 +268,44 @@ describe('auth rate limits against password guessing', () => {
         guessed.push((await refresh(`not-a-real-refresh-token-${i}-0123456789`)).statusCode)
       }
       expect(guessed).toEqual([401, 401, 429])
+    } finally {
+      await t.close()
+    }
+  })
+
+  it('gives a sign-in its own refresh budget, larger than the attempts a password gets', async () => {
+    // The defaults but for the budgets under test: a page load of the web UI refreshes once, so
+    // 15 loads in a minute are fine while 15 password guesses are not.
+    const t = await buildTestApp({ AUTH_RATE_LIMIT_PER_MINUTE: '10', REFRESH_RATE_LIMIT_PER_MINUTE: '20' })
+    try {
+      const person = await registerAndLogin(t.app)
+      let refreshToken = person.refreshToken
+      const statuses: number[] = []
+      for (let i = 0; i < 21; i++) {
+        const res = await t.app.inject({
+          method: 'POST',
+          url: '/v1/auth/refresh',
+          payload: { refresh_token: refreshToken },
+        })
+        statuses.push(res.statusCode)
+        if (res.statusCode === 200) refreshToken = res.json().refresh_token
+      }
+      expect(statuses.slice(0, 20)).toEqual(Array(20).fill(200))
+      expect(statuses[20]).toBe(429)
+      // Unknown tokens still get the attempts' budget per address.
+      const guessed = []
+      for (let i = 0; i < 11; i++) {
+        guessed.push(
+          (
+            await t.app.inject({
+              method: 'POST',
+              url: '/v1/auth/refresh',
+              payload: { refresh_token: `not-a-real-refresh-token-${i}-0123456789` },
+            })
+          ).statusCode,
+        )
+      }
+      expect(guessed).toEqual([...Array(10).fill(401), 429])
     } finally {
       await t.close()
     }

@@ -59,9 +59,10 @@ export async function refreshKey(db: Executor, token: string | undefined): Promi
 }
 
 /**
- * Route config for a credential endpoint: AUTH_RATE_LIMIT_PER_MINUTE per key. `key` names what the
- * attempt is for (see `identifierKey`, `refreshKey`); identifier keys are combined with the client
- * IP (TRUST_PROXY decides what it is), a sign-in's refresh key is not. Runs after parsing.
+ * Route config for a credential endpoint: AUTH_RATE_LIMIT_PER_MINUTE per key (a sign-in's
+ * refreshes: REFRESH_RATE_LIMIT_PER_MINUTE). `key` names what the attempt is for (see
+ * `identifierKey`, `refreshKey`); identifier keys are combined with the client IP (TRUST_PROXY
+ * decides what it is), a sign-in's refresh key is not. Runs after parsing.
  */
 export function authRateLimit(
   config: Config,
@@ -70,7 +71,11 @@ export function authRateLimit(
   if (config.AUTH_RATE_LIMIT_PER_MINUTE === 0) return false
   const options: RateLimitOptions & StoreOptions = {
     nameSpace: 'auth',
-    max: config.AUTH_RATE_LIMIT_PER_MINUTE,
+    // A sign-in's own refreshes have a budget of their own (a page load each); 0 lifts it.
+    max: (_req: FastifyRequest, limiterKey: string) =>
+      limiterKey.startsWith('auth:refresh:')
+        ? config.REFRESH_RATE_LIMIT_PER_MINUTE || Number.MAX_SAFE_INTEGER
+        : config.AUTH_RATE_LIMIT_PER_MINUTE,
     timeWindow: windowMs,
     hook: 'preHandler',
     keyGenerator: async (req: FastifyRequest) => {
