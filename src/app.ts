@@ -41,7 +41,6 @@ import { keyIdLookup } from './modules/keys/credential.ts'
 import { isKeySecret, keyHash } from './modules/keys/keys.ts'
 import { keyRoutes } from './modules/keys/routes.ts'
 import { mailRoutes } from './modules/mail/routes.ts'
-import { createMetrics } from './modules/ops/metrics.ts'
 import { openapiOptions } from './modules/ops/openapi.ts'
 import { opsRoutes } from './modules/ops/routes.ts'
 import { planRoutes } from './modules/plans/routes.ts'
@@ -140,9 +139,7 @@ export async function buildApp(deps: Deps) {
     return payload
   })
 
-  const metrics = createMetrics(deps)
-  if (deps.billing.stripe) metrics.trackStripe(deps.billing.stripe.guard)
-  if (deps.redis) metrics.trackRedis(deps.redis)
+  const { metrics } = deps
   app.setErrorHandler((error: FastifyError, req, reply) => {
     const { status, body } = toProblem(error, req)
     if (status >= 500 && body.code === 'internal_error') req.log.error({ err: error }, 'unhandled error')

@@ -15,6 +15,7 @@ import { assertStrongPassword } from './modules/auth/password-policy.ts'
 import { createKey, keyOwner, listKeys, revokeKey } from './modules/keys/keys.ts'
 import type { ApiKey } from './modules/keys/schemas.ts'
 import { type KeyScope, keyScopes, siteOnlyScopes } from './modules/keys/scopes.ts'
+import { type MetricsServer, serveMetrics } from './modules/ops/metrics-server.ts'
 import { closeDeps, startDeps } from './wiring.ts'
 
 const say = (line: string) => process.stdout.write(`${line}\n`)
@@ -261,12 +262,35 @@ export async function revokeKeyCommand(
 export async function runWorker(config: Config): Promise<void> {
   const log = createLogger(config.LOG_LEVEL)
   // A worker serves no requests, so it has no rate limits to count in Redis.
+  const metricsPort = config.WORKER_METRICS_PORT
+  if (metricsPort !== undefined && !config.METRICS_TOKEN)
+    throw new StartupError('WORKER_METRICS_PORT: set METRICS_TOKEN too (the bearer a scraper sends)')
   const deps = await startDeps({ ...config, REDIS_URL: undefined }, log)
-  await deps.jobs.start(deps, { work: true })
-  log.info({ database: deps.database.kind }, 'plangate worker running')
+  let metricsServer: MetricsServer | undefined
+  try {
+    if (metricsPort !== undefined && config.METRICS_TOKEN) {
+      metricsServer = await serveMetrics(deps.metrics, {
+        host: config.HOST,
+        port: metricsPort,
+        token: config.METRICS_TOKEN,
+      })
+    }
+    await deps.jobs.start(deps, { work: true })
+  } catch (error) {
+    await metricsServer?.close()
+    await closeDeps(deps).catch(() => undefined)
+    if (error instanceof Error && 'code' in error && error.code === 'EADDRINUSE')
+      throw new StartupError(`WORKER_METRICS_PORT: ${config.HOST}:${metricsPort} is in use`)
+    throw error
+  }
+  log.info(
+    { database: deps.database.kind, ...(metricsServer && { metricsPort: metricsServer.port }) },
+    'plangate worker running',
+  )
   closeWithGrace({ delay: 30_000 }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'worker stopping after an error')
     else log.info({ signal }, 'worker stopping')
+    await metricsServer?.close()
     await closeDeps(deps)
   })
 }

@@ -137,6 +137,10 @@ export const ConfigSchema = z.object({
   ),
   /** Bearer token Prometheus sends to scrape /metrics; unset: /metrics answers 404 (see docs/decisions.md). */
   METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'at least 16 characters').optional()),
+  /** `plangate worker` serves GET /metrics (METRICS_TOKEN) on HOST at this port; unset: it serves nothing. */
+  WORKER_METRICS_PORT: optionalString
+    .transform((value) => (value === undefined ? undefined : Number(value)))
+    .pipe(z.number().int().min(0).max(65535).optional()),
   RATE_LIMIT_PER_MINUTE: limitPerMinute(100),
   AUTH_RATE_LIMIT_PER_MINUTE: limitPerMinute(10),
   /**

@@ -40,6 +40,14 @@ describe('configuration', () => {
     expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN: at least 16 characters/)
   })
 
+  it("reads a worker's metrics port, unset when empty, and refuses one that is not a port", () => {
+    expect(loadConfig({}).WORKER_METRICS_PORT).toBeUndefined()
+    expect(loadConfig({ WORKER_METRICS_PORT: ' ' }).WORKER_METRICS_PORT).toBeUndefined()
+    expect(loadConfig({ WORKER_METRICS_PORT: '9464' }).WORKER_METRICS_PORT).toBe(9464)
+    for (const bad of ['metrics', '70000', '-1', '94.64'])
+      expect(() => loadConfig({ WORKER_METRICS_PORT: bad }), bad).toThrow(/WORKER_METRICS_PORT/)
+  })
+
   it('lists every bad variable at once', () => {
     let error: unknown
     try {

@@ -6,6 +6,7 @@ import type { SharedRedis } from './core/redis.ts'
 import type { TokenService } from './modules/auth/tokens.ts'
 import type { JobQueue } from './modules/jobs/queue.ts'
 import type { Mailer } from './modules/mail/mailer.ts'
+import type { Metrics } from './modules/ops/metrics.ts'
 import type { Billing } from './modules/stripe/billing.ts'
 import type { WebhookSender } from './modules/webhooks/sender.ts'
 
@@ -23,5 +24,7 @@ export interface Deps {
   webhooks: WebhookSender
   /** The connection the rate limits count on when REDIS_URL is set; unset: in-memory per instance. */
   redis: SharedRedis | undefined
+  /** The Prometheus registry and the recorders the code that knows an outcome counts it through. */
+  metrics: Metrics
   log: Logger
 }

@@ -14,6 +14,7 @@ import { setPasswordHashCost } from './modules/auth/passwords.ts'
 import { createTokenService, loadSigningKey } from './modules/auth/tokens.ts'
 import { createJobQueue } from './modules/jobs/queue.ts'
 import { createMailer } from './modules/mail/index.ts'
+import { createMetrics } from './modules/ops/metrics.ts'
 import { createBilling } from './modules/stripe/billing.ts'
 import { createWebhookSender } from './modules/webhooks/sender.ts'
 import type { WebhookNetwork } from './modules/webhooks/transport.ts'
@@ -58,17 +59,28 @@ export async function createDeps(config: Config, log: Logger, options: WiringOpt
     }
     throw error
   })
+  const webhooks = createWebhookSender(config, options.webhookNetwork)
+  // One registry per set of dependencies (tests build many in one process); the seams below record
+  // into it, and what it reads at scrape time is registered with it.
+  const metrics = createMetrics({ database, webhooks })
+  const jobs = createJobQueue(database, jobHandlers, log, metrics)
+  metrics.trackJobs(jobs)
+  const billing = createBilling({ config, log, calls: metrics })
+  if (billing.stripe) metrics.trackStripe(billing.stripe.guard)
+  const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, log) : undefined
+  if (redis) metrics.trackRedis(redis)
   return {
     config,
     database,
     db: database.db,
     clock,
     tokens: createTokenService(key, { issuer: config.APP_URL, ttlSeconds: config.ACCESS_TOKEN_TTL }),
-    jobs: createJobQueue(database, jobHandlers, log),
+    jobs,
     mailer: createMailer(config, log),
-    billing: createBilling({ config, log }),
-    webhooks: createWebhookSender(config, options.webhookNetwork),
-    redis: config.REDIS_URL ? await connectRedis(config.REDIS_URL, log) : undefined,
+    billing,
+    webhooks,
+    redis,
+    metrics,
     log,
   }
 }

@@ -60,6 +60,16 @@ describe.runIf(testDbKind === 'pglite')('plangate command line', () => {
     expect(result.stderr).toMatch(/^plangate: unknown command "frobnicate"\n\nusage: plangate <command>/)
   })
 
+  it('worker refuses WORKER_METRICS_PORT without METRICS_TOKEN, before opening the database', async () => {
+    const dir = dataDir()
+    const result = await plangate(['worker'], { DATA_DIR: dir, WORKER_METRICS_PORT: '9464' })
+    expect(result.code).toBe(1)
+    expect(result.stderr).toBe(
+      'plangate: WORKER_METRICS_PORT: set METRICS_TOKEN too (the bearer a scraper sends)\n',
+    )
+    expect(existsSync(join(dir, 'pglite'))).toBe(false)
+  })
+
   it('create-admin refuses a weak password with the policy registration uses, and creates nothing', async () => {
     const dir = dataDir()
     const common = await plangate(['create-admin', 'ops@example.test', 'password123'], { DATA_DIR: dir })

@@ -4,7 +4,7 @@ import type { Deps } from '../../deps.ts'
 import { requireMember } from '../accounts/guards.ts'
 import { AccountParams } from '../accounts/schemas.ts'
 import { idempotencyScopeOf, requireCredential } from '../auth/guards.ts'
-import { replayStanding } from '../entitlements/engine.ts'
+import { countDecision, replayStanding } from '../entitlements/engine.ts'
 import { cancelBooking, createBooking, listBookings } from './bookings.ts'
 import { Booking, BookingParams, CreateBookingBody, ListBookingsQuery } from './schemas.ts'
 
@@ -46,7 +46,11 @@ export const bookingRoutes =
           idempotencyScopeOf(credential),
           async (executor) => ({
             status: 201,
-            body: await createBooking(executor, req.params.accountId, credential, req.body, now),
+            body: await countDecision(
+              deps.metrics,
+              'bookings_per_day',
+              createBooking(executor, req.params.accountId, credential, req.body, now),
+            ),
           }),
           replayCheck(req.params.accountId, credential, now),
         )

@@ -462,3 +462,36 @@ export async function releaseUnits<V extends UnitValues>(
     catalogue: row?.catalogue ?? null,
   }
 }
+
+/** How a limit decided: a unit admitted, or refused by the plan (no access, or no room). */
+export type LimitOutcome = 'admitted' | 'refused'
+
+/** Where the limit decisions are counted (the metrics); an in-memory increment, no I/O. */
+export interface LimitDecisions {
+  limitDecision(feature: string, outcome: LimitOutcome): void
+}
+
+/**
+ * Counts the decision of a limited create: admitted when it succeeded, refused when the plan
+ * refused it (`limit_exceeded`, `subscription_required`). Any other error (auth, role, validation)
+ * is not a decision of the limit and is not counted. `feature` is a plan limit key: a refusal of an
+ * unknown key is `unknown_feature` and never reaches here.
+ */
+export async function countDecision<T>(
+  decisions: LimitDecisions,
+  feature: string,
+  create: Promise<T>,
+): Promise<T> {
+  try {
+    const created = await create
+    decisions.limitDecision(feature, 'admitted')
+    return created
+  } catch (error) {
+    if (
+      error instanceof AppError &&
+      (error.code === 'limit_exceeded' || error.code === 'subscription_required')
+    )
+      decisions.limitDecision(feature, 'refused')
+    throw error
+  }
+}

@@ -6,7 +6,7 @@ import { AccountParams } from '../accounts/schemas.ts'
 import { idempotencyScopeOf, requireCredential } from '../auth/guards.ts'
 import { resourceFeatureKeys, resourceFeatures } from '../plans/features.ts'
 import { checkFeature } from './check.ts'
-import { replayStanding } from './engine.ts'
+import { countDecision, replayStanding } from './engine.ts'
 import { readEntitlements, recordUsage } from './entitlements.ts'
 import { maxHistoryPeriods, readUsageHistory } from './history.ts'
 import {
@@ -100,7 +100,13 @@ export const entitlementRoutes =
           idempotencyScopeOf(credential),
           async (executor) => ({
             status: 200,
-            body: await recordUsage(executor, req.params.accountId, credential, req.body, now),
+            body: await (req.body.quantity > 0
+              ? countDecision(
+                  deps.metrics,
+                  req.body.feature,
+                  recordUsage(executor, req.params.accountId, credential, req.body, now),
+                )
+              : recordUsage(executor, req.params.accountId, credential, req.body, now)),
           }),
           replayCheck(req.params.accountId, credential, now),
         )
@@ -151,7 +157,11 @@ export const entitlementRoutes =
       },
       async (req) => {
         const credential = await requireCredential(deps, req)
-        return checkFeature(db, req.params.accountId, credential, req.body, clock.now())
+        const result = await checkFeature(db, req.params.accountId, credential, req.body, clock.now())
+        // A limit's answer is a decision (a flag's has no count): counted like a create's.
+        if (result.used !== null)
+          deps.metrics.limitDecision(result.feature, result.allowed ? 'admitted' : 'refused')
+        return result
       },
     )
   }

@@ -36,6 +36,24 @@ export interface JobSender {
   ): Promise<string | null>
 }
 
+/** How one run of a job ended: its handler returned, or threw (pg-boss retries it until its limit). */
+export type JobOutcome = 'completed' | 'failed'
+
+/** Where runs are counted and timed (the metrics); in-memory, no I/O. */
+export interface JobRecorder {
+  jobRan(queue: string, outcome: JobOutcome, seconds: number): void
+}
+
+/** The states a queue's jobs are counted by at scrape time. */
+export const jobDepthStates = ['created', 'retry', 'active', 'failed'] as const
+export type JobDepthState = (typeof jobDepthStates)[number]
+
+export interface QueueDepth {
+  queue: string
+  state: JobDepthState
+  jobs: number
+}
+
 /** What the queue itself reads from the handlers' context: the settings of configurable retries. */
 export interface JobQueueContext {
   config: Config
@@ -58,6 +76,11 @@ export interface JobQueue<Ctx extends JobQueueContext> extends JobSender {
    * completed or cancelled one is not run again.
    */
   retry(executor: Executor, id: string): Promise<Job>
+  /**
+   * How many jobs each registered queue holds by state (waiting: `created`, `retry`; `active`;
+   * `failed`, kept as long as completed ones), in one statement that gives up after `timeoutMs`.
+   */
+  depth(timeoutMs: number): Promise<QueueDepth[]>
 }
 
 /** Turns a `$1`-style statement into Drizzle SQL, so pg-boss can run inside our transactions. */
@@ -85,6 +108,7 @@ export function createJobQueue<Ctx extends JobQueueContext>(
   database: Database,
   handlers: readonly JobHandler<Ctx>[],
   log: Logger,
+  recorder: JobRecorder = { jobRan: () => undefined },
 ): JobQueue<Ctx> {
   /**
    * pg-boss is made at `start`, when it is known whether this process works or schedules: only
@@ -117,11 +141,15 @@ export function createJobQueue<Ctx extends JobQueueContext>(
   /** Runs one job and records its outcome; a failure is retried by pg-boss until its retry limit. */
   async function runOne(ctx: Ctx, handler: JobHandler<Ctx>, job: PgBoss.Job<unknown>) {
     const { name } = handler.job
+    const began = performance.now()
+    const ran = (outcome: JobOutcome) => recorder.jobRan(name, outcome, (performance.now() - began) / 1000)
     try {
       const payload = handler.job.payload.parse(job.data)
       await handler.handle(ctx, payload, { jobId: job.id })
+      ran('completed')
       await started().complete(name, job.id)
     } catch (error) {
+      ran('failed')
       log.warn({ err: error, job: name, jobId: job.id }, 'job failed')
       const message = error instanceof Error ? error.message : String(error)
       await started().fail(name, job.id, { message })
@@ -203,6 +231,33 @@ export function createJobQueue<Ctx extends JobQueueContext>(
       const retried = await readJob()
       if (!retried) throw new Error('the retried job is gone')
       return toJob(retried)
+    },
+
+    async depth(timeoutMs) {
+      const names = [...byName.keys()]
+      const counts = new Map<string, number>()
+      // The statement is bounded in the database too, so a slow one does not keep its connection.
+      await database.db.transaction(async (tx) => {
+        await tx.execute(sql.raw(`set local statement_timeout = ${Math.max(1, Math.round(timeoutMs))}`))
+        const rows = await queryRows<{ name: string; state: string; jobs: number }>(
+          tx,
+          sql`select name, state::text as state, count(*)::int as jobs
+            from ${sql.identifier(jobSchema)}.job
+            where name in (${sql.join(
+              names.map((name) => sql`${name}`),
+              sql`, `,
+            )}) and state::text in (${sql.join(
+              jobDepthStates.map((state) => sql`${state}`),
+              sql`, `,
+            )})
+            group by name, state`,
+        )
+        for (const row of rows) counts.set(`${row.name} ${row.state}`, Number(row.jobs))
+      })
+      // Every registered queue and state, zeros included, so a drained queue reads 0, not absent.
+      return names.flatMap((queue) =>
+        jobDepthStates.map((state) => ({ queue, state, jobs: counts.get(`${queue} ${state}`) ?? 0 })),
+      )
     },
 
     async stop() {

@@ -5,7 +5,7 @@ import type { Deps } from '../../deps.ts'
 import { requireMember } from '../accounts/guards.ts'
 import { AccountParams } from '../accounts/schemas.ts'
 import { idempotencyScopeOf, requireCredential } from '../auth/guards.ts'
-import { replayStanding } from '../entitlements/engine.ts'
+import { countDecision, replayStanding } from '../entitlements/engine.ts'
 import { CreateStaffBody, Staff, StaffParams } from './schemas.ts'
 import { createStaff, deleteStaff, listStaff } from './staff.ts'
 
@@ -46,7 +46,11 @@ export const staffRoutes =
           idempotencyScopeOf(credential),
           async (executor) => ({
             status: 201,
-            body: await createStaff(executor, req.params.accountId, credential, req.body, now),
+            body: await countDecision(
+              deps.metrics,
+              'staff',
+              createStaff(executor, req.params.accountId, credential, req.body, now),
+            ),
           }),
           replayCheck(req.params.accountId, credential, now),
         )

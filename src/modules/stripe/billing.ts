@@ -7,7 +7,7 @@ import { AppError } from '../../core/errors.ts'
 import { manualProvider } from '../billing/manual.ts'
 import type { BillingProvider, Providers } from '../billing/provider.ts'
 import { createStripeClient } from './client.ts'
-import { createStripeGuard } from './guard.ts'
+import { createStripeGuard, type StripeCallRecorder } from './guard.ts'
 import { createStripeProvider, type StripeProvider } from './provider.ts'
 
 /** Both providers, for the composition root and the drivers that need Stripe itself (jobs, metrics). */
@@ -16,13 +16,17 @@ export interface Billing extends Providers {
   stripe: StripeProvider | null
 }
 
-export function createBilling(deps: { config: Config; log: Logger }): Billing {
+export function createBilling(deps: { config: Config; log: Logger; calls?: StripeCallRecorder }): Billing {
   const interactive = createStripeClient(deps.config, 'interactive')
   const background = createStripeClient(deps.config, 'background')
   // One guard per instance: every Stripe call of this process shares its breaker.
   const stripe =
     interactive && background
-      ? createStripeProvider({ interactive, background }, deps, createStripeGuard(deps.config, deps.log))
+      ? createStripeProvider(
+          { interactive, background },
+          deps,
+          createStripeGuard(deps.config, deps.log, deps.calls),
+        )
       : null
   return {
     default: stripe ?? manualProvider,

@@ -24,6 +24,14 @@ export type BreakerState = 'closed' | 'open' | 'half_open'
 export type CallMode = 'interactive' | 'background'
 export type CallRefusal = 'circuit_open' | 'bulkhead_full' | 'budget_exceeded' | 'failed'
 
+/** How a Stripe call that went out ended: answered, failed (an error or no answer), or over its budget. */
+export type CallOutcome = 'ok' | 'error' | 'timeout'
+
+/** Where calls are timed (the metrics); in-memory, no I/O. */
+export interface StripeCallRecorder {
+  stripeCall(operation: string, outcome: CallOutcome, seconds: number): void
+}
+
 export interface StripeGuard {
   run<T>(operation: string, mode: CallMode, call: () => Promise<T>): Promise<T>
   /**
@@ -86,7 +94,11 @@ export function isOutage(error: unknown): boolean {
 const unavailable = (detail: string, seconds: number) =>
   retryAfter(new AppError('provider_unavailable', detail), seconds)
 
-export function createStripeGuard(config: GuardConfig, log: Logger): StripeGuard {
+export function createStripeGuard(
+  config: GuardConfig,
+  log: Logger,
+  recorder: StripeCallRecorder = { stripeCall: () => undefined },
+): StripeGuard {
   const breaker = circuitBreaker(handleWhen(isOutage), {
     halfOpenAfter: config.STRIPE_BREAKER_COOLDOWN_MS,
     breaker: new WindowBreaker(config.STRIPE_BREAKER_FAILURES, config.STRIPE_BREAKER_WINDOW_MS),
@@ -140,11 +152,31 @@ export function createStripeGuard(config: GuardConfig, log: Logger): StripeGuard
         count('circuit_open')
         throw unavailable('The payment provider is unavailable; please try again shortly', cooldownLeft())
       }
+      // Only a call that went out is timed; a refused one is counted in `refusals`.
+      // Once: a call over its budget is recorded as `timeout`, not again when it ends after all.
+      let began: number | undefined
+      const record = (outcome: CallOutcome) => {
+        if (began === undefined) return
+        recorder.stripeCall(operation, outcome, (performance.now() - began) / 1000)
+        began = undefined
+      }
+      const timed = async () => {
+        began = performance.now()
+        try {
+          const answer = await call()
+          record('ok')
+          return answer
+        } catch (error) {
+          record('error')
+          throw error
+        }
+      }
       try {
         return await breaker.execute(() =>
-          mode === 'interactive' ? slots.execute(() => budget.execute(() => call())) : call(),
+          mode === 'interactive' ? slots.execute(() => budget.execute(() => timed())) : timed(),
         )
       } catch (error) {
+        if (error instanceof TaskCancelledError) record('timeout')
         if (error instanceof BrokenCircuitError) {
           count('circuit_open')
           throw unavailable('The payment provider is unavailable; please try again shortly', cooldownLeft())

@@ -14,11 +14,24 @@ import type { WebhookSender } from './sender.ts'
 import { signatureHeader } from './signature.ts'
 import { events, webhookDeliveries, webhookEndpoints } from './tables.ts'
 
-/** What a delivery runs with: the database, the clock and the sender (address rule + breakers). */
+/**
+ * How one delivery attempt ended: `delivered`; `failed`, to be retried; `gave_up`, the last
+ * attempt failed (or the endpoint was deleted) and the delivery is left `failed`.
+ */
+export type DeliveryOutcome = 'delivered' | 'failed' | 'gave_up'
+
+/** Where attempts are counted (the metrics); in-memory, no I/O. */
+export interface DeliveryRecorder {
+  /** `lagSeconds`, for a delivered one: from the event's creation to its successful delivery. */
+  webhookDelivery(outcome: DeliveryOutcome, lagSeconds?: number): void
+}
+
+/** What a delivery runs with: the database, the clock, the sender (address rule + breakers), the metrics. */
 export interface DeliveryContext {
   db: Db
   clock: Clock
   webhooks: WebhookSender
+  metrics: DeliveryRecorder
 }
 
 const retryLimit = 8
@@ -62,6 +75,7 @@ export const deliverWebhookHandler = handleJob(
     if (delivery?.status !== 'pending') return
     if (!delivery.endpointActive) {
       await settle(deps, delivery_id, { status: 'failed', lastError: 'The endpoint was deleted' })
+      deps.metrics.webhookDelivery('gave_up')
       return
     }
 
@@ -86,13 +100,16 @@ export const deliverWebhookHandler = handleJob(
       'plangate-signature': signatureHeader(body, delivery.secret, deps.clock.now()),
     })
     if (attempt.ok) {
+      const deliveredAt = deps.clock.now()
       await settle(deps, delivery_id, {
         status: 'delivered',
         lastStatusCode: attempt.status,
         lastError: null,
         lastDurationMs: attempt.durationMs,
-        deliveredAt: deps.clock.now(),
+        deliveredAt,
       })
+      const lag = (deliveredAt.getTime() - delivery.createdAt.getTime()) / 1000
+      deps.metrics.webhookDelivery('delivered', Math.max(0, lag))
       return
     }
     const exhausted = counted.attempts >= retryLimit + 1
@@ -102,6 +119,7 @@ export const deliverWebhookHandler = handleJob(
       lastError: attempt.error,
       lastDurationMs: attempt.skipped ? null : attempt.durationMs,
     })
+    deps.metrics.webhookDelivery(exhausted ? 'gave_up' : 'failed')
     throw new Error(`webhook delivery ${delivery_id} failed: ${attempt.error}`)
   },
 )
