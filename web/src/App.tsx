@@ -28,6 +28,7 @@ import { Overview } from './portal/Overview.tsx'
 import { PlanPage } from './portal/Plan.tsx'
 import { StaffPage } from './portal/Staff.tsx'
 import { TeamPage } from './portal/Team.tsx'
+import { SessionRetry } from './ui/SessionRetry.tsx'
 
 /** Pages for signed-in people: anyone else is sent to sign in, and back here after. */
 function SignedIn({ children }: { children: ReactNode }) {
@@ -36,9 +37,9 @@ function SignedIn({ children }: { children: ReactNode }) {
   const me = useMe()
   if (session.status === 'unknown')
     return (
-      <p className="page" aria-live="polite">
-        Loading…
-      </p>
+      <div className="page" aria-live="polite">
+        {session.retry ? <SessionRetry retry={session.retry} /> : <p>Loading…</p>}
+      </div>
     )
   if (session.status === 'signed-out') {
     return (
@@ -60,6 +61,7 @@ function SignedIn({ children }: { children: ReactNode }) {
           </button>
         </nav>
       </header>
+      {session.retry && <SessionRetry retry={session.retry} />}
       {children}
     </div>
   )
