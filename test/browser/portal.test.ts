@@ -8,10 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createAccount,
   lastMailTo,
+  loginAdmin,
   mailToken,
   registerAndLogin,
   subscribe,
   type TestApp,
+  uniqueCode,
 } from '../helpers/app.ts'
 import {
   accessibilityViolations,
@@ -21,6 +23,7 @@ import {
   startBrowserApp,
   watchPage,
 } from '../helpers/browser.ts'
+import { expectData, testClient } from '../helpers/client.ts'
 
 const executablePath = chromiumPath()
 
@@ -70,6 +73,11 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     await page.getByRole('button', { name: 'Confirm: start to basic' }).click()
     await page.getByText('You are on basic now.').waitFor()
     await page.getByRole('heading', { name: /Plan: basic/ }).waitFor()
+    // The invoice of the subscription shows up without reloading the page.
+    const invoices = page.getByRole('region', { name: 'Invoices' })
+    await invoices.locator('tbody tr').first().waitFor()
+    expect(await invoices.locator('tbody tr').count()).toBe(1)
+    expect(await invoices.getByText('No invoices yet.').count()).toBe(0)
 
     // Staff: two fit, the third is refused with the reason and a way to upgrade.
     await page.getByRole('link', { name: 'Staff' }).click()
@@ -187,6 +195,63 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     await accessible(page, 'overview over a limit')
     expect(problems).toEqual([])
   }, 300_000)
+
+  it('previews a plan with a trial as free until the trial ends, and confirming starts the trial', async () => {
+    const admin = await loginAdmin(t.app)
+    const code = uniqueCode('trial')
+    await expectData(
+      testClient(t.app, admin).POST('/v1/plans', {
+        body: {
+          code,
+          name: 'Trial Salon',
+          price_cents: 2900,
+          trial_days: 14,
+          tier: 5,
+          limits: { staff: 3, bookings_per_day: 10 },
+        },
+      }),
+      201,
+    )
+    const owner = await registerAndLogin(t.app)
+    const account = await createAccount(t.app, owner.token, { name: 'Salon Essai', timezone: 'Europe/Paris' })
+    const expected = await expectData(
+      testClient(t.app, owner.token).GET('/v1/accounts/{accountId}/subscription/preview', {
+        params: { path: { accountId: account.id }, query: { plan: code } },
+      }),
+    )
+    expect(expected.trial_end).not.toBeNull()
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const page = await context.newPage()
+    const { problems } = watchPage(page)
+    await page.goto(`${baseUrl}/sign-in?next=${encodeURIComponent(`/app/accounts/${account.id}/plan`)}`)
+    await page.getByLabel('Email').fill(owner.email)
+    await page.getByLabel('Password').fill(owner.password)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('button', { name: 'Choose Trial Salon' }).click()
+    const preview = page.locator('section.preview')
+    await preview.waitFor()
+    const trialEnd = await page.evaluate(
+      (iso) =>
+        new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'Europe/Paris' }).format(
+          new Date(iso),
+        ),
+      expected.trial_end as string,
+    )
+    const price = await page.evaluate(() =>
+      new Intl.NumberFormat(undefined, { style: 'currency', currency: 'USD' }).format(29),
+    )
+    const said = (await preview.textContent()) ?? ''
+    expect(said).toContain(`Free trial until ${trialEnd}; then ${price} per period`)
+    expect(said).not.toContain('Due now')
+    await accessible(page, 'preview of a plan with a trial')
+    await preview.getByRole('button', { name: /^Confirm/ }).click()
+    await page
+      .getByRole('heading', { name: /^Plan: / })
+      .getByText('trialing')
+      .waitFor()
+    expect(problems).toEqual([])
+    await context.close()
+  })
 
   it('switches between the accounts of one person from the top bar, by pointer and keyboard, at phone width', async () => {
     const owner = await registerAndLogin(t.app)

@@ -35,17 +35,19 @@ export function PlanPage() {
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const [done, setDone] = useState<string | null>(null)
-  // Counts the changes made here, so the history reads them.
+  // Counts the changes made here, so the invoices and the history read them.
   const [changes, setChanges] = useState(0)
   const path = { path: { accountId: account.id } }
   const current = subscription.data && subscription.data.status !== 'expired' ? subscription.data : null
 
-  async function act(action: () => Promise<string | null>) {
+  /** Runs an action of this page; one that changes the subscription (`changes`) reloads what it affects. */
+  async function act(action: () => Promise<string | null>, changes = true) {
     setBusy(true)
     setError(null)
     setDone(null)
     try {
       setDone(await action())
+      if (!changes) return
       await subscription.reload()
       setChanges((n) => n + 1)
     } catch (caught) {
@@ -65,7 +67,7 @@ export function PlanPage() {
         ),
       )
       return null
-    })
+    }, false)
 
   const confirm = (target: Preview) =>
     act(async () => {
@@ -112,7 +114,7 @@ export function PlanPage() {
       const { url } = unwrap(await api.POST('/v1/accounts/{accountId}/billing-portal', { params: path }))
       window.location.assign(url)
       return 'Opening the billing portal…'
-    })
+    }, false)
 
   return (
     <>
@@ -178,12 +180,13 @@ export function PlanPage() {
       {preview && (
         <PreviewDialog
           preview={preview}
+          timezone={account.timezone}
           busy={busy}
           onConfirm={() => void confirm(preview)}
           onClose={() => setPreview(null)}
         />
       )}
-      <Invoices accountId={account.id} timezone={account.timezone} />
+      <Invoices accountId={account.id} timezone={account.timezone} version={changes} />
       <SubscriptionHistory accountId={account.id} timezone={account.timezone} version={changes} />
     </>
   )
@@ -191,6 +194,7 @@ export function PlanPage() {
 
 function PreviewDialog(props: {
   preview: Preview
+  timezone: string
   busy: boolean
   onConfirm: () => void
   onClose: () => void
@@ -219,12 +223,26 @@ function PreviewDialog(props: {
             </dd>
           </>
         )}
-        <dt>Due now</dt>
-        <dd>{money(p.amount_due_now_cents, p.currency)}</dd>
-        <dt>Then</dt>
-        <dd>
-          {money(p.next_period_price_cents, p.currency)} per period from {date(p.period_end)}
-        </dd>
+        {p.trial_end ? (
+          // A new subscription that gets the plan's trial owes nothing until the trial ends.
+          <>
+            <dt>Trial</dt>
+            <dd>
+              Free trial until {date(p.trial_end, props.timezone)}; then{' '}
+              {money(p.next_period_price_cents, p.currency)} per period
+            </dd>
+          </>
+        ) : (
+          <>
+            <dt>Due now</dt>
+            <dd>{money(p.amount_due_now_cents, p.currency)}</dd>
+            <dt>Then</dt>
+            <dd>
+              {money(p.next_period_price_cents, p.currency)} per period from{' '}
+              {date(p.period_end, props.timezone)}
+            </dd>
+          </>
+        )}
       </dl>
       {p.exceeded_limits.length > 0 && (
         <Notice kind="error">
@@ -247,11 +265,20 @@ function PreviewDialog(props: {
   )
 }
 
-function Invoices({ accountId, timezone }: { accountId: string; timezone: string }) {
+/** The account's invoices, read again whenever `version` changes (after each plan action here). */
+function Invoices({
+  accountId,
+  timezone,
+  version,
+}: {
+  accountId: string
+  timezone: string
+  version: number
+}) {
   const invoices = useLoad(
     async () =>
       unwrap(await api.GET('/v1/accounts/{accountId}/invoices', { params: { path: { accountId } } })).data,
-    [accountId],
+    [accountId, version],
   )
   return (
     <section className="card" aria-labelledby="invoices">
