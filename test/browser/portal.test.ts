@@ -253,6 +253,55 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     await context.close()
   })
 
+  it('says what a failed manual payment means, and names no one for a site admin who recorded it', async () => {
+    const owner = await registerAndLogin(t.app)
+    const account = await createAccount(t.app, owner.token, { name: 'Salon Retard', timezone: 'UTC' })
+    await subscribe(t.app, owner.token, account.id, 'basic')
+    const { data: invoices } = await expectData(
+      testClient(t.app, owner.token).GET('/v1/accounts/{accountId}/invoices', {
+        params: { path: { accountId: account.id } },
+      }),
+    )
+    const admin = testClient(t.app, await loginAdmin(t.app))
+    await expectData(
+      admin.POST('/v1/admin/invoices/{id}/mark-failed', {
+        params: { path: { id: invoices[0]?.id as string } },
+      }),
+    )
+    const subscription = await expectData(
+      testClient(t.app, owner.token).GET('/v1/accounts/{accountId}/subscription', {
+        params: { path: { accountId: account.id } },
+      }),
+    )
+    expect(subscription.status).toBe('past_due')
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const page = await context.newPage()
+    const { problems } = watchPage(page)
+    await page.goto(`${baseUrl}/sign-in?next=${encodeURIComponent(`/app/accounts/${account.id}/plan`)}`)
+    await page.getByLabel('Email').fill(owner.email)
+    await page.getByLabel('Password').fill(owner.password)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    const grace = await page.evaluate(
+      (iso) =>
+        new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' }).format(new Date(iso)),
+      subscription.grace_until as string,
+    )
+    const notice = page.getByText(/^A payment failed\. Access continues until/)
+    await notice.waitFor()
+    expect(await notice.textContent()).toBe(
+      `A payment failed. Access continues until ${grace}; once the payment is made the plan is active again.`,
+    )
+    // The failure was recorded by a site admin, who is not a member of the account.
+    const history = page.getByRole('table', { name: 'Changes to the subscription, newest first' })
+    await history.getByRole('cell', { name: 'Subscribed to Basic' }).waitFor()
+    expect(await history.locator('tbody tr').first().locator('td:nth-child(4)').textContent()).toBe(
+      'Not a member (a site admin or a former member)',
+    )
+    await accessible(page, 'plan page past due')
+    expect(problems).toEqual([])
+    await context.close()
+  })
+
   it('switches between the accounts of one person from the top bar, by pointer and keyboard, at phone width', async () => {
     const owner = await registerAndLogin(t.app)
     const salon = await createAccount(t.app, owner.token, { name: 'Salon Nord' })
