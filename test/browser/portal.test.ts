@@ -123,6 +123,9 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     const chart = page.getByRole('img', { name: /Bookings per day against the daily limit: 30 points/ })
     await chart.waitFor()
     expect(await chart.getAttribute('aria-label')).toMatch(/highest 5 bookings .*daily limit 20/)
+    // The axis labels are HTML under the stretched SVG, not SVG text distorted with it.
+    expect(await chart.locator('text').count()).toBe(0)
+    expect(await page.locator('.chart-axis span').allTextContents()).toHaveLength(3)
     await accessible(page, 'overview on pro')
 
     // Cancel at the period end, then resume.

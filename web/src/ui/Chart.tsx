@@ -1,5 +1,7 @@
 // A bar chart in SVG with its figures as text: a summary for screen readers and a table a click
-// away. Colours come from classes in styles.css (no style attributes under the page CSP).
+// away. Colours come from classes in styles.css (no style attributes under the page CSP). The SVG
+// stretches to its box (preserveAspectRatio none), which is right for bars but distorts text, so
+// the axis labels are HTML under it.
 import { useId } from 'react'
 
 export interface Bar {
@@ -25,7 +27,7 @@ export function BarChart(props: {
   const top = Math.max(1, limit ?? 0, ...bars.map((bar) => bar.value))
   const width = 600
   const height = 180
-  const pad = { left: 8, right: 8, top: 10, bottom: 22 }
+  const pad = { left: 8, right: 8, top: 10, bottom: 2 }
   const plotHeight = height - pad.top - pad.bottom
   const slot = (width - pad.left - pad.right) / Math.max(1, bars.length)
   const y = (value: number) => pad.top + plotHeight - (value / top) * plotHeight
@@ -41,7 +43,10 @@ export function BarChart(props: {
         (limit === null
           ? '.'
           : `; ${props.limitLabel ?? 'limit'} ${format(limit)}, reached on ${over} of them.`)
-  const every = Math.ceil(bars.length / 8)
+  // The first, middle and last labels, spread under the plot (the table has them all).
+  const ticks = [...new Set([0, Math.floor((bars.length - 1) / 2), bars.length - 1])]
+    .filter((index) => index >= 0)
+    .map((index) => bars[index]?.label.slice(5) ?? '')
   return (
     <figure className="chart" aria-labelledby={`${id}-caption`}>
       <figcaption id={`${id}-caption`}>{props.title}</figcaption>
@@ -59,20 +64,14 @@ export function BarChart(props: {
         {limit !== null && (
           <line className="limit" x1={pad.left} x2={width - pad.right} y1={y(limit)} y2={y(limit)} />
         )}
-        {bars.map((bar, index) =>
-          index % every === 0 ? (
-            <text
-              key={bar.label}
-              className="tick"
-              x={pad.left + index * slot + slot / 2}
-              y={height - 6}
-              textAnchor="middle"
-            >
-              {bar.label.slice(5)}
-            </text>
-          ) : null,
-        )}
       </svg>
+      {ticks.length > 0 && (
+        <div className="chart-axis" aria-hidden="true">
+          {ticks.map((tick) => (
+            <span key={tick}>{tick}</span>
+          ))}
+        </div>
+      )}
       <p className="hint">{summary}</p>
       <details>
         <summary>Show the figures</summary>
