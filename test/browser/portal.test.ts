@@ -85,6 +85,8 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
       await page.getByLabel('Name').fill(name)
       await page.getByRole('button', { name: 'Add staff member' }).click()
       if (name !== 'Cleo') await page.getByRole('button', { name: `Remove ${name}` }).waitFor()
+      // The keyboard's place survives the action: still on the button (never the page's body).
+      expect(await page.evaluate('document.activeElement.textContent')).toBe('Add staff member')
     }
     const refusal = page.getByRole('alert')
     await refusal.waitFor()
@@ -230,9 +232,31 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     await page.getByLabel('Email').fill(owner.email)
     await page.getByLabel('Password').fill(owner.password)
     await page.getByRole('button', { name: 'Sign in' }).click()
-    await page.getByRole('button', { name: 'Choose Trial Salon' }).click()
+    // The app shell starts with a way past its navigation.
+    const skip = page.getByRole('button', { name: 'Skip to content' })
+    await page.getByRole('button', { name: 'Choose Trial Salon' }).waitFor()
+    expect(
+      await page.evaluate(
+        `document.querySelector('.shell').querySelector('a[href], button, input, select, textarea') === document.querySelector('.skip-link')`,
+      ),
+    ).toBe(true)
+    await skip.focus()
+    await page.keyboard.press('Enter')
+    expect(await page.evaluate(`document.activeElement === document.querySelector('main')`)).toBe(true)
+    const choose = page.getByRole('button', { name: 'Choose Trial Salon' })
+    const focused = (locator: typeof choose) =>
+      locator.evaluate((element) => element === element.ownerDocument.activeElement)
+    // The preview takes the focus to its heading; "Not now" gives it back to the button that opened it.
+    await choose.click()
     const preview = page.locator('section.preview')
     await preview.waitFor()
+    await expect.poll(() => focused(preview.getByRole('heading'))).toBe(true)
+    await preview.getByRole('button', { name: 'Not now' }).click()
+    await preview.waitFor({ state: 'detached' })
+    await expect.poll(() => focused(choose)).toBe(true)
+    await page.keyboard.press('Enter')
+    await preview.waitFor()
+    await expect.poll(() => focused(preview.getByRole('heading'))).toBe(true)
     const trialEnd = await page.evaluate(
       (iso) =>
         new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'Europe/Paris' }).format(
@@ -252,6 +276,8 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
       .getByRole('heading', { name: /^Plan: / })
       .getByText('trialing')
       .waitFor()
+    // The chosen plan's button is gone with the change: the focus is on the plans' heading, not lost.
+    await expect.poll(() => page.evaluate('document.activeElement.id')).toBe('plans')
     expect(problems).toEqual([])
     await context.close()
   })

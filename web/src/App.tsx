@@ -1,6 +1,6 @@
 // The routes: the sign-in pages at the paths the emails link to, the portal under /app, the
 // site admins' dashboard under /admin.
-import { type ReactNode, useEffect } from 'react'
+import { type ReactNode, useEffect, useRef } from 'react'
 import { BrowserRouter, Link, Navigate, Route, Routes, useLocation } from 'react-router'
 import { AdminAccountDetail } from './admin/AccountDetail.tsx'
 import { AdminAccounts } from './admin/Accounts.tsx'
@@ -30,6 +30,43 @@ import { StaffPage } from './portal/Staff.tsx'
 import { TeamPage } from './portal/Team.tsx'
 import { SessionRetry } from './ui/SessionRetry.tsx'
 
+/** Focuses the page's main heading (its first h1), else its `main`, made focusable for it. */
+function focusMain(): void {
+  const main = document.querySelector('main')
+  const target = main?.querySelector('h1') ?? main
+  if (!target) return
+  if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1')
+  target.focus()
+}
+
+/**
+ * After a navigation inside the app (not on the first load), the focus goes to the new page's main
+ * heading, as a page load would put a screen reader there, instead of staying on a link that may be
+ * gone. Rendered before the routes, so a page that places the focus itself (a form it opens) wins.
+ */
+function FocusOnNavigation() {
+  const { pathname } = useLocation()
+  const first = useRef(true)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs on each change of the path
+  useEffect(() => {
+    if (first.current) {
+      first.current = false
+      return
+    }
+    focusMain()
+  }, [pathname])
+  return null
+}
+
+/** The first thing a keyboard reaches in the app: straight to the page's content. */
+function SkipLink() {
+  return (
+    <button type="button" className="skip-link" onClick={focusMain}>
+      Skip to content
+    </button>
+  )
+}
+
 /** Pages for signed-in people: anyone else is sent to sign in, and back here after. */
 function SignedIn({ children }: { children: ReactNode }) {
   const session = useSession()
@@ -48,6 +85,7 @@ function SignedIn({ children }: { children: ReactNode }) {
   }
   return (
     <div className="shell">
+      <SkipLink />
       <header className="topbar">
         <Link to="/app" className="brand">
           plangate
@@ -95,6 +133,7 @@ export function App() {
   }, [])
   return (
     <BrowserRouter>
+      <FocusOnNavigation />
       <Routes>
         <Route path="/" element={<Navigate to="/app" replace />} />
         <Route path="/sign-in" element={<SignIn />} />

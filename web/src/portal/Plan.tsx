@@ -6,7 +6,7 @@ import { useState } from 'react'
 import { count, date, featureName, money } from '../lib/format.ts'
 import { api, messageOf } from '../lib/session.ts'
 import { useLoad } from '../lib/useLoad.ts'
-import { Button, Notice } from '../ui/kit.tsx'
+import { Button, Notice, useFocusFallback, useFocusWhileOpen } from '../ui/kit.tsx'
 import { SubscriptionHistory } from '../ui/SubscriptionHistory.tsx'
 import { useAccount } from './AccountLayout.tsx'
 import { SubscriptionSummary, statusBadge, useSubscription } from './subscription.tsx'
@@ -32,6 +32,8 @@ export function PlanPage() {
   const subscription = useSubscription(account.id)
   const plans = useLoad(async () => unwrap(await api.GET('/v1/plans')).data, [])
   const [preview, setPreview] = useState<Preview | null>(null)
+  // A change can remove the button that was focused (the chosen plan's): the plans' heading then.
+  const plansHeading = useFocusFallback<HTMLHeadingElement>()
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const [done, setDone] = useState<string | null>(null)
@@ -50,6 +52,7 @@ export function PlanPage() {
       if (!changes) return
       await subscription.reload()
       setChanges((n) => n + 1)
+      plansHeading.after()
     } catch (caught) {
       setError(messageOf(caught))
     } finally {
@@ -144,7 +147,9 @@ export function PlanPage() {
       )}
 
       <section aria-labelledby="plans">
-        <h2 id="plans">Plans</h2>
+        <h2 id="plans" ref={plansHeading.ref} tabIndex={-1}>
+          Plans
+        </h2>
         {plans.error && <Notice kind="error">{plans.error}</Notice>}
         <ul className="plans">
           {plans.data?.map((plan) => {
@@ -200,6 +205,7 @@ function PreviewDialog(props: {
   onClose: () => void
 }) {
   const p = props.preview
+  const heading = useFocusWhileOpen<HTMLHeadingElement>()
   const verb =
     p.change === 'new'
       ? 'Start'
@@ -210,7 +216,7 @@ function PreviewDialog(props: {
           : 'Keep'
   return (
     <section className="card preview" aria-labelledby="preview">
-      <h2 id="preview">
+      <h2 id="preview" ref={heading} tabIndex={-1}>
         {verb} to {p.plan}
       </h2>
       <dl className="facts">
