@@ -63,6 +63,12 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     await page.getByRole('button', { name: 'Create' }).click()
     await page.getByRole('heading', { name: 'Chic-Chic' }).waitFor()
     await page.getByText('No plan yet.').waitFor()
+    // Without a plan the chart does not claim a daily limit of 0 reached every day.
+    const emptyChart = page.getByRole('img', { name: /Bookings per day against the daily limit: 30 points/ })
+    await emptyChart.waitFor()
+    expect(await emptyChart.getAttribute('aria-label')).toMatch(
+      /; no bookings in these 30 days; no plan that allows bookings, so no daily limit\.$/,
+    )
     await accessible(page, 'overview without a plan')
 
     // Subscribe to basic, after its preview.

@@ -16,6 +16,10 @@ export function BarChart(props: {
   /** A horizontal line, e.g. the plan's daily limit. */
   limit?: number | null
   limitLabel?: string
+  /** Said instead of the limit when it is 0 (nothing allowed, e.g. without a plan): no line is drawn. */
+  noLimit?: string
+  /** Said instead of the highest value when every value is 0. */
+  allZero?: string
   unit: string
   /** How to print a value (money, a count). */
   format?: (value: number) => string
@@ -23,7 +27,8 @@ export function BarChart(props: {
   const id = useId()
   const format = props.format ?? ((value: number) => String(value))
   const { bars } = props
-  const limit = props.limit ?? null
+  // A limit of 0 is not a line to reach: every day would "reach" it.
+  const limit = props.limit === 0 && props.noLimit ? null : (props.limit ?? null)
   const top = Math.max(1, limit ?? 0, ...bars.map((bar) => bar.value))
   const width = 600
   const height = 180
@@ -36,13 +41,19 @@ export function BarChart(props: {
     (best, bar) => (bar.value > best.value ? bar : best),
     bars[0] ?? { label: '', value: 0 },
   )
+  const peak =
+    highest.value === 0 && props.allZero
+      ? props.allZero
+      : `highest ${format(highest.value)} ${props.unit} on ${highest.label}`
   const summary =
     bars.length === 0
       ? `${props.title}: no data.`
-      : `${props.title}: ${bars.length} points from ${bars[0]?.label} to ${bars.at(-1)?.label}; highest ${format(highest.value)} ${props.unit} on ${highest.label}` +
-        (limit === null
-          ? '.'
-          : `; ${props.limitLabel ?? 'limit'} ${format(limit)}, reached on ${over} of them.`)
+      : `${props.title}: ${bars.length} points from ${bars[0]?.label} to ${bars.at(-1)?.label}; ${peak}` +
+        (limit !== null
+          ? `; ${props.limitLabel ?? 'limit'} ${format(limit)}, reached on ${over} of them.`
+          : props.limit === 0 && props.noLimit
+            ? `; ${props.noLimit}.`
+            : '.')
   // The first, middle and last labels, spread under the plot (the table has them all).
   const ticks = [...new Set([0, Math.floor((bars.length - 1) / 2), bars.length - 1])]
     .filter((index) => index >= 0)
