@@ -60,6 +60,8 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     await page.getByLabel('Password').fill(owner.password)
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.getByLabel('Business name').fill('Chic-Chic')
+    // The browser runs in UTC: the time zone offered is UTC (not the list's first entry).
+    expect(await page.getByLabel('Time zone').inputValue()).toBe('UTC')
     await page.getByRole('button', { name: 'Create' }).click()
     await page.getByRole('heading', { name: 'Chic-Chic' }).waitFor()
     await page.getByText('No plan yet.').waitFor()
