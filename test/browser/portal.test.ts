@@ -76,10 +76,10 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     // Subscribe to basic, after its preview.
     await page.getByRole('link', { name: 'Plan & billing' }).click()
     await page.getByRole('button', { name: 'Choose Basic' }).click()
-    await page.getByRole('heading', { name: 'Start to basic' }).waitFor()
+    await page.getByRole('heading', { name: 'Subscribe to Basic' }).waitFor()
     await accessible(page, 'plan page with a preview')
-    await page.getByRole('button', { name: 'Confirm: start to basic' }).click()
-    await page.getByText('You are on basic now.').waitFor()
+    await page.getByRole('button', { name: 'Confirm: subscribe to Basic' }).click()
+    await page.getByText('You are on Basic now.').waitFor()
     await page.getByRole('heading', { name: /Plan: basic/ }).waitFor()
     // The invoice of the subscription shows up without reloading the page.
     const invoices = page.getByRole('region', { name: 'Invoices' })
@@ -118,12 +118,12 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     // Preview the upgrade to pro: the price difference and what is due, then take it.
     await page.getByRole('link', { name: 'Plan & billing' }).click()
     await page.getByRole('button', { name: 'Preview a change to Pro' }).click()
-    await page.getByRole('heading', { name: 'Upgrade to pro' }).waitFor()
-    expect(await page.getByRole('region', { name: 'Upgrade to pro' }).textContent()).toMatch(
+    await page.getByRole('heading', { name: 'Upgrade to Pro' }).waitFor()
+    expect(await page.getByRole('region', { name: 'Upgrade to Pro' }).textContent()).toMatch(
       /Price difference\+/,
     )
-    await page.getByRole('button', { name: 'Confirm: upgrade to pro' }).click()
-    await page.getByText('You are on pro now.').waitFor()
+    await page.getByRole('button', { name: 'Confirm: upgrade to Pro' }).click()
+    await page.getByText('You are on Pro now.').waitFor()
 
     // The meters show pro's limits.
     await page.getByRole('link', { name: 'Overview' }).click()
@@ -196,12 +196,12 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     await page.getByRole('button', { name: 'Remove Cleo' }).waitFor()
     await page.getByRole('link', { name: 'Plan & billing' }).click()
     await page.getByRole('button', { name: 'Preview a change to Basic' }).click()
-    const downgrade = page.getByRole('region', { name: 'Downgrade to basic' })
+    const downgrade = page.getByRole('region', { name: 'Downgrade to Basic' })
     await downgrade.waitFor()
     expect(await downgrade.textContent()).toMatch(/over its limits: staff 3 of 2/)
     await accessible(page, 'downgrade preview over a limit')
-    await downgrade.getByRole('button', { name: 'Confirm: downgrade to basic' }).click()
-    await page.getByText('You are on basic now.').waitFor()
+    await downgrade.getByRole('button', { name: 'Confirm: downgrade to Basic' }).click()
+    await page.getByText('You are on Basic now.').waitFor()
     await page.getByRole('link', { name: 'Overview' }).click()
     await page.locator('.meter-figure', { hasText: '3 of 2 staff members' }).waitFor()
     await page.getByText('Over the limit of your plan by 1').waitFor()

@@ -41,6 +41,8 @@ export function PlanPage() {
   const [changes, setChanges] = useState(0)
   const path = { path: { accountId: account.id } }
   const current = subscription.data && subscription.data.status !== 'expired' ? subscription.data : null
+  /** A plan's name by its code (the code until the plans are read). */
+  const planName = (code: string) => plans.data?.find((plan) => plan.code === code)?.name ?? code
 
   /** Runs an action of this page; one that changes the subscription (`changes`) reloads what it affects. */
   async function act(action: () => Promise<string | null>, changes = true) {
@@ -86,7 +88,7 @@ export function PlanPage() {
           window.location.assign(started.checkout_url)
           return 'Taking you to checkout…'
         }
-        return `You are on ${target.plan} now.`
+        return `You are on ${planName(target.plan)} now.`
       }
       unwrap(
         await api.PATCH('/v1/accounts/{accountId}/subscription', {
@@ -94,7 +96,7 @@ export function PlanPage() {
           body: { plan: target.plan, when: 'now' },
         }),
       )
-      return `You are on ${target.plan} now.`
+      return `You are on ${planName(target.plan)} now.`
     })
 
   const cancel = () =>
@@ -185,6 +187,7 @@ export function PlanPage() {
       {preview && (
         <PreviewDialog
           preview={preview}
+          planName={planName(preview.plan)}
           timezone={account.timezone}
           busy={busy}
           onConfirm={() => void confirm(preview)}
@@ -199,6 +202,8 @@ export function PlanPage() {
 
 function PreviewDialog(props: {
   preview: Preview
+  /** The target plan's name. */
+  planName: string
   timezone: string
   busy: boolean
   onConfirm: () => void
@@ -206,18 +211,19 @@ function PreviewDialog(props: {
 }) {
   const p = props.preview
   const heading = useFocusWhileOpen<HTMLHeadingElement>()
-  const verb =
+  const name = props.planName
+  const action =
     p.change === 'new'
-      ? 'Start'
+      ? `Subscribe to ${name}`
       : p.change === 'upgrade'
-        ? 'Upgrade'
+        ? `Upgrade to ${name}`
         : p.change === 'downgrade'
-          ? 'Downgrade'
-          : 'Keep'
+          ? `Downgrade to ${name}`
+          : `Keep ${name}`
   return (
     <section className="card preview" aria-labelledby="preview">
       <h2 id="preview" ref={heading} tabIndex={-1}>
-        {verb} to {p.plan}
+        {action}
       </h2>
       <dl className="facts">
         {p.current_plan && (
@@ -252,7 +258,7 @@ function PreviewDialog(props: {
       </dl>
       {p.exceeded_limits.length > 0 && (
         <Notice kind="error">
-          On {p.plan} you would be over its limits:{' '}
+          On {name} you would be over its limits:{' '}
           {p.exceeded_limits
             .map((limit) => `${featureName(limit.feature)} ${limit.used} of ${limit.limit}`)
             .join('; ')}
@@ -261,7 +267,7 @@ function PreviewDialog(props: {
       )}
       <div className="actions">
         <Button type="button" busy={props.busy} onClick={props.onConfirm}>
-          Confirm: {verb.toLowerCase()} to {p.plan}
+          {`Confirm: ${action.charAt(0).toLowerCase()}${action.slice(1)}`}
         </Button>
         <Button type="button" kind="secondary" onClick={props.onClose}>
           Not now
