@@ -1,5 +1,6 @@
-// A refresh the API does not grant for now (429 with Retry-After) is not a sign-out, in a real
-// browser: the page keeps the session, says it is retrying and when, and then carries on signed in.
+// The session in a real browser: a refresh the API does not grant for now (429 with Retry-After)
+// is not a sign-out (the page keeps the session, says it is retrying and when, and carries on
+// signed in), and a signed-in person is not shown the sign-in or sign-up form.
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAccount, registerAndLogin, type TestApp } from '../helpers/app.ts'
@@ -13,7 +14,7 @@ import {
 
 const executablePath = chromiumPath()
 
-describe.skipIf(!executablePath)('the web UI in Chromium: a refresh refused for now', () => {
+describe.skipIf(!executablePath)('the web UI in Chromium: staying signed in', () => {
   let t: TestApp
   let browser: Browser
   let baseUrl: string
@@ -81,6 +82,28 @@ describe.skipIf(!executablePath)('the web UI in Chromium: a refresh refused for 
     expect(await page.getByLabel('Password').count()).toBe(0)
     expect(await page.evaluate("localStorage.getItem('plangate.signed-in')")).toBe('1')
     expect(await page.getByText(/Too many requests/).count()).toBe(0)
+    expect(problems).toEqual([])
+    await context.close()
+  })
+
+  it('sends a signed-in person from the sign-in and sign-up pages on to next, or the portal', async () => {
+    const owner = await registerAndLogin(t.app)
+    const account = await createAccount(t.app, owner.token, { name: 'Salon Est' })
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const page = await context.newPage()
+    const { problems } = watchPage(page)
+    await page.goto(`${baseUrl}/sign-in`)
+    await page.getByLabel('Email').fill(owner.email)
+    await page.getByLabel('Password').fill(owner.password)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('heading', { name: 'Your accounts' }).waitFor()
+
+    await page.goto(`${baseUrl}/sign-in?next=${encodeURIComponent(`/app/accounts/${account.id}/staff`)}`)
+    await page.getByRole('heading', { name: 'Salon Est' }).waitFor()
+    expect(new URL(page.url()).pathname).toBe(`/app/accounts/${account.id}/staff`)
+    await page.goto(`${baseUrl}/sign-up`)
+    await page.getByRole('heading', { name: 'Your accounts' }).waitFor()
+    expect(new URL(page.url()).pathname).toBe('/app')
     expect(problems).toEqual([])
     await context.close()
   })

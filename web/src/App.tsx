@@ -1,7 +1,7 @@
 // The routes: the sign-in pages at the paths the emails link to, the portal under /app, the
 // site admins' dashboard under /admin.
 import { type ReactNode, useEffect, useRef } from 'react'
-import { BrowserRouter, Link, Navigate, Route, Routes, useLocation } from 'react-router'
+import { BrowserRouter, Link, Navigate, Route, Routes, useLocation, useSearchParams } from 'react-router'
 import { AdminAccountDetail } from './admin/AccountDetail.tsx'
 import { AdminAccounts } from './admin/Accounts.tsx'
 import { AdminLayout } from './admin/AdminLayout.tsx'
@@ -15,7 +15,7 @@ import { AdminPlans } from './admin/Plans.tsx'
 import { AdminStripeEvents } from './admin/StripeEvents.tsx'
 import { AdminSubscriptions } from './admin/Subscriptions.tsx'
 import { AdminWebhooks } from './admin/Webhooks.tsx'
-import { SignIn } from './auth/SignIn.tsx'
+import { nextPath, SignIn } from './auth/SignIn.tsx'
 import { SignUp } from './auth/SignUp.tsx'
 import { AcceptInvitation, ForgotPassword, ResetPassword, VerifyEmail } from './auth/TokenPages.tsx'
 import { restore, signOut, useSession } from './lib/session.ts'
@@ -105,6 +105,14 @@ function SignedIn({ children }: { children: ReactNode }) {
   )
 }
 
+/** The sign-in and sign-up pages: someone already signed in goes on to `next` (or the portal). */
+function SignedOut({ children }: { children: ReactNode }) {
+  const session = useSession()
+  const [params] = useSearchParams()
+  if (session.status === 'signed-in') return <Navigate to={nextPath(params)} replace />
+  return children
+}
+
 function NotFound() {
   return (
     <main className="page">
@@ -136,8 +144,22 @@ export function App() {
       <FocusOnNavigation />
       <Routes>
         <Route path="/" element={<Navigate to="/app" replace />} />
-        <Route path="/sign-in" element={<SignIn />} />
-        <Route path="/sign-up" element={<SignUp />} />
+        <Route
+          path="/sign-in"
+          element={
+            <SignedOut>
+              <SignIn />
+            </SignedOut>
+          }
+        />
+        <Route
+          path="/sign-up"
+          element={
+            <SignedOut>
+              <SignUp />
+            </SignedOut>
+          }
+        />
         <Route path="/verify-email" element={<VerifyEmail />} />
         <Route path="/forgot-password" element={<ForgotPassword />} />
         <Route path="/reset-password" element={<ResetPassword />} />
