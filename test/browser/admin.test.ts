@@ -104,6 +104,14 @@ describe.skipIf(!executablePath)('the admin dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Review the changes' }).click()
     const confirmation = page.getByRole('region', { name: 'Confirm the changes to Basic' })
     await confirmation.waitFor()
+    // The confirmation takes the focus to its heading.
+    await expect
+      .poll(() =>
+        confirmation
+          .getByRole('heading')
+          .evaluate((element) => element === element.ownerDocument.activeElement),
+      )
+      .toBe(true)
     const said = await confirmation.textContent()
     expect(said).toContain('Existing subscribers keep their price and interval')
     expect(said).toMatch(/staff: 2, bookings per day: 5 → staff: 3, bookings per day: 5/)

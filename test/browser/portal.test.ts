@@ -8,10 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createAccount,
   lastMailTo,
+  loginAdmin,
   mailToken,
   registerAndLogin,
   subscribe,
   type TestApp,
+  uniqueCode,
 } from '../helpers/app.ts'
 import {
   accessibilityViolations,
@@ -21,6 +23,7 @@ import {
   startBrowserApp,
   watchPage,
 } from '../helpers/browser.ts'
+import { expectData, testClient } from '../helpers/client.ts'
 
 const executablePath = chromiumPath()
 
@@ -57,19 +60,32 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     await page.getByLabel('Password').fill(owner.password)
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.getByLabel('Business name').fill('Chic-Chic')
+    // The browser runs in UTC: the time zone offered is UTC (not the list's first entry).
+    expect(await page.getByLabel('Time zone').inputValue()).toBe('UTC')
     await page.getByRole('button', { name: 'Create' }).click()
     await page.getByRole('heading', { name: 'Chic-Chic' }).waitFor()
     await page.getByText('No plan yet.').waitFor()
+    // Without a plan the chart does not claim a daily limit of 0 reached every day.
+    const emptyChart = page.getByRole('img', { name: /Bookings per day against the daily limit: 30 points/ })
+    await emptyChart.waitFor()
+    expect(await emptyChart.getAttribute('aria-label')).toMatch(
+      /; no bookings in these 30 days; no plan that allows bookings, so no daily limit\.$/,
+    )
     await accessible(page, 'overview without a plan')
 
     // Subscribe to basic, after its preview.
     await page.getByRole('link', { name: 'Plan & billing' }).click()
     await page.getByRole('button', { name: 'Choose Basic' }).click()
-    await page.getByRole('heading', { name: 'Start to basic' }).waitFor()
+    await page.getByRole('heading', { name: 'Subscribe to Basic' }).waitFor()
     await accessible(page, 'plan page with a preview')
-    await page.getByRole('button', { name: 'Confirm: start to basic' }).click()
-    await page.getByText('You are on basic now.').waitFor()
+    await page.getByRole('button', { name: 'Confirm: subscribe to Basic' }).click()
+    await page.getByText('You are on Basic now.').waitFor()
     await page.getByRole('heading', { name: /Plan: basic/ }).waitFor()
+    // The invoice of the subscription shows up without reloading the page.
+    const invoices = page.getByRole('region', { name: 'Invoices' })
+    await invoices.locator('tbody tr').first().waitFor()
+    expect(await invoices.locator('tbody tr').count()).toBe(1)
+    expect(await invoices.getByText('No invoices yet.').count()).toBe(0)
 
     // Staff: two fit, the third is refused with the reason and a way to upgrade.
     await page.getByRole('link', { name: 'Staff' }).click()
@@ -77,6 +93,8 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
       await page.getByLabel('Name').fill(name)
       await page.getByRole('button', { name: 'Add staff member' }).click()
       if (name !== 'Cleo') await page.getByRole('button', { name: `Remove ${name}` }).waitFor()
+      // The keyboard's place survives the action: still on the button (never the page's body).
+      expect(await page.evaluate('document.activeElement.textContent')).toBe('Add staff member')
     }
     const refusal = page.getByRole('alert')
     await refusal.waitFor()
@@ -100,12 +118,12 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     // Preview the upgrade to pro: the price difference and what is due, then take it.
     await page.getByRole('link', { name: 'Plan & billing' }).click()
     await page.getByRole('button', { name: 'Preview a change to Pro' }).click()
-    await page.getByRole('heading', { name: 'Upgrade to pro' }).waitFor()
-    expect(await page.getByRole('region', { name: 'Upgrade to pro' }).textContent()).toMatch(
+    await page.getByRole('heading', { name: 'Upgrade to Pro' }).waitFor()
+    expect(await page.getByRole('region', { name: 'Upgrade to Pro' }).textContent()).toMatch(
       /Price difference\+/,
     )
-    await page.getByRole('button', { name: 'Confirm: upgrade to pro' }).click()
-    await page.getByText('You are on pro now.').waitFor()
+    await page.getByRole('button', { name: 'Confirm: upgrade to Pro' }).click()
+    await page.getByText('You are on Pro now.').waitFor()
 
     // The meters show pro's limits.
     await page.getByRole('link', { name: 'Overview' }).click()
@@ -115,6 +133,9 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     const chart = page.getByRole('img', { name: /Bookings per day against the daily limit: 30 points/ })
     await chart.waitFor()
     expect(await chart.getAttribute('aria-label')).toMatch(/highest 5 bookings .*daily limit 20/)
+    // The axis labels are HTML under the stretched SVG, not SVG text distorted with it.
+    expect(await chart.locator('text').count()).toBe(0)
+    expect(await page.locator('.chart-axis span').allTextContents()).toHaveLength(3)
     await accessible(page, 'overview on pro')
 
     // Cancel at the period end, then resume.
@@ -175,18 +196,148 @@ describe.skipIf(!executablePath)('the customer portal in Chromium', () => {
     await page.getByRole('button', { name: 'Remove Cleo' }).waitFor()
     await page.getByRole('link', { name: 'Plan & billing' }).click()
     await page.getByRole('button', { name: 'Preview a change to Basic' }).click()
-    const downgrade = page.getByRole('region', { name: 'Downgrade to basic' })
+    const downgrade = page.getByRole('region', { name: 'Downgrade to Basic' })
     await downgrade.waitFor()
     expect(await downgrade.textContent()).toMatch(/over its limits: staff 3 of 2/)
     await accessible(page, 'downgrade preview over a limit')
-    await downgrade.getByRole('button', { name: 'Confirm: downgrade to basic' }).click()
-    await page.getByText('You are on basic now.').waitFor()
+    await downgrade.getByRole('button', { name: 'Confirm: downgrade to Basic' }).click()
+    await page.getByText('You are on Basic now.').waitFor()
     await page.getByRole('link', { name: 'Overview' }).click()
     await page.locator('.meter-figure', { hasText: '3 of 2 staff members' }).waitFor()
     await page.getByText('Over the limit of your plan by 1').waitFor()
     await accessible(page, 'overview over a limit')
     expect(problems).toEqual([])
   }, 300_000)
+
+  it('previews a plan with a trial as free until the trial ends, and confirming starts the trial', async () => {
+    const admin = await loginAdmin(t.app)
+    const code = uniqueCode('trial')
+    await expectData(
+      testClient(t.app, admin).POST('/v1/plans', {
+        body: {
+          code,
+          name: 'Trial Salon',
+          price_cents: 2900,
+          trial_days: 14,
+          tier: 5,
+          limits: { staff: 3, bookings_per_day: 10 },
+        },
+      }),
+      201,
+    )
+    const owner = await registerAndLogin(t.app)
+    const account = await createAccount(t.app, owner.token, { name: 'Salon Essai', timezone: 'Europe/Paris' })
+    const expected = await expectData(
+      testClient(t.app, owner.token).GET('/v1/accounts/{accountId}/subscription/preview', {
+        params: { path: { accountId: account.id }, query: { plan: code } },
+      }),
+    )
+    expect(expected.trial_end).not.toBeNull()
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const page = await context.newPage()
+    const { problems } = watchPage(page)
+    await page.goto(`${baseUrl}/sign-in?next=${encodeURIComponent(`/app/accounts/${account.id}/plan`)}`)
+    await page.getByLabel('Email').fill(owner.email)
+    await page.getByLabel('Password').fill(owner.password)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    // The app shell starts with a way past its navigation.
+    const skip = page.getByRole('button', { name: 'Skip to content' })
+    await page.getByRole('button', { name: 'Choose Trial Salon' }).waitFor()
+    expect(
+      await page.evaluate(
+        `document.querySelector('.shell').querySelector('a[href], button, input, select, textarea') === document.querySelector('.skip-link')`,
+      ),
+    ).toBe(true)
+    await skip.focus()
+    await page.keyboard.press('Enter')
+    expect(await page.evaluate(`document.activeElement === document.querySelector('main')`)).toBe(true)
+    const choose = page.getByRole('button', { name: 'Choose Trial Salon' })
+    const focused = (locator: typeof choose) =>
+      locator.evaluate((element) => element === element.ownerDocument.activeElement)
+    // The preview takes the focus to its heading; "Not now" gives it back to the button that opened it.
+    await choose.click()
+    const preview = page.locator('section.preview')
+    await preview.waitFor()
+    await expect.poll(() => focused(preview.getByRole('heading'))).toBe(true)
+    await preview.getByRole('button', { name: 'Not now' }).click()
+    await preview.waitFor({ state: 'detached' })
+    await expect.poll(() => focused(choose)).toBe(true)
+    await page.keyboard.press('Enter')
+    await preview.waitFor()
+    await expect.poll(() => focused(preview.getByRole('heading'))).toBe(true)
+    const trialEnd = await page.evaluate(
+      (iso) =>
+        new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'Europe/Paris' }).format(
+          new Date(iso),
+        ),
+      expected.trial_end as string,
+    )
+    const price = await page.evaluate(() =>
+      new Intl.NumberFormat(undefined, { style: 'currency', currency: 'USD' }).format(29),
+    )
+    const said = (await preview.textContent()) ?? ''
+    expect(said).toContain(`Free trial until ${trialEnd}; then ${price} per period`)
+    expect(said).not.toContain('Due now')
+    await accessible(page, 'preview of a plan with a trial')
+    await preview.getByRole('button', { name: /^Confirm/ }).click()
+    await page
+      .getByRole('heading', { name: /^Plan: / })
+      .getByText('trialing')
+      .waitFor()
+    // The chosen plan's button is gone with the change: the focus is on the plans' heading, not lost.
+    await expect.poll(() => page.evaluate('document.activeElement.id')).toBe('plans')
+    expect(problems).toEqual([])
+    await context.close()
+  })
+
+  it('says what a failed manual payment means, and names no one for a site admin who recorded it', async () => {
+    const owner = await registerAndLogin(t.app)
+    const account = await createAccount(t.app, owner.token, { name: 'Salon Retard', timezone: 'UTC' })
+    await subscribe(t.app, owner.token, account.id, 'basic')
+    const { data: invoices } = await expectData(
+      testClient(t.app, owner.token).GET('/v1/accounts/{accountId}/invoices', {
+        params: { path: { accountId: account.id } },
+      }),
+    )
+    const admin = testClient(t.app, await loginAdmin(t.app))
+    await expectData(
+      admin.POST('/v1/admin/invoices/{id}/mark-failed', {
+        params: { path: { id: invoices[0]?.id as string } },
+      }),
+    )
+    const subscription = await expectData(
+      testClient(t.app, owner.token).GET('/v1/accounts/{accountId}/subscription', {
+        params: { path: { accountId: account.id } },
+      }),
+    )
+    expect(subscription.status).toBe('past_due')
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const page = await context.newPage()
+    const { problems } = watchPage(page)
+    await page.goto(`${baseUrl}/sign-in?next=${encodeURIComponent(`/app/accounts/${account.id}/plan`)}`)
+    await page.getByLabel('Email').fill(owner.email)
+    await page.getByLabel('Password').fill(owner.password)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    const grace = await page.evaluate(
+      (iso) =>
+        new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' }).format(new Date(iso)),
+      subscription.grace_until as string,
+    )
+    const notice = page.getByText(/^A payment failed\. Access continues until/)
+    await notice.waitFor()
+    expect(await notice.textContent()).toBe(
+      `A payment failed. Access continues until ${grace}; once the payment is made the plan is active again.`,
+    )
+    // The failure was recorded by a site admin, who is not a member of the account.
+    const history = page.getByRole('table', { name: 'Changes to the subscription, newest first' })
+    await history.getByRole('cell', { name: 'Subscribed to Basic' }).waitFor()
+    expect(await history.locator('tbody tr').first().locator('td:nth-child(4)').textContent()).toBe(
+      'Not a member (a site admin or a former member)',
+    )
+    await accessible(page, 'plan page past due')
+    expect(problems).toEqual([])
+    await context.close()
+  })
 
   it('switches between the accounts of one person from the top bar, by pointer and keyboard, at phone width', async () => {
     const owner = await registerAndLogin(t.app)

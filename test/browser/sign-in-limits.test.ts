@@ -44,6 +44,8 @@ describe.skipIf(!executablePath)('the web UI in Chromium: sign-in rate limit', (
       said = (await alert.textContent()) ?? ''
     }
     expect(said).toMatch(/^Too many attempts\. Try again in \d+ seconds\.$/)
+    // A refused sign-in leaves the focus on the button, where the keyboard was.
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Sign in')
     const wait = Number(/in (\d+) seconds/.exec(said)?.[1])
     expect(wait).toBeGreaterThan(0)
     expect(wait).toBeLessThanOrEqual(60)

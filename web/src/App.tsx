@@ -1,7 +1,7 @@
 // The routes: the sign-in pages at the paths the emails link to, the portal under /app, the
 // site admins' dashboard under /admin.
-import { type ReactNode, useEffect } from 'react'
-import { BrowserRouter, Link, Navigate, Route, Routes, useLocation } from 'react-router'
+import { type ReactNode, useEffect, useRef } from 'react'
+import { BrowserRouter, Link, Navigate, Route, Routes, useLocation, useSearchParams } from 'react-router'
 import { AdminAccountDetail } from './admin/AccountDetail.tsx'
 import { AdminAccounts } from './admin/Accounts.tsx'
 import { AdminLayout } from './admin/AdminLayout.tsx'
@@ -15,7 +15,7 @@ import { AdminPlans } from './admin/Plans.tsx'
 import { AdminStripeEvents } from './admin/StripeEvents.tsx'
 import { AdminSubscriptions } from './admin/Subscriptions.tsx'
 import { AdminWebhooks } from './admin/Webhooks.tsx'
-import { SignIn } from './auth/SignIn.tsx'
+import { nextPath, SignIn } from './auth/SignIn.tsx'
 import { SignUp } from './auth/SignUp.tsx'
 import { AcceptInvitation, ForgotPassword, ResetPassword, VerifyEmail } from './auth/TokenPages.tsx'
 import { restore, signOut, useSession } from './lib/session.ts'
@@ -28,6 +28,44 @@ import { Overview } from './portal/Overview.tsx'
 import { PlanPage } from './portal/Plan.tsx'
 import { StaffPage } from './portal/Staff.tsx'
 import { TeamPage } from './portal/Team.tsx'
+import { SessionRetry } from './ui/SessionRetry.tsx'
+
+/** Focuses the page's main heading (its first h1), else its `main`, made focusable for it. */
+function focusMain(): void {
+  const main = document.querySelector('main')
+  const target = main?.querySelector('h1') ?? main
+  if (!target) return
+  if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1')
+  target.focus()
+}
+
+/**
+ * After a navigation inside the app (not on the first load), the focus goes to the new page's main
+ * heading, as a page load would put a screen reader there, instead of staying on a link that may be
+ * gone. Rendered before the routes, so a page that places the focus itself (a form it opens) wins.
+ */
+function FocusOnNavigation() {
+  const { pathname } = useLocation()
+  const first = useRef(true)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs on each change of the path
+  useEffect(() => {
+    if (first.current) {
+      first.current = false
+      return
+    }
+    focusMain()
+  }, [pathname])
+  return null
+}
+
+/** The first thing a keyboard reaches in the app: straight to the page's content. */
+function SkipLink() {
+  return (
+    <button type="button" className="skip-link" onClick={focusMain}>
+      Skip to content
+    </button>
+  )
+}
 
 /** Pages for signed-in people: anyone else is sent to sign in, and back here after. */
 function SignedIn({ children }: { children: ReactNode }) {
@@ -36,9 +74,9 @@ function SignedIn({ children }: { children: ReactNode }) {
   const me = useMe()
   if (session.status === 'unknown')
     return (
-      <p className="page" aria-live="polite">
-        Loading…
-      </p>
+      <div className="page" aria-live="polite">
+        {session.retry ? <SessionRetry retry={session.retry} /> : <p>Loading…</p>}
+      </div>
     )
   if (session.status === 'signed-out') {
     return (
@@ -47,6 +85,7 @@ function SignedIn({ children }: { children: ReactNode }) {
   }
   return (
     <div className="shell">
+      <SkipLink />
       <header className="topbar">
         <Link to="/app" className="brand">
           plangate
@@ -60,9 +99,18 @@ function SignedIn({ children }: { children: ReactNode }) {
           </button>
         </nav>
       </header>
+      {session.retry && <SessionRetry retry={session.retry} />}
       {children}
     </div>
   )
+}
+
+/** The sign-in and sign-up pages: someone already signed in goes on to `next` (or the portal). */
+function SignedOut({ children }: { children: ReactNode }) {
+  const session = useSession()
+  const [params] = useSearchParams()
+  if (session.status === 'signed-in') return <Navigate to={nextPath(params)} replace />
+  return children
 }
 
 function NotFound() {
@@ -93,10 +141,25 @@ export function App() {
   }, [])
   return (
     <BrowserRouter>
+      <FocusOnNavigation />
       <Routes>
         <Route path="/" element={<Navigate to="/app" replace />} />
-        <Route path="/sign-in" element={<SignIn />} />
-        <Route path="/sign-up" element={<SignUp />} />
+        <Route
+          path="/sign-in"
+          element={
+            <SignedOut>
+              <SignIn />
+            </SignedOut>
+          }
+        />
+        <Route
+          path="/sign-up"
+          element={
+            <SignedOut>
+              <SignUp />
+            </SignedOut>
+          }
+        />
         <Route path="/verify-email" element={<VerifyEmail />} />
         <Route path="/forgot-password" element={<ForgotPassword />} />
         <Route path="/reset-password" element={<ResetPassword />} />

@@ -6,7 +6,7 @@ import { type FormEvent, useState } from 'react'
 import { featureName, money } from '../lib/format.ts'
 import { api } from '../lib/session.ts'
 import { useLoad } from '../lib/useLoad.ts'
-import { Button, Field, Notice } from '../ui/kit.tsx'
+import { Button, Field, Notice, useFocusWhileOpen } from '../ui/kit.tsx'
 import { StatusBadge, useAction } from './common.tsx'
 
 type Plan = components['schemas']['Plan']
@@ -475,9 +475,12 @@ function ConfirmChanges(props: {
     changes.price_cents !== undefined || changes.currency !== undefined || changes.interval !== undefined
   const newPrice = money(changes.price_cents ?? plan.price_cents, changes.currency ?? plan.currency)
   const newInterval = changes.interval ?? plan.interval
+  const heading = useFocusWhileOpen<HTMLHeadingElement>()
   return (
     <section className="preview confirm" aria-labelledby="confirm-plan">
-      <h4 id="confirm-plan">Confirm the changes to {plan.name}</h4>
+      <h4 id="confirm-plan" ref={heading} tabIndex={-1}>
+        Confirm the changes to {plan.name}
+      </h4>
       <ul>
         {priceChanged && (
           <li>

@@ -11,9 +11,14 @@ const hintKey = 'plangate.signed-in'
 export interface SessionState {
   status: 'unknown' | 'signed-out' | 'signed-in'
   accessToken: string | null
+  /**
+   * Set while a refresh could not be answered (rate limited, the service failing or unreachable)
+   * and another is scheduled: that is not a sign-out, so the hint and any token are kept.
+   */
+  retry: { reason: 'rate-limited' | 'unavailable'; at: number } | null
 }
 
-let state: SessionState = { status: 'unknown', accessToken: null }
+let state: SessionState = { status: 'unknown', accessToken: null, retry: null }
 const listeners = new Set<() => void>()
 
 function set(next: SessionState): void {
@@ -34,19 +39,53 @@ export function useSession(): SessionState {
 /** Stores a new access token (after sign-in or refresh). */
 export function signedIn(accessToken: string): void {
   localStorage.setItem(hintKey, '1')
-  set({ status: 'signed-in', accessToken })
+  cancelRetry()
+  set({ status: 'signed-in', accessToken, retry: null })
 }
 
 function signedOut(): void {
   localStorage.removeItem(hintKey)
-  set({ status: 'signed-out', accessToken: null })
+  cancelRetry()
+  set({ status: 'signed-out', accessToken: null, retry: null })
 }
 
 let refreshing: Promise<string | null> | null = null
+let retryTimer: ReturnType<typeof setTimeout> | undefined
+/** Refreshes that failed in a row without an answer to go by: the backoff doubles with each. */
+let failures = 0
+
+function cancelRetry(): void {
+  clearTimeout(retryTimer)
+  retryTimer = undefined
+  failures = 0
+}
+
+/** Seconds from a Retry-After header (seconds or an HTTP date), or null without a usable one. */
+function retryAfterSeconds(res: Response): number | null {
+  const value = res.headers.get('retry-after')
+  if (!value) return null
+  const seconds = /^\d+$/.test(value.trim()) ? Number(value) : (Date.parse(value) - Date.now()) / 1000
+  return Number.isFinite(seconds) ? Math.min(Math.max(Math.ceil(seconds), 1), 300) : null
+}
+
+/** Keeps the session as it is and refreshes again in `seconds` (a short backoff when unknown). */
+function retryLater(reason: 'rate-limited' | 'unavailable', seconds: number | null): void {
+  failures += 1
+  const wait = seconds ?? Math.min(2 ** failures, 30)
+  clearTimeout(retryTimer)
+  retryTimer = setTimeout(() => {
+    retryTimer = undefined
+    void refresh()
+  }, wait * 1000)
+  set({ ...state, retry: { reason, at: Date.now() + wait * 1000 } })
+}
 
 /**
  * Exchanges the refresh cookie for a new access token; one request at a time per tab (the API
- * gives tabs refreshing at once a sibling pair, so other tabs are fine). Null: signed out.
+ * gives tabs refreshing at once a sibling pair, so other tabs are fine). Only a 401 means signed
+ * out (the API answers it for a missing, unknown, expired, revoked or reused refresh token): a
+ * 429, a 5xx or a network failure keeps the session as it is and tries again after Retry-After
+ * or a short backoff. Null: no access token (yet).
  */
 export function refresh(): Promise<string | null> {
   refreshing ??= (async () => {
@@ -57,15 +96,20 @@ export function refresh(): Promise<string | null> {
         headers: { 'content-type': 'application/json' },
         body: '{}',
       })
-      if (!res.ok) {
+      if (res.status === 401) {
         signedOut()
         return null
+      }
+      if (!res.ok) {
+        retryLater(res.status === 429 ? 'rate-limited' : 'unavailable', retryAfterSeconds(res))
+        return state.accessToken
       }
       const body = (await res.json()) as { access_token: string }
       signedIn(body.access_token)
       return body.access_token
     } catch {
-      // The network failed: keep whatever state there was, the next call tries again.
+      // The network failed (or the answer was not JSON): not a sign-out; try again shortly.
+      retryLater('unavailable', null)
       return state.accessToken
     } finally {
       refreshing = null
@@ -74,13 +118,29 @@ export function refresh(): Promise<string | null> {
   return refreshing
 }
 
+/** Resolves once the session is known: signed in or out, with no refresh waiting to be retried. */
+function settled(): Promise<SessionState['status']> {
+  const done = () => state.status !== 'unknown' && !state.retry
+  if (done()) return Promise.resolve(state.status)
+  return new Promise((resolve) => {
+    const listener = () => {
+      if (!done()) return
+      listeners.delete(listener)
+      resolve(state.status)
+    }
+    listeners.add(listener)
+  })
+}
+
 /**
  * After a Google/GitHub sign-in the API sends the browser back with only the refresh cookie set:
- * exchange it for an access token. False when that fails (the cookie did not come).
+ * exchange it for an access token (waiting out a rate limit or an outage). False when that fails
+ * (the cookie did not come).
  */
 export async function completeExternalSignIn(): Promise<boolean> {
   localStorage.setItem(hintKey, '1')
-  return (await refresh()) !== null
+  await refresh()
+  return (await settled()) === 'signed-in'
 }
 
 /** On start: a visitor who signed in before gets a token from the cookie; anyone else is signed out. */
@@ -97,7 +157,8 @@ async function sessionFetch(input: Request): Promise<Response> {
   const response = await fetch(input)
   if (response.status !== 401 || !token || retry.url.includes('/v1/auth/')) return response
   const fresh = await refresh()
-  if (!fresh) return response
+  // No new token (signed out, or the refresh is to be retried later): the 401 stands.
+  if (!fresh || fresh === token) return response
   retry.headers.set('authorization', `Bearer ${fresh}`)
   return fetch(retry)
 }

@@ -47,12 +47,33 @@ export function Accounts() {
   )
 }
 
+/** The browser's time zone, with its UTC aliases read as UTC. */
+const browserTimeZone = (): string => {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'
+  return [
+    'Etc/UTC',
+    'Etc/UCT',
+    'Etc/Universal',
+    'Etc/Zulu',
+    'Etc/GMT',
+    'GMT',
+    'UCT',
+    'Universal',
+    'Zulu',
+  ].includes(zone)
+    ? 'UTC'
+    : zone
+}
+
+/** The zones to choose from: the browser's list (which leaves out UTC), UTC, and the browser's own. */
 const timeZones = (): string[] => {
+  let zones: string[] = []
   try {
-    return Intl.supportedValuesOf('timeZone')
+    zones = Intl.supportedValuesOf('timeZone')
   } catch {
-    return ['UTC']
+    // An older browser: UTC and its own zone.
   }
+  return [...new Set(['UTC', ...zones, browserTimeZone()])]
 }
 
 function CreateAccount() {
@@ -66,7 +87,7 @@ function CreateAccount() {
     heading.current?.focus()
   }, [asked])
   const [name, setName] = useState('')
-  const [timezone, setTimezone] = useState(() => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC')
+  const [timezone, setTimezone] = useState(browserTimeZone)
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const submit = async (event: FormEvent) => {

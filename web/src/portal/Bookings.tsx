@@ -3,7 +3,7 @@ import { type FormEvent, type ReactNode, useState } from 'react'
 import { dateTime, localToday } from '../lib/format.ts'
 import { api, messageOf } from '../lib/session.ts'
 import { useLoad } from '../lib/useLoad.ts'
-import { Button, Field, Notice } from '../ui/kit.tsx'
+import { Button, Field, Notice, useFocusFallback } from '../ui/kit.tsx'
 import { Meter } from '../ui/Meter.tsx'
 import { useAccount } from './AccountLayout.tsx'
 import { refusal } from './limits.tsx'
@@ -21,6 +21,7 @@ function offsetAt(timeZone: string, day: string, time: string): string {
 
 export function BookingsPage() {
   const { account } = useAccount()
+  const heading = useFocusFallback<HTMLHeadingElement>()
   const [day, setDay] = useState(() => localToday(account.timezone))
   const path = { path: { accountId: account.id } }
   const bookings = useLoad(
@@ -77,13 +78,17 @@ export function BookingsPage() {
         }),
       )
       await reload()
+      // The row and its button are gone: the list's heading keeps the keyboard's place.
+      heading.after()
     } catch (caught) {
       setError(messageOf(caught))
     }
   }
   return (
     <>
-      <h2>Bookings</h2>
+      <h2 ref={heading.ref} tabIndex={-1}>
+        Bookings
+      </h2>
       <div className="field narrow">
         <label htmlFor="day">Day</label>
         <input

@@ -6,7 +6,7 @@ import { useState } from 'react'
 import { count, date, featureName, money } from '../lib/format.ts'
 import { api, messageOf } from '../lib/session.ts'
 import { useLoad } from '../lib/useLoad.ts'
-import { Button, Notice } from '../ui/kit.tsx'
+import { Button, Notice, useFocusFallback, useFocusWhileOpen } from '../ui/kit.tsx'
 import { SubscriptionHistory } from '../ui/SubscriptionHistory.tsx'
 import { useAccount } from './AccountLayout.tsx'
 import { SubscriptionSummary, statusBadge, useSubscription } from './subscription.tsx'
@@ -32,22 +32,29 @@ export function PlanPage() {
   const subscription = useSubscription(account.id)
   const plans = useLoad(async () => unwrap(await api.GET('/v1/plans')).data, [])
   const [preview, setPreview] = useState<Preview | null>(null)
+  // A change can remove the button that was focused (the chosen plan's): the plans' heading then.
+  const plansHeading = useFocusFallback<HTMLHeadingElement>()
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const [done, setDone] = useState<string | null>(null)
-  // Counts the changes made here, so the history reads them.
+  // Counts the changes made here, so the invoices and the history read them.
   const [changes, setChanges] = useState(0)
   const path = { path: { accountId: account.id } }
   const current = subscription.data && subscription.data.status !== 'expired' ? subscription.data : null
+  /** A plan's name by its code (the code until the plans are read). */
+  const planName = (code: string) => plans.data?.find((plan) => plan.code === code)?.name ?? code
 
-  async function act(action: () => Promise<string | null>) {
+  /** Runs an action of this page; one that changes the subscription (`changes`) reloads what it affects. */
+  async function act(action: () => Promise<string | null>, changes = true) {
     setBusy(true)
     setError(null)
     setDone(null)
     try {
       setDone(await action())
+      if (!changes) return
       await subscription.reload()
       setChanges((n) => n + 1)
+      plansHeading.after()
     } catch (caught) {
       setError(messageOf(caught))
     } finally {
@@ -65,7 +72,7 @@ export function PlanPage() {
         ),
       )
       return null
-    })
+    }, false)
 
   const confirm = (target: Preview) =>
     act(async () => {
@@ -81,7 +88,7 @@ export function PlanPage() {
           window.location.assign(started.checkout_url)
           return 'Taking you to checkout…'
         }
-        return `You are on ${target.plan} now.`
+        return `You are on ${planName(target.plan)} now.`
       }
       unwrap(
         await api.PATCH('/v1/accounts/{accountId}/subscription', {
@@ -89,7 +96,7 @@ export function PlanPage() {
           body: { plan: target.plan, when: 'now' },
         }),
       )
-      return `You are on ${target.plan} now.`
+      return `You are on ${planName(target.plan)} now.`
     })
 
   const cancel = () =>
@@ -112,7 +119,7 @@ export function PlanPage() {
       const { url } = unwrap(await api.POST('/v1/accounts/{accountId}/billing-portal', { params: path }))
       window.location.assign(url)
       return 'Opening the billing portal…'
-    })
+    }, false)
 
   return (
     <>
@@ -142,7 +149,9 @@ export function PlanPage() {
       )}
 
       <section aria-labelledby="plans">
-        <h2 id="plans">Plans</h2>
+        <h2 id="plans" ref={plansHeading.ref} tabIndex={-1}>
+          Plans
+        </h2>
         {plans.error && <Notice kind="error">{plans.error}</Notice>}
         <ul className="plans">
           {plans.data?.map((plan) => {
@@ -178,12 +187,14 @@ export function PlanPage() {
       {preview && (
         <PreviewDialog
           preview={preview}
+          planName={planName(preview.plan)}
+          timezone={account.timezone}
           busy={busy}
           onConfirm={() => void confirm(preview)}
           onClose={() => setPreview(null)}
         />
       )}
-      <Invoices accountId={account.id} timezone={account.timezone} />
+      <Invoices accountId={account.id} timezone={account.timezone} version={changes} />
       <SubscriptionHistory accountId={account.id} timezone={account.timezone} version={changes} />
     </>
   )
@@ -191,23 +202,28 @@ export function PlanPage() {
 
 function PreviewDialog(props: {
   preview: Preview
+  /** The target plan's name. */
+  planName: string
+  timezone: string
   busy: boolean
   onConfirm: () => void
   onClose: () => void
 }) {
   const p = props.preview
-  const verb =
+  const heading = useFocusWhileOpen<HTMLHeadingElement>()
+  const name = props.planName
+  const action =
     p.change === 'new'
-      ? 'Start'
+      ? `Subscribe to ${name}`
       : p.change === 'upgrade'
-        ? 'Upgrade'
+        ? `Upgrade to ${name}`
         : p.change === 'downgrade'
-          ? 'Downgrade'
-          : 'Keep'
+          ? `Downgrade to ${name}`
+          : `Keep ${name}`
   return (
     <section className="card preview" aria-labelledby="preview">
-      <h2 id="preview">
-        {verb} to {p.plan}
+      <h2 id="preview" ref={heading} tabIndex={-1}>
+        {action}
       </h2>
       <dl className="facts">
         {p.current_plan && (
@@ -219,16 +235,30 @@ function PreviewDialog(props: {
             </dd>
           </>
         )}
-        <dt>Due now</dt>
-        <dd>{money(p.amount_due_now_cents, p.currency)}</dd>
-        <dt>Then</dt>
-        <dd>
-          {money(p.next_period_price_cents, p.currency)} per period from {date(p.period_end)}
-        </dd>
+        {p.trial_end ? (
+          // A new subscription that gets the plan's trial owes nothing until the trial ends.
+          <>
+            <dt>Trial</dt>
+            <dd>
+              Free trial until {date(p.trial_end, props.timezone)}; then{' '}
+              {money(p.next_period_price_cents, p.currency)} per period
+            </dd>
+          </>
+        ) : (
+          <>
+            <dt>Due now</dt>
+            <dd>{money(p.amount_due_now_cents, p.currency)}</dd>
+            <dt>Then</dt>
+            <dd>
+              {money(p.next_period_price_cents, p.currency)} per period from{' '}
+              {date(p.period_end, props.timezone)}
+            </dd>
+          </>
+        )}
       </dl>
       {p.exceeded_limits.length > 0 && (
         <Notice kind="error">
-          On {p.plan} you would be over its limits:{' '}
+          On {name} you would be over its limits:{' '}
           {p.exceeded_limits
             .map((limit) => `${featureName(limit.feature)} ${limit.used} of ${limit.limit}`)
             .join('; ')}
@@ -237,7 +267,7 @@ function PreviewDialog(props: {
       )}
       <div className="actions">
         <Button type="button" busy={props.busy} onClick={props.onConfirm}>
-          Confirm: {verb.toLowerCase()} to {p.plan}
+          {`Confirm: ${action.charAt(0).toLowerCase()}${action.slice(1)}`}
         </Button>
         <Button type="button" kind="secondary" onClick={props.onClose}>
           Not now
@@ -247,11 +277,20 @@ function PreviewDialog(props: {
   )
 }
 
-function Invoices({ accountId, timezone }: { accountId: string; timezone: string }) {
+/** The account's invoices, read again whenever `version` changes (after each plan action here). */
+function Invoices({
+  accountId,
+  timezone,
+  version,
+}: {
+  accountId: string
+  timezone: string
+  version: number
+}) {
   const invoices = useLoad(
     async () =>
       unwrap(await api.GET('/v1/accounts/{accountId}/invoices', { params: { path: { accountId } } })).data,
-    [accountId],
+    [accountId, version],
   )
   return (
     <section className="card" aria-labelledby="invoices">

@@ -2,7 +2,7 @@ import { unwrap } from '@plangate/sdk'
 import { type FormEvent, type ReactNode, useState } from 'react'
 import { api, messageOf } from '../lib/session.ts'
 import { useLoad } from '../lib/useLoad.ts'
-import { Button, Field, Notice } from '../ui/kit.tsx'
+import { Button, Field, Notice, useFocusFallback } from '../ui/kit.tsx'
 import { Meter } from '../ui/Meter.tsx'
 import { useAccount } from './AccountLayout.tsx'
 import { refusal } from './limits.tsx'
@@ -10,6 +10,7 @@ import { useEntitlements } from './Overview.tsx'
 
 export function StaffPage() {
   const { account, canManage } = useAccount()
+  const heading = useFocusFallback<HTMLHeadingElement>()
   const path = { path: { accountId: account.id } }
   const staff = useLoad(
     async () =>
@@ -46,6 +47,8 @@ export function StaffPage() {
         }),
       )
       await reload()
+      // The row and its button are gone: the list's heading keeps the keyboard's place.
+      heading.after()
     } catch (caught) {
       setError(messageOf(caught))
     }
@@ -53,7 +56,9 @@ export function StaffPage() {
   const meter = entitlements.data?.features.staff
   return (
     <>
-      <h2>Staff</h2>
+      <h2 ref={heading.ref} tabIndex={-1}>
+        Staff
+      </h2>
       {meter && meter.kind === 'count' && (
         <Meter label="Staff" used={meter.used} limit={meter.limit} unit="staff members" />
       )}

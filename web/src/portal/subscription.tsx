@@ -95,8 +95,14 @@ export function SubscriptionSummary({
         )}
       </dl>
       {s.status === 'past_due' && (
+        // True for both providers: a manual invoice that failed cannot be paid here, so the notice
+        // does not ask for it; with Stripe the card can be changed in its billing portal.
         <p className="notice notice-error">
-          A payment failed. Pay the open invoice before the grace period ends to keep access.
+          A payment failed. Access continues until{' '}
+          {s.grace_until ? date(s.grace_until, timezone) : 'the grace period ends'}; once the payment is made
+          the plan is active again.
+          {s.provider === 'stripe' &&
+            ' To pay with another card, update it in the billing portal (Manage payment in Stripe, on Plan & billing).'}
         </p>
       )}
       {s.checkout_url && s.status === 'incomplete' && (

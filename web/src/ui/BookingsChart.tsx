@@ -41,6 +41,8 @@ export function BookingsChart({
         bars={history.data.data.map((entry) => ({ label: entry.period, value: entry.used }))}
         limit={history.data.limit}
         limitLabel="daily limit"
+        noLimit="no plan that allows bookings, so no daily limit"
+        allZero={`no bookings in these ${history.data.data.length} days`}
         unit="bookings"
       />
     </section>

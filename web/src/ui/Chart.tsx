@@ -1,5 +1,7 @@
 // A bar chart in SVG with its figures as text: a summary for screen readers and a table a click
-// away. Colours come from classes in styles.css (no style attributes under the page CSP).
+// away. Colours come from classes in styles.css (no style attributes under the page CSP). The SVG
+// stretches to its box (preserveAspectRatio none), which is right for bars but distorts text, so
+// the axis labels are HTML under it.
 import { useId } from 'react'
 
 export interface Bar {
@@ -14,6 +16,10 @@ export function BarChart(props: {
   /** A horizontal line, e.g. the plan's daily limit. */
   limit?: number | null
   limitLabel?: string
+  /** Said instead of the limit when it is 0 (nothing allowed, e.g. without a plan): no line is drawn. */
+  noLimit?: string
+  /** Said instead of the highest value when every value is 0. */
+  allZero?: string
   unit: string
   /** How to print a value (money, a count). */
   format?: (value: number) => string
@@ -21,11 +27,12 @@ export function BarChart(props: {
   const id = useId()
   const format = props.format ?? ((value: number) => String(value))
   const { bars } = props
-  const limit = props.limit ?? null
+  // A limit of 0 is not a line to reach: every day would "reach" it.
+  const limit = props.limit === 0 && props.noLimit ? null : (props.limit ?? null)
   const top = Math.max(1, limit ?? 0, ...bars.map((bar) => bar.value))
   const width = 600
   const height = 180
-  const pad = { left: 8, right: 8, top: 10, bottom: 22 }
+  const pad = { left: 8, right: 8, top: 10, bottom: 2 }
   const plotHeight = height - pad.top - pad.bottom
   const slot = (width - pad.left - pad.right) / Math.max(1, bars.length)
   const y = (value: number) => pad.top + plotHeight - (value / top) * plotHeight
@@ -34,14 +41,23 @@ export function BarChart(props: {
     (best, bar) => (bar.value > best.value ? bar : best),
     bars[0] ?? { label: '', value: 0 },
   )
+  const peak =
+    highest.value === 0 && props.allZero
+      ? props.allZero
+      : `highest ${format(highest.value)} ${props.unit} on ${highest.label}`
   const summary =
     bars.length === 0
       ? `${props.title}: no data.`
-      : `${props.title}: ${bars.length} points from ${bars[0]?.label} to ${bars.at(-1)?.label}; highest ${format(highest.value)} ${props.unit} on ${highest.label}` +
-        (limit === null
-          ? '.'
-          : `; ${props.limitLabel ?? 'limit'} ${format(limit)}, reached on ${over} of them.`)
-  const every = Math.ceil(bars.length / 8)
+      : `${props.title}: ${bars.length} points from ${bars[0]?.label} to ${bars.at(-1)?.label}; ${peak}` +
+        (limit !== null
+          ? `; ${props.limitLabel ?? 'limit'} ${format(limit)}, reached on ${over} of them.`
+          : props.limit === 0 && props.noLimit
+            ? `; ${props.noLimit}.`
+            : '.')
+  // The first, middle and last labels, spread under the plot (the table has them all).
+  const ticks = [...new Set([0, Math.floor((bars.length - 1) / 2), bars.length - 1])]
+    .filter((index) => index >= 0)
+    .map((index) => bars[index]?.label.slice(5) ?? '')
   return (
     <figure className="chart" aria-labelledby={`${id}-caption`}>
       <figcaption id={`${id}-caption`}>{props.title}</figcaption>
@@ -59,20 +75,14 @@ export function BarChart(props: {
         {limit !== null && (
           <line className="limit" x1={pad.left} x2={width - pad.right} y1={y(limit)} y2={y(limit)} />
         )}
-        {bars.map((bar, index) =>
-          index % every === 0 ? (
-            <text
-              key={bar.label}
-              className="tick"
-              x={pad.left + index * slot + slot / 2}
-              y={height - 6}
-              textAnchor="middle"
-            >
-              {bar.label.slice(5)}
-            </text>
-          ) : null,
-        )}
       </svg>
+      {ticks.length > 0 && (
+        <div className="chart-axis" aria-hidden="true">
+          {ticks.map((tick) => (
+            <span key={tick}>{tick}</span>
+          ))}
+        </div>
+      )}
       <p className="hint">{summary}</p>
       <details>
         <summary>Show the figures</summary>

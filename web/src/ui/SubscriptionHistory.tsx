@@ -116,7 +116,8 @@ export function SubscriptionHistory(props: {
       ).data,
     [props.includeRetiredPlans ?? false],
   )
-  // Who made a change: the account's members by id (someone who left reads as a former member).
+  // Who made a change: the account's members by id. Anyone else is not a member now: a site admin
+  // or someone who left; the history does not say which, so neither is claimed.
   const members = useLoad(
     async () =>
       unwrap(await api.GET('/v1/accounts/{accountId}/members', { params: { path, query: { limit: 100 } } }))
@@ -128,7 +129,7 @@ export function SubscriptionHistory(props: {
   const actor = (userId: string | null) => {
     if (!userId) return 'Automatic or an API key'
     const member = members.data?.find((m) => m.user_id === userId)
-    return member ? (member.name ?? member.email) : 'A former member'
+    return member ? (member.name ?? member.email) : 'Not a member (a site admin or a former member)'
   }
   const events = history.data?.data
   const headingId = `subscription-history-${accountId}`

@@ -1,6 +1,6 @@
 // The few building blocks every page uses: labelled fields, buttons, notices and page frames.
 // Plain elements with classes from styles.css; nothing here sets a style attribute.
-import { type ReactNode, useId } from 'react'
+import { type ReactNode, useEffect, useId, useRef, useState } from 'react'
 import { Link } from 'react-router'
 
 export function Field(props: {
@@ -58,17 +58,65 @@ export function Button(props: {
   onClick?: () => void
   disabled?: boolean
 }) {
+  // Busy or disabled is said with aria-disabled and clicks are ignored, rather than the disabled
+  // attribute: a focused button that becomes disabled drops the focus to the page's body, and a
+  // keyboard user would have to find their place again after every action.
+  const inactive = props.busy || props.disabled
   return (
     <button
       type={props.type ?? 'submit'}
       className={`button button-${props.kind ?? 'primary'}`}
-      disabled={props.busy || props.disabled}
+      aria-disabled={inactive || undefined}
       aria-busy={props.busy || undefined}
-      onClick={props.onClick}
+      onClick={(event) => {
+        if (inactive) {
+          // Also stops a submit button's form from being sent (by a click or Enter in a field).
+          event.preventDefault()
+          return
+        }
+        props.onClick?.()
+      }}
     >
       {props.children}
     </button>
   )
+}
+
+/**
+ * For an action that may remove the focused element (a row's Remove button): `ref` goes on a
+ * fallback (a heading with tabIndex -1), and `after()` is called once the action's changes are
+ * set; when they are on screen and the focus was lost to the page's body, the fallback gets it.
+ */
+export function useFocusFallback<T extends HTMLElement>() {
+  const ref = useRef<T>(null)
+  const [requested, setRequested] = useState(0)
+  useEffect(() => {
+    if (requested === 0) return
+    const active = document.activeElement
+    if (!active || active === document.body) ref.current?.focus()
+  }, [requested])
+  return { ref, after: () => setRequested((n) => n + 1) }
+}
+
+/**
+ * For a region that opens in the page (a preview, a confirmation): its heading (`ref`, with
+ * tabIndex -1) gets the focus when it opens, and when it closes the focus goes back to what
+ * opened it (when that is still on the page and the focus was lost with the region).
+ */
+export function useFocusWhileOpen<T extends HTMLElement>() {
+  const ref = useRef<T>(null)
+  // What had the focus when the region first rendered (kept across effects that run again).
+  const [opener] = useState(() =>
+    document.activeElement instanceof HTMLElement ? document.activeElement : null,
+  )
+  useEffect(() => {
+    ref.current?.focus()
+    return () => {
+      const active = document.activeElement
+      if (opener?.isConnected && (!active || active === document.body)) opener.focus()
+    }
+  }, [opener])
+  return ref
 }
 
 /** The frame of the sign-in pages: the product name and one card. */
