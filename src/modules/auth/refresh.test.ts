@@ -208,7 +208,7 @@ describe('refresh reuse interval of 0', () => {
 
 describe('refresh reuse interval and the refresh rate limit', () => {
   it('counts siblings against the sign-in they belong to', async () => {
-    const t = await buildTestApp({ AUTH_RATE_LIMIT_PER_MINUTE: '2' })
+    const t = await buildTestApp({ AUTH_RATE_LIMIT_PER_MINUTE: '2', REFRESH_RATE_LIMIT_PER_MINUTE: '2' })
     try {
       const user = await registerAndLogin(t.app)
       const other = await registerAndLogin(t.app)
